@@ -1,0 +1,3 @@
+//! # switchboard-bench
+//!
+//! Benchmarks and reports for Switchboard.

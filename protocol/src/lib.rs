@@ -1,0 +1,9 @@
+//! # switchboard-protocol
+//!
+//! Sans-IO codecs for Switchboard: the RFC 6455 WebSocket handshake and frame codec (both sides), and the
+//! `switchboard.v1` application protocol carried inside WebSocket messages.
+//!
+//! No sockets, no clock, no `async`, no `unsafe`: every parser takes bytes and returns
+//! `Ok(Some((value, consumed)))`, `Ok(None)` ("need more bytes", nothing consumed) or a typed error that
+//! says who is at fault and which close code to send.
+#![forbid(unsafe_code)]

@@ -1,0 +1,3 @@
+//! # switchboard-tuning
+//!
+//! Sysctl tuning profiles and the checks behind `switchboard tune`.
