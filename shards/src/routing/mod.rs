@@ -1,0 +1,48 @@
+//! The routing/AI logic: everything the dedicated routing shard decides, as pure single-threaded code.
+//!
+//! Nothing here does I/O or reads a clock: time comes in as an argument (`now_ms`), randomness comes from a
+//! seeded generator, and maps are ordered (`BTreeMap`), so the same inputs always give the same decisions.
+//! That is what lets the router be replayed from its event log and tested in simulated time.
+//!
+//! # Layout
+//!
+//! - [`kb`]: the knowledge base (intents, utterances, answer templates, slots) parsed from TOML and validated.
+//! - [`labelled`]: labelled evaluation sets (the held-out file) parsed from TOML.
+//! - [`text`]: normalisation (full-width folding, lowercase), language detection, hashed n-gram features.
+//! - [`extract`]: hand-written slot extractors (order number, e-mail, phone, video id, amount, date).
+//! - [`sentiment`]: the bilingual lexicon sentiment scorer, a score in `[-1, 1]`.
+//! - [`brain`]: the [`brain::Brain`] trait, so another model can be plugged in.
+//! - [`ngram`]: the built-in [`ngram::NgramBrain`], multinomial logistic regression on hashed n-grams.
+//! - [`dialogue`]: per-conversation state, slot filling, and the bot's [`dialogue::Decision`].
+//! - [`ticket`]: the structured ticket and the conversation summary handed to humans.
+//! - [`rng`]: a small seeded PCG generator (no `rand` crate).
+//! - [`agents`]: agents, groups, presence and capacity.
+//! - [`queue`]: per-group waiting queues, highest priority then longest waiting first.
+//! - [`router`]: assignment of waiting conversations to agents, with recorded score components.
+//! - [`eval`]: accuracy, macro-F1, confusions and handoff rate on a labelled set.
+//! - [`cli`]: the `switchboard ai …` subcommand.
+//!
+//! # Decisions
+//!
+//! - The bot never guesses: below the confidence threshold (default 0.70) or on strongly negative sentiment
+//!   it hands the conversation to a human, with a summary of what it understood.
+//! - The classifier is trained at start-up from the knowledge base in well under a second, so the KB file is
+//!   the single source of truth and there is no model artefact to version.
+//! - Routing scores follow the background article: `0.6 × customer value + 0.3 × skill match + 0.1 × random`,
+//!   minus a load penalty; every component is recorded so an operator can see why an agent was chosen.
+
+pub mod agents;
+pub mod brain;
+pub mod cli;
+pub mod dialogue;
+pub mod eval;
+pub mod extract;
+pub mod kb;
+pub mod labelled;
+pub mod ngram;
+pub mod queue;
+pub mod rng;
+pub mod router;
+pub mod sentiment;
+pub mod text;
+pub mod ticket;
