@@ -32,13 +32,17 @@ pub struct SysctlValue {
 impl SysctlValue {
     /// Wraps `raw` (leading and trailing whitespace, including a final newline, is dropped).
     pub fn new(raw: &str) -> Self {
-        Self { raw: raw.trim().to_string() }
+        Self {
+            raw: raw.trim().to_string(),
+        }
     }
 
     /// A value made of numeric fields joined by single spaces.
     pub fn from_numbers(fields: &[i64]) -> Self {
         let text: Vec<String> = fields.iter().map(|n| n.to_string()).collect();
-        Self { raw: text.join(" ") }
+        Self {
+            raw: text.join(" "),
+        }
     }
 
     /// The value as written (inner whitespace preserved).
@@ -53,7 +57,9 @@ impl SysctlValue {
 
     /// Every field parsed as an integer, or `None` if any field is not one (e.g. `bbr`).
     pub fn numbers(&self) -> Option<Vec<i64>> {
-        self.fields().map(|field| field.parse::<i64>().ok()).collect()
+        self.fields()
+            .map(|field| field.parse::<i64>().ok())
+            .collect()
     }
 
     /// The fields joined by single spaces: the form used in tables, where tabs would break alignment.
@@ -123,9 +129,16 @@ pub fn parse_line(line: &str, line_number: usize) -> Result<Option<SysctlSetting
     })?;
     let value = SysctlValue::new(value_text);
     if value.raw().is_empty() {
-        return Err(ParseError::EmptyValue { line: line_number, key });
+        return Err(ParseError::EmptyValue {
+            line: line_number,
+            key,
+        });
     }
-    Ok(Some(SysctlSetting { key, value, line: line_number }))
+    Ok(Some(SysctlSetting {
+        key,
+        value,
+        line: line_number,
+    }))
 }
 
 /// Validates a key and returns its dotted form, or `None` if it is not a safe sysctl key.
@@ -144,7 +157,10 @@ pub fn normalize_key(key: &str) -> Option<String> {
         return None;
     }
     let segments: Vec<&str> = key.split(separator).collect();
-    if segments.iter().any(|segment| segment.is_empty() || *segment == "..") {
+    if segments
+        .iter()
+        .any(|segment| segment.is_empty() || *segment == "..")
+    {
         return None;
     }
     Some(segments.join("."))
@@ -156,7 +172,8 @@ mod tests {
 
     #[test]
     fn parses_comments_blank_lines_and_settings() {
-        let text = "# comment\n; also a comment\n\n  net.core.somaxconn = 4096  \nfs.file-max=100\n";
+        let text =
+            "# comment\n; also a comment\n\n  net.core.somaxconn = 4096  \nfs.file-max=100\n";
         let settings = parse(text).unwrap();
         assert_eq!(settings.len(), 2);
         assert_eq!(settings[0].key, "net.core.somaxconn");
@@ -189,13 +206,34 @@ mod tests {
 
     #[test]
     fn errors_name_the_line() {
-        assert_eq!(parse("a.b = 1\nnonsense\n"), Err(ParseError::MissingEquals { line: 2 }));
+        assert_eq!(
+            parse("a.b = 1\nnonsense\n"),
+            Err(ParseError::MissingEquals { line: 2 })
+        );
         assert_eq!(
             parse("net..core = 1\n"),
-            Err(ParseError::InvalidKey { line: 1, key: "net..core".into() })
+            Err(ParseError::InvalidKey {
+                line: 1,
+                key: "net..core".into()
+            })
         );
-        assert_eq!(parse("../etc = 1\n").unwrap_err(), ParseError::InvalidKey { line: 1, key: "../etc".into() });
-        assert_eq!(parse("a.b =   \n"), Err(ParseError::EmptyValue { line: 1, key: "a.b".into() }));
-        assert!(matches!(parse("a b = 1"), Err(ParseError::InvalidKey { .. })));
+        assert_eq!(
+            parse("../etc = 1\n").unwrap_err(),
+            ParseError::InvalidKey {
+                line: 1,
+                key: "../etc".into()
+            }
+        );
+        assert_eq!(
+            parse("a.b =   \n"),
+            Err(ParseError::EmptyValue {
+                line: 1,
+                key: "a.b".into()
+            })
+        );
+        assert!(matches!(
+            parse("a b = 1"),
+            Err(ParseError::InvalidKey { .. })
+        ));
     }
 }

@@ -18,6 +18,7 @@
 //! - [`rng`]: a small seeded PCG generator (no `rand` crate).
 //! - [`agents`]: agents, groups, presence and capacity.
 //! - [`queue`]: per-group waiting queues, highest priority then longest waiting first.
+//! - [`events`]: the router's inputs (its replayable event log) and its recorded decisions.
 //! - [`router`]: assignment of waiting conversations to agents, with recorded score components.
 //! - [`eval`]: accuracy, macro-F1, confusions and handoff rate on a labelled set.
 //! - [`cli`]: the `switchboard ai …` subcommand.
@@ -36,6 +37,7 @@ pub mod brain;
 pub mod cli;
 pub mod dialogue;
 pub mod eval;
+pub mod events;
 pub mod extract;
 pub mod kb;
 pub mod labelled;

@@ -15,7 +15,10 @@ const MULTIPLIER: u64 = 6_364_136_223_846_793_005;
 impl Pcg32 {
     /// A generator for `seed`; the same seed always yields the same sequence.
     pub fn new(seed: u64) -> Self {
-        let mut rng = Pcg32 { state: 0, increment: (seed.rotate_left(17) << 1) | 1 };
+        let mut rng = Pcg32 {
+            state: 0,
+            increment: (seed.rotate_left(17) << 1) | 1,
+        };
         rng.next_u32();
         rng.state = rng.state.wrapping_add(seed);
         rng.next_u32();

@@ -1,0 +1,105 @@
+//! One epoll connection: its socket, its ordered send queue and its interest set.
+
+use std::{
+    collections::VecDeque,
+    io::{ErrorKind, Write},
+    net::TcpStream,
+};
+
+use crate::engine::event::{Errno, Event};
+use crate::engine::ids::ConnId;
+
+/// Per-connection state of the epoll backend.
+#[derive(Debug)]
+pub(super) struct EpollConn {
+    pub(super) stream: TcpStream,
+    /// Buffers waiting to be written, in order; the front one is `front_written` bytes done.
+    pub(super) sends: VecDeque<Vec<u8>>,
+    pub(super) front_written: usize,
+    /// A nonblocking connect is in progress (waiting for writability).
+    pub(super) connecting: bool,
+    /// Reading ended (EOF or error); no more `EPOLLIN` interest.
+    pub(super) read_closed: bool,
+    /// `shutdown_write` was asked: shut down once `sends` drains.
+    pub(super) shutdown_pending: bool,
+    /// Listed in the engine's dirty list (sends to flush at the next poll).
+    pub(super) dirty: bool,
+    /// The interest set currently registered with epoll.
+    pub(super) interest: u32,
+}
+
+impl EpollConn {
+    pub(super) fn new(stream: TcpStream, connecting: bool) -> Self {
+        Self {
+            stream,
+            sends: VecDeque::new(),
+            front_written: 0,
+            connecting,
+            read_closed: false,
+            shutdown_pending: false,
+            dirty: false,
+            interest: 0,
+        }
+    }
+
+    /// The interest set this state needs.
+    pub(super) fn wanted_interest(&self) -> u32 {
+        let mut interest = 0;
+        if !self.read_closed && !self.connecting {
+            interest |= libc::EPOLLIN as u32;
+        }
+        if self.connecting || !self.sends.is_empty() {
+            interest |= libc::EPOLLOUT as u32;
+        }
+        interest
+    }
+
+    /// Writes queued buffers until the socket would block; finished buffers (and, on error,
+    /// every queued buffer) are reported through `out`.
+    pub(super) fn flush(&mut self, conn: ConnId, out: &mut impl FnMut(Event<'static>)) {
+        while let Some(front) = self.sends.front() {
+            match self.stream.write(&front[self.front_written..]) {
+                Ok(n) => {
+                    self.front_written += n;
+                    if self.front_written == front.len() {
+                        self.front_written = 0;
+                        let buf = self.sends.pop_front().expect("front exists");
+                        out(Event::SendComplete {
+                            conn,
+                            buf,
+                            result: Ok(()),
+                        });
+                    }
+                }
+                Err(err) if err.kind() == ErrorKind::WouldBlock => return,
+                Err(err) if err.kind() == ErrorKind::Interrupted => {}
+                Err(err) => {
+                    self.fail_sends(conn, Errno::from_io(&err), out);
+                    return;
+                }
+            }
+        }
+        if self.shutdown_pending {
+            self.shutdown_pending = false;
+            // A failed shutdown means the connection is already gone; reads will report it.
+            let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        }
+    }
+
+    /// Hands every queued buffer back with `cause`.
+    pub(super) fn fail_sends(
+        &mut self,
+        conn: ConnId,
+        cause: Errno,
+        out: &mut impl FnMut(Event<'static>),
+    ) {
+        self.front_written = 0;
+        for buf in self.sends.drain(..) {
+            out(Event::SendComplete {
+                conn,
+                buf,
+                result: Err(cause),
+            });
+        }
+    }
+}

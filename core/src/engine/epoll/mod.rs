@@ -1,0 +1,518 @@
+//! The epoll backend: nonblocking sockets, level-triggered readiness, reads into one per-shard
+//! scratch buffer (so an idle connection holds no read buffer), writes flushed once per tick.
+//!
+//! Layout:
+//! - `conn`: one connection's socket, send queue and interest set.
+//!
+//! Every connection costs a file descriptor, so this backend holds at most `RLIMIT_NOFILE`
+//! (minus a reserve) connections; `EngineChoice::limited_by` says so.
+
+mod conn;
+
+use std::{
+    collections::VecDeque,
+    io::{ErrorKind, Read},
+    marker::PhantomData,
+    net::{SocketAddr, TcpListener, TcpStream},
+    os::fd::{AsRawFd, RawFd},
+    time::{Duration, Instant},
+};
+
+use tracing::warn;
+
+use self::conn::EpollConn;
+use super::{
+    config::EngineConfig,
+    error::EngineError,
+    event::{Errno, Event, PeerClose},
+    ids::{ConnId, ListenerId, WakeToken},
+    slots::SlotAllocator,
+    sys,
+};
+
+/// Descriptors kept free for listeners, eventfds, the epoll fd and the rest of the process.
+pub const EPOLL_DESCRIPTORS_RESERVED: u64 = 64;
+/// Connections accepted from one listener per tick, so one busy listener cannot starve others.
+const ACCEPTS_PER_TICK_MAX: usize = 256;
+
+const TOKEN_LISTENER: u64 = 1;
+const TOKEN_CONN: u64 = 2;
+const TOKEN_WAKE: u64 = 3;
+
+fn token(kind: u64, index: u32, generation: u32) -> u64 {
+    (kind << 56) | (u64::from(generation & 0x00ff_ffff) << 32) | u64::from(index)
+}
+
+enum Pending {
+    Ready(Event<'static>),
+    Readable(ConnId),
+}
+
+struct EpollListener {
+    socket: TcpListener,
+    /// Removed from epoll because descriptors or connection slots ran out.
+    paused: bool,
+}
+
+/// The epoll engine of one shard. Not `Send`: it belongs to the shard thread.
+pub struct EpollEngine {
+    epoll: sys::Epoll,
+    slots: SlotAllocator,
+    conns: Vec<Option<EpollConn>>,
+    listeners: Vec<EpollListener>,
+    wakes: Vec<RawFd>,
+    ready: Vec<libc::epoll_event>,
+    queue: VecDeque<Pending>,
+    dirty: Vec<ConnId>,
+    scratch: Box<[u8]>,
+    listen_backlog: u32,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl EpollEngine {
+    /// Connections this backend can hold given `config` and `RLIMIT_NOFILE`, and the limit
+    /// that applied if lower than configured.
+    pub fn capacity(config: &EngineConfig) -> (u32, Option<String>) {
+        let soft = sys::nofile_soft_limit();
+        let fit = soft.saturating_sub(EPOLL_DESCRIPTORS_RESERVED).max(1);
+        if u64::from(config.connections_max) <= fit {
+            (config.connections_max, None)
+        } else {
+            let why = format!(
+                "RLIMIT_NOFILE soft limit {soft} (epoll holds one descriptor per connection)"
+            );
+            (fit as u32, Some(why))
+        }
+    }
+
+    /// Creates the engine; `config` must already be valid.
+    pub fn new(config: &EngineConfig) -> Result<Self, EngineError> {
+        let (connections_max, _) = Self::capacity(config);
+        let epoll = sys::Epoll::new().map_err(|errno| EngineError::Setup {
+            step: "epoll_create1",
+            errno,
+        })?;
+        Ok(Self {
+            epoll,
+            slots: SlotAllocator::new(connections_max),
+            conns: (0..connections_max).map(|_| None).collect(),
+            listeners: Vec::new(),
+            wakes: Vec::new(),
+            ready: Vec::with_capacity(config.epoll_events_max as usize),
+            queue: VecDeque::new(),
+            dirty: Vec::new(),
+            scratch: vec![0; config.recv_buffer_bytes as usize].into_boxed_slice(),
+            listen_backlog: config.listen_backlog,
+            _not_send: PhantomData,
+        })
+    }
+
+    /// Opens an `SO_REUSEPORT` listener; accepted connections arrive as `Event::Accepted`.
+    pub fn listen(&mut self, addr: SocketAddr) -> Result<(ListenerId, SocketAddr), EngineError> {
+        let listen_err = |errno| EngineError::Listen { addr, errno };
+        let socket = sys::listen_socket(addr, self.listen_backlog).map_err(listen_err)?;
+        socket
+            .set_nonblocking(true)
+            .map_err(|e| listen_err(Errno::from_io(&e)))?;
+        let local = socket
+            .local_addr()
+            .map_err(|e| listen_err(Errno::from_io(&e)))?;
+        let index = self.listeners.len() as u32;
+        let readable = libc::EPOLLIN as u32;
+        self.epoll
+            .add(
+                socket.as_raw_fd(),
+                token(TOKEN_LISTENER, index, 0),
+                readable,
+            )
+            .map_err(listen_err)?;
+        self.listeners.push(EpollListener {
+            socket,
+            paused: false,
+        });
+        Ok((ListenerId(index), local))
+    }
+
+    /// Starts a connection to `dest`, optionally from `source`; see `Engine::connect`.
+    pub fn connect(
+        &mut self,
+        dest: SocketAddr,
+        source: Option<SocketAddr>,
+    ) -> Result<ConnId, EngineError> {
+        let conn = self.slots.allocate().ok_or(EngineError::ConnectionsFull)?;
+        let fd = match sys::client_socket(&dest, source) {
+            Ok(fd) => fd,
+            Err(errno) => {
+                self.slots.free(conn);
+                return Err(EngineError::Connect { addr: dest, errno });
+            }
+        };
+        let stream = TcpStream::from(fd);
+        match sys::connect_nonblocking(stream.as_raw_fd(), dest) {
+            Ok(done) => {
+                self.conns[conn.index()] = Some(EpollConn::new(stream, !done));
+                if done {
+                    self.queue
+                        .push_back(Pending::Ready(Event::Connected { conn }));
+                }
+                if let Err(cause) = self.register(conn) {
+                    self.drop_conn(conn);
+                    self.queue
+                        .push_back(Pending::Ready(Event::ConnectFailed { conn, cause }));
+                }
+            }
+            Err(cause) => {
+                self.slots.free(conn);
+                self.queue
+                    .push_back(Pending::Ready(Event::ConnectFailed { conn, cause }));
+            }
+        }
+        Ok(conn)
+    }
+
+    /// Queues `buf` on `conn`; it comes back in `Event::SendComplete`.
+    pub fn send(&mut self, conn: ConnId, buf: Vec<u8>) {
+        let Some(state) = self.live_mut(conn) else {
+            let result = Err(Errno(libc::EBADF));
+            self.queue
+                .push_back(Pending::Ready(Event::SendComplete { conn, buf, result }));
+            return;
+        };
+        state.sends.push_back(buf);
+        if !state.dirty {
+            state.dirty = true;
+            self.dirty.push(conn);
+        }
+    }
+
+    /// Shuts down the write side once queued sends are written.
+    pub fn shutdown_write(&mut self, conn: ConnId) -> Result<(), EngineError> {
+        let state = self.live_mut(conn).ok_or(EngineError::UnknownConn(conn))?;
+        state.shutdown_pending = true;
+        if !state.dirty {
+            state.dirty = true;
+            self.dirty.push(conn);
+        }
+        Ok(())
+    }
+
+    /// Closes `conn` now: queued sends come back cancelled, then `Event::Closed`.
+    pub fn close(&mut self, conn: ConnId) -> Result<(), EngineError> {
+        let mut state = self.take_conn(conn).ok_or(EngineError::UnknownConn(conn))?;
+        let queue = &mut self.queue;
+        state.fail_sends(conn, Errno::CANCELLED, &mut |ev| {
+            queue.push_back(Pending::Ready(ev))
+        });
+        // Deregistration failing would mean the fd is already gone; dropping it closes it.
+        let _ = self.epoll.delete(state.stream.as_raw_fd());
+        drop(state);
+        self.queue.push_back(Pending::Ready(Event::Closed { conn }));
+        self.resume_listeners();
+        Ok(())
+    }
+
+    /// Watches an eventfd (made nonblocking here); each time it fires, `Event::Wake` is
+    /// reported and its counter is reset. The caller keeps the fd open while the engine lives.
+    pub fn watch_eventfd(&mut self, fd: RawFd) -> Result<WakeToken, EngineError> {
+        sys::set_nonblocking(fd).map_err(EngineError::Watch)?;
+        let index = self.wakes.len() as u32;
+        self.epoll
+            .add(fd, token(TOKEN_WAKE, index, 0), libc::EPOLLIN as u32)
+            .map_err(EngineError::Watch)?;
+        self.wakes.push(fd);
+        Ok(WakeToken(index))
+    }
+
+    /// Flushes sends, waits up to `timeout` (`None`: until something happens) and queues what
+    /// happened; fetch it with `next_event`. Returns whether any event is queued.
+    pub fn poll(&mut self, timeout: Option<Duration>) -> Result<bool, EngineError> {
+        self.flush_dirty();
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let timeout_ms = match deadline {
+                _ if !self.queue.is_empty() => 0,
+                None => -1,
+                Some(d) => d
+                    .saturating_duration_since(Instant::now())
+                    .as_millis()
+                    .min(i32::MAX as u128) as i32,
+            };
+            self.epoll
+                .wait(&mut self.ready, timeout_ms)
+                .map_err(EngineError::Wait)?;
+            for i in 0..self.ready.len() {
+                let ready = self.ready[i];
+                self.dispatch(ready.u64, ready.events);
+            }
+            // An empty wake-up (EINTR, e.g. from io_uring task work on this thread) is retried.
+            if !self.queue.is_empty() || deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
+            }
+        }
+        if self.queue.is_empty() {
+            self.queue.push_back(Pending::Ready(Event::Timeout));
+        }
+        Ok(true)
+    }
+
+    /// The next queued event; `None` when the tick's events are all delivered.
+    pub fn next_event(&mut self) -> Option<Event<'_>> {
+        loop {
+            match self.queue.pop_front()? {
+                Pending::Ready(event) => return Some(event),
+                Pending::Readable(conn) => {
+                    let Some(state) = self.conns[conn.index()]
+                        .as_mut()
+                        .filter(|_| self.slots.is_live(conn))
+                    else {
+                        continue;
+                    };
+                    match state.stream.read(&mut self.scratch) {
+                        Ok(0) => return Some(self.read_ended(conn, PeerClose::Eof)),
+                        Ok(n) => {
+                            return Some(Event::Data {
+                                conn,
+                                bytes: &self.scratch[..n],
+                            })
+                        }
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                ErrorKind::WouldBlock | ErrorKind::Interrupted
+                            ) => {}
+                        Err(e) => {
+                            return Some(
+                                self.read_ended(conn, PeerClose::Error(Errno::from_io(&e))),
+                            )
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Connections currently allocated (open, connecting or closing).
+    pub fn connections(&self) -> usize {
+        self.slots.live_count()
+    }
+
+    fn read_ended(&mut self, conn: ConnId, cause: PeerClose) -> Event<'static> {
+        if let Some(state) = self.conns[conn.index()].as_mut() {
+            state.read_closed = true;
+        }
+        if let Err(errno) = self.register(conn) {
+            warn!(?conn, %errno, "epoll interest update failed");
+        }
+        Event::PeerClosed { conn, cause }
+    }
+
+    fn live_mut(&mut self, conn: ConnId) -> Option<&mut EpollConn> {
+        if self.slots.is_live(conn) {
+            self.conns[conn.index()].as_mut()
+        } else {
+            None
+        }
+    }
+
+    fn take_conn(&mut self, conn: ConnId) -> Option<EpollConn> {
+        let state = self
+            .live_mut(conn)
+            .is_some()
+            .then(|| self.conns[conn.index()].take())??;
+        self.slots.free(conn);
+        Some(state)
+    }
+
+    fn drop_conn(&mut self, conn: ConnId) {
+        if let Some(state) = self.take_conn(conn) {
+            let _ = self.epoll.delete(state.stream.as_raw_fd());
+        }
+    }
+
+    /// Brings epoll's interest set for `conn` in line with its state.
+    fn register(&mut self, conn: ConnId) -> Result<(), Errno> {
+        let Some(state) = self.conns[conn.index()].as_mut() else {
+            return Ok(());
+        };
+        let wanted = state.wanted_interest();
+        if wanted == state.interest {
+            return Ok(());
+        }
+        let fd = state.stream.as_raw_fd();
+        let tok = token(TOKEN_CONN, conn.index() as u32, conn.generation());
+        let was = state.interest;
+        state.interest = wanted;
+        if was == 0 && wanted != 0 {
+            self.epoll.add(fd, tok, wanted)
+        } else if wanted == 0 {
+            self.epoll.delete(fd)
+        } else {
+            self.epoll.modify(fd, tok, wanted)
+        }
+    }
+
+    fn flush_dirty(&mut self) {
+        let dirty = std::mem::take(&mut self.dirty);
+        for &conn in &dirty {
+            self.flush(conn);
+        }
+        self.dirty = dirty;
+        self.dirty.clear();
+    }
+
+    fn flush(&mut self, conn: ConnId) {
+        let queue = &mut self.queue;
+        let Some(state) = self.conns[conn.index()]
+            .as_mut()
+            .filter(|_| self.slots.is_live(conn))
+        else {
+            return;
+        };
+        state.dirty = false;
+        if !state.connecting {
+            state.flush(conn, &mut |ev| queue.push_back(Pending::Ready(ev)));
+        }
+        if let Err(errno) = self.register(conn) {
+            warn!(?conn, %errno, "epoll interest update failed");
+        }
+    }
+
+    fn dispatch(&mut self, data: u64, events: u32) {
+        let index = data as u32;
+        let generation = ((data >> 32) & 0x00ff_ffff) as u32;
+        match data >> 56 {
+            TOKEN_LISTENER => self.accept_some(index),
+            TOKEN_WAKE => self.wake(index),
+            TOKEN_CONN => {
+                let Some(conn) = self
+                    .slots
+                    .live_at(index)
+                    .filter(|c| c.generation() & 0x00ff_ffff == generation)
+                else {
+                    return;
+                };
+                self.conn_ready(conn, events);
+            }
+            kind => unreachable!("unknown epoll token kind {kind}"),
+        }
+    }
+
+    fn conn_ready(&mut self, conn: ConnId, events: u32) {
+        let Some(state) = self.conns[conn.index()].as_mut() else {
+            return;
+        };
+        let failed = events & (libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0;
+        if state.connecting {
+            if events & libc::EPOLLOUT as u32 == 0 && !failed {
+                return;
+            }
+            match state.stream.take_error() {
+                Ok(None) => {
+                    state.connecting = false;
+                    self.queue
+                        .push_back(Pending::Ready(Event::Connected { conn }));
+                    self.flush(conn);
+                }
+                Ok(Some(err)) | Err(err) => {
+                    let cause = Errno::from_io(&err);
+                    let mut state = self.take_conn(conn).expect("live");
+                    let _ = self.epoll.delete(state.stream.as_raw_fd());
+                    let queue = &mut self.queue;
+                    state.fail_sends(conn, cause, &mut |ev| queue.push_back(Pending::Ready(ev)));
+                    self.queue
+                        .push_back(Pending::Ready(Event::ConnectFailed { conn, cause }));
+                    self.resume_listeners();
+                }
+            }
+            return;
+        }
+        if events & libc::EPOLLOUT as u32 != 0 {
+            self.flush(conn);
+        }
+        let readable = events & libc::EPOLLIN as u32 != 0 || failed;
+        if readable
+            && self.conns[conn.index()]
+                .as_ref()
+                .is_some_and(|s| !s.read_closed)
+        {
+            self.queue.push_back(Pending::Readable(conn));
+        }
+    }
+
+    fn accept_some(&mut self, index: u32) {
+        let listener = ListenerId(index);
+        for _ in 0..ACCEPTS_PER_TICK_MAX {
+            if self.slots.live_count() == self.conns.len() {
+                self.pause_listener(index);
+                return;
+            }
+            let (stream, peer) = match self.listeners[index as usize].socket.accept() {
+                Ok(accepted) => accepted,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+                    ) =>
+                {
+                    warn!(error = %e, "accept paused: out of descriptors or memory");
+                    self.pause_listener(index);
+                    return;
+                }
+                Err(e) => {
+                    warn!(error = %e, "accept failed");
+                    continue;
+                }
+            };
+            if let Err(e) = stream.set_nonblocking(true) {
+                warn!(error = %e, "cannot make accepted socket nonblocking; dropping it");
+                continue;
+            }
+            let conn = self.slots.allocate().expect("checked above");
+            self.conns[conn.index()] = Some(EpollConn::new(stream, false));
+            if let Err(errno) = self.register(conn) {
+                warn!(%errno, "cannot register accepted socket; dropping it");
+                self.drop_conn(conn);
+                continue;
+            }
+            self.queue.push_back(Pending::Ready(Event::Accepted {
+                listener,
+                conn,
+                peer: Some(peer),
+            }));
+        }
+    }
+
+    fn pause_listener(&mut self, index: u32) {
+        let listener = &mut self.listeners[index as usize];
+        if !listener.paused {
+            listener.paused = true;
+            let _ = self.epoll.delete(listener.socket.as_raw_fd());
+        }
+    }
+
+    fn resume_listeners(&mut self) {
+        for (index, listener) in self.listeners.iter_mut().enumerate() {
+            if listener.paused {
+                listener.paused = false;
+                let tok = token(TOKEN_LISTENER, index as u32, 0);
+                if let Err(errno) =
+                    self.epoll
+                        .add(listener.socket.as_raw_fd(), tok, libc::EPOLLIN as u32)
+                {
+                    warn!(%errno, "cannot resume listener");
+                }
+            }
+        }
+    }
+
+    fn wake(&mut self, index: u32) {
+        match sys::read_eventfd(self.wakes[index as usize]) {
+            Ok(Some(_)) => self.queue.push_back(Pending::Ready(Event::Wake {
+                token: WakeToken(index),
+            })),
+            Ok(None) => {}
+            Err(errno) => warn!(%errno, "reading a wake eventfd failed"),
+        }
+    }
+}

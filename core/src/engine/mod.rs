@@ -1,0 +1,185 @@
+//! The per-shard I/O engine: completion-style, driven by one shard thread.
+//!
+//! The shard drives one loop:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use switchboard_core::engine::{Engine, EngineConfig, EngineKind, Event};
+//!
+//! let (mut engine, choice) = Engine::new(&EngineConfig::default(), EngineKind::Auto)?;
+//! println!("{choice}");
+//! engine.listen("127.0.0.1:0".parse().unwrap())?;
+//! loop {
+//!     engine.poll(Some(Duration::from_millis(10)))?; // submit once, wait, reap
+//!     while let Some(event) = engine.next_event() {
+//!         match event {
+//!             Event::Data { conn, bytes } => {
+//!                 let reply = bytes.to_vec(); // the borrow of `bytes` ends here
+//!                 engine.send(conn, reply);
+//!             }
+//!             Event::PeerClosed { conn, .. } => engine.close(conn)?,
+//!             _ => {}
+//!         }
+//!     }
+//!     # break;
+//! }
+//! # Ok::<(), switchboard_core::engine::EngineError>(())
+//! ```
+//!
+//! Calls made while handling events (`send`, `close`, `connect`, …) are queued and submitted by
+//! the next `poll`, so a tick costs one `io_uring_enter` however many operations it carries.
+//!
+//! Layout:
+//! - `config`: [`EngineConfig`], [`EngineKind`] and their validation.
+//! - `ids`: [`ConnId`], [`ListenerId`], [`WakeToken`].
+//! - `event`: [`Event`] and the causes it carries.
+//! - `error`: [`EngineError`].
+//! - `choice`: which backend was chosen and why ([`EngineChoice`]).
+//! - `slots`: connection index allocation with generations.
+//! - `sys`: the libc wrappers both backends use.
+//! - `uring`: the io_uring backend (direct descriptors, provided buffer rings, several rings).
+//! - `epoll`: the fallback backend.
+//!
+//! Buffers: a `send` moves its `Vec<u8>` into the engine until `Event::SendComplete` hands it
+//! back (on success, error or cancel). Received bytes are lent as `Event::Data { bytes }` and
+//! return to the engine when the next event is fetched.
+
+mod choice;
+mod config;
+pub mod epoll;
+mod error;
+mod event;
+mod ids;
+mod slots;
+mod sys;
+pub mod uring;
+
+use std::{net::SocketAddr, os::fd::RawFd, time::Duration};
+
+use tracing::info;
+
+pub use self::choice::{BackendKind, ChoiceReason, EngineChoice, UringFlags};
+pub use self::config::{EngineConfig, EngineKind};
+pub use self::error::EngineError;
+pub use self::event::{Errno, Event, PeerClose};
+pub use self::ids::{ConnId, ListenerId, WakeToken};
+use self::{epoll::EpollEngine, uring::UringEngine};
+
+/// One shard's engine: io_uring or epoll behind one interface. Create it on the thread that
+/// will run it (io_uring `SINGLE_ISSUER` ties the ring to its creating thread); it is not `Send`.
+pub enum Engine {
+    /// The io_uring backend.
+    Uring(UringEngine),
+    /// The epoll backend.
+    Epoll(EpollEngine),
+}
+
+macro_rules! dispatch {
+    ($self:expr, $engine:ident => $call:expr) => {
+        match $self {
+            Engine::Uring($engine) => $call,
+            Engine::Epoll($engine) => $call,
+        }
+    };
+}
+
+impl Engine {
+    /// Validates `config`, picks a backend per `kind` and says which one and why (log it).
+    pub fn new(
+        config: &EngineConfig,
+        kind: EngineKind,
+    ) -> Result<(Engine, EngineChoice), EngineError> {
+        config.validate()?;
+        let uring_failure = match kind {
+            EngineKind::Epoll => None,
+            EngineKind::IoUring | EngineKind::Auto => match UringEngine::new(config) {
+                Ok((engine, choice)) => return Ok((Engine::Uring(engine), choice)),
+                Err(EngineError::IoUringUnavailable(why)) if kind == EngineKind::Auto => Some(why),
+                Err(err) => return Err(err),
+            },
+        };
+        let engine = EpollEngine::new(config)?;
+        let (connections_max, limited_by) = EpollEngine::capacity(config);
+        let reason = match uring_failure {
+            Some(why) => ChoiceReason::UringUnavailable(why),
+            None => ChoiceReason::EpollRequested,
+        };
+        let choice = EngineChoice {
+            backend: BackendKind::Epoll,
+            reason,
+            connections_max,
+            limited_by,
+            rings: 0,
+        };
+        info!(%choice, "engine chosen");
+        Ok((Engine::Epoll(engine), choice))
+    }
+
+    /// Opens an `SO_REUSEPORT` listener on `addr` (one per shard on the same port lets the kernel
+    /// spread connections). Returns its id and the bound address (useful with port 0).
+    pub fn listen(&mut self, addr: SocketAddr) -> Result<(ListenerId, SocketAddr), EngineError> {
+        dispatch!(self, e => e.listen(addr))
+    }
+
+    /// Starts a TCP connection to `dest` from `source` (any address/port, `SO_REUSEADDR`) or an
+    /// ephemeral port. The id is usable at once (sends queue until connected); the outcome
+    /// arrives as `Event::Connected` or `Event::ConnectFailed`.
+    pub fn connect(
+        &mut self,
+        dest: SocketAddr,
+        source: Option<SocketAddr>,
+    ) -> Result<ConnId, EngineError> {
+        dispatch!(self, e => e.connect(dest, source))
+    }
+
+    /// Queues `buf` for sending on `conn`, after earlier sends. The engine owns it until
+    /// `Event::SendComplete` returns it; a stale or closing `conn` returns it with `EBADF`.
+    pub fn send(&mut self, conn: ConnId, buf: Vec<u8>) {
+        dispatch!(self, e => e.send(conn, buf))
+    }
+
+    /// Shuts down the sending side of `conn` after the queued sends (the peer reads EOF).
+    pub fn shutdown_write(&mut self, conn: ConnId) -> Result<(), EngineError> {
+        dispatch!(self, e => e.shutdown_write(conn))
+    }
+
+    /// Closes `conn`: reading stops, unsent and in-flight sends come back with
+    /// `Errno::CANCELLED`, then `Event::Closed` reports the id free. To close after a final
+    /// message, wait for its `SendComplete` first.
+    pub fn close(&mut self, conn: ConnId) -> Result<(), EngineError> {
+        dispatch!(self, e => e.close(conn))
+    }
+
+    /// Watches an external eventfd (cross-core wake-ups): each time it is signalled the engine
+    /// reads it (resetting the counter) and reports `Event::Wake { token }`. The caller keeps
+    /// the fd open for the engine's lifetime.
+    pub fn watch_eventfd(&mut self, fd: RawFd) -> Result<WakeToken, EngineError> {
+        dispatch!(self, e => e.watch_eventfd(fd))
+    }
+
+    /// One tick: submits everything queued since the last tick, waits up to `timeout` (`None`:
+    /// until something happens; `Some(ZERO)`: don't wait) and gathers what completed. Then
+    /// drain [`Engine::next_event`]. If nothing happened the only event is `Event::Timeout`.
+    pub fn poll(&mut self, timeout: Option<Duration>) -> Result<bool, EngineError> {
+        dispatch!(self, e => e.poll(timeout))
+    }
+
+    /// The next event of this tick, or `None`. A `Data` event's bytes are valid until the next
+    /// call; the borrow checker lets the shard call `send` etc. once it stops using them.
+    pub fn next_event(&mut self) -> Option<Event<'_>> {
+        dispatch!(self, e => e.next_event())
+    }
+
+    /// Connections allocated now (open, connecting or closing).
+    pub fn connections(&self) -> usize {
+        dispatch!(self, e => e.connections())
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> BackendKind {
+        match self {
+            Engine::Uring(_) => BackendKind::IoUring,
+            Engine::Epoll(_) => BackendKind::Epoll,
+        }
+    }
+}

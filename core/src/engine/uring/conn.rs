@@ -1,0 +1,96 @@
+//! One io_uring connection's state: where its direct descriptor lives, which operations are in
+//! flight and the buffers they own.
+
+use std::{collections::VecDeque, os::fd::OwnedFd};
+
+use crate::engine::sys::RawSockAddr;
+
+/// Lifecycle of a connection slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Phase {
+    /// Not in use.
+    Free,
+    /// Client socket being installed in the file table (`FILES_UPDATE` in flight).
+    Registering,
+    /// `connect` in flight on the direct descriptor.
+    Connecting,
+    /// Established; recv armed unless the read side ended.
+    Open,
+    /// `close` was called (or a connect failed): waiting for operations, then `Close`.
+    Closing,
+}
+
+/// What an outgoing connection parks until its setup operations complete: the kernel reads the
+/// fd array and the address asynchronously, so they are boxed and never move.
+pub(super) struct ConnectParked {
+    /// The plain socket, closed once its direct-descriptor copy exists.
+    pub(super) socket: Option<OwnedFd>,
+    /// `FILES_UPDATE` input (the fd) and output (the allocated slot).
+    pub(super) fd_cell: i32,
+    pub(super) addr: RawSockAddr,
+}
+
+/// Per-connection state of the io_uring backend.
+pub(super) struct UringConn {
+    pub(super) phase: Phase,
+    /// Which ring's file table holds the descriptor.
+    pub(super) ring: u32,
+    /// The direct-descriptor slot, once known.
+    pub(super) slot: Option<u32>,
+    /// Operations submitted and not yet fully completed (a multishot recv counts once).
+    pub(super) ops: u32,
+    pub(super) recv_armed: bool,
+    /// Reading ended (EOF or error); recv is not re-armed.
+    pub(super) read_closed: bool,
+    /// Sends waiting behind the one in flight.
+    pub(super) sends: VecDeque<Vec<u8>>,
+    /// The buffer the kernel is writing from, and how much of it is already sent.
+    pub(super) in_flight: Option<(Vec<u8>, usize)>,
+    pub(super) shutdown_pending: bool,
+    /// A cancel-all for this descriptor was submitted.
+    pub(super) cancel_sent: bool,
+    /// `Close` was submitted.
+    pub(super) close_sent: bool,
+    /// Report no `Closed` at the end (the shard already got `ConnectFailed`).
+    pub(super) silent_close: bool,
+    pub(super) connect: Option<Box<ConnectParked>>,
+    /// A table slot is reserved for this connection's `FILES_UPDATE`.
+    pub(super) slot_reserved: bool,
+}
+
+impl UringConn {
+    pub(super) fn free() -> Self {
+        Self {
+            phase: Phase::Free,
+            ring: 0,
+            slot: None,
+            ops: 0,
+            recv_armed: false,
+            read_closed: false,
+            sends: VecDeque::new(),
+            in_flight: None,
+            shutdown_pending: false,
+            cancel_sent: false,
+            close_sent: false,
+            silent_close: false,
+            connect: None,
+            slot_reserved: false,
+        }
+    }
+
+    /// Resets to `phase` for a new holder, keeping the send queue's allocation.
+    pub(super) fn start(&mut self, phase: Phase, ring: u32, slot: Option<u32>) {
+        assert!(
+            self.phase == Phase::Free && self.ops == 0 && self.in_flight.is_none(),
+            "slot reused while busy"
+        );
+        let sends = std::mem::take(&mut self.sends);
+        *self = Self {
+            phase,
+            ring,
+            slot,
+            sends,
+            ..Self::free()
+        };
+    }
+}

@@ -1,0 +1,474 @@
+//! The io_uring backend: multishot accept into direct descriptors, multishot recv from a
+//! provided-buffer ring, owned-buffer sends, one `io_uring_enter` per tick.
+//!
+//! Layout:
+//! - `ring`: one io_uring with its file table and buffer ring; probing of setup flags.
+//! - `buf_ring`: the provided-buffer ring.
+//! - `conn`: per-connection state and the buffers its operations own.
+//! - `user_data`: how a completion is matched to its operation.
+//! - `complete`: what each completion does.
+//! - `submit`: building the submissions.
+//!
+//! A registered file table is capped at `RLIMIT_NOFILE`, so when `connections_max` exceeds one
+//! table the engine opens more rings. Only the first ring is waited on: the others signal an
+//! eventfd that the first ring reads, so the shard still blocks in one place.
+
+mod buf_ring;
+mod complete;
+mod conn;
+mod ring;
+mod submit;
+mod user_data;
+
+use std::{
+    collections::VecDeque,
+    marker::PhantomData,
+    net::{SocketAddr, TcpListener},
+    os::fd::{AsRawFd, OwnedFd, RawFd},
+    time::{Duration, Instant},
+};
+
+use io_uring::types::CancelBuilder;
+use tracing::{info, warn};
+
+use self::{
+    conn::{Phase, UringConn},
+    ring::{Ring, RingError},
+};
+use super::{
+    choice::{BackendKind, ChoiceReason, EngineChoice},
+    config::EngineConfig,
+    error::EngineError,
+    event::{Errno, Event, PeerClose},
+    ids::{ConnId, ListenerId, WakeToken},
+    slots::SlotAllocator,
+    sys,
+};
+
+/// Single-shot accepts kept in flight per listener and ring when the table is nearly full.
+const SINGLE_ACCEPTS_PER_LISTENER: u32 = 16;
+
+/// A queued event; `Data` refers to a provided buffer still owned by its ring.
+enum Pending {
+    Ready(Event<'static>),
+    Data {
+        conn: ConnId,
+        ring: u32,
+        bid: u16,
+        len: u32,
+    },
+}
+
+/// The io_uring engine of one shard. Not `Send`: its rings are tied to the creating thread.
+pub struct UringEngine {
+    rings: Vec<Ring>,
+    slots: SlotAllocator,
+    conns: Vec<UringConn>,
+    listeners: Vec<TcpListener>,
+    /// Watched external eventfds and the 8-byte buffers their reads fill.
+    wakes: Vec<(RawFd, Box<u64>)>,
+    /// The eventfd the extra rings signal, and the primary ring's read buffer for it.
+    ring_wake: Option<(OwnedFd, Box<u64>)>,
+    secondaries_woken: bool,
+    queue: VecDeque<Pending>,
+    /// The buffer lent out by the last `Data` event: `(ring, bid)`.
+    lent: Option<(u32, u16)>,
+    completions: Vec<(u64, i32, u32)>,
+    listen_backlog: u32,
+    _not_send: PhantomData<*const ()>,
+}
+
+fn ring_error(err: RingError) -> EngineError {
+    match err {
+        RingError::Unavailable(why) => EngineError::IoUringUnavailable(why),
+        RingError::Setup(step, errno) => EngineError::Setup { step, errno },
+    }
+}
+
+impl UringEngine {
+    /// Probes io_uring and builds as many rings as `connections_max` needs.
+    /// `EngineError::IoUringUnavailable` means "use epoll instead".
+    pub fn new(config: &EngineConfig) -> Result<(Self, EngineChoice), EngineError> {
+        let (primary, flags) = ring::probe(config.ring_entries).map_err(ring_error)?;
+        let soft = sys::nofile_soft_limit().min(u64::from(u32::MAX)) as u32;
+        let table_max = match config.file_table_slots_max {
+            0 => soft,
+            n => n.min(soft),
+        };
+        let mut rings = Vec::new();
+        let mut remaining = config.connections_max;
+        let mut next = Some(primary);
+        while remaining > 0 {
+            let uring = match next.take() {
+                Some(uring) => uring,
+                None => Ring::build_more(config.ring_entries, flags).map_err(ring_error)?,
+            };
+            let table = remaining.min(table_max);
+            let ring = Ring::new(
+                uring,
+                table,
+                config.recv_buffer_count,
+                config.recv_buffer_bytes,
+            );
+            rings.push(ring.map_err(ring_error)?);
+            remaining -= table;
+        }
+        let mut engine = Self {
+            conns: (0..config.connections_max)
+                .map(|_| UringConn::free())
+                .collect(),
+            slots: SlotAllocator::new(config.connections_max),
+            rings,
+            listeners: Vec::new(),
+            wakes: Vec::new(),
+            ring_wake: None,
+            secondaries_woken: false,
+            queue: VecDeque::new(),
+            lent: None,
+            completions: Vec::with_capacity(config.ring_entries as usize * 4),
+            listen_backlog: config.listen_backlog,
+            _not_send: PhantomData,
+        };
+        engine.link_secondaries()?;
+        let choice = EngineChoice {
+            backend: BackendKind::IoUring,
+            reason: ChoiceReason::UringWorks(flags),
+            connections_max: config.connections_max,
+            limited_by: None,
+            rings: engine.rings.len() as u32,
+        };
+        info!(%choice, table_slots_max = table_max, "engine chosen");
+        Ok((engine, choice))
+    }
+
+    /// Makes every extra ring signal one eventfd that the primary ring reads.
+    fn link_secondaries(&mut self) -> Result<(), EngineError> {
+        if self.rings.len() < 2 {
+            return Ok(());
+        }
+        let eventfd = sys::new_eventfd().map_err(|errno| EngineError::Setup {
+            step: "eventfd",
+            errno,
+        })?;
+        for ring in &self.rings[1..] {
+            let registered = ring.uring.submitter().register_eventfd(eventfd.as_raw_fd());
+            registered.map_err(|e| EngineError::Setup {
+                step: "register_eventfd",
+                errno: Errno::from_io(&e),
+            })?;
+        }
+        self.ring_wake = Some((eventfd, Box::new(0)));
+        self.arm_ring_wake();
+        Ok(())
+    }
+
+    /// Opens an `SO_REUSEPORT` listener; every ring with free slots accepts on it.
+    pub fn listen(&mut self, addr: SocketAddr) -> Result<(ListenerId, SocketAddr), EngineError> {
+        let socket = sys::listen_socket(addr, self.listen_backlog)
+            .map_err(|errno| EngineError::Listen { addr, errno })?;
+        let local = socket.local_addr().map_err(|e| EngineError::Listen {
+            addr,
+            errno: Errno::from_io(&e),
+        })?;
+        self.listeners.push(socket);
+        for ring in &mut self.rings {
+            ring.add_listener();
+        }
+        self.rearm_accepts();
+        Ok((ListenerId(self.listeners.len() as u32 - 1), local))
+    }
+
+    /// Starts a connection from a plain socket installed as a direct descriptor.
+    pub fn connect(
+        &mut self,
+        dest: SocketAddr,
+        source: Option<SocketAddr>,
+    ) -> Result<ConnId, EngineError> {
+        let conn = self.slots.allocate().ok_or(EngineError::ConnectionsFull)?;
+        match sys::client_socket(&dest, source) {
+            Ok(socket) => {
+                self.submit_register(conn, socket, dest);
+                Ok(conn)
+            }
+            Err(errno) => {
+                self.slots.free(conn);
+                Err(EngineError::Connect { addr: dest, errno })
+            }
+        }
+    }
+
+    /// Queues `buf` after earlier sends on `conn`; see `Engine::send`.
+    pub fn send(&mut self, conn: ConnId, buf: Vec<u8>) {
+        if !self.is_open(conn) {
+            let result = Err(Errno(libc::EBADF));
+            self.queue
+                .push_back(Pending::Ready(Event::SendComplete { conn, buf, result }));
+            return;
+        }
+        self.conns[conn.index()].sends.push_back(buf);
+        if self.conns[conn.index()].phase == Phase::Open {
+            self.start_send(conn);
+        }
+    }
+
+    /// Shuts down the write side after queued sends.
+    pub fn shutdown_write(&mut self, conn: ConnId) -> Result<(), EngineError> {
+        if !self.is_open(conn) {
+            return Err(EngineError::UnknownConn(conn));
+        }
+        self.conns[conn.index()].shutdown_pending = true;
+        if self.conns[conn.index()].phase == Phase::Open {
+            self.start_send(conn);
+        }
+        Ok(())
+    }
+
+    /// Cancels everything on `conn`, then closes its descriptor; `Event::Closed` follows.
+    pub fn close(&mut self, conn: ConnId) -> Result<(), EngineError> {
+        if !self.is_open(conn) {
+            return Err(EngineError::UnknownConn(conn));
+        }
+        let state = &mut self.conns[conn.index()];
+        state.phase = Phase::Closing;
+        for buf in state.sends.drain(..) {
+            let result = Err(Errno::CANCELLED);
+            self.queue
+                .push_back(Pending::Ready(Event::SendComplete { conn, buf, result }));
+        }
+        self.progress_close(conn);
+        Ok(())
+    }
+
+    /// Watches an external eventfd with a read on the primary ring; see `Engine::watch_eventfd`.
+    pub fn watch_eventfd(&mut self, fd: RawFd) -> Result<WakeToken, EngineError> {
+        self.wakes.push((fd, Box::new(0)));
+        let index = self.wakes.len() as u32 - 1;
+        self.arm_wake(index);
+        Ok(WakeToken(index))
+    }
+
+    /// One tick: submit, wait up to `timeout`, reap every ring; see `Engine::poll`.
+    pub fn poll(&mut self, timeout: Option<Duration>) -> Result<bool, EngineError> {
+        self.recycle_lent();
+        self.rearm_accepts();
+        self.enter_secondaries()?;
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let wait = match deadline {
+                _ if !self.queue.is_empty() => Some(Duration::ZERO),
+                None => None,
+                Some(d) => Some(d.saturating_duration_since(Instant::now())),
+            };
+            self.rings[0]
+                .submit_and_wait(wait)
+                .map_err(EngineError::Wait)?;
+            self.reap(0);
+            if self.secondaries_woken {
+                self.enter_secondaries()?;
+            }
+            for ring in 1..self.rings.len() {
+                self.reap(ring as u32);
+            }
+            // An empty wake-up (EINTR, task work for bookkeeping ops) is retried.
+            if !self.queue.is_empty() || deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
+            }
+        }
+        if self.queue.is_empty() {
+            self.queue.push_back(Pending::Ready(Event::Timeout));
+        }
+        Ok(true)
+    }
+
+    /// The next event of this tick; see `Engine::next_event`.
+    pub fn next_event(&mut self) -> Option<Event<'_>> {
+        self.recycle_lent();
+        loop {
+            match self.queue.pop_front()? {
+                Pending::Ready(Event::PeerClosed { conn, .. }) if !self.is_open(conn) => {}
+                Pending::Ready(event) => return Some(event),
+                Pending::Data {
+                    conn,
+                    ring,
+                    bid,
+                    len,
+                } => {
+                    if !self.is_open(conn) {
+                        self.rings[ring as usize].bufs.recycle(bid);
+                        continue;
+                    }
+                    self.lent = Some((ring, bid));
+                    // SAFETY: `bid` was selected by a recv completion on this ring and is not
+                    // recycled until the next call (`lent`), so the kernel is not writing it.
+                    let bytes = unsafe { self.rings[ring as usize].bufs.bytes(bid, len) };
+                    return Some(Event::Data { conn, bytes });
+                }
+            }
+        }
+    }
+
+    /// Connections allocated now (open, connecting or closing).
+    pub fn connections(&self) -> usize {
+        self.slots.live_count()
+    }
+
+    /// io_uring rings in use.
+    pub fn rings(&self) -> usize {
+        self.rings.len()
+    }
+
+    /// Direct descriptors held per ring (for tests and metrics).
+    pub fn slots_used_per_ring(&self) -> Vec<u32> {
+        self.rings.iter().map(|ring| ring.slots_used).collect()
+    }
+
+    /// Live and not closing.
+    fn is_open(&self, conn: ConnId) -> bool {
+        self.slots.is_live(conn) && self.conns[conn.index()].phase != Phase::Closing
+    }
+
+    fn recycle_lent(&mut self) {
+        if let Some((ring, bid)) = self.lent.take() {
+            self.rings[ring as usize].bufs.recycle(bid);
+        }
+    }
+
+    /// Runs the extra rings' submissions and deferred work without waiting.
+    fn enter_secondaries(&mut self) -> Result<(), EngineError> {
+        let woken = std::mem::take(&mut self.secondaries_woken);
+        for ring in &mut self.rings[1..] {
+            if woken || !ring.uring.submission().is_empty() {
+                ring.submit_and_wait(Some(Duration::ZERO))
+                    .map_err(EngineError::Wait)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn reap(&mut self, ring: u32) {
+        let mut completions = std::mem::take(&mut self.completions);
+        self.rings[ring as usize].reap(&mut completions);
+        for &(user_data, result, flags) in &completions {
+            self.complete(ring, user_data, result, flags);
+        }
+        completions.clear();
+        self.completions = completions;
+    }
+
+    /// Keeps every ring accepting on every listener within its free table slots.
+    ///
+    /// A multishot accept can take a whole listen queue in one burst before its completions
+    /// are seen, so it only runs while the ring has more free slots than the backlog. Below
+    /// that, single-shot accepts each hold a reserved slot, so a full table never makes the
+    /// kernel accept a connection it cannot install (it would drop it with `ENFILE`).
+    fn rearm_accepts(&mut self) {
+        for ring in 0..self.rings.len() {
+            for listener in 0..self.listeners.len() {
+                let r = &self.rings[ring];
+                let multishot_ok = r.slots_free() > self.listen_backlog;
+                if r.accept_armed[listener] {
+                    if !multishot_ok && !r.accept_cancelling[listener] {
+                        self.cancel_accept(ring as u32, listener as u32);
+                    }
+                } else if multishot_ok {
+                    if r.accepts_pending[listener] == 0 {
+                        self.arm_accept(ring as u32, listener as u32);
+                    }
+                } else {
+                    while self.rings[ring].accepts_pending[listener] < SINGLE_ACCEPTS_PER_LISTENER
+                        && self.rings[ring].slots_free() > 0
+                    {
+                        self.arm_accept_one(ring as u32, listener as u32);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Advances a closing connection: cancel what is in flight, then close, then release.
+    fn progress_close(&mut self, conn: ConnId) {
+        let state = &self.conns[conn.index()];
+        debug_assert_eq!(state.phase, Phase::Closing);
+        match (state.ops, state.slot) {
+            (0, Some(_)) if !state.close_sent => self.submit_close(conn),
+            (0, Some(_)) => {}
+            (0, None) => self.release(conn),
+            (_, Some(slot)) if !state.cancel_sent => {
+                self.submit_cancel(conn, CancelBuilder::fd(io_uring::types::Fixed(slot)).all())
+            }
+            _ => {}
+        }
+    }
+
+    /// Frees `conn`'s slot after its descriptor is closed (or was never installed).
+    fn release(&mut self, conn: ConnId) {
+        let state = &mut self.conns[conn.index()];
+        assert!(
+            state.ops == 0 && state.in_flight.is_none(),
+            "{conn:?} released with operations in flight"
+        );
+        if state.slot.is_some() {
+            self.rings[state.ring as usize].slots_used -= 1;
+        }
+        let silent = state.silent_close;
+        state.phase = Phase::Free;
+        state.connect = None;
+        self.slots.free(conn);
+        if !silent {
+            self.queue.push_back(Pending::Ready(Event::Closed { conn }));
+        }
+    }
+
+    /// Reports a failed connect: queued sends come back with `cause`, then `ConnectFailed`,
+    /// then the descriptor (if any) is closed silently.
+    fn fail_connect(&mut self, conn: ConnId, cause: Errno) {
+        let state = &mut self.conns[conn.index()];
+        for buf in state.sends.drain(..) {
+            self.queue.push_back(Pending::Ready(Event::SendComplete {
+                conn,
+                buf,
+                result: Err(cause),
+            }));
+        }
+        state.phase = Phase::Closing;
+        state.silent_close = true;
+        self.queue
+            .push_back(Pending::Ready(Event::ConnectFailed { conn, cause }));
+        self.progress_close(conn);
+    }
+
+    fn peer_closed(&mut self, conn: ConnId, cause: PeerClose) {
+        self.conns[conn.index()].read_closed = true;
+        self.queue
+            .push_back(Pending::Ready(Event::PeerClosed { conn, cause }));
+    }
+}
+
+impl Drop for UringEngine {
+    fn drop(&mut self) {
+        // Rule: a buffer stays alive until the kernel is done with it. Cancel every request
+        // synchronously; if that fails, leak the buffers instead of freeing memory in use.
+        let mut all_done = true;
+        for ring in &self.rings {
+            let timeout = io_uring::types::Timespec::new().sec(1);
+            match ring
+                .uring
+                .submitter()
+                .register_sync_cancel(Some(timeout), CancelBuilder::any())
+            {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+                Err(e) => {
+                    warn!(error = %e, "io_uring sync cancel failed at shutdown; leaking buffers");
+                    all_done = false;
+                }
+            }
+        }
+        if !all_done {
+            std::mem::forget(std::mem::take(&mut self.rings));
+            std::mem::forget(std::mem::take(&mut self.conns));
+            std::mem::forget(std::mem::take(&mut self.wakes));
+            std::mem::forget(self.ring_wake.take());
+        }
+    }
+}

@@ -1,0 +1,491 @@
+//! [`Connection`]: one client connection as an explicit sans-IO state machine (quinn-proto style).
+//!
+//! Inputs: [`Connection::handle_bytes`], [`Connection::handle_timeout`], [`Connection::handle_send_complete`],
+//! and the shard's own [`Connection::send`] / [`Connection::close`]. Outputs: [`Connection::poll_transmit`],
+//! [`Connection::poll_event`], [`Connection::poll_timeout`], [`Connection::is_closed`]. Time is passed in as
+//! milliseconds on the shard's monotonic clock; nothing here reads a clock or touches a socket.
+//!
+//! States: `Handshaking` (collecting the upgrade request) → `Open` → `Closing` (our Close is queued, we wait
+//! for the client's) → `Closed` (nothing more to do but flush what is queued, then drop the transport).
+//! Every path to `Closed` records a [`CloseReason`]; see [`crate::conn`] for the codes.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+use switchboard_protocol::ws::handshake::{
+    parse_upgrade_request, write_rejection, HandshakeError, HeadError,
+};
+use switchboard_protocol::ws::handshake::{Subprotocol, UpgradeRequest};
+use switchboard_protocol::ws::{Event, MessageAssembler, Role};
+
+use super::app_fragment::switchboard_v1_fragmentation;
+use super::close::{is_sendable, CloseReason, CLOSE_NORMAL, HTTP_REQUEST_TIMEOUT};
+use super::connection_config::ConnectionConfig;
+use super::heartbeat::{Heartbeat, HeartbeatAction};
+use super::lane::{DataKind, Lane};
+use super::rate::FrameRateLimiter;
+use super::send_queue::{Fragmentation, SendQueue, SendQueueCounters, SendQueueError};
+use super::wire::CONTROL_PAYLOAD_BYTES_MAX;
+use crate::config::Mode;
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// Collecting and validating the HTTP upgrade request.
+    Handshaking,
+    /// Exchanging messages.
+    Open,
+    /// Our Close is queued or sent; waiting for the client's Close (or `close_timeout_ms`).
+    Closing,
+    /// Done: flush what is queued, then drop the transport once [`Connection::is_closed`].
+    Closed,
+}
+
+/// Something the shard must act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectionEvent {
+    /// The handshake succeeded (the 101 is queued). Boxed: it is rare and large.
+    Opened {
+        /// The validated request: path, token, origin, negotiated subprotocol.
+        request: Box<UpgradeRequest>,
+        /// The heartbeat interval to announce to the client (e.g. in the switchboard.v1 `welcome`).
+        heartbeat_interval_ms: u64,
+    },
+    /// A complete text or binary message (chat mode only; echo mode answers it itself).
+    Message {
+        /// Text or binary.
+        kind: DataKind,
+        /// The payload (text is valid UTF-8).
+        payload: Bytes,
+    },
+}
+
+/// A received frame, copied out of the assembler so the assembler's borrow ends before it is handled.
+enum Inbound {
+    Data(DataKind, Bytes),
+    Ping([u8; CONTROL_PAYLOAD_BYTES_MAX], usize),
+    Pong([u8; CONTROL_PAYLOAD_BYTES_MAX], usize),
+    Close(Option<u16>),
+}
+
+/// One client connection. See the module documentation.
+#[derive(Debug)]
+pub struct Connection {
+    config: ConnectionConfig,
+    state: ConnectionState,
+    /// The upgrade request so far (at most `handshake_bytes_max`); freed once the handshake ends.
+    handshake_buf: Vec<u8>,
+    handshake_deadline_ms: u64,
+    /// HTTP response bytes (101 or a rejection) not yet handed to the writer; they precede all frames.
+    http_out: Vec<u8>,
+    assembler: MessageAssembler,
+    heartbeat: Heartbeat,
+    rate: FrameRateLimiter,
+    send_queue: SendQueue,
+    events: VecDeque<ConnectionEvent>,
+    /// When the last text/binary message arrived (or the connection opened), for the idle timeout.
+    last_message_ms: u64,
+    close_deadline_ms: Option<u64>,
+    close_reason: Option<CloseReason>,
+    /// The transport is to be dropped now, without flushing.
+    aborted: bool,
+    /// Bytes handed out by `poll_transmit` and not yet reported by `handle_send_complete`.
+    bytes_in_flight: usize,
+}
+
+impl Connection {
+    /// A connection accepted at `now_ms`, waiting for its upgrade request.
+    pub fn new(config: ConnectionConfig, now_ms: u64) -> Self {
+        let assembler = MessageAssembler::new(Role::Server, config.assembler)
+            .expect("Limits::validate keeps the assembler limits in range");
+        Self {
+            state: ConnectionState::Handshaking,
+            handshake_buf: Vec::new(),
+            handshake_deadline_ms: now_ms + config.handshake_timeout_ms,
+            http_out: Vec::new(),
+            assembler,
+            heartbeat: Heartbeat::new(config.heartbeat, now_ms),
+            rate: FrameRateLimiter::new(config.frames_per_second_max, now_ms),
+            send_queue: SendQueue::new(
+                Fragmentation::WebSocket,
+                config.fragment_bytes,
+                config.send_queue_bytes_max,
+            ),
+            events: VecDeque::new(),
+            last_message_ms: now_ms,
+            close_deadline_ms: None,
+            close_reason: None,
+            aborted: false,
+            bytes_in_flight: 0,
+            config,
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> ConnectionState {
+        self.state
+    }
+
+    /// Why the connection is closing or closed; `None` while it is healthy.
+    pub fn close_reason(&self) -> Option<&CloseReason> {
+        self.close_reason.as_ref()
+    }
+
+    /// The send queue's counters, for metrics.
+    pub fn send_counters(&self) -> SendQueueCounters {
+        self.send_queue.counters()
+    }
+
+    /// The smallest `max_bytes` [`Connection::poll_transmit`] accepts: size write buffers at least this.
+    pub fn transmit_bytes_min(&self) -> usize {
+        self.send_queue.frame_bytes_max()
+    }
+
+    /// Feeds bytes read from the transport at `now_ms`. Every byte is consumed; afterwards check
+    /// `poll_event`, `poll_transmit`, `poll_timeout` and `is_closed`.
+    pub fn handle_bytes(&mut self, input: &[u8], now_ms: u64) {
+        match self.state {
+            ConnectionState::Handshaking => self.handle_handshake_bytes(input, now_ms),
+            ConnectionState::Open | ConnectionState::Closing => {
+                self.handle_frame_bytes(input, now_ms)
+            }
+            ConnectionState::Closed => {}
+        }
+        self.invariants();
+    }
+
+    fn handle_handshake_bytes(&mut self, input: &[u8], now_ms: u64) {
+        let limit = self.config.handshake.handshake_bytes_max;
+        let taken = input.len().min(limit - self.handshake_buf.len());
+        self.handshake_buf.extend_from_slice(&input[..taken]);
+        let full = self.handshake_buf.len() == limit;
+        // The head ends with a line break, so parse only when one arrived (or the buffer is full): a
+        // client trickling bytes one at a time costs one scan per line, not one per byte.
+        if !full && !input[..taken].contains(&b'\n') {
+            return;
+        }
+        match parse_upgrade_request(&self.handshake_buf, &self.config.handshake) {
+            Ok(Some((request, consumed))) => {
+                let buffered = std::mem::take(&mut self.handshake_buf);
+                self.open(request, now_ms);
+                self.handle_frame_bytes(&buffered[consumed..], now_ms);
+                self.handle_frame_bytes(&input[taken..], now_ms);
+            }
+            Ok(None) if full => {
+                let error = HandshakeError::Head(HeadError::HeadTooLarge { max: limit });
+                self.reject_handshake(&error, now_ms);
+            }
+            Ok(None) => {}
+            Err(error) => self.reject_handshake(&error, now_ms),
+        }
+    }
+
+    fn open(&mut self, request: UpgradeRequest, now_ms: u64) {
+        request.write_response(&mut self.http_out);
+        // switchboard.v1 clients reassemble app-level fragments, so urgent frames can overtake large ones.
+        // Echo mode sends the client's own messages back unchanged, so it keeps WebSocket fragmentation.
+        if self.config.mode == Mode::Chat && request.subprotocol == Some(Subprotocol::Binary) {
+            self.send_queue
+                .set_fragmentation(switchboard_v1_fragmentation());
+        }
+        self.state = ConnectionState::Open;
+        self.heartbeat = Heartbeat::new(self.config.heartbeat, now_ms);
+        self.last_message_ms = now_ms;
+        self.events.push_back(ConnectionEvent::Opened {
+            request: Box::new(request),
+            heartbeat_interval_ms: self.heartbeat.advertised_interval_ms(),
+        });
+    }
+
+    fn reject_handshake(&mut self, error: &HandshakeError, now_ms: u64) {
+        error.write_response(&mut self.http_out);
+        self.handshake_buf = Vec::new();
+        self.finish(
+            CloseReason::HandshakeRejected {
+                status: error.status(),
+            },
+            now_ms,
+        );
+    }
+
+    /// Moves to `Closed`, keeping the first reason, with `close_timeout_ms` to flush what is queued.
+    fn finish(&mut self, reason: CloseReason, now_ms: u64) {
+        self.close_reason.get_or_insert(reason);
+        self.state = ConnectionState::Closed;
+        self.close_deadline_ms
+            .get_or_insert(now_ms + self.config.close_timeout_ms);
+    }
+
+    /// Queues our Close for `reason` and starts the close handshake (or, after a protocol error, only
+    /// flushes: the assembler is dead and could not read the client's Close anyway).
+    fn start_close(&mut self, reason: CloseReason, after_data: bool, now_ms: u64) {
+        if let Some(code) = reason.code_sent() {
+            self.send_queue
+                .enqueue_close(code, reason.text(), after_data);
+        }
+        let protocol_error = matches!(reason, CloseReason::Protocol(_));
+        self.close_reason.get_or_insert(reason);
+        self.close_deadline_ms
+            .get_or_insert(now_ms + self.config.close_timeout_ms);
+        self.state = if protocol_error {
+            ConnectionState::Closed
+        } else {
+            ConnectionState::Closing
+        };
+    }
+
+    /// Drops the transport at once, without a close handshake.
+    fn abort(&mut self, reason: CloseReason) {
+        self.close_reason.get_or_insert(reason);
+        self.send_queue.discard_data();
+        self.http_out.clear();
+        self.handshake_buf = Vec::new();
+        self.state = ConnectionState::Closed;
+        self.aborted = true;
+    }
+
+    fn handle_frame_bytes(&mut self, input: &[u8], now_ms: u64) {
+        if input.is_empty() || self.state == ConnectionState::Closed {
+            return;
+        }
+        self.heartbeat.on_activity(now_ms);
+        let mut offset = 0;
+        while matches!(self.state, ConnectionState::Open | ConnectionState::Closing) {
+            match self.assembler.handle_bytes(&input[offset..]) {
+                Ok(consumed) => offset += consumed,
+                Err(error) => return self.start_close(CloseReason::Protocol(error), false, now_ms),
+            }
+            let Some(inbound) = self.next_inbound() else {
+                return;
+            };
+            if !self.rate.take(now_ms) {
+                return self.start_close(CloseReason::FrameRateExceeded, false, now_ms);
+            }
+            self.handle_inbound(inbound, now_ms);
+        }
+    }
+
+    /// The assembler's next event, copied out.
+    fn next_inbound(&mut self) -> Option<Inbound> {
+        let copy_control = |payload: &[u8]| {
+            let mut buf = [0; CONTROL_PAYLOAD_BYTES_MAX];
+            buf[..payload.len()].copy_from_slice(payload);
+            (buf, payload.len())
+        };
+        Some(match self.assembler.poll_event()? {
+            Event::Text(text) => {
+                Inbound::Data(DataKind::Text, Bytes::copy_from_slice(text.as_bytes()))
+            }
+            Event::Binary(data) => Inbound::Data(DataKind::Binary, Bytes::copy_from_slice(data)),
+            Event::Ping(payload) => {
+                let (buf, len) = copy_control(payload);
+                Inbound::Ping(buf, len)
+            }
+            Event::Pong(payload) => {
+                let (buf, len) = copy_control(payload);
+                Inbound::Pong(buf, len)
+            }
+            Event::Close(frame) => Inbound::Close(frame.map(|frame| frame.code.0)),
+        })
+    }
+
+    fn handle_inbound(&mut self, inbound: Inbound, now_ms: u64) {
+        let open = self.state == ConnectionState::Open;
+        match inbound {
+            Inbound::Data(kind, payload) if open => {
+                self.last_message_ms = now_ms;
+                match self.config.mode {
+                    Mode::Echo => self.enqueue_or_close(Lane::Chat, kind, payload, now_ms),
+                    Mode::Chat => self
+                        .events
+                        .push_back(ConnectionEvent::Message { kind, payload }),
+                }
+            }
+            Inbound::Ping(buf, len) if open => self.send_queue.enqueue_pong(&buf[..len]),
+            Inbound::Pong(buf, len) => {
+                self.heartbeat.on_pong(&buf[..len], now_ms);
+            }
+            Inbound::Close(code) if open => {
+                self.send_queue
+                    .enqueue_close(code.unwrap_or(CLOSE_NORMAL), "", false);
+                self.finish(CloseReason::PeerClosed { code }, now_ms);
+            }
+            // The client answered our Close: the close handshake is complete.
+            Inbound::Close(_) => self.finish(CloseReason::PeerClosed { code: None }, now_ms),
+            // After our Close, data and pings are read (to find the client's Close) but not answered.
+            Inbound::Data(..) | Inbound::Ping(..) => {}
+        }
+    }
+
+    fn enqueue_or_close(&mut self, lane: Lane, kind: DataKind, payload: Bytes, now_ms: u64) {
+        if let Err(SendQueueError::Full { .. }) = self.send_queue.enqueue(lane, kind, payload) {
+            self.start_close(CloseReason::SendQueueFull, false, now_ms);
+        }
+    }
+
+    /// Queues a message for the client in `lane` (chat mode). A full queue closes the connection with 1013
+    /// and returns [`SendQueueError::Full`]; the shard then stops delivering to it.
+    ///
+    /// # Errors
+    ///
+    /// [`SendQueueError::Full`] as above, [`SendQueueError::Closing`] when the connection is not open (the
+    /// message is dropped; the client resumes from its last acknowledged message when it reconnects).
+    pub fn send(
+        &mut self,
+        lane: Lane,
+        kind: DataKind,
+        payload: Bytes,
+        now_ms: u64,
+    ) -> Result<(), SendQueueError> {
+        if self.state != ConnectionState::Open {
+            return Err(SendQueueError::Closing);
+        }
+        let result = self.send_queue.enqueue(lane, kind, payload);
+        if let Err(SendQueueError::Full { .. }) = result {
+            self.start_close(CloseReason::SendQueueFull, false, now_ms);
+        }
+        result
+    }
+
+    /// Starts a graceful close with `code` (e.g. 1001 on drain): queued messages are sent first, then our
+    /// Close; the client has `close_timeout_ms` to answer. A connection still handshaking is dropped.
+    /// A `code` that may not be sent (1005, 1006, 1015, outside 1000..=4999) is our bug and panics.
+    pub fn close(&mut self, code: u16, now_ms: u64) {
+        assert!(
+            is_sendable(code),
+            "close code {code} may not be sent (RFC 6455 7.4)"
+        );
+        match self.state {
+            ConnectionState::Handshaking => self.abort(CloseReason::Local { code }),
+            ConnectionState::Open => self.start_close(CloseReason::Local { code }, true, now_ms),
+            ConnectionState::Closing | ConnectionState::Closed => {}
+        }
+    }
+
+    /// Fires whatever is due at `now_ms`: handshake timeout, idle timeout, heartbeat ping or expiry,
+    /// close timeout. Call it when [`Connection::poll_timeout`] is reached (calling early is harmless).
+    pub fn handle_timeout(&mut self, now_ms: u64) {
+        match self.state {
+            ConnectionState::Handshaking if now_ms >= self.handshake_deadline_ms => {
+                write_rejection(
+                    &mut self.http_out,
+                    HTTP_REQUEST_TIMEOUT,
+                    "handshake timeout",
+                );
+                self.handshake_buf = Vec::new();
+                self.finish(CloseReason::HandshakeTimeout, now_ms);
+            }
+            ConnectionState::Handshaking => {}
+            ConnectionState::Open
+                if now_ms >= self.last_message_ms + self.config.idle_timeout_ms =>
+            {
+                self.start_close(CloseReason::IdleTimeout, true, now_ms);
+            }
+            ConnectionState::Open => match self.heartbeat.handle_timeout(now_ms) {
+                Some(HeartbeatAction::SendPing { payload }) => {
+                    self.send_queue.enqueue_ping(payload)
+                }
+                Some(HeartbeatAction::Expired) => self.abort(CloseReason::HeartbeatTimeout),
+                None => {}
+            },
+            ConnectionState::Closing | ConnectionState::Closed => {
+                let expired = self
+                    .close_deadline_ms
+                    .is_some_and(|deadline| now_ms >= deadline);
+                if expired && !self.is_closed() {
+                    let first = self
+                        .close_reason
+                        .take()
+                        .expect("a close reason is set before Closing");
+                    self.abort(CloseReason::CloseTimeout {
+                        first: Box::new(first),
+                    });
+                }
+            }
+        }
+        self.invariants();
+    }
+
+    /// The next instant `handle_timeout` must be called, or `None` when no timer is needed. Changed by every
+    /// `handle_*` call and by `send`/`close`.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        match self.state {
+            _ if self.is_closed() => None,
+            ConnectionState::Handshaking => Some(self.handshake_deadline_ms),
+            ConnectionState::Open => {
+                let idle = self.last_message_ms + self.config.idle_timeout_ms;
+                Some(
+                    self.heartbeat
+                        .poll_timeout()
+                        .map_or(idle, |ping| ping.min(idle)),
+                )
+            }
+            ConnectionState::Closing | ConnectionState::Closed => self.close_deadline_ms,
+        }
+    }
+
+    /// Appends the next bytes to write to `out` (HTTP response first, then frames by priority), at most
+    /// `max_bytes` (which must be at least [`Connection::transmit_bytes_min`]). Returns the bytes appended.
+    /// Changed by `handle_bytes`, `handle_timeout`, `send` and `close`.
+    pub fn poll_transmit(&mut self, out: &mut Vec<u8>, max_bytes: usize) -> usize {
+        if self.aborted {
+            return 0;
+        }
+        let http = self.http_out.len().min(max_bytes);
+        out.extend_from_slice(&self.http_out[..http]);
+        self.http_out.drain(..http);
+        let mut written = http;
+        if self.http_out.is_empty() && max_bytes - written >= self.send_queue.frame_bytes_max() {
+            written += self.send_queue.poll_transmit(out, max_bytes - written);
+        }
+        self.bytes_in_flight += written;
+        written
+    }
+
+    /// Reports that `bytes` of what `poll_transmit` handed out were written to the transport.
+    pub fn handle_send_complete(&mut self, bytes: usize) {
+        assert!(
+            bytes <= self.bytes_in_flight,
+            "completed more than was handed out"
+        );
+        self.bytes_in_flight -= bytes;
+    }
+
+    /// Hands out the next event for the shard. Changed by `handle_bytes`.
+    pub fn poll_event(&mut self) -> Option<ConnectionEvent> {
+        self.events.pop_front()
+    }
+
+    /// Checks the relations between the fields; debug builds and tests only.
+    pub fn invariants(&self) {
+        if !cfg!(debug_assertions) {
+            return;
+        }
+        assert!(self.handshake_buf.len() <= self.config.handshake.handshake_bytes_max);
+        assert!(self.state == ConnectionState::Handshaking || self.handshake_buf.is_empty());
+        let closing = matches!(
+            self.state,
+            ConnectionState::Closing | ConnectionState::Closed
+        );
+        assert_eq!(
+            closing,
+            self.close_reason.is_some(),
+            "a reason exactly when closing"
+        );
+        assert!(
+            !closing || self.aborted || self.close_deadline_ms.is_some(),
+            "closing is time-bounded"
+        );
+        assert!(!self.aborted || self.state == ConnectionState::Closed);
+        self.send_queue.invariants();
+    }
+
+    /// Whether the shard should drop the transport now: aborted, or closed with everything flushed.
+    pub fn is_closed(&self) -> bool {
+        self.aborted
+            || (self.state == ConnectionState::Closed
+                && self.http_out.is_empty()
+                && !self.send_queue.has_pending()
+                && self.bytes_in_flight == 0)
+    }
+}

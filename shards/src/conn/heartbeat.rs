@@ -1,0 +1,358 @@
+//! [`Heartbeat`]: the adaptive per-connection heartbeat, pure and driven by simulated time.
+//!
+//! The algorithm (also described in `docs/architecture.md`):
+//!
+//! - **RTT estimate.** Each pong that answers our outstanding ping gives an RTT sample, smoothed exactly
+//!   like TCP's retransmission timer (RFC 6298): `SRTT ← 7/8·SRTT + 1/8·R`,
+//!   `RTTVAR ← 3/4·RTTVAR + 1/4·|SRTT − R|`, the first sample setting `SRTT = R`, `RTTVAR = R/2`.
+//!   Values are kept in eighths of a millisecond so loopback RTTs of 0 ms do not lose precision.
+//! - **Pong deadline** = `SRTT + 4·RTTVAR` (TCP's RTO), clamped to `[pong_timeout_ms_min,
+//!   pong_timeout_ms_max]`; before the first sample it is the max. Data received after the ping pushes the
+//!   deadline to `last activity + deadline`: the peer is alive and its pong is queued behind its data.
+//! - **Interval.** A steady path (jitter small against RTT) is pinged every `heartbeat_interval_ms_max`, which
+//!   is chosen below NAT and load-balancer idle timers; the interval shrinks linearly with the jitter ratio
+//!   `RTTVAR / max(SRTT, 10 ms)` down to `heartbeat_interval_ms_min` (at a ratio of 1), so a flaky path
+//!   (mobile handover, congested Wi-Fi) is probed more often and a dead one is noticed sooner. Before the
+//!   first sample the interval is the min, to learn the RTT early.
+//! - **Activity.** The next ping is due `interval` after the last received byte, so a connection that is
+//!   receiving data is never pinged; only quiet connections cost pings.
+//! - **Expiry.** A missed deadline makes [`Heartbeat::handle_timeout`] return
+//!   [`HeartbeatAction::Expired`]; the connection is then dropped without a close handshake (see
+//!   [`crate::conn`] for why), which the client observes as 1006.
+//! - **Announcement.** The client is told [`Heartbeat::advertised_interval_ms`] (the max bound): the longest
+//!   it can go without hearing from a quiet server while healthy, whatever the adaptation does.
+
+use super::send_queue::PING_PAYLOAD_BYTES;
+use crate::config::Limits;
+
+/// Smallest SRTT the jitter ratio divides by, in ms, so near-zero loopback RTTs do not look jittery.
+const JITTER_SRTT_FLOOR_MS: u64 = 10;
+/// Fixed-point scale of the RTT estimates: values are stored in eighths of a millisecond.
+const RTT_SCALE: u64 = 8;
+
+/// The bounds of the heartbeat, taken from [`Limits`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeartbeatConfig {
+    /// Shortest ping interval.
+    pub interval_ms_min: u64,
+    /// Longest ping interval, announced to the client.
+    pub interval_ms_max: u64,
+    /// Smallest pong deadline.
+    pub pong_timeout_ms_min: u64,
+    /// Largest pong deadline.
+    pub pong_timeout_ms_max: u64,
+}
+
+impl HeartbeatConfig {
+    /// The heartbeat fields of validated `limits`.
+    pub fn from_limits(limits: &Limits) -> Self {
+        Self {
+            interval_ms_min: limits.heartbeat_interval_ms_min,
+            interval_ms_max: limits.heartbeat_interval_ms_max,
+            pong_timeout_ms_min: limits.pong_timeout_ms_min,
+            pong_timeout_ms_max: limits.pong_timeout_ms_max,
+        }
+    }
+}
+
+/// What the connection must do when [`Heartbeat::handle_timeout`] fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeartbeatAction {
+    /// Send a ping with this payload (an opaque token that the pong must echo).
+    SendPing {
+        /// The ping payload.
+        payload: [u8; PING_PAYLOAD_BYTES],
+    },
+    /// The pong deadline passed: the peer is considered dead.
+    Expired,
+}
+
+/// A ping we sent and whose pong has not arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct OutstandingPing {
+    token: u64,
+    sent_ms: u64,
+}
+
+/// The smoothed RTT and its variation, in eighths of a millisecond.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RttEstimate {
+    srtt: u64,
+    rttvar: u64,
+}
+
+/// One connection's heartbeat state. Time is always passed in, in milliseconds on any monotonic clock.
+#[derive(Debug, Clone)]
+pub struct Heartbeat {
+    config: HeartbeatConfig,
+    rtt: Option<RttEstimate>,
+    /// When the last byte was received from the peer.
+    last_activity_ms: u64,
+    outstanding: Option<OutstandingPing>,
+    /// Token of the next ping; increases so a late pong for an older ping is not mistaken for the current.
+    next_token: u64,
+    expired: bool,
+}
+
+impl Heartbeat {
+    /// A heartbeat for a connection that became open at `now_ms`.
+    pub fn new(config: HeartbeatConfig, now_ms: u64) -> Self {
+        assert!(
+            config.interval_ms_min <= config.interval_ms_max,
+            "validated by Limits"
+        );
+        assert!(
+            config.pong_timeout_ms_min <= config.pong_timeout_ms_max,
+            "validated by Limits"
+        );
+        Self {
+            config,
+            rtt: None,
+            last_activity_ms: now_ms,
+            outstanding: None,
+            next_token: 1,
+            expired: false,
+        }
+    }
+
+    /// The interval to announce to the client: the longest a healthy quiet connection goes without a ping.
+    pub fn advertised_interval_ms(&self) -> u64 {
+        self.config.interval_ms_max
+    }
+
+    /// The current ping interval, within `[interval_ms_min, interval_ms_max]`.
+    pub fn interval_ms(&self) -> u64 {
+        let (min, max) = (self.config.interval_ms_min, self.config.interval_ms_max);
+        let Some(rtt) = self.rtt else { return min };
+        let divisor = rtt.srtt.max(JITTER_SRTT_FLOOR_MS * RTT_SCALE);
+        let jitter = rtt.rttvar.min(divisor);
+        max - (max - min) * jitter / divisor
+    }
+
+    /// The current pong deadline (a duration), within `[pong_timeout_ms_min, pong_timeout_ms_max]`.
+    pub fn pong_timeout_ms(&self) -> u64 {
+        let (min, max) = (
+            self.config.pong_timeout_ms_min,
+            self.config.pong_timeout_ms_max,
+        );
+        match self.rtt {
+            None => max,
+            Some(rtt) => ((rtt.srtt + 4 * rtt.rttvar).div_ceil(RTT_SCALE)).clamp(min, max),
+        }
+    }
+
+    /// The smoothed RTT in ms, once a pong has been measured.
+    pub fn srtt_ms(&self) -> Option<u64> {
+        self.rtt.map(|rtt| rtt.srtt / RTT_SCALE)
+    }
+
+    /// The RTT variation in ms, once a pong has been measured.
+    pub fn rttvar_ms(&self) -> Option<u64> {
+        self.rtt.map(|rtt| rtt.rttvar / RTT_SCALE)
+    }
+
+    /// Whether a ping is waiting for its pong.
+    pub fn ping_outstanding(&self) -> bool {
+        self.outstanding.is_some()
+    }
+
+    /// Records that bytes were received from the peer at `now_ms`.
+    pub fn on_activity(&mut self, now_ms: u64) {
+        self.last_activity_ms = self.last_activity_ms.max(now_ms);
+    }
+
+    /// Records a pong received at `now_ms`. Returns whether it answered the outstanding ping (and so gave
+    /// an RTT sample); an unsolicited or stale pong only counts as activity.
+    pub fn on_pong(&mut self, payload: &[u8], now_ms: u64) -> bool {
+        self.on_activity(now_ms);
+        let Some(ping) = self.outstanding else {
+            return false;
+        };
+        if payload != ping.token.to_be_bytes() {
+            return false;
+        }
+        self.outstanding = None;
+        self.add_sample(now_ms.saturating_sub(ping.sent_ms));
+        true
+    }
+
+    fn add_sample(&mut self, rtt_ms: u64) {
+        let sample = rtt_ms * RTT_SCALE;
+        self.rtt = Some(match self.rtt {
+            None => RttEstimate {
+                srtt: sample,
+                rttvar: sample / 2,
+            },
+            Some(RttEstimate { srtt, rttvar }) => RttEstimate {
+                rttvar: rttvar - rttvar / 4 + srtt.abs_diff(sample) / 4,
+                srtt: srtt - srtt / 8 + sample / 8,
+            },
+        });
+    }
+
+    /// The instant (ms) at which [`Heartbeat::handle_timeout`] must next be called: the pong deadline while a
+    /// ping is outstanding, otherwise the next ping. Changed by `on_activity`, `on_pong` and `handle_timeout`.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        if self.expired {
+            return None;
+        }
+        Some(match self.outstanding {
+            Some(ping) => ping.sent_ms.max(self.last_activity_ms) + self.pong_timeout_ms(),
+            None => self.last_activity_ms + self.interval_ms(),
+        })
+    }
+
+    /// Advances to `now_ms`: returns a ping to send when one is due, [`HeartbeatAction::Expired`] (once) when
+    /// the pong deadline passed, or `None` when nothing is due yet.
+    pub fn handle_timeout(&mut self, now_ms: u64) -> Option<HeartbeatAction> {
+        let due_ms = self.poll_timeout()?;
+        if now_ms < due_ms {
+            return None;
+        }
+        if self.outstanding.is_some() {
+            self.expired = true;
+            return Some(HeartbeatAction::Expired);
+        }
+        let token = self.next_token;
+        self.next_token += 1;
+        self.outstanding = Some(OutstandingPing {
+            token,
+            sent_ms: now_ms,
+        });
+        Some(HeartbeatAction::SendPing {
+            payload: token.to_be_bytes(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: HeartbeatConfig = HeartbeatConfig {
+        interval_ms_min: 5_000,
+        interval_ms_max: 30_000,
+        pong_timeout_ms_min: 200,
+        pong_timeout_ms_max: 10_000,
+    };
+
+    /// Runs one ping/pong round with the given RTT at the moment the next ping is due.
+    fn round_trip(heartbeat: &mut Heartbeat, rtt_ms: u64) -> u64 {
+        let due = heartbeat.poll_timeout().unwrap();
+        let Some(HeartbeatAction::SendPing { payload }) = heartbeat.handle_timeout(due) else {
+            panic!("a ping was due at {due}");
+        };
+        assert!(heartbeat.on_pong(&payload, due + rtt_ms));
+        due + rtt_ms
+    }
+
+    #[test]
+    fn quiet_connection_is_pinged_at_the_interval() {
+        let mut hb = Heartbeat::new(CONFIG, 1_000);
+        assert_eq!(hb.poll_timeout(), Some(1_000 + CONFIG.interval_ms_min));
+        assert_eq!(hb.handle_timeout(5_999), None);
+        let mut now = round_trip(&mut hb, 20);
+        for _ in 0..10 {
+            // Steady 20 ms RTT: the jitter decays and the interval climbs towards the max.
+            assert_eq!(hb.poll_timeout(), Some(now + hb.interval_ms()));
+            now = round_trip(&mut hb, 20);
+        }
+        assert!(
+            hb.interval_ms() > 25_000,
+            "steady path drifts to the max: {}",
+            hb.interval_ms()
+        );
+        assert!(hb.interval_ms() <= CONFIG.interval_ms_max);
+    }
+
+    #[test]
+    fn busy_connection_is_never_pinged() {
+        let mut hb = Heartbeat::new(CONFIG, 0);
+        for now in (0..600_000).step_by(1_000) {
+            hb.on_activity(now);
+            assert_eq!(hb.handle_timeout(now), None);
+        }
+        assert!(!hb.ping_outstanding());
+    }
+
+    #[test]
+    fn rtt_growth_widens_the_deadline() {
+        let mut hb = Heartbeat::new(CONFIG, 0);
+        round_trip(&mut hb, 10);
+        let narrow = hb.pong_timeout_ms();
+        assert_eq!(
+            narrow, CONFIG.pong_timeout_ms_min,
+            "10 ms RTT is clamped to the min"
+        );
+        for rtt in [100, 400, 900, 1_500] {
+            round_trip(&mut hb, rtt);
+        }
+        assert!(hb.pong_timeout_ms() > narrow);
+        assert!(hb.pong_timeout_ms() >= hb.srtt_ms().unwrap());
+    }
+
+    #[test]
+    fn missed_pong_expires_once() {
+        let mut hb = Heartbeat::new(CONFIG, 0);
+        assert!(matches!(
+            hb.handle_timeout(5_000),
+            Some(HeartbeatAction::SendPing { .. })
+        ));
+        assert_eq!(hb.poll_timeout(), Some(5_000 + CONFIG.pong_timeout_ms_max));
+        assert_eq!(hb.handle_timeout(14_999), None);
+        assert_eq!(hb.handle_timeout(15_000), Some(HeartbeatAction::Expired));
+        assert_eq!(hb.handle_timeout(100_000), None);
+        assert_eq!(hb.poll_timeout(), None);
+    }
+
+    #[test]
+    fn data_after_ping_extends_the_deadline_and_stale_pong_does_not_count() {
+        let mut hb = Heartbeat::new(CONFIG, 0);
+        let Some(HeartbeatAction::SendPing { payload }) = hb.handle_timeout(5_000) else {
+            panic!()
+        };
+        hb.on_activity(12_000);
+        assert_eq!(
+            hb.handle_timeout(15_000),
+            None,
+            "peer is alive, its pong is behind its data"
+        );
+        assert!(!hb.on_pong(&[0; 8], 16_000), "wrong token");
+        assert!(hb.ping_outstanding());
+        assert!(hb.on_pong(&payload, 16_500));
+        assert_eq!(hb.srtt_ms(), Some(11_500));
+    }
+
+    #[test]
+    fn jitter_shrinks_the_interval_and_bounds_hold() {
+        let mut hb = Heartbeat::new(CONFIG, 0);
+        for rtt in [50, 900, 30, 1_200, 10, 2_000, 40, 3_000] {
+            round_trip(&mut hb, rtt);
+            let interval = hb.interval_ms();
+            assert!((CONFIG.interval_ms_min..=CONFIG.interval_ms_max).contains(&interval));
+            let deadline = hb.pong_timeout_ms();
+            assert!((CONFIG.pong_timeout_ms_min..=CONFIG.pong_timeout_ms_max).contains(&deadline));
+        }
+        assert!(
+            hb.interval_ms() < 15_000,
+            "jittery path is probed more often: {}",
+            hb.interval_ms()
+        );
+        // Huge RTTs are clamped to the max deadline.
+        for _ in 0..5 {
+            round_trip(&mut hb, 60_000);
+        }
+        assert_eq!(hb.pong_timeout_ms(), CONFIG.pong_timeout_ms_max);
+        assert_eq!(hb.advertised_interval_ms(), CONFIG.interval_ms_max);
+    }
+
+    #[test]
+    fn loopback_zero_rtt_is_steady() {
+        let mut hb = Heartbeat::new(CONFIG, 0);
+        for _ in 0..3 {
+            round_trip(&mut hb, 0);
+        }
+        assert_eq!(hb.interval_ms(), CONFIG.interval_ms_max);
+        assert_eq!(hb.pong_timeout_ms(), CONFIG.pong_timeout_ms_min);
+    }
+}

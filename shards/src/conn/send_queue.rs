@@ -1,0 +1,488 @@
+//! [`SendQueue`]: one connection's outbound bytes — four priority lanes, fragmentation, a byte bound.
+//!
+//! - Messages are queued per [`Lane`] as `Bytes` (shared, so a fan-out to many connections does not copy),
+//!   and framed lazily by [`SendQueue::poll_transmit`], which copies frames into the caller's write buffer,
+//!   several small frames per call.
+//! - A message above `fragment_bytes` is cut into fragments. With [`Fragmentation::App`] (switchboard.v1)
+//!   every fragment is a complete WebSocket message carrying an app-level fragment prefix, so the lanes are
+//!   re-examined after every fragment and an urgent message waits behind at most one fragment. With
+//!   [`Fragmentation::WebSocket`] (plain clients) fragments are RFC 6455 continuation frames, which another
+//!   data message may not interleave (RFC 6455 5.4): only control frames go between them.
+//! - Control frames (pong, ping, close) sit in fixed slots ahead of all lanes, so they cost no allocation.
+//! - The queue is bounded by `send_queue_bytes_max`, counting payload bytes plus [`ENTRY_OVERHEAD_BYTES`]
+//!   per message (so a flood of tiny messages is bounded too). Exceeding it is
+//!   [`SendQueueError::Full`]: the client is not reading and is closed with 1013 (try again later).
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+
+use super::lane::{lane_index, DataKind, Lane, LANE_COUNT};
+use super::wire::{self, ControlFrame};
+
+/// Bytes charged per queued message on top of its payload: an upper bound of its bookkeeping.
+pub const ENTRY_OVERHEAD_BYTES: usize = 64;
+// The charge must cover what the queue really holds per message, or the bound would not bound memory.
+const _: () = assert!(std::mem::size_of::<Outbound>() <= ENTRY_OVERHEAD_BYTES);
+
+/// Payload bytes of our pings: the heartbeat token.
+pub const PING_PAYLOAD_BYTES: usize = 8;
+
+/// What an app-level fragment prefix needs to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FragmentInfo {
+    /// Number of the message on this connection (0, 1, 2, … in enqueue order), to tell fragments apart.
+    pub message_number: u64,
+    /// Index of this fragment in its message, from 0.
+    pub index: u32,
+    /// Number of fragments of the message.
+    pub count: u32,
+    /// Whether this is the message's last fragment.
+    pub last: bool,
+    /// The lane the message travels in.
+    pub lane: Lane,
+    /// Payload bytes of the whole message.
+    pub total_bytes: usize,
+}
+
+/// Appends the prefix of the fragment `info` carrying `chunk_bytes` bytes of the message.
+pub type WritePrefix = fn(info: &FragmentInfo, chunk_bytes: usize, out: &mut Vec<u8>);
+
+/// How a message larger than `fragment_bytes` is cut.
+#[derive(Debug, Clone, Copy)]
+pub enum Fragmentation {
+    /// RFC 6455 continuation frames; lanes switch only between whole messages.
+    WebSocket,
+    /// Each fragment is its own binary WebSocket message: a prefix written by `write_prefix` (for
+    /// switchboard.v1 the `fragment` frame header, see [`super::app_fragment`]) then the chunk; lanes switch
+    /// per fragment. Messages that fit in one fragment are sent unchanged.
+    App {
+        /// Upper bound of what `write_prefix` appends.
+        prefix_bytes_max: usize,
+        /// Appends the prefix of one fragment whose chunk has the given number of bytes.
+        write_prefix: WritePrefix,
+    },
+}
+
+/// Why a message was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SendQueueError {
+    /// The client is not reading fast enough: queuing would exceed `send_queue_bytes_max`. The peer's fault;
+    /// close it with 1013 (try again later).
+    #[error(
+        "send queue full: {queued_bytes} + {message_bytes} bytes exceeds {send_queue_bytes_max}"
+    )]
+    Full {
+        /// Bytes already charged.
+        queued_bytes: usize,
+        /// Bytes the rejected message would charge.
+        message_bytes: usize,
+        /// The bound.
+        send_queue_bytes_max: usize,
+    },
+    /// A Close frame is already queued; nothing may follow it. Not a fault: the message is dropped.
+    #[error("connection is closing")]
+    Closing,
+}
+
+/// Counters of one send queue, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SendQueueCounters {
+    /// Data messages accepted.
+    pub messages_enqueued: u64,
+    /// Data messages completely handed to the writer.
+    pub messages_sent: u64,
+    /// Frames handed to the writer (data fragments and control frames).
+    pub frames_written: u64,
+    /// Bytes handed to the writer.
+    pub bytes_written: u64,
+    /// Messages refused with [`SendQueueError::Full`].
+    pub overflows: u64,
+}
+
+/// A queued data message and how far it has been written.
+#[derive(Debug)]
+struct Outbound {
+    payload: Bytes,
+    /// Payload bytes already written.
+    offset: usize,
+    message_number: u64,
+    next_index: u32,
+    kind: DataKind,
+}
+
+/// A queued Close frame and whether the data lanes are flushed before it.
+#[derive(Debug, Clone, Copy)]
+struct PendingClose {
+    code: u16,
+    /// Our reasons are fixed texts, so only a reference is kept (the frame is built when written).
+    reason: &'static str,
+    after_data: bool,
+}
+
+/// One connection's outbound queue. See the module documentation.
+#[derive(Debug)]
+pub struct SendQueue {
+    lanes: [VecDeque<Outbound>; LANE_COUNT],
+    pong: Option<ControlFrame>,
+    /// Our heartbeat ping's 8-byte token (kept small: this struct exists once per connection).
+    ping: Option<[u8; PING_PAYLOAD_BYTES]>,
+    close: Option<PendingClose>,
+    close_written: bool,
+    /// With [`Fragmentation::WebSocket`], the lane whose message is between continuation frames.
+    continuing: Option<Lane>,
+    fragmentation: Fragmentation,
+    fragment_bytes: usize,
+    queued_bytes: usize,
+    send_queue_bytes_max: usize,
+    next_message_number: u64,
+    counters: SendQueueCounters,
+    /// Where an app fragment prefix is written before its frame header is known.
+    scratch: Vec<u8>,
+}
+
+impl SendQueue {
+    /// An empty queue. `fragment_bytes` and `send_queue_bytes_max` come from validated `Limits`.
+    pub fn new(
+        fragmentation: Fragmentation,
+        fragment_bytes: usize,
+        send_queue_bytes_max: usize,
+    ) -> Self {
+        assert!(fragment_bytes > 0, "validated by Limits");
+        Self {
+            lanes: Default::default(),
+            pong: None,
+            ping: None,
+            close: None,
+            close_written: false,
+            continuing: None,
+            fragmentation,
+            fragment_bytes,
+            queued_bytes: 0,
+            send_queue_bytes_max,
+            next_message_number: 0,
+            counters: SendQueueCounters::default(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Changes how large messages are cut; only while nothing is queued (at the start of a connection,
+    /// once the subprotocol is known).
+    pub fn set_fragmentation(&mut self, fragmentation: Fragmentation) {
+        assert!(
+            !self.has_pending(),
+            "fragmentation is chosen before anything is queued"
+        );
+        self.fragmentation = fragmentation;
+    }
+
+    /// The largest frame [`SendQueue::poll_transmit`] ever writes: its `max_bytes` must be at least this.
+    pub fn frame_bytes_max(&self) -> usize {
+        let prefix = match self.fragmentation {
+            Fragmentation::WebSocket => 0,
+            Fragmentation::App {
+                prefix_bytes_max, ..
+            } => prefix_bytes_max,
+        };
+        let data = wire::SERVER_FRAME_HEADER_BYTES_MAX + prefix + self.fragment_bytes;
+        data.max(2 + wire::CONTROL_PAYLOAD_BYTES_MAX)
+    }
+
+    /// Queues a data message in `lane`.
+    ///
+    /// # Errors
+    ///
+    /// [`SendQueueError::Full`] when the bound would be exceeded (nothing is queued),
+    /// [`SendQueueError::Closing`] once a Close frame is queued.
+    pub fn enqueue(
+        &mut self,
+        lane: Lane,
+        kind: DataKind,
+        payload: Bytes,
+    ) -> Result<(), SendQueueError> {
+        if self.close.is_some() || self.close_written {
+            return Err(SendQueueError::Closing);
+        }
+        let charge = payload.len() + ENTRY_OVERHEAD_BYTES;
+        if self.queued_bytes + charge > self.send_queue_bytes_max {
+            self.counters.overflows += 1;
+            return Err(SendQueueError::Full {
+                queued_bytes: self.queued_bytes,
+                message_bytes: charge,
+                send_queue_bytes_max: self.send_queue_bytes_max,
+            });
+        }
+        self.queued_bytes += charge;
+        self.lanes[lane_index(lane)].push_back(Outbound {
+            payload,
+            offset: 0,
+            message_number: self.next_message_number,
+            next_index: 0,
+            kind,
+        });
+        self.next_message_number += 1;
+        self.counters.messages_enqueued += 1;
+        Ok(())
+    }
+
+    /// Queues a Pong, replacing an unsent one (RFC 6455 5.5.3 allows answering only the latest Ping).
+    pub fn enqueue_pong(&mut self, payload: &[u8]) {
+        if !self.close_written {
+            self.pong = Some(ControlFrame::new(wire::OPCODE_PONG, payload));
+        }
+    }
+
+    /// Queues a Ping with our heartbeat token, replacing an unsent one.
+    pub fn enqueue_ping(&mut self, payload: [u8; PING_PAYLOAD_BYTES]) {
+        if !self.close_written {
+            self.ping = Some(payload);
+        }
+    }
+
+    /// Queues our Close frame. With `after_data` the queued messages are sent first (a graceful close);
+    /// otherwise they are discarded (an error close must not wait behind data). A second call is ignored.
+    pub fn enqueue_close(&mut self, code: u16, reason: &'static str, after_data: bool) {
+        if self.close.is_some() || self.close_written {
+            return;
+        }
+        self.close = Some(PendingClose {
+            code,
+            reason,
+            after_data,
+        });
+        if !after_data {
+            self.discard_data();
+        }
+    }
+
+    /// Drops every queued data message (the close path, or a connection being torn down).
+    pub fn discard_data(&mut self) {
+        for lane in &mut self.lanes {
+            lane.clear();
+        }
+        self.continuing = None;
+        self.queued_bytes = 0;
+    }
+
+    /// Bytes currently charged against `send_queue_bytes_max`.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes
+    }
+
+    /// Whether anything (data or control) waits to be written. Changed by `enqueue*` and `poll_transmit`.
+    pub fn has_pending(&self) -> bool {
+        self.pong.is_some()
+            || self.ping.is_some()
+            || self.close.is_some()
+            || self.lanes.iter().any(|lane| !lane.is_empty())
+    }
+
+    /// Whether our Close frame has been handed to the writer.
+    pub fn close_written(&self) -> bool {
+        self.close_written
+    }
+
+    /// The counters so far.
+    pub fn counters(&self) -> SendQueueCounters {
+        self.counters
+    }
+
+    /// Queued messages per lane, highest priority first.
+    pub fn lane_lengths(&self) -> [usize; LANE_COUNT] {
+        Lane::ALL.map(|lane| self.lanes[lane_index(lane)].len())
+    }
+
+    /// Capacity of each lane's ring, to check that memory does not grow beyond the bound.
+    pub fn lane_capacities(&self) -> [usize; LANE_COUNT] {
+        Lane::ALL.map(|lane| self.lanes[lane_index(lane)].capacity())
+    }
+
+    /// Appends the next frames to `out`, at most `max_bytes` bytes, in priority order: pong, ping, then the
+    /// highest non-empty lane one frame (fragment) at a time, then a pending Close. Returns the bytes written;
+    /// 0 means nothing is pending. `max_bytes` must be at least [`SendQueue::frame_bytes_max`].
+    pub fn poll_transmit(&mut self, out: &mut Vec<u8>, max_bytes: usize) -> usize {
+        assert!(
+            max_bytes >= self.frame_bytes_max(),
+            "write buffer smaller than one frame"
+        );
+        let start = out.len();
+        loop {
+            let budget = max_bytes - (out.len() - start);
+            if !self.write_next_frame(out, budget) {
+                break;
+            }
+        }
+        let written = out.len() - start;
+        self.counters.bytes_written += written as u64;
+        self.invariants();
+        written
+    }
+
+    /// Writes one frame if one is pending and fits in `budget`; returns whether it did.
+    fn write_next_frame(&mut self, out: &mut Vec<u8>, budget: usize) -> bool {
+        if self.close_written {
+            return false;
+        }
+        let control = match (self.pong, self.ping) {
+            (Some(pong), _) => Some(pong),
+            (None, Some(token)) => Some(ControlFrame::new(wire::OPCODE_PING, &token)),
+            (None, None) => None,
+        };
+        if let Some(frame) = control {
+            if frame.encoded_len() > budget {
+                return false;
+            }
+            frame.write(out);
+            if self.pong.take().is_none() {
+                self.ping = None;
+            }
+            self.counters.frames_written += 1;
+            return true;
+        }
+        if let Some(lane) = self.next_lane() {
+            return self.write_fragment(lane, out, budget);
+        }
+        match self.close {
+            Some(close)
+                if ControlFrame::close(close.code, close.reason).encoded_len() <= budget =>
+            {
+                ControlFrame::close(close.code, close.reason).write(out);
+                self.close = None;
+                self.close_written = true;
+                self.counters.frames_written += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The lane to write from next, if any data is pending and allowed before the Close.
+    fn next_lane(&self) -> Option<Lane> {
+        if matches!(
+            self.close,
+            Some(PendingClose {
+                after_data: false,
+                ..
+            })
+        ) {
+            return None;
+        }
+        if let Some(lane) = self.continuing {
+            return Some(lane);
+        }
+        Lane::ALL
+            .into_iter()
+            .find(|&lane| !self.lanes[lane_index(lane)].is_empty())
+    }
+
+    /// Writes the next fragment (or the whole message) of the head of `lane`, if it fits in `budget`.
+    fn write_fragment(&mut self, lane: Lane, out: &mut Vec<u8>, budget: usize) -> bool {
+        let fragmentation = self.fragmentation;
+        let fragment_bytes = self.fragment_bytes;
+        let message = self.lanes[lane_index(lane)]
+            .front_mut()
+            .expect("next_lane found it non-empty");
+        let total = message.payload.len();
+        let chunk = (total - message.offset).min(fragment_bytes);
+        let first = message.offset == 0;
+        let last = message.offset + chunk == total;
+        let worst = wire::SERVER_FRAME_HEADER_BYTES_MAX + chunk;
+        match fragmentation {
+            Fragmentation::WebSocket => {
+                if wire::header_len(chunk) + chunk > budget {
+                    return false;
+                }
+                let opcode = if first {
+                    message.kind.opcode()
+                } else {
+                    wire::OPCODE_CONTINUATION
+                };
+                wire::write_header(out, last, opcode, chunk);
+            }
+            Fragmentation::App {
+                prefix_bytes_max,
+                write_prefix,
+            } => {
+                if worst + prefix_bytes_max > budget {
+                    return false;
+                }
+                if first && last {
+                    wire::write_header(out, true, message.kind.opcode(), chunk);
+                } else {
+                    let count = total.div_ceil(fragment_bytes);
+                    let info = FragmentInfo {
+                        message_number: message.message_number,
+                        index: message.next_index,
+                        count: u32::try_from(count)
+                            .expect("fragment count of a bounded message fits u32"),
+                        last,
+                        lane,
+                        total_bytes: total,
+                    };
+                    write_app_fragment(
+                        out,
+                        &mut self.scratch,
+                        &info,
+                        (prefix_bytes_max, write_prefix),
+                        chunk,
+                    );
+                }
+            }
+        }
+        out.extend_from_slice(&message.payload[message.offset..message.offset + chunk]);
+        message.offset += chunk;
+        message.next_index += 1;
+        self.queued_bytes -= chunk;
+        self.counters.frames_written += 1;
+        if last {
+            self.lanes[lane_index(lane)].pop_front();
+            self.queued_bytes -= ENTRY_OVERHEAD_BYTES;
+            self.counters.messages_sent += 1;
+            self.continuing = None;
+        } else if matches!(fragmentation, Fragmentation::WebSocket) {
+            self.continuing = Some(lane);
+        }
+        true
+    }
+
+    /// Checks the queue's accounting. Cheap enough for every `poll_transmit` in debug builds.
+    pub fn invariants(&self) {
+        if cfg!(debug_assertions) {
+            let charged: usize = self
+                .lanes
+                .iter()
+                .flatten()
+                .map(|m| m.payload.len() - m.offset + ENTRY_OVERHEAD_BYTES)
+                .sum();
+            assert_eq!(charged, self.queued_bytes, "queued_bytes matches the lanes");
+            assert!(
+                self.queued_bytes <= self.send_queue_bytes_max,
+                "bound respected"
+            );
+            assert!(
+                !(self.close_written && self.close.is_some()),
+                "close written once"
+            );
+        }
+    }
+}
+
+/// Appends one app-level fragment's binary frame header and prefix; the caller appends the chunk.
+/// `scratch` is reused across calls so the prefix costs no allocation once it has grown.
+fn write_app_fragment(
+    out: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+    info: &FragmentInfo,
+    (prefix_bytes_max, write_prefix): (usize, WritePrefix),
+    chunk: usize,
+) {
+    // The frame header encodes the prefix length, which is only known once the prefix is written.
+    scratch.clear();
+    write_prefix(info, chunk, scratch);
+    assert!(
+        scratch.len() <= prefix_bytes_max,
+        "write_prefix exceeded its declared bound"
+    );
+    wire::write_header(out, true, DataKind::Binary.opcode(), scratch.len() + chunk);
+    out.extend_from_slice(scratch);
+}
