@@ -18,6 +18,8 @@
 //! - [`metrics`]: per-shard counters, gauges and latency histograms, scraped lock-free, and the
 //!   Prometheus text writer.
 //! - [`alloc_count`]: a counting global allocator for "no allocation on the hot path" tests.
+//! - [`affinity`]: pinning a shard thread to its CPU.
+//! - [`signal`]: `SIGTERM`/`SIGINT` as a file descriptor, for graceful drain.
 //!
 //! ## Decisions
 //!
@@ -34,11 +36,13 @@
 //! - A producer only writes the peer's eventfd when the peer has said it is about to sleep, so a
 //!   busy shard pays no syscall per message.
 
+pub mod affinity;
 pub mod alloc_count;
 pub mod channel;
 pub mod config;
 pub mod engine;
 pub mod metrics;
 pub mod pool;
+pub mod signal;
 pub mod slab;
 pub mod timer;

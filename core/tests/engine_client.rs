@@ -18,6 +18,13 @@ use switchboard_core::engine::{
 
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Polls until `Event::Connected` (operations are only submitted by `poll`).
+fn wait_connected(engine: &mut Engine) -> bool {
+    drive_until(engine, STEP_TIMEOUT, |_, event| {
+        matches!(event, OwnedEvent::Other(Event::Connected { .. }))
+    })
+}
+
 #[test]
 fn connect_send_receive_and_peer_close() {
     for kind in backends() {
@@ -211,15 +218,10 @@ fn close_cancels_an_unfinished_send_and_returns_its_buffer() {
             .connect(listener.local_addr().unwrap(), None)
             .unwrap();
         // The peer never reads, so 64 MiB cannot all fit in the socket buffers.
-        let (_peer, _) = listener.accept().unwrap();
         let len = 64 << 20;
         engine.send(conn, vec![1; len]);
-        let mut connected = false;
-        drive_until(&mut engine, STEP_TIMEOUT, |_, event| {
-            connected |= matches!(event, OwnedEvent::Other(Event::Connected { .. }));
-            connected
-        });
-        assert!(connected, "{kind:?}");
+        assert!(wait_connected(&mut engine), "{kind:?}");
+        let (_peer, _) = listener.accept().unwrap();
         // Give the send time to fill the socket buffers and block.
         drive_until(&mut engine, Duration::from_millis(100), |_, _| false);
         engine.close(conn).unwrap();
@@ -253,6 +255,7 @@ fn peer_reset_is_reported_as_an_error() {
         let conn = engine
             .connect(listener.local_addr().unwrap(), None)
             .unwrap();
+        assert!(wait_connected(&mut engine), "{kind:?}");
         let (peer, _) = listener.accept().unwrap();
         let linger = libc::linger {
             l_onoff: 1,
@@ -286,6 +289,57 @@ fn peer_reset_is_reported_as_an_error() {
             cause,
             Some(PeerClose::Error(Errno(libc::ECONNRESET))),
             "{kind:?}"
+        );
+    }
+}
+
+#[test]
+fn many_queued_sends_arrive_in_order_and_complete_in_order() {
+    for kind in backends() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let (mut engine, _) = Engine::new(&small_config(), kind).unwrap();
+        let conn = engine
+            .connect(listener.local_addr().unwrap(), None)
+            .unwrap();
+        // Small buffers batch into one sendmsg; the large ones force short sends mid-batch.
+        let bufs: Vec<Vec<u8>> = (0..100u32)
+            .map(|i| {
+                let len = if i % 25 == 24 {
+                    300_000
+                } else {
+                    1 + (i as usize % 7) * 50
+                };
+                (0..len).map(|j| (i as usize * 31 + j) as u8).collect()
+            })
+            .collect();
+        let expected: Vec<u8> = bufs.concat();
+        let total = expected.len();
+        for buf in &bufs {
+            engine.send(conn, buf.clone());
+        }
+        // Accept in the reader thread: the engine only submits the connect when polled.
+        let reader = thread::spawn(move || {
+            let (mut peer, _) = listener.accept().unwrap();
+            peer.set_read_timeout(Some(STEP_TIMEOUT)).unwrap();
+            let mut got = vec![0; total];
+            peer.read_exact(&mut got).unwrap();
+            got
+        });
+        let mut completed = Vec::new();
+        drive_until(&mut engine, STEP_TIMEOUT, |_, event| {
+            if let OwnedEvent::Other(Event::SendComplete { buf, result, .. }) = event {
+                assert_eq!(result, Ok(()), "{kind:?}");
+                completed.push(buf);
+            }
+            completed.len() == bufs.len()
+        });
+        assert!(
+            reader.join().unwrap() == expected,
+            "{kind:?}: bytes in send order"
+        );
+        assert!(
+            completed == bufs,
+            "{kind:?}: buffers handed back in send order"
         );
     }
 }

@@ -95,6 +95,51 @@ fn a_malformed_length_closes_with_1002() {
     assert_eq!(error.reaction(), Reaction::Close(1002));
 }
 
+#[test]
+fn a_flag_byte_other_than_0_or_1_reads_as_true() {
+    use switchboard_protocol::app::generated::{TypingBody, TypingBodyArgs};
+    let mut builder = flatbuffers::FlatBufferBuilder::new();
+    let args = TypingBodyArgs {
+        conversation_id: 1,
+        user_id: 2,
+        active: 0xFE,
+    };
+    let root = TypingBody::create(&mut builder, &args);
+    builder.finish_minimal(root);
+    let body = builder.finished_data();
+    let mut bytes = vec![Kind::Typing as u8, Lane::System as u8, body.len() as u8];
+    bytes.extend_from_slice(body);
+    let expected = Message::Typing(Typing {
+        conversation_id: 1,
+        user_id: 2,
+        active: true,
+    });
+    assert_eq!(from_binary(&bytes).message, expected);
+}
+
+/// Found by the `app_frame` fuzz target: a root table whose signed vtable offset is `i32::MIN` made the
+/// flatbuffers 2.1.2 verifier overflow (see `protocol/src/app/soffset_guard.rs`).
+#[test]
+fn fuzz_regression_overflowing_soffset() {
+    let input = [
+        0x07, 0x03, 0x30, 0x14, 0x00, 0x00, 0x00, 0x0a, 0x03, 0x18, 0x0c, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x06, 0x00, 0x00, 0x00, 0x03, 0xf8, 0x06, 0x00, 0x00, 0x00, 0x80, 0x8f, 0x13, 0x00,
+        0x77, 0x65, 0x6c, 0x63, 0x6f, 0x6d, 0x0c, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x11, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    ];
+    let error = parse_frame(&input, &FrameLimits::default()).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            FrameError::InvalidBody {
+                kind: Kind::Replay,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}
+
 /// Runs the decoder on `bytes` the way a connection would, converting every parsed frame to the model
 /// (which walks every accessor). Must never panic.
 fn decode_everything(bytes: &[u8]) {

@@ -68,3 +68,56 @@ fn heldout_accuracy_on_answered_messages_is_at_least_90_percent() {
     );
     assert_eq!(report, again);
 }
+
+#[test]
+fn cli_eval_passes_the_accuracy_gate_and_classify_runs() {
+    use clap::Parser;
+    use switchboard_shards::routing::cli::{run, AiArgs};
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+    #[derive(clap::Subcommand)]
+    enum Command {
+        Ai(AiArgs),
+    }
+
+    let heldout = concat!(env!("CARGO_MANIFEST_DIR"), "/kb/heldout.toml");
+    let kb = concat!(env!("CARGO_MANIFEST_DIR"), "/kb/video-platform.toml");
+    let argv = [
+        "switchboard",
+        "ai",
+        "eval",
+        "--data",
+        heldout,
+        "--kb",
+        kb,
+        "--min-accuracy",
+        "0.9",
+    ];
+    let Command::Ai(args) = Cli::try_parse_from(argv).expect("arguments parse").command;
+    let code = run(&args).expect("eval runs");
+    assert_eq!(
+        format!("{code:?}"),
+        format!("{:?}", std::process::ExitCode::SUCCESS)
+    );
+
+    let argv = ["switchboard", "ai", "classify", "我要退款"];
+    let Command::Ai(args) = Cli::try_parse_from(argv).expect("arguments parse").command;
+    assert_eq!(
+        format!("{:?}", run(&args).expect("classify runs")),
+        format!("{:?}", std::process::ExitCode::SUCCESS)
+    );
+
+    let argv = [
+        "switchboard",
+        "ai",
+        "eval",
+        "--data",
+        "/nonexistent/heldout.toml",
+    ];
+    let Command::Ai(args) = Cli::try_parse_from(argv).expect("arguments parse").command;
+    assert!(run(&args).is_err(), "a missing file is an error");
+}

@@ -24,8 +24,9 @@ pub struct EngineConfig {
     pub connections_max: u32,
     /// Size of one receive buffer; one `Data` event carries at most this many bytes.
     pub recv_buffer_bytes: u32,
-    /// Provided receive buffers per io_uring ring (a power of two). Only connections with bytes
-    /// in flight hold one, so this bounds read memory, not connections.
+    /// Provided receive buffers of the shard (a power of two), split evenly over its io_uring
+    /// rings (at least 64 each). Only connections with bytes in flight hold one, so this
+    /// bounds read memory (`recv_buffer_count × recv_buffer_bytes`), not connections.
     pub recv_buffer_count: u32,
     /// Submission queue entries per io_uring ring (a power of two); the completion queue is 4×.
     pub ring_entries: u32,

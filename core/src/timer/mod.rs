@@ -14,5 +14,5 @@
 pub mod config;
 pub mod wheel;
 
-pub use config::TimerConfig;
+pub use config::{TimerConfig, TIMERS_MAX_LIMIT};
 pub use wheel::{TimerError, TimerHandle, TimerWheel};

@@ -149,7 +149,7 @@ impl Encoder {
             query_id: m.query_id,
             conversation_id: m.conversation_id,
             messages,
-            has_more: m.has_more,
+            has_more: u8::from(m.has_more),
         };
         let root = fb::HistoryResultBody::create(b, &args);
         b.finish_minimal(root);
@@ -204,7 +204,7 @@ fn build_simple_body(b: &mut FlatBufferBuilder<'static>, message: &Message) {
             let args = fb::TypingBodyArgs {
                 conversation_id: m.conversation_id,
                 user_id: m.user_id,
-                active: m.active,
+                active: u8::from(m.active),
             };
             let root = fb::TypingBody::create(b, &args);
             b.finish_minimal(root);

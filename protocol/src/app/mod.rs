@@ -21,6 +21,7 @@
 //! - [`encode`]: the binary [`Encoder`].
 //! - [`fragment`]: fragment layout and the [`Fragmenter`]; [`reassembler`]: the [`Reassembler`].
 //! - [`json`]: the `switchboard.json.v1` mapping.
+//! - `soffset_guard`: works around a flatbuffers 2.1.2 verifier overflow on hostile input.
 //! - [`error`]: typed errors and what the server does about each ([`Reaction`]).
 //! - [`generated`]: flatc output, checked in and verified by `scripts/check-flatc.sh`.
 //!
@@ -29,7 +30,8 @@
 //! - The kind selects the root table, so no FlatBuffers union (and its tag and offset) is spent per frame.
 //! - The schema uses no FlatBuffers enums or structs: flatc 2.0.8 emits `unsafe` for them and this crate
 //!   forbids `unsafe`. Enumerations are integers with named constants ([`codes`]); message ids are two
-//!   big-endian `u64` halves.
+//!   big-endian `u64` halves. No `bool` fields either: the flatbuffers 2.x runtime reads a bool byte
+//!   without checking it is 0 or 1, which would be undefined behaviour on hostile input; flags are `u8`.
 //! - Fragment bodies are varints plus raw bytes, not FlatBuffers: they carry slices of another frame, and
 //!   a table would add bytes and alignment for nothing.
 
@@ -43,6 +45,7 @@ pub mod json;
 pub mod kind;
 pub mod model;
 pub mod reassembler;
+mod soffset_guard;
 mod to_owned;
 pub mod varint;
 pub mod view;

@@ -81,7 +81,7 @@ impl Body<'_> {
                     .messages()
                     .map(|list| list.iter().map(|m| deliver(&m)).collect())
                     .unwrap_or_default(),
-                has_more: b.has_more(),
+                has_more: b.has_more() != 0,
             }),
             Body::Fragment(f) => Message::Fragment(f.to_owned_fragment()),
             other => other.to_simple_message(),
@@ -105,7 +105,7 @@ impl Body<'_> {
             Body::Typing(b) => Message::Typing(Typing {
                 conversation_id: b.conversation_id(),
                 user_id: b.user_id(),
-                active: b.active(),
+                active: b.active() != 0,
             }),
             Body::ReadReceipt(b) => Message::ReadReceipt(ReadReceipt {
                 conversation_id: b.conversation_id(),

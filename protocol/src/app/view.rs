@@ -8,6 +8,7 @@ use super::fragment::{parse_fragment_body, FragmentView};
 use super::generated as fb;
 use super::header::{parse_header, FrameLimits};
 use super::kind::{Kind, Lane};
+use super::soffset_guard::check_table_offsets;
 
 /// A decoded frame borrowing the input buffer.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -95,6 +96,9 @@ pub fn parse_frame<'a>(
 
 /// Verifies `body` as the table for `kind`.
 pub fn parse_body(kind: Kind, body: &[u8]) -> Result<Body<'_>, FrameError> {
+    if kind != Kind::Fragment {
+        check_table_offsets(kind, body)?;
+    }
     Ok(match kind {
         Kind::Hello => Body::Hello(root(kind, body)?),
         Kind::Welcome => Body::Welcome(root(kind, body)?),

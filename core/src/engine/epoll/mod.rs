@@ -2,25 +2,27 @@
 //! scratch buffer (so an idle connection holds no read buffer), writes flushed once per tick.
 //!
 //! Layout:
+//! - `accept`: listeners, accepting, pausing when descriptors or slots run out.
 //! - `conn`: one connection's socket, send queue and interest set.
 //!
 //! Every connection costs a file descriptor, so this backend holds at most `RLIMIT_NOFILE`
 //! (minus a reserve) connections; `EngineChoice::limited_by` says so.
 
+mod accept;
 mod conn;
 
 use std::{
     collections::VecDeque,
     io::{ErrorKind, Read},
     marker::PhantomData,
-    net::{SocketAddr, TcpListener, TcpStream},
+    net::{SocketAddr, TcpStream},
     os::fd::{AsRawFd, RawFd},
     time::{Duration, Instant},
 };
 
 use tracing::warn;
 
-use self::conn::EpollConn;
+use self::{accept::EpollListener, conn::EpollConn};
 use super::{
     config::EngineConfig,
     error::EngineError,
@@ -46,12 +48,6 @@ fn token(kind: u64, index: u32, generation: u32) -> u64 {
 enum Pending {
     Ready(Event<'static>),
     Readable(ConnId),
-}
-
-struct EpollListener {
-    socket: TcpListener,
-    /// Removed from epoll because descriptors or connection slots ran out.
-    paused: bool,
 }
 
 /// The epoll engine of one shard. Not `Send`: it belongs to the shard thread.
@@ -436,73 +432,6 @@ impl EpollEngine {
                 .is_some_and(|s| !s.read_closed)
         {
             self.queue.push_back(Pending::Readable(conn));
-        }
-    }
-
-    fn accept_some(&mut self, index: u32) {
-        let listener = ListenerId(index);
-        for _ in 0..ACCEPTS_PER_TICK_MAX {
-            if self.slots.live_count() == self.conns.len() {
-                self.pause_listener(index);
-                return;
-            }
-            let (stream, peer) = match self.listeners[index as usize].socket.accept() {
-                Ok(accepted) => accepted,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
-                Err(e)
-                    if matches!(
-                        e.raw_os_error(),
-                        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-                    ) =>
-                {
-                    warn!(error = %e, "accept paused: out of descriptors or memory");
-                    self.pause_listener(index);
-                    return;
-                }
-                Err(e) => {
-                    warn!(error = %e, "accept failed");
-                    continue;
-                }
-            };
-            if let Err(e) = stream.set_nonblocking(true) {
-                warn!(error = %e, "cannot make accepted socket nonblocking; dropping it");
-                continue;
-            }
-            let conn = self.slots.allocate().expect("checked above");
-            self.conns[conn.index()] = Some(EpollConn::new(stream, false));
-            if let Err(errno) = self.register(conn) {
-                warn!(%errno, "cannot register accepted socket; dropping it");
-                self.drop_conn(conn);
-                continue;
-            }
-            self.queue.push_back(Pending::Ready(Event::Accepted {
-                listener,
-                conn,
-                peer: Some(peer),
-            }));
-        }
-    }
-
-    fn pause_listener(&mut self, index: u32) {
-        let listener = &mut self.listeners[index as usize];
-        if !listener.paused {
-            listener.paused = true;
-            let _ = self.epoll.delete(listener.socket.as_raw_fd());
-        }
-    }
-
-    fn resume_listeners(&mut self) {
-        for (index, listener) in self.listeners.iter_mut().enumerate() {
-            if listener.paused {
-                listener.paused = false;
-                let tok = token(TOKEN_LISTENER, index as u32, 0);
-                if let Err(errno) =
-                    self.epoll
-                        .add(listener.socket.as_raw_fd(), tok, libc::EPOLLIN as u32)
-                {
-                    warn!(%errno, "cannot resume listener");
-                }
-            }
         }
     }
 

@@ -140,25 +140,43 @@ impl UringEngine {
 
     fn sent(&mut self, conn: ConnId, result: i32) {
         let state = &mut self.conns[conn.index()];
-        let (buf, written) = state
-            .in_flight
-            .take()
-            .expect("send completion without a buffer");
-        let written = written + result.max(0) as usize;
         let closing = state.phase == Phase::Closing;
-        if result > 0 && written < buf.len() && !closing {
-            state.in_flight = Some((buf, written));
-            self.submit_send(conn);
-            return;
+        // Hand back every buffer the kernel finished, in order.
+        let mut sent = result.max(0) as usize;
+        while let Some(front) = state.in_flight.front() {
+            let rest = front.len() - state.front_written;
+            if sent < rest {
+                state.front_written += sent;
+                break;
+            }
+            sent -= rest;
+            state.front_written = 0;
+            let buf = state.in_flight.pop_front().expect("front exists");
+            self.queue.push_back(Pending::Ready(Event::SendComplete {
+                conn,
+                buf,
+                result: Ok(()),
+            }));
         }
-        let result = match result {
-            _ if written == buf.len() && result >= 0 => Ok(()),
-            r if r < 0 => Err(Errno(-r)),
-            _ if closing => Err(Errno::CANCELLED),
-            _ => Err(Errno(libc::EPIPE)),
-        };
-        self.queue
-            .push_back(Pending::Ready(Event::SendComplete { conn, buf, result }));
+        if !state.in_flight.is_empty() {
+            if result > 0 && !closing {
+                self.submit_send(conn);
+                return;
+            }
+            let cause = match result {
+                r if r < 0 => Errno(-r),
+                _ if closing => Errno::CANCELLED,
+                _ => Errno(libc::EPIPE),
+            };
+            state.front_written = 0;
+            for buf in state.in_flight.drain(..) {
+                self.queue.push_back(Pending::Ready(Event::SendComplete {
+                    conn,
+                    buf,
+                    result: Err(cause),
+                }));
+            }
+        }
         if closing {
             self.progress_close(conn);
         } else {

@@ -30,6 +30,31 @@ pub(super) struct ConnectParked {
     pub(super) addr: RawSockAddr,
 }
 
+/// Buffers one send operation may cover (one `sendmsg` with this many iovecs).
+pub(super) const SEND_BATCH_BUFFERS_MAX: usize = 16;
+
+/// What a batched send (`IORING_OP_SENDMSG`) points the kernel at; boxed so it never moves
+/// while the operation is in flight.
+pub(super) struct SendIo {
+    pub(super) iovecs: [libc::iovec; SEND_BATCH_BUFFERS_MAX],
+    pub(super) header: libc::msghdr,
+}
+
+impl SendIo {
+    pub(super) fn new() -> Box<Self> {
+        let empty = libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        };
+        // SAFETY: msghdr is plain old data; all-zero is "no name, no control, no iovecs".
+        let header: libc::msghdr = unsafe { std::mem::zeroed() };
+        Box::new(Self {
+            iovecs: [empty; SEND_BATCH_BUFFERS_MAX],
+            header,
+        })
+    }
+}
+
 /// Per-connection state of the io_uring backend.
 pub(super) struct UringConn {
     pub(super) phase: Phase,
@@ -44,8 +69,13 @@ pub(super) struct UringConn {
     pub(super) read_closed: bool,
     /// Sends waiting behind the one in flight.
     pub(super) sends: VecDeque<Vec<u8>>,
-    /// The buffer the kernel is writing from, and how much of it is already sent.
-    pub(super) in_flight: Option<(Vec<u8>, usize)>,
+    /// The buffers the kernel is sending from, in order (one op covers all of them).
+    pub(super) in_flight: VecDeque<Vec<u8>>,
+    /// Bytes of `in_flight[0]` already sent (after a short send).
+    pub(super) front_written: usize,
+    /// The iovec array and msghdr a batched send points the kernel at; allocated on the first
+    /// batched send of this slot and kept for later holders.
+    pub(super) send_io: Option<Box<SendIo>>,
     pub(super) shutdown_pending: bool,
     /// A cancel-all for this descriptor was submitted.
     pub(super) cancel_sent: bool,
@@ -68,7 +98,9 @@ impl UringConn {
             recv_armed: false,
             read_closed: false,
             sends: VecDeque::new(),
-            in_flight: None,
+            in_flight: VecDeque::new(),
+            front_written: 0,
+            send_io: None,
             shutdown_pending: false,
             cancel_sent: false,
             close_sent: false,
@@ -81,15 +113,19 @@ impl UringConn {
     /// Resets to `phase` for a new holder, keeping the send queue's allocation.
     pub(super) fn start(&mut self, phase: Phase, ring: u32, slot: Option<u32>) {
         assert!(
-            self.phase == Phase::Free && self.ops == 0 && self.in_flight.is_none(),
+            self.phase == Phase::Free && self.ops == 0 && self.in_flight.is_empty(),
             "slot reused while busy"
         );
         let sends = std::mem::take(&mut self.sends);
+        let in_flight = std::mem::take(&mut self.in_flight);
+        let send_io = self.send_io.take();
         *self = Self {
             phase,
             ring,
             slot,
             sends,
+            in_flight,
+            send_io,
             ..Self::free()
         };
     }

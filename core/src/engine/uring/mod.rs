@@ -78,6 +78,17 @@ pub struct UringEngine {
     _not_send: PhantomData<*const ()>,
 }
 
+/// Fewest provided buffers a ring gets when the shard's buffers are split over many rings.
+const BUFFERS_PER_RING_MIN: u32 = 64;
+
+/// The shard's `total` buffers split over `rings` (a power of two each, so the buffer ring can
+/// mask indices), but at least `BUFFERS_PER_RING_MIN` (or `total`, if smaller).
+fn buffers_per_ring(total: u32, rings: u32) -> u32 {
+    let share = (total / rings.max(1)).max(1);
+    let share = 1 << (31 - share.leading_zeros());
+    share.max(BUFFERS_PER_RING_MIN.min(total))
+}
+
 fn ring_error(err: RingError) -> EngineError {
     match err {
         RingError::Unavailable(why) => EngineError::IoUringUnavailable(why),
@@ -95,6 +106,8 @@ impl UringEngine {
             0 => soft,
             n => n.min(soft),
         };
+        let ring_count = config.connections_max.div_ceil(table_max);
+        let buffers_per_ring = buffers_per_ring(config.recv_buffer_count, ring_count);
         let mut rings = Vec::new();
         let mut remaining = config.connections_max;
         let mut next = Some(primary);
@@ -104,12 +117,7 @@ impl UringEngine {
                 None => Ring::build_more(config.ring_entries, flags).map_err(ring_error)?,
             };
             let table = remaining.min(table_max);
-            let ring = Ring::new(
-                uring,
-                table,
-                config.recv_buffer_count,
-                config.recv_buffer_bytes,
-            );
+            let ring = Ring::new(uring, table, buffers_per_ring, config.recv_buffer_bytes);
             rings.push(ring.map_err(ring_error)?);
             remaining -= table;
         }
@@ -130,6 +138,10 @@ impl UringEngine {
             _not_send: PhantomData,
         };
         engine.link_secondaries()?;
+        info!(
+            rings = engine.rings.len(),
+            buffers_per_ring, "io_uring rings built"
+        );
         let choice = EngineChoice {
             backend: BackendKind::IoUring,
             reason: ChoiceReason::UringWorks(flags),
@@ -404,7 +416,7 @@ impl UringEngine {
     fn release(&mut self, conn: ConnId) {
         let state = &mut self.conns[conn.index()];
         assert!(
-            state.ops == 0 && state.in_flight.is_none(),
+            state.ops == 0 && state.in_flight.is_empty(),
             "{conn:?} released with operations in flight"
         );
         if state.slot.is_some() {
@@ -470,5 +482,20 @@ impl Drop for UringEngine {
             std::mem::forget(std::mem::take(&mut self.wakes));
             std::mem::forget(self.ring_wake.take());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::buffers_per_ring;
+
+    #[test]
+    fn buffers_are_split_over_rings_in_powers_of_two() {
+        assert_eq!(buffers_per_ring(1024, 1), 1024);
+        assert_eq!(buffers_per_ring(1024, 4), 256);
+        assert_eq!(buffers_per_ring(1024, 3), 256);
+        assert_eq!(buffers_per_ring(1024, 64), 64);
+        assert_eq!(buffers_per_ring(8, 1), 8);
+        assert_eq!(buffers_per_ring(8, 4), 8);
     }
 }

@@ -9,7 +9,7 @@ use io_uring::{
 };
 
 use super::{
-    conn::{ConnectParked, Phase},
+    conn::{ConnectParked, Phase, SendIo, SEND_BATCH_BUFFERS_MAX},
     ring::BUFFER_GROUP,
     user_data::{encode, Op},
     UringEngine,
@@ -86,15 +86,18 @@ impl UringEngine {
         state.ops += 1;
     }
 
-    /// Starts the next queued send (or the pending shutdown) if none is in flight.
+    /// Starts the next queued sends (up to a batch) or the pending shutdown, if no send is in
+    /// flight.
     pub(super) fn start_send(&mut self, conn: ConnId) {
         let state = &mut self.conns[conn.index()];
         debug_assert_eq!(state.phase, Phase::Open);
-        if state.in_flight.is_some() {
+        if !state.in_flight.is_empty() {
             return;
         }
-        if let Some(buf) = state.sends.pop_front() {
-            state.in_flight = Some((buf, 0));
+        if !state.sends.is_empty() {
+            let batch = state.sends.len().min(SEND_BATCH_BUFFERS_MAX);
+            state.in_flight.extend(state.sends.drain(..batch));
+            state.front_written = 0;
             self.submit_send(conn);
         } else if state.shutdown_pending {
             state.shutdown_pending = false;
@@ -108,22 +111,43 @@ impl UringEngine {
         }
     }
 
-    /// Sends the unsent rest of the in-flight buffer.
+    /// Sends the unsent rest of the in-flight buffers: a plain send for one buffer, a
+    /// `sendmsg` over an iovec per buffer for several.
     pub(super) fn submit_send(&mut self, conn: ConnId) {
         let (ring, fd) = self.place(conn);
         let user_data = self.ud(Op::Send, conn);
         let state = &mut self.conns[conn.index()];
-        let (buf, written) = state.in_flight.as_ref().expect("send in flight");
-        let rest = &buf[*written..];
-        let len = rest.len().min(u32::MAX as usize) as u32;
-        let entry = opcode::Send::new(fd, rest.as_ptr(), len)
-            .flags(libc::MSG_NOSIGNAL)
-            .build()
-            .user_data(user_data);
+        debug_assert!(
+            !state.in_flight.is_empty() && state.in_flight.len() <= SEND_BATCH_BUFFERS_MAX
+        );
+        let entry = if state.in_flight.len() == 1 {
+            let rest = &state.in_flight[0][state.front_written..];
+            let len = rest.len().min(u32::MAX as usize) as u32;
+            opcode::Send::new(fd, rest.as_ptr(), len)
+                .flags(libc::MSG_NOSIGNAL)
+                .build()
+        } else {
+            let io = state.send_io.get_or_insert_with(SendIo::new);
+            for (i, buf) in state.in_flight.iter().enumerate() {
+                let skip = if i == 0 { state.front_written } else { 0 };
+                let rest = &buf[skip..];
+                io.iovecs[i] = libc::iovec {
+                    iov_base: rest.as_ptr().cast_mut().cast(),
+                    iov_len: rest.len(),
+                };
+            }
+            io.header.msg_iov = io.iovecs.as_mut_ptr();
+            io.header.msg_iovlen = state.in_flight.len();
+            let header = std::ptr::from_ref(&io.header);
+            opcode::SendMsg::new(fd, header)
+                .flags(libc::MSG_NOSIGNAL as u32)
+                .build()
+        };
         state.ops += 1;
-        // SAFETY: the Vec's heap memory stays put in `in_flight` until this send's completion
-        // (close cancels it and waits for that completion before releasing the slot).
-        unsafe { self.rings[ring].push(&entry) };
+        // SAFETY: the buffers' heap memory stays put in `in_flight`, and the iovecs and header
+        // in the boxed `send_io`, until this send's completion (close cancels the send and
+        // waits for that completion before releasing the slot). The kernel only reads them.
+        unsafe { self.rings[ring].push(&entry.user_data(user_data)) };
     }
 
     /// Installs a client socket in the least-used ring's table (`FILES_UPDATE` with slot

@@ -1283,9 +1283,10 @@ impl<'a> TypingBody<'a> {
   pub fn user_id(&self) -> u64 {
     self._tab.get::<u64>(TypingBody::VT_USER_ID, Some(0)).unwrap()
   }
+  /// 1 started typing, 0 stopped.
   #[inline]
-  pub fn active(&self) -> bool {
-    self._tab.get::<bool>(TypingBody::VT_ACTIVE, Some(false)).unwrap()
+  pub fn active(&self) -> u8 {
+    self._tab.get::<u8>(TypingBody::VT_ACTIVE, Some(0)).unwrap()
   }
 }
 
@@ -1298,7 +1299,7 @@ impl flatbuffers::Verifiable for TypingBody<'_> {
     v.visit_table(pos)?
      .visit_field::<u64>("conversation_id", Self::VT_CONVERSATION_ID, false)?
      .visit_field::<u64>("user_id", Self::VT_USER_ID, false)?
-     .visit_field::<bool>("active", Self::VT_ACTIVE, false)?
+     .visit_field::<u8>("active", Self::VT_ACTIVE, false)?
      .finish();
     Ok(())
   }
@@ -1306,7 +1307,7 @@ impl flatbuffers::Verifiable for TypingBody<'_> {
 pub struct TypingBodyArgs {
     pub conversation_id: u64,
     pub user_id: u64,
-    pub active: bool,
+    pub active: u8,
 }
 impl<'a> Default for TypingBodyArgs {
   #[inline]
@@ -1314,7 +1315,7 @@ impl<'a> Default for TypingBodyArgs {
     TypingBodyArgs {
       conversation_id: 0,
       user_id: 0,
-      active: false,
+      active: 0,
     }
   }
 }
@@ -1333,8 +1334,8 @@ impl<'a: 'b, 'b> TypingBodyBuilder<'a, 'b> {
     self.fbb_.push_slot::<u64>(TypingBody::VT_USER_ID, user_id, 0);
   }
   #[inline]
-  pub fn add_active(&mut self, active: bool) {
-    self.fbb_.push_slot::<bool>(TypingBody::VT_ACTIVE, active, false);
+  pub fn add_active(&mut self, active: u8) {
+    self.fbb_.push_slot::<u8>(TypingBody::VT_ACTIVE, active, 0);
   }
   #[inline]
   pub fn new(_fbb: &'b mut flatbuffers::FlatBufferBuilder<'a>) -> TypingBodyBuilder<'a, 'b> {
@@ -2292,9 +2293,10 @@ impl<'a> HistoryResultBody<'a> {
   pub fn messages(&self) -> Option<flatbuffers::Vector<'a, flatbuffers::ForwardsUOffset<DeliverBody<'a>>>> {
     self._tab.get::<flatbuffers::ForwardsUOffset<flatbuffers::Vector<'a, flatbuffers::ForwardsUOffset<DeliverBody>>>>(HistoryResultBody::VT_MESSAGES, None)
   }
+  /// 1 when more messages exist before the first one returned.
   #[inline]
-  pub fn has_more(&self) -> bool {
-    self._tab.get::<bool>(HistoryResultBody::VT_HAS_MORE, Some(false)).unwrap()
+  pub fn has_more(&self) -> u8 {
+    self._tab.get::<u8>(HistoryResultBody::VT_HAS_MORE, Some(0)).unwrap()
   }
 }
 
@@ -2308,7 +2310,7 @@ impl flatbuffers::Verifiable for HistoryResultBody<'_> {
      .visit_field::<u32>("query_id", Self::VT_QUERY_ID, false)?
      .visit_field::<u64>("conversation_id", Self::VT_CONVERSATION_ID, false)?
      .visit_field::<flatbuffers::ForwardsUOffset<flatbuffers::Vector<'_, flatbuffers::ForwardsUOffset<DeliverBody>>>>("messages", Self::VT_MESSAGES, false)?
-     .visit_field::<bool>("has_more", Self::VT_HAS_MORE, false)?
+     .visit_field::<u8>("has_more", Self::VT_HAS_MORE, false)?
      .finish();
     Ok(())
   }
@@ -2317,7 +2319,7 @@ pub struct HistoryResultBodyArgs<'a> {
     pub query_id: u32,
     pub conversation_id: u64,
     pub messages: Option<flatbuffers::WIPOffset<flatbuffers::Vector<'a, flatbuffers::ForwardsUOffset<DeliverBody<'a>>>>>,
-    pub has_more: bool,
+    pub has_more: u8,
 }
 impl<'a> Default for HistoryResultBodyArgs<'a> {
   #[inline]
@@ -2326,7 +2328,7 @@ impl<'a> Default for HistoryResultBodyArgs<'a> {
       query_id: 0,
       conversation_id: 0,
       messages: None,
-      has_more: false,
+      has_more: 0,
     }
   }
 }
@@ -2349,8 +2351,8 @@ impl<'a: 'b, 'b> HistoryResultBodyBuilder<'a, 'b> {
     self.fbb_.push_slot_always::<flatbuffers::WIPOffset<_>>(HistoryResultBody::VT_MESSAGES, messages);
   }
   #[inline]
-  pub fn add_has_more(&mut self, has_more: bool) {
-    self.fbb_.push_slot::<bool>(HistoryResultBody::VT_HAS_MORE, has_more, false);
+  pub fn add_has_more(&mut self, has_more: u8) {
+    self.fbb_.push_slot::<u8>(HistoryResultBody::VT_HAS_MORE, has_more, 0);
   }
   #[inline]
   pub fn new(_fbb: &'b mut flatbuffers::FlatBufferBuilder<'a>) -> HistoryResultBodyBuilder<'a, 'b> {

@@ -31,8 +31,8 @@ impl HandshakeLimits {
     pub const HANDSHAKE_BYTES_LIMIT: usize = 1 << 20;
 
     /// Checks each field: the head in `64..=1 MiB`, lines in `16..=handshake_bytes_max`, header count in
-    /// `4..=1024` (a valid upgrade request needs at least Host, Upgrade, Connection, key and version,
-    /// but a response needs only three).
+    /// `8..=1024` (an upgrade request needs Host, Upgrade, Connection, Sec-WebSocket-Key and
+    /// Sec-WebSocket-Version, and real clients add a few more). Call it once when loading configuration.
     pub fn validate(&self) -> Result<(), LimitError> {
         let head = self.handshake_bytes_max as u64;
         LimitError::check(
@@ -41,7 +41,7 @@ impl HandshakeLimits {
             64,
             Self::HANDSHAKE_BYTES_LIMIT as u64,
         )?;
-        LimitError::check("header_count_max", self.header_count_max as u64, 4, 1024)?;
+        LimitError::check("header_count_max", self.header_count_max as u64, 8, 1024)?;
         LimitError::check(
             "start_line_bytes_max",
             self.start_line_bytes_max as u64,

@@ -3,138 +3,26 @@
 //! The file format is TOML (see `shards/kb/video-platform.toml`). Parsing is strict (unknown fields are
 //! errors) and [`KnowledgeBase::parse`] validates cross-references, so a typo in the KB fails at start-up
 //! with the line and intent named instead of silently producing a bot that never asks for a slot.
+//!
+//! The error type lives in `error.rs` ([`KbError`]).
 
 use std::collections::BTreeSet;
 
 use serde::Deserialize;
-use thiserror::Error;
+
+mod error;
+
+pub use error::KbError;
 
 use super::extract::{Extractor, ExtractorKind};
 use super::text::Language;
 
 /// The knowledge base shipped with Switchboard, embedded so the binary works without extra files.
-pub const BUILTIN_KB_TOML: &str = include_str!("../../kb/video-platform.toml");
+pub const BUILTIN_KB_TOML: &str = include_str!("../../../kb/video-platform.toml");
 /// Largest knowledge-base file accepted; bigger is almost certainly the wrong file.
 pub const KB_BYTES_MAX: usize = 8 << 20;
 /// Longest utterance or template accepted, in characters.
 pub const TEXT_CHARS_MAX: usize = 2000;
-
-/// Errors from loading a knowledge base. Every variant is the KB author's fault (a local configuration
-/// error) and names the line and, where there is one, the intent or slot.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum KbError {
-    /// The file could not be read (local system).
-    #[error("cannot read {path}: {message}")]
-    Io {
-        /// The path that failed.
-        path: String,
-        /// The operating system's message.
-        message: String,
-    },
-    /// The file exceeds [`KB_BYTES_MAX`].
-    #[error("knowledge base is {bytes} bytes, more than the {max} allowed")]
-    TooLarge {
-        /// Size of the file.
-        bytes: usize,
-        /// The limit.
-        max: usize,
-    },
-    /// Malformed TOML, a missing field, an unknown field or a wrong type.
-    #[error("line {line}: {message}")]
-    Syntax {
-        /// 1-based line of the problem.
-        line: usize,
-        /// The TOML parser's message.
-        message: String,
-    },
-    /// The file defines no intents at all.
-    #[error("the knowledge base defines no intents")]
-    NoIntents,
-    /// Two intents share an id.
-    #[error("line {line}: intent `{intent}` is defined twice")]
-    DuplicateIntent {
-        /// The repeated id.
-        intent: String,
-        /// Line of the second definition.
-        line: usize,
-    },
-    /// Two slots share an id.
-    #[error("line {line}: slot `{slot}` is defined twice")]
-    DuplicateSlot {
-        /// The repeated id.
-        slot: String,
-        /// Line of the second definition.
-        line: usize,
-    },
-    /// A slot's parameters are inconsistent.
-    #[error("line {line}: slot `{slot}`: {reason}")]
-    InvalidSlot {
-        /// The slot id.
-        slot: String,
-        /// What is wrong.
-        reason: String,
-        /// Line of the slot.
-        line: usize,
-    },
-    /// An intent requires a slot that is not defined.
-    #[error("line {line}: intent `{intent}` requires undefined slot `{slot}`")]
-    UnknownSlot {
-        /// The intent id.
-        intent: String,
-        /// The missing slot id.
-        slot: String,
-        /// Line of the intent.
-        line: usize,
-    },
-    /// An answer template uses a placeholder that is not one of the intent's required slots.
-    #[error("line {line}: intent `{intent}` answer uses `{{{placeholder}}}` which is not a required slot")]
-    UnknownPlaceholder {
-        /// The intent id.
-        intent: String,
-        /// The placeholder name.
-        placeholder: String,
-        /// Line of the intent.
-        line: usize,
-    },
-    /// A required text field is empty or too long.
-    #[error("line {line}: intent `{intent}`: field `{field}` is empty or longer than {TEXT_CHARS_MAX} characters")]
-    BadText {
-        /// The intent id.
-        intent: String,
-        /// The field name.
-        field: String,
-        /// Line of the intent.
-        line: usize,
-    },
-    /// An intent has no utterances in one language, so it could never be recognised in it.
-    #[error("line {line}: intent `{intent}` has no {language} utterances")]
-    NoUtterances {
-        /// The intent id.
-        intent: String,
-        /// The language lacking utterances.
-        language: Language,
-        /// Line of the intent.
-        line: usize,
-    },
-    /// The same utterance appears twice (in one intent or in two), which skews or confuses training.
-    #[error("line {line}: utterance `{utterance}` of intent `{intent}` appears more than once")]
-    DuplicateUtterance {
-        /// The intent id of the second occurrence.
-        intent: String,
-        /// The repeated text.
-        utterance: String,
-        /// Line of the intent.
-        line: usize,
-    },
-    /// A labelled evaluation set names an intent the KB does not have.
-    #[error("line {line}: label `{intent}` is not an intent of the knowledge base")]
-    UnknownIntent {
-        /// The label.
-        intent: String,
-        /// Line of the case.
-        line: usize,
-    },
-}
 
 /// How urgent an intent is, which sets ticket urgency and handoff priority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]

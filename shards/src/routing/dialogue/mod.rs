@@ -3,10 +3,19 @@
 //! The state machine is driven by [`Dialogue::handle_message`] with the time passed in; it never reads a
 //! clock. State is bounded: at most `conversations_max` conversations are tracked (the least recently
 //! active is evicted first) and [`Dialogue::expire`] drops conversations idle longer than `idle_expiry_ms`.
+//!
+//! # Layout
+//!
+//! - [`config`]: [`DialogueConfig`] and its validation.
+//! - [`decision`]: the [`Decision`] enum and [`HandoffReason`].
+
+pub mod config;
+pub mod decision;
+
+pub use config::{DialogueConfig, DialogueConfigError};
+pub use decision::{Decision, HandoffReason};
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-
-use thiserror::Error;
 
 use super::brain::{Brain, Classification};
 use super::kb::{render, IntentAction, KnowledgeBase};
@@ -15,122 +24,6 @@ use super::ticket::{ConversationId, ConversationSummary, Priority, Ticket};
 
 /// Longest message kept in a conversation's history, in characters; longer ones are cut.
 pub const HISTORY_MESSAGE_CHARS_MAX: usize = 500;
-
-/// Dialogue settings; [`DialogueConfig::validate`] is called by [`Dialogue::new`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct DialogueConfig {
-    /// Below this confidence the bot hands the conversation to a human instead of guessing.
-    pub confidence_threshold: f32,
-    /// At or below this sentiment score the bot hands off with [`Priority::Urgent`].
-    pub sentiment_handoff_max: f32,
-    /// Most conversations tracked at once.
-    pub conversations_max: usize,
-    /// A conversation idle this long is forgotten by [`Dialogue::expire`].
-    pub idle_expiry_ms: u64,
-    /// Customer messages kept per conversation for summaries.
-    pub history_messages_max: usize,
-    /// Times the bot asks for a missing slot before handing off.
-    pub slot_asks_max: u32,
-}
-
-impl Default for DialogueConfig {
-    fn default() -> Self {
-        DialogueConfig {
-            confidence_threshold: 0.70,
-            sentiment_handoff_max: super::sentiment::STRONGLY_NEGATIVE_MAX,
-            conversations_max: 100_000,
-            idle_expiry_ms: 30 * 60 * 1000,
-            history_messages_max: 5,
-            slot_asks_max: 2,
-        }
-    }
-}
-
-/// A dialogue configuration field out of range (local configuration error).
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("dialogue config: `{field}` must be {allowed}")]
-pub struct DialogueConfigError {
-    /// The field.
-    pub field: &'static str,
-    /// The allowed range, in words.
-    pub allowed: &'static str,
-}
-
-impl DialogueConfig {
-    /// Checks every field's range.
-    pub fn validate(&self) -> Result<(), DialogueConfigError> {
-        let err = |field, allowed| Err(DialogueConfigError { field, allowed });
-        if !(self.confidence_threshold > 0.0 && self.confidence_threshold <= 1.0) {
-            return err("confidence_threshold", "in (0, 1]");
-        }
-        if !(-1.0..=0.0).contains(&self.sentiment_handoff_max) {
-            return err("sentiment_handoff_max", "in [-1, 0]");
-        }
-        if !(1..=10_000_000).contains(&self.conversations_max) {
-            return err("conversations_max", "in 1..=10000000");
-        }
-        if self.idle_expiry_ms == 0 {
-            return err("idle_expiry_ms", "at least 1");
-        }
-        if !(1..=100).contains(&self.history_messages_max) {
-            return err("history_messages_max", "in 1..=100");
-        }
-        if self.slot_asks_max > 10 {
-            return err("slot_asks_max", "in 0..=10");
-        }
-        Ok(())
-    }
-}
-
-/// Why the bot handed a conversation to a human.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HandoffReason {
-    /// The classifier's confidence was below the threshold.
-    LowConfidence,
-    /// The customer is strongly unhappy.
-    NegativeSentiment,
-    /// The customer asked for a human.
-    CustomerAsked,
-    /// The customer did not give a required slot after repeated questions.
-    SlotNotProvided,
-}
-
-/// What the bot does with one customer message.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Decision {
-    /// Reply with an answer from the knowledge base.
-    Answer {
-        /// The rendered answer in the customer's language.
-        text: String,
-        /// The intent id.
-        intent: String,
-        /// The classifier's confidence.
-        confidence: f32,
-    },
-    /// Ask for a slot the intent needs.
-    AskSlot {
-        /// The slot id.
-        slot: String,
-        /// The question in the customer's language.
-        question: String,
-    },
-    /// Open a ticket and reply with the answer.
-    Ticket {
-        /// The ticket.
-        ticket: Box<Ticket>,
-        /// The rendered answer in the customer's language.
-        answer: String,
-    },
-    /// Hand the conversation to a human agent.
-    Handoff {
-        /// What the bot understood, for the agent.
-        summary: Box<ConversationSummary>,
-        /// Why.
-        reason: HandoffReason,
-        /// How urgently a human is needed.
-        priority: Priority,
-    },
-}
 
 /// An intent waiting for slots.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -165,7 +58,11 @@ pub struct Dialogue<B: Brain> {
 }
 
 impl<B: Brain> Dialogue<B> {
-    /// A dialogue engine. The brain's intents must be the knowledge base's intents in the same order.
+    /// A dialogue engine.
+    ///
+    /// # Panics
+    ///
+    /// If the brain's intents are not the knowledge base's intents in the same order (a wiring bug).
     pub fn new(
         kb: KnowledgeBase,
         brain: B,

@@ -1,0 +1,213 @@
+//! The connection server: one shard thread per core, each with its own engine and listener.
+//!
+//! Layout:
+//! - this file: [`Server`] (start, drain, join) and [`ServerError`].
+//! - `shard`: the per-shard event loop — engine events in, [`crate::conn::Connection`] state machines in the
+//!   middle, sends and timers out.
+//! - `table`: the shard's connection table, indexed by the engine's connection index.
+//! - [`stats`]: per-shard counters, published lock-free and merged when read.
+//!
+//! Decisions:
+//! - Every shard binds its own `SO_REUSEPORT` listener on the same address, so the kernel spreads
+//!   connections and a connection lives its whole life on the shard that accepted it. Shard 0 binds first so
+//!   that a configured port 0 (tests) resolves to one port that the other shards then share.
+//! - Signals never reach a shard: the binary blocks them and waits on a signalfd, then calls
+//!   [`Server::drain`], which sets a flag and writes each shard's eventfd.
+
+mod shard;
+pub mod stats;
+mod table;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+
+use switchboard_core::channel::WakeSignal;
+use switchboard_core::engine::{EngineChoice, EngineConfig, EngineKind};
+
+use crate::config::{Engine, ServeConfig};
+use crate::conn::ConnectionConfig;
+use stats::{ShardStats, StatsReader};
+
+/// Why the server could not start. Each names the shard and the local resource at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A shard's engine could not be created or could not listen (local system: address in use, io_uring
+    /// refused with `--engine io-uring`, limits).
+    #[error("shard {shard}: {message}")]
+    Shard {
+        /// Which shard failed.
+        shard: usize,
+        /// What failed, as the engine or OS said it.
+        message: String,
+    },
+    /// A shard thread could not be spawned (local system).
+    #[error("could not spawn shard thread {shard}: {source}")]
+    Spawn {
+        /// Which shard.
+        shard: usize,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A shard thread panicked (our bug).
+    #[error("shard {shard} panicked")]
+    Panicked {
+        /// Which shard.
+        shard: usize,
+    },
+}
+
+/// What a shard thread needs from the main thread; shared read-only except for the drain flag.
+#[derive(Debug)]
+pub(crate) struct ShardControl {
+    /// Set once by [`Server::drain`]; shards poll it on every wake-up.
+    drain: AtomicBool,
+    /// Written by [`Server::drain`] so a sleeping shard notices at once.
+    wake: WakeSignal,
+}
+
+/// What shard 0 reports once it is listening.
+struct Started {
+    local_addr: SocketAddr,
+    choice: EngineChoice,
+}
+
+/// A running server: its shard threads and how to reach them.
+#[derive(Debug)]
+pub struct Server {
+    local_addr: SocketAddr,
+    choices: Vec<EngineChoice>,
+    controls: Vec<Arc<ShardControl>>,
+    threads: Vec<JoinHandle<()>>,
+    stats: Vec<StatsReader>,
+}
+
+impl Server {
+    /// Starts `config.shard_count()` shard threads, each pinned to one of the process's CPUs, and returns
+    /// once every shard listens.
+    ///
+    /// # Errors
+    ///
+    /// [`ServerError`] when any shard fails to start; shards already started are drained and joined first.
+    pub fn start(config: &ServeConfig) -> Result<Server, ServerError> {
+        let shards = config.shard_count();
+        let cpus = switchboard_core::affinity::allowed_cpus().unwrap_or_default();
+        let mut server = Server {
+            local_addr: config.listen,
+            choices: Vec::with_capacity(shards),
+            controls: Vec::with_capacity(shards),
+            threads: Vec::with_capacity(shards),
+            stats: Vec::with_capacity(shards),
+        };
+        for shard in 0..shards {
+            let cpu = (!cpus.is_empty()).then(|| cpus[shard % cpus.len()]);
+            match server.spawn_shard(config, shard, cpu) {
+                Ok(started) => {
+                    server.local_addr = started.local_addr;
+                    server.choices.push(started.choice);
+                }
+                Err(error) => {
+                    server.drain();
+                    let _ = server.join();
+                    return Err(error);
+                }
+            }
+        }
+        Ok(server)
+    }
+
+    fn spawn_shard(&mut self, config: &ServeConfig, shard: usize, cpu: Option<usize>) -> Result<Started, ServerError> {
+        let wake = WakeSignal::new().map_err(|e| ServerError::Shard { shard, message: e.to_string() })?;
+        let control = Arc::new(ShardControl { drain: AtomicBool::new(false), wake });
+        let (stats, reader) = ShardStats::new();
+        let setup = shard::ShardSetup {
+            id: shard,
+            cpu,
+            listen: self.local_addr,
+            engine_config: engine_config(config),
+            engine_kind: engine_kind(config.engine),
+            connection_config: ConnectionConfig::new(config.mode, &config.limits),
+            connections_max: config.limits.connections_per_shard_max,
+            drain_timeout_ms: config.limits.drain_timeout_ms,
+            control: Arc::clone(&control),
+            stats,
+        };
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name(format!("shard-{shard}"))
+            .spawn(move || shard::run(setup, ready_tx))
+            .map_err(|source| ServerError::Spawn { shard, source })?;
+        self.controls.push(control);
+        self.threads.push(thread);
+        self.stats.push(reader);
+        match ready_rx.recv() {
+            Ok(Ok((local_addr, choice))) => Ok(Started { local_addr, choice }),
+            Ok(Err(message)) => Err(ServerError::Shard { shard, message }),
+            Err(_) => Err(ServerError::Panicked { shard }),
+        }
+    }
+
+    /// The address the shards listen on (with the real port when the configured one was 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Which engine each shard chose, and why.
+    pub fn engine_choices(&self) -> &[EngineChoice] {
+        &self.choices
+    }
+
+    /// Per-shard statistics readers (lock-free; safe to read from any thread at any time).
+    pub fn stats(&self) -> &[StatsReader] {
+        &self.stats
+    }
+
+    /// Starts a graceful drain: shards stop accepting, send every client a going-away close (1001) with a
+    /// reconnect hint after its queued messages, and exit once their connections are gone or
+    /// `drain_timeout_ms` has passed. Returns at once; [`Server::join`] waits.
+    pub fn drain(&self) {
+        for control in &self.controls {
+            control.drain.store(true, Ordering::Release);
+            control.wake.notify();
+        }
+    }
+
+    /// Waits for every shard thread to finish.
+    ///
+    /// # Errors
+    ///
+    /// [`ServerError::Panicked`] naming the first shard that panicked.
+    pub fn join(&mut self) -> Result<(), ServerError> {
+        let mut result = Ok(());
+        for (shard, thread) in self.threads.drain(..).enumerate() {
+            if thread.join().is_err() && result.is_ok() {
+                result = Err(ServerError::Panicked { shard });
+            }
+        }
+        result
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if !self.threads.is_empty() {
+            self.drain();
+            let _ = self.join();
+        }
+    }
+}
+
+/// The engine settings that follow from the serve config.
+fn engine_config(config: &ServeConfig) -> EngineConfig {
+    let connections = config.limits.connections_per_shard_max.min(u64::from(u32::MAX)) as u32;
+    EngineConfig { connections_max: connections.max(1), ..EngineConfig::default() }
+}
+
+fn engine_kind(engine: Engine) -> EngineKind {
+    match engine {
+        Engine::Auto => EngineKind::Auto,
+        Engine::IoUring => EngineKind::IoUring,
+        Engine::Epoll => EngineKind::Epoll,
+    }
+}

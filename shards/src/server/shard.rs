@@ -1,0 +1,333 @@
+//! One shard's event loop: engine events in, connection state machines in the middle, sends and timers out.
+//!
+//! Each tick: wait in the engine (bounded by the timer wheel's next deadline), handle every event, fire due
+//! timers, then flush each connection touched this tick (events, at most one send in flight, timer re-arm).
+//! The engine submits everything the tick queued in one go at the next `poll`.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use switchboard_core::engine::{ConnId, Engine, EngineChoice, EngineConfig, EngineKind, Event};
+use switchboard_core::timer::{TimerConfig, TimerWheel};
+use tracing::{debug, error, info, warn};
+
+use super::stats::{CloseCause, ShardStats};
+use super::table::{Entry, Table};
+use super::ShardControl;
+use crate::conn::{Connection, ConnectionConfig, ConnectionEvent};
+
+/// Bytes of one send buffer: large enough to batch many small frames into one `send`.
+const SEND_BUFFER_BYTES: usize = 64 * 1024;
+/// Send buffers kept for reuse; more than this in flight at once are allocated and freed.
+const SEND_BUFFERS_RETAINED_MAX: usize = 1024;
+/// Close code for a drain: "going away", the client should reconnect (to another node or after restart).
+const CLOSE_GOING_AWAY: u16 = 1001;
+/// Longest wait in the engine while draining, so the drain deadline is checked promptly.
+const DRAIN_POLL_MS_MAX: u64 = 50;
+
+/// Everything a shard thread is started with.
+pub(crate) struct ShardSetup {
+    pub(crate) id: usize,
+    pub(crate) cpu: Option<usize>,
+    pub(crate) listen: SocketAddr,
+    pub(crate) engine_config: EngineConfig,
+    pub(crate) engine_kind: EngineKind,
+    pub(crate) connection_config: ConnectionConfig,
+    pub(crate) connections_max: u64,
+    pub(crate) drain_timeout_ms: u64,
+    pub(crate) control: Arc<ShardControl>,
+    pub(crate) stats: ShardStats,
+}
+
+/// What the shard reports once it listens (or why it could not).
+pub(crate) type Ready = Result<(SocketAddr, EngineChoice), String>;
+
+/// The shard thread's body: set up, report readiness, loop until drained.
+pub(crate) fn run(setup: ShardSetup, ready: mpsc::Sender<Ready>) {
+    if let Some(cpu) = setup.cpu {
+        if let Err(error) = switchboard_core::affinity::pin_current_thread(cpu) {
+            warn!(shard = setup.id, cpu, %error, "could not pin shard thread; running unpinned");
+        }
+    }
+    let mut shard = match Shard::new(setup) {
+        Ok((shard, addr, choice)) => {
+            let _ = ready.send(Ok((addr, choice)));
+            shard
+        }
+        Err(message) => {
+            let _ = ready.send(Err(message));
+            return;
+        }
+    };
+    if let Err(error) = shard.run() {
+        error!(shard = shard.id, %error, "shard stopped on an engine error");
+    }
+}
+
+struct Shard {
+    id: usize,
+    engine: Engine,
+    table: Table,
+    timers: TimerWheel<ConnId>,
+    connection_config: ConnectionConfig,
+    connections_max: usize,
+    drain_timeout_ms: u64,
+    control: Arc<ShardControl>,
+    stats: ShardStats,
+    epoch: Instant,
+    /// Connections touched this tick, flushed at its end.
+    dirty: Vec<ConnId>,
+    /// Timers fired this tick.
+    expired: Vec<ConnId>,
+    /// Reusable send buffers.
+    free_buffers: Vec<Vec<u8>>,
+    /// When draining: the deadline after which remaining connections are dropped.
+    drain_deadline_ms: Option<u64>,
+}
+
+impl Shard {
+    fn new(setup: ShardSetup) -> Result<(Shard, SocketAddr, EngineChoice), String> {
+        let (mut engine, choice) = Engine::new(&setup.engine_config, setup.engine_kind).map_err(|e| e.to_string())?;
+        info!(shard = setup.id, %choice, "engine ready");
+        let (_, addr) = engine.listen(setup.listen).map_err(|e| format!("listen on {}: {e}", setup.listen))?;
+        engine.watch_eventfd(setup.control.wake.raw_fd()).map_err(|e| e.to_string())?;
+        let connections_max = usize::try_from(setup.connections_max).unwrap_or(usize::MAX);
+        let epoch = Instant::now();
+        // One timer per connection at most, plus headroom; the wheel is preallocated.
+        let timers_max = connections_max.saturating_add(16).min(switchboard_core::timer::TIMERS_MAX_LIMIT);
+        let timers = TimerWheel::new(TimerConfig { timers_max, ..TimerConfig::default() }, 0).map_err(|e| e.to_string())?;
+        let table_capacity = connections_max.min(setup.engine_config.connections_max as usize);
+        let shard = Shard {
+            id: setup.id,
+            engine,
+            table: Table::with_capacity(table_capacity),
+            timers,
+            connection_config: setup.connection_config,
+            connections_max,
+            drain_timeout_ms: setup.drain_timeout_ms,
+            control: setup.control,
+            stats: setup.stats,
+            epoch,
+            dirty: Vec::with_capacity(1024),
+            expired: Vec::with_capacity(1024),
+            free_buffers: Vec::new(),
+            drain_deadline_ms: None,
+        };
+        Ok((shard, addr, choice))
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    fn run(&mut self) -> Result<(), switchboard_core::engine::EngineError> {
+        loop {
+            let now = self.now_ms();
+            if self.drain_finished(now) {
+                info!(shard = self.id, remaining = self.table.len(), "drained");
+                return Ok(());
+            }
+            self.engine.poll(self.poll_timeout(now))?;
+            let now = self.now_ms();
+            self.handle_events(now);
+            self.fire_timers(now);
+            self.flush_dirty(now);
+        }
+    }
+
+    fn poll_timeout(&self, now: u64) -> Option<Duration> {
+        let mut deadline = self.timers.next_deadline();
+        if self.drain_deadline_ms.is_some() {
+            let cap = now + DRAIN_POLL_MS_MAX;
+            deadline = Some(deadline.map_or(cap, |d| d.min(cap)));
+        }
+        deadline.map(|d| Duration::from_millis(d.saturating_sub(now)))
+    }
+
+    fn drain_finished(&self, now: u64) -> bool {
+        self.drain_deadline_ms.is_some_and(|deadline| self.table.len() == 0 || now >= deadline)
+    }
+
+    fn handle_events(&mut self, now: u64) {
+        while let Some(event) = self.engine.next_event() {
+            match event {
+                Event::Data { conn, bytes } => {
+                    self.stats.bytes_received.add(bytes.len() as u64);
+                    if let Some(entry) = self.table.get_mut(conn) {
+                        entry.conn.handle_bytes(bytes, now);
+                        mark_dirty(entry, &mut self.dirty);
+                    }
+                }
+                Event::Accepted { conn, .. } => self.accept(conn, now),
+                Event::SendComplete { conn, buf, result } => self.send_complete(conn, buf, result.is_ok()),
+                Event::PeerClosed { conn, cause } => {
+                    debug!(shard = self.id, ?conn, ?cause, "peer closed");
+                    self.close_transport(conn);
+                }
+                Event::Closed { conn } => self.closed(conn),
+                Event::Wake { .. } => self.check_drain(now),
+                Event::Connected { .. } | Event::ConnectFailed { .. } | Event::Timeout => {}
+            }
+        }
+    }
+
+    fn accept(&mut self, conn: ConnId, now: u64) {
+        self.stats.accepted.increment();
+        if self.drain_deadline_ms.is_some() || self.table.len() >= self.connections_max {
+            self.stats.count_close(CloseCause::Refused);
+            let _ = self.engine.close(conn);
+            return;
+        }
+        self.table.insert(conn, Connection::new(self.connection_config, now));
+        self.stats.open.add(1);
+        if let Some(entry) = self.table.get_mut(conn) {
+            mark_dirty(entry, &mut self.dirty);
+        }
+    }
+
+    fn send_complete(&mut self, conn: ConnId, mut buf: Vec<u8>, ok: bool) {
+        if let Some(entry) = self.table.get_mut(conn) {
+            let sent = std::mem::take(&mut entry.bytes_in_flight);
+            entry.conn.handle_send_complete(sent);
+            if ok {
+                self.stats.bytes_sent.add(sent as u64);
+            }
+            mark_dirty(entry, &mut self.dirty);
+            if !ok {
+                self.close_transport(conn);
+            }
+        }
+        if self.free_buffers.len() < SEND_BUFFERS_RETAINED_MAX && buf.capacity() <= SEND_BUFFER_BYTES * 2 {
+            buf.clear();
+            self.free_buffers.push(buf);
+        }
+    }
+
+    /// Asks the engine to drop the transport (once); `Event::Closed` follows.
+    fn close_transport(&mut self, conn: ConnId) {
+        if let Some(entry) = self.table.get_mut(conn) {
+            if !entry.closing {
+                entry.closing = true;
+                if let Err(error) = self.engine.close(conn) {
+                    debug!(shard = self.id, ?conn, %error, "close");
+                }
+            }
+        }
+    }
+
+    fn closed(&mut self, conn: ConnId) {
+        let Some(entry) = self.table.remove(conn) else { return };
+        if let Some((handle, _)) = entry.timer {
+            self.timers.cancel(handle);
+        }
+        let cause = CloseCause::of(entry.conn.close_reason());
+        debug!(shard = self.id, ?conn, cause = cause.label(), "connection closed");
+        self.stats.count_close(cause);
+        self.stats.open.add(-1);
+    }
+
+    fn check_drain(&mut self, now: u64) {
+        if self.drain_deadline_ms.is_some() || !self.control.drain.load(Ordering::Acquire) {
+            return;
+        }
+        self.control.wake.drain();
+        info!(shard = self.id, connections = self.table.len(), "draining");
+        self.drain_deadline_ms = Some(now + self.drain_timeout_ms);
+        let ids: Vec<ConnId> = self.table.ids().collect();
+        for id in ids {
+            if let Some(entry) = self.table.get_mut(id) {
+                entry.conn.close(CLOSE_GOING_AWAY, now);
+                mark_dirty(entry, &mut self.dirty);
+            }
+        }
+    }
+
+    fn fire_timers(&mut self, now: u64) {
+        let expired = &mut self.expired;
+        self.timers.advance(now, |conn| expired.push(conn));
+        let mut expired = std::mem::take(&mut self.expired);
+        for conn in expired.drain(..) {
+            if let Some(entry) = self.table.get_mut(conn) {
+                entry.timer = None;
+                entry.conn.handle_timeout(now);
+                mark_dirty(entry, &mut self.dirty);
+            }
+        }
+        self.expired = expired;
+    }
+
+    fn flush_dirty(&mut self, now: u64) {
+        let mut dirty = std::mem::take(&mut self.dirty);
+        for conn in dirty.drain(..) {
+            self.flush(conn, now);
+        }
+        self.dirty = dirty;
+    }
+
+    /// Moves one connection forward: its events, its next send, its timer, its end.
+    fn flush(&mut self, conn: ConnId, now: u64) {
+        let Some(entry) = self.table.get_mut(conn) else { return };
+        entry.dirty = false;
+        while let Some(event) = entry.conn.poll_event() {
+            match event {
+                ConnectionEvent::Opened { request, .. } => {
+                    debug!(shard = self.id, ?conn, path = %request.path, "websocket open");
+                }
+                // Chat mode hands messages to the conversation layer; the server refuses to start chat mode
+                // until that layer exists (see `Server::start`), so nothing arrives here in echo mode.
+                ConnectionEvent::Message { .. } => {}
+            }
+        }
+        if entry.bytes_in_flight == 0 && !entry.closing {
+            let mut buf = self.free_buffers.pop().unwrap_or_else(|| Vec::with_capacity(SEND_BUFFER_BYTES));
+            let max = SEND_BUFFER_BYTES.max(entry.conn.transmit_bytes_min());
+            let written = entry.conn.poll_transmit(&mut buf, max);
+            if written > 0 {
+                entry.bytes_in_flight = written;
+                self.engine.send(conn, buf);
+            } else {
+                self.free_buffers.push(buf);
+            }
+        }
+        if entry.conn.is_closed() {
+            self.close_transport(conn);
+            return;
+        }
+        self.rearm_timer(conn, now);
+    }
+
+    fn rearm_timer(&mut self, conn: ConnId, now: u64) {
+        let Some(entry) = self.table.get_mut(conn) else { return };
+        let wanted = entry.conn.poll_timeout();
+        match (wanted, entry.timer) {
+            (None, None) => {}
+            (None, Some((handle, _))) => {
+                self.timers.cancel(handle);
+                entry.timer = None;
+            }
+            (Some(deadline), Some((_, armed))) if deadline == armed => {}
+            (Some(deadline), Some((handle, _))) if self.timers.reset(handle, deadline) => {
+                entry.timer = Some((handle, deadline));
+            }
+            (Some(deadline), _) => match self.timers.insert(deadline.max(now), conn) {
+                Ok(handle) => entry.timer = Some((handle, deadline)),
+                Err(error) => {
+                    // The wheel is sized for one timer per allowed connection, so this is our bug; dropping the
+                    // connection keeps every other connection's timeouts intact.
+                    error!(shard = self.id, ?conn, %error, "timer wheel full; dropping connection");
+                    entry.timer = None;
+                    self.close_transport(conn);
+                }
+            },
+        }
+    }
+}
+
+fn mark_dirty(entry: &mut Entry, dirty: &mut Vec<ConnId>) {
+    if !entry.dirty {
+        entry.dirty = true;
+        dirty.push(entry.id);
+    }
+}

@@ -1,0 +1,78 @@
+//! The shard's connection table: one entry per engine connection, indexed by the engine's dense connection
+//! index and checked by generation, so a stale id from an old connection never reaches a new one.
+
+use switchboard_core::engine::ConnId;
+use switchboard_core::timer::TimerHandle;
+
+use crate::conn::Connection;
+
+/// One connection as the shard sees it: the protocol state machine plus the I/O bookkeeping around it.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    /// The engine's id (index and generation).
+    pub(crate) id: ConnId,
+    /// The sans-IO protocol state machine.
+    pub(crate) conn: Connection,
+    /// The armed timer and its deadline, if any.
+    pub(crate) timer: Option<(TimerHandle, u64)>,
+    /// Bytes handed to the engine and not yet completed (the engine keeps one buffer per send).
+    pub(crate) bytes_in_flight: usize,
+    /// `Engine::close` was called; waiting for `Event::Closed`.
+    pub(crate) closing: bool,
+    /// Already queued for a flush in this tick.
+    pub(crate) dirty: bool,
+}
+
+/// Entries indexed by `ConnId::index()`; grows to the highest index the engine hands out, never shrinks.
+#[derive(Debug, Default)]
+pub(crate) struct Table {
+    entries: Vec<Option<Entry>>,
+    len: usize,
+}
+
+impl Table {
+    /// A table with room for `capacity` connections before it grows.
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        let mut entries = Vec::with_capacity(capacity);
+        entries.resize_with(capacity, || None);
+        Table { entries, len: 0 }
+    }
+
+    /// Connections in the table.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Adds a new connection; an index still occupied is an engine bug (it reuses an index only after
+    /// reporting `Closed`, which removes the entry).
+    pub(crate) fn insert(&mut self, id: ConnId, conn: Connection) {
+        let index = id.index();
+        if index >= self.entries.len() {
+            self.entries.resize_with(index + 1, || None);
+        }
+        let slot = &mut self.entries[index];
+        assert!(slot.is_none(), "engine reused {id:?} before reporting it closed");
+        *slot = Some(Entry { id, conn, timer: None, bytes_in_flight: 0, closing: false, dirty: false });
+        self.len += 1;
+    }
+
+    /// The entry for `id`, if it is still that connection.
+    pub(crate) fn get_mut(&mut self, id: ConnId) -> Option<&mut Entry> {
+        self.entries.get_mut(id.index())?.as_mut().filter(|entry| entry.id == id)
+    }
+
+    /// Removes and returns the entry for `id`.
+    pub(crate) fn remove(&mut self, id: ConnId) -> Option<Entry> {
+        let slot = self.entries.get_mut(id.index())?;
+        if slot.as_ref().is_some_and(|entry| entry.id == id) {
+            self.len -= 1;
+            return slot.take();
+        }
+        None
+    }
+
+    /// Every connection id, for a drain that must touch them all.
+    pub(crate) fn ids(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.entries.iter().flatten().map(|entry| entry.id)
+    }
+}
