@@ -36,7 +36,9 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-sed "s#@PORT@#$port#; s#@OUT@#$work/reports#" scripts/autobahn/fuzzingclient.json >"$work/spec.json"
+reports="$root/target/autobahn-reports"
+rm -rf "$reports"
+sed "s#@PORT@#$port#; s#@OUT@#$reports#" scripts/autobahn/fuzzingclient.json >"$work/spec.json"
 (cd "$work" && timeout 900 "$venv/bin/wstest" -m fuzzingclient -s "$work/spec.json" >"$work/wstest.log" 2>&1) || {
   echo "autobahn: wstest failed"; tail -n 30 "$work/wstest.log"; tail -n 30 "$work/server.log"; exit 1; }
 
@@ -45,5 +47,5 @@ if ! kill -0 "$server_pid" 2>/dev/null; then
 fi
 
 mkdir -p bench/results
-python3 scripts/autobahn/compare.py "$work/reports/index.json" scripts/autobahn/expected.json \
+python3 scripts/autobahn/compare.py "$reports/index.json" scripts/autobahn/expected.json \
   bench/results/autobahn-summary.txt

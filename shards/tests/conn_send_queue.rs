@@ -1,7 +1,7 @@
 //! Deterministic tests of the per-connection send queue: lane order, fragmentation, the bound.
 
 use bytes::Bytes;
-use switchboard_shards::conn::send_queue::ENTRY_OVERHEAD_BYTES;
+use switchboard_shards::conn::send_queue::{ENTRY_OVERHEAD_BYTES, PONGS_QUEUED_MAX};
 use switchboard_shards::conn::{
     DataKind, FragmentInfo, Fragmentation, Lane, SendQueue, SendQueueError,
 };
@@ -253,13 +253,15 @@ fn error_close_discards_data_and_graceful_close_flushes_first() {
 }
 
 #[test]
-fn control_frames_go_first_and_pong_keeps_only_the_latest() {
+fn control_frames_go_first_and_every_pong_is_answered_in_order() {
+    // Autobahn 2.10/2.11 send ten pings back to back and expect ten pongs (it fails a server that answers
+    // only the latest, although RFC 6455 5.5.3 allows it).
     let mut queue = SendQueue::new(APP, FRAGMENT_BYTES, QUEUE_BYTES_MAX);
     queue
         .enqueue(Lane::Urgent, DataKind::Binary, message(1, 10))
         .unwrap();
-    queue.enqueue_pong(b"old");
-    queue.enqueue_pong(b"new");
+    queue.enqueue_pong(b"first");
+    queue.enqueue_pong(b"second");
     queue.enqueue_ping(7u64.to_be_bytes());
     let frames = transmit(&mut queue, 1 << 20);
     assert_eq!(
@@ -267,12 +269,29 @@ fn control_frames_go_first_and_pong_keeps_only_the_latest() {
         Frame {
             fin: true,
             opcode: 0xA,
-            payload: b"new".to_vec()
+            payload: b"first".to_vec()
         }
     );
-    assert_eq!(frames[1].opcode, 0x9);
-    assert_eq!(frames[2].opcode, 0x2);
-    assert_eq!(queue.counters().frames_written, 3);
+    assert_eq!(frames[1].payload, b"second");
+    assert_eq!(frames[2].opcode, 0x9);
+    assert_eq!(frames[3].opcode, 0x2);
+    assert_eq!(queue.counters().frames_written, 4);
+}
+
+#[test]
+fn a_ping_flood_keeps_only_the_latest_pongs_within_the_bound() {
+    let mut queue = SendQueue::new(APP, FRAGMENT_BYTES, QUEUE_BYTES_MAX);
+    let pings = PONGS_QUEUED_MAX + 5;
+    for i in 0..pings {
+        queue.enqueue_pong(&[i as u8]);
+    }
+    let frames = transmit(&mut queue, 1 << 20);
+    // The first pong is kept in its slot; of the rest only the newest PONGS_QUEUED_MAX survive.
+    assert_eq!(frames.len(), 1 + PONGS_QUEUED_MAX);
+    assert_eq!(frames[0].payload, [0]);
+    let expected: Vec<Vec<u8>> = (pings - PONGS_QUEUED_MAX..pings).map(|i| vec![i as u8]).collect();
+    let got: Vec<Vec<u8>> = frames[1..].iter().map(|f| f.payload.clone()).collect();
+    assert_eq!(got, expected);
 }
 
 /// A small deterministic generator (SplitMix64), so the randomized test is reproducible.

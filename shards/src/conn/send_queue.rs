@@ -28,6 +28,9 @@ const _: () = assert!(std::mem::size_of::<Outbound>() <= ENTRY_OVERHEAD_BYTES);
 /// Payload bytes of our pings: the heartbeat token.
 pub const PING_PAYLOAD_BYTES: usize = 8;
 
+/// Unsent pongs kept beyond the first; a ping flood beyond this answers only the latest pings.
+pub const PONGS_QUEUED_MAX: usize = 8;
+
 /// What an app-level fragment prefix needs to know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FragmentInfo {
@@ -125,6 +128,9 @@ struct PendingClose {
 pub struct SendQueue {
     lanes: [VecDeque<Outbound>; LANE_COUNT],
     pong: Option<ControlFrame>,
+    /// Further pongs owed, oldest first, at most `PONGS_QUEUED_MAX`; empty (unallocated) unless the client
+    /// sends several pings between two writes.
+    pongs_more: VecDeque<ControlFrame>,
     /// Our heartbeat ping's 8-byte token (kept small: this struct exists once per connection).
     ping: Option<[u8; PING_PAYLOAD_BYTES]>,
     close: Option<PendingClose>,
@@ -152,6 +158,7 @@ impl SendQueue {
         Self {
             lanes: Default::default(),
             pong: None,
+            pongs_more: VecDeque::new(),
             ping: None,
             close: None,
             close_written: false,
@@ -225,11 +232,22 @@ impl SendQueue {
         Ok(())
     }
 
-    /// Queues a Pong, replacing an unsent one (RFC 6455 5.5.3 allows answering only the latest Ping).
+    /// Queues a Pong answering a Ping. Up to `1 + PONGS_QUEUED_MAX` unsent pongs are kept, oldest dropped first.
     pub fn enqueue_pong(&mut self, payload: &[u8]) {
-        if !self.close_written {
-            self.pong = Some(ControlFrame::new(wire::OPCODE_PONG, payload));
+        if self.close_written {
+            return;
         }
+        let frame = ControlFrame::new(wire::OPCODE_PONG, payload);
+        if self.pong.is_none() {
+            self.pong = Some(frame);
+            return;
+        }
+        // RFC 6455 5.5.3 allows answering only the latest ping; we answer each of the last few, which is
+        // what clients measuring RTT per ping expect, and drop the oldest beyond the bound.
+        if self.pongs_more.len() == PONGS_QUEUED_MAX {
+            self.pongs_more.pop_front();
+        }
+        self.pongs_more.push_back(frame);
     }
 
     /// Queues a Ping with our heartbeat token, replacing an unsent one.
@@ -336,6 +354,7 @@ impl SendQueue {
             if self.pong.take().is_none() {
                 self.ping = None;
             }
+            self.pong = self.pongs_more.pop_front();
             self.counters.frames_written += 1;
             return true;
         }

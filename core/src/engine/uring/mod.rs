@@ -281,6 +281,10 @@ impl UringEngine {
             for ring in 1..self.rings.len() {
                 self.reap(ring as u32);
             }
+            // Reaping can queue follow-up operations on a secondary ring (a close after its cancel
+            // completes). Only the primary ring is entered by the wait above, so submit them now or
+            // they would sit until some unrelated wake-up.
+            self.enter_secondaries()?;
             // An empty wake-up (EINTR, task work for bookkeeping ops) is retried.
             if !self.queue.is_empty() || deadline.is_some_and(|d| Instant::now() >= d) {
                 break;
