@@ -49,13 +49,21 @@ impl ShutdownSignals {
 
     /// Waits up to `timeout` for a shutdown signal; returns its number, or `None` when the time ran out.
     pub fn wait(&self, timeout: Duration) -> io::Result<Option<i32>> {
-        let mut pollfd = libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let mut pollfd = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
         let timeout_ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
         // SAFETY: `pollfd` is a valid array of one element that lives across the call.
         let ready = unsafe { libc::poll(&mut pollfd, 1, timeout_ms) };
         if ready < 0 {
             let error = io::Error::last_os_error();
-            return if error.kind() == io::ErrorKind::Interrupted { Ok(None) } else { Err(error) };
+            return if error.kind() == io::ErrorKind::Interrupted {
+                Ok(None)
+            } else {
+                Err(error)
+            };
         }
         if ready == 0 {
             return Ok(None);
@@ -64,7 +72,13 @@ impl ShutdownSignals {
         let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
         let size = std::mem::size_of::<libc::signalfd_siginfo>();
         // SAFETY: `info` is a writable buffer of exactly `size` bytes that lives across the call.
-        let read = unsafe { libc::read(self.fd.as_raw_fd(), (&mut info as *mut libc::signalfd_siginfo).cast(), size) };
+        let read = unsafe {
+            libc::read(
+                self.fd.as_raw_fd(),
+                (&mut info as *mut libc::signalfd_siginfo).cast(),
+                size,
+            )
+        };
         if read != size as isize {
             return Ok(None);
         }

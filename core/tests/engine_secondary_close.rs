@@ -37,7 +37,9 @@ fn close_on_a_secondary_ring_is_submitted_while_the_shard_sleeps() {
     let server_stop = Arc::clone(&stop);
     let server = thread::spawn(move || {
         let (mut engine, _) = Engine::new(&config, EngineKind::IoUring).expect("engine");
-        let (_, addr) = engine.listen("127.0.0.1:0".parse().unwrap()).expect("listen");
+        let (_, addr) = engine
+            .listen("127.0.0.1:0".parse().unwrap())
+            .expect("listen");
         engine.watch_eventfd(server_stop.raw_fd()).expect("watch");
         addr_tx.send(addr).unwrap();
         let mut closed = 0;

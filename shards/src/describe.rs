@@ -3,7 +3,9 @@
 
 use std::fmt::Write;
 
-use switchboard_protocol::app::{Kind, Lane, PROTOCOL_VERSION, SUBPROTOCOL_BINARY, SUBPROTOCOL_JSON};
+use switchboard_protocol::app::{
+    Kind, Lane, PROTOCOL_VERSION, SUBPROTOCOL_BINARY, SUBPROTOCOL_JSON,
+};
 
 use crate::config::ServeConfig;
 
@@ -12,21 +14,45 @@ pub fn text() -> String {
     let mut out = String::new();
     let limits = ServeConfig::default().limits;
     let _ = writeln!(out, "Switchboard protocol version {PROTOCOL_VERSION}");
-    let _ = writeln!(out, "transport: WebSocket (RFC 6455), permessage-deflate declined");
-    let _ = writeln!(out, "subprotocols: {SUBPROTOCOL_BINARY} (binary frames), {SUBPROTOCOL_JSON} (JSON text frames)");
+    let _ = writeln!(
+        out,
+        "transport: WebSocket (RFC 6455), permessage-deflate declined"
+    );
+    let _ = writeln!(
+        out,
+        "subprotocols: {SUBPROTOCOL_BINARY} (binary frames), {SUBPROTOCOL_JSON} (JSON text frames)"
+    );
     let _ = writeln!(out, "lanes (highest priority first):");
     for lane in Lane::ALL {
         let _ = writeln!(out, "  {} = {}", lane as u8, lane.name());
     }
     let _ = writeln!(out, "frame kinds:");
     for kind in Kind::ALL {
-        let _ = writeln!(out, "  0x{:02x} {:<15} default lane {}", kind as u8, kind.name(), kind.default_lane().name());
+        let _ = writeln!(
+            out,
+            "  0x{:02x} {:<15} default lane {}",
+            kind as u8,
+            kind.name(),
+            kind.default_lane().name()
+        );
     }
     let _ = writeln!(out, "default limits:");
     let _ = writeln!(out, "  message_bytes_max = {}", limits.message_bytes_max);
-    let _ = writeln!(out, "  frame_payload_bytes_max = {}", limits.frame_payload_bytes_max);
-    let _ = writeln!(out, "  handshake_bytes_max = {}", limits.handshake_bytes_max);
-    let _ = writeln!(out, "  heartbeat_interval_ms = {}..={}", limits.heartbeat_interval_ms_min, limits.heartbeat_interval_ms_max);
+    let _ = writeln!(
+        out,
+        "  frame_payload_bytes_max = {}",
+        limits.frame_payload_bytes_max
+    );
+    let _ = writeln!(
+        out,
+        "  handshake_bytes_max = {}",
+        limits.handshake_bytes_max
+    );
+    let _ = writeln!(
+        out,
+        "  heartbeat_interval_ms = {}..={}",
+        limits.heartbeat_interval_ms_min, limits.heartbeat_interval_ms_max
+    );
     let _ = writeln!(out, "specification: docs/protocol.md");
     out
 }

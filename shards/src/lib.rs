@@ -8,12 +8,21 @@
 //! - [`conn`]: the sans-IO connection logic (handshake, heartbeats, priority send lanes, close codes).
 //! - [`server`]: the connection server: one pinned shard thread per core running the engine loop over
 //!   [`conn::Connection`] state machines, graceful drain, per-shard statistics.
+//! - [`admin`]: the admin HTTP listener: Prometheus `/metrics`, `/healthz`, `/readyz`, off the hot path.
 //! - [`describe`]: the protocol self-description printed by `switchboard describe`.
+//! - [`auth`]: signed access tokens (HMAC-SHA256, key rotation) and the conversation access rules.
+//! - [`pii`]: PII masking (phones, resident IDs, bank cards, emails) applied before anything is persisted.
+//! - [`log`]: the durable log, one append-only segmented log per owner shard: CRC-framed records, group
+//!   commit, start-up recovery, conversation and de-duplication indexes, retention.
 //! - [`routing`]: the routing/AI logic (knowledge base, intent and sentiment classifier, dialogue,
 //!   tickets, agent assignment), pure and single-threaded; `switchboard ai` evaluates it.
 
+pub mod admin;
+pub mod auth;
 pub mod config;
 pub mod conn;
 pub mod describe;
+pub mod log;
+pub mod pii;
 pub mod routing;
 pub mod server;

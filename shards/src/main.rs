@@ -1,4 +1,4 @@
-//! The `switchboard` binary: `serve`, `tune`, `ai`, `describe`.
+//! The `switchboard` binary: `serve`, `tune`, `ai`, `token`, `describe`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use switchboard_core::engine::BackendKind;
 use switchboard_core::signal::ShutdownSignals;
+use switchboard_shards::admin::{self, AdminSource};
 use switchboard_shards::config::{Engine, Mode, ServeConfig, Shards};
 use switchboard_shards::server::stats::CloseCause;
 use switchboard_shards::server::Server;
@@ -34,6 +35,8 @@ enum Command {
     Tune(switchboard_tuning::cli::TuneArgs),
     /// The routing/AI brain: evaluate it on a labelled set, classify a message.
     Ai(switchboard_shards::routing::cli::AiArgs),
+    /// Mint a signed client token (for tests and demos).
+    Token(switchboard_shards::auth::cli::TokenArgs),
     /// Print the protocol's self-description (subprotocols, frame kinds, limits).
     Describe,
 }
@@ -58,6 +61,25 @@ struct ServeArgs {
     /// Directory for the durable log.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Admin HTTP listener for /metrics, /healthz and /readyz (`off` disables it).
+    #[arg(long, value_parser = parse_admin_listen)]
+    admin_listen: Option<AdminListen>,
+}
+
+/// The `--admin-listen` flag: an address, or `off`.
+#[derive(Debug, Clone, Copy)]
+enum AdminListen {
+    Off,
+    At(SocketAddr),
+}
+
+fn parse_admin_listen(text: &str) -> Result<AdminListen, String> {
+    if text == "off" {
+        return Ok(AdminListen::Off);
+    }
+    text.parse()
+        .map(AdminListen::At)
+        .map_err(|e| format!("`{text}` is not `off` or ADDR:PORT: {e}"))
 }
 
 fn parse_mode(text: &str) -> Result<Mode, String> {
@@ -73,7 +95,9 @@ fn parse_engine(text: &str) -> Result<Engine, String> {
         "auto" => Ok(Engine::Auto),
         "io-uring" | "io_uring" | "uring" => Ok(Engine::IoUring),
         "epoll" => Ok(Engine::Epoll),
-        other => Err(format!("unknown engine `{other}`: expected `auto`, `io-uring` or `epoll`")),
+        other => Err(format!(
+            "unknown engine `{other}`: expected `auto`, `io-uring` or `epoll`"
+        )),
     }
 }
 
@@ -84,6 +108,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Tune(args) => switchboard_tuning::cli::run(args),
         Command::Ai(args) => switchboard_shards::routing::cli::run(args),
+        Command::Token(args) => switchboard_shards::auth::cli::run(args),
         Command::Describe => {
             print!("{}", switchboard_shards::describe::text());
             Ok(ExitCode::SUCCESS)
@@ -102,31 +127,64 @@ fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = match &args.config {
-        Some(path) => ServeConfig::load(path).with_context(|| format!("loading {}", path.display()))?,
+        Some(path) => {
+            ServeConfig::load(path).with_context(|| format!("loading {}", path.display()))?
+        }
         None => ServeConfig::default(),
     };
     config
-        .apply_overrides(args.listen, args.mode, args.shards, args.engine, args.data_dir.clone())
+        .apply_overrides(
+            args.listen,
+            args.mode,
+            args.shards,
+            args.engine,
+            args.data_dir.clone(),
+        )
         .context("command-line flags")?;
+    match args.admin_listen {
+        Some(AdminListen::Off) => config.admin_listen = None,
+        Some(AdminListen::At(addr)) => config.admin_listen = Some(addr),
+        None => {}
+    }
     // Block SIGTERM/SIGINT before any shard thread exists, so only the signalfd below receives them.
     let signals = ShutdownSignals::block_and_open().context("setting up signal handling")?;
     let mut server = Server::start(&config).context("starting the server")?;
     log_startup_checks(&config, &server);
+    let admin = match config.admin_listen {
+        Some(addr) => {
+            let handle = admin::start(addr, AdminSource::from_server(&server))
+                .with_context(|| format!("starting the admin listener on {addr}"))?;
+            info!(admin = %handle.local_addr(), "admin listener: /metrics /healthz /readyz");
+            Some(handle)
+        }
+        None => None,
+    };
     info!(listen = %server.local_addr(), shards = config.shard_count(), mode = ?config.mode, "switchboard serving");
 
     let signal = loop {
-        if let Some(signal) = signals.wait(Duration::from_secs(1)).context("waiting for signals")? {
+        if let Some(signal) = signals
+            .wait(Duration::from_secs(1))
+            .context("waiting for signals")?
+        {
             break signal;
         }
     };
-    info!(signal, drain_timeout_ms = config.limits.drain_timeout_ms, "draining: no new connections, going-away to clients");
+    info!(
+        signal,
+        drain_timeout_ms = config.limits.drain_timeout_ms,
+        "draining: no new connections, going-away to clients"
+    );
     server.drain();
     server.join().context("stopping shards")?;
+    drop(admin);
     log_totals(&server);
     Ok(ExitCode::SUCCESS)
 }

@@ -289,7 +289,9 @@ fn a_ping_flood_keeps_only_the_latest_pongs_within_the_bound() {
     // The first pong is kept in its slot; of the rest only the newest PONGS_QUEUED_MAX survive.
     assert_eq!(frames.len(), 1 + PONGS_QUEUED_MAX);
     assert_eq!(frames[0].payload, [0]);
-    let expected: Vec<Vec<u8>> = (pings - PONGS_QUEUED_MAX..pings).map(|i| vec![i as u8]).collect();
+    let expected: Vec<Vec<u8>> = (pings - PONGS_QUEUED_MAX..pings)
+        .map(|i| vec![i as u8])
+        .collect();
     let got: Vec<Vec<u8>> = frames[1..].iter().map(|f| f.payload.clone()).collect();
     assert_eq!(got, expected);
 }

@@ -91,7 +91,7 @@ impl Default for ServeConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
             shards: Shards::Auto,
-            mode: Mode::Chat,
+            mode: Mode::Echo,
             engine: Engine::Auto,
             data_dir: PathBuf::from("switchboard-data"),
             admin_listen: Some(SocketAddr::from(([127, 0, 0, 1], 7879))),

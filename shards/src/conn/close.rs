@@ -92,6 +92,10 @@ impl CloseReason {
             CloseReason::IdleTimeout => "idle timeout",
             CloseReason::HeartbeatTimeout => "heartbeat timeout",
             CloseReason::PeerClosed { .. } => "",
+            // The drain's reconnect hint: the node is going away, not refusing this client.
+            CloseReason::Local {
+                code: CLOSE_GOING_AWAY,
+            } => "server restarting: reconnect",
             CloseReason::Local { .. } => "server closing",
             CloseReason::CloseTimeout { .. } => "close timeout",
         }

@@ -91,6 +91,8 @@ pub struct Connection {
     aborted: bool,
     /// Bytes handed out by `poll_transmit` and not yet reported by `handle_send_complete`.
     bytes_in_flight: usize,
+    /// Complete text/binary messages received while open, for metrics.
+    messages_received: u64,
 }
 
 impl Connection {
@@ -117,6 +119,7 @@ impl Connection {
             close_reason: None,
             aborted: false,
             bytes_in_flight: 0,
+            messages_received: 0,
             config,
         }
     }
@@ -134,6 +137,18 @@ impl Connection {
     /// The send queue's counters, for metrics.
     pub fn send_counters(&self) -> SendQueueCounters {
         self.send_queue.counters()
+    }
+
+    /// Complete text/binary messages received while open (each is echoed or handed out as an event), for
+    /// metrics. Changed by `handle_bytes`.
+    pub fn messages_received(&self) -> u64 {
+        self.messages_received
+    }
+
+    /// Takes the heartbeat RTT sample (ms) measured by the last answered ping, if not taken yet, for metrics.
+    /// Changed by `handle_bytes`.
+    pub fn take_rtt_sample_ms(&mut self) -> Option<u64> {
+        self.heartbeat.take_sample_ms()
     }
 
     /// The smallest `max_bytes` [`Connection::poll_transmit`] accepts: size write buffers at least this.
@@ -294,6 +309,7 @@ impl Connection {
         match inbound {
             Inbound::Data(kind, payload) if open => {
                 self.last_message_ms = now_ms;
+                self.messages_received += 1;
                 match self.config.mode {
                     Mode::Echo => self.enqueue_or_close(Lane::Chat, kind, payload, now_ms),
                     Mode::Chat => self

@@ -92,6 +92,8 @@ pub struct Heartbeat {
     /// Token of the next ping; increases so a late pong for an older ping is not mistaken for the current.
     next_token: u64,
     expired: bool,
+    /// The last RTT sample (ms) not yet taken by [`Heartbeat::take_sample_ms`], for metrics.
+    sample_ms: Option<u64>,
 }
 
 impl Heartbeat {
@@ -112,6 +114,7 @@ impl Heartbeat {
             outstanding: None,
             next_token: 1,
             expired: false,
+            sample_ms: None,
         }
     }
 
@@ -176,7 +179,13 @@ impl Heartbeat {
         true
     }
 
+    /// Takes the RTT sample (ms) measured by the last matching pong, if not taken yet. Changed by `on_pong`.
+    pub fn take_sample_ms(&mut self) -> Option<u64> {
+        self.sample_ms.take()
+    }
+
     fn add_sample(&mut self, rtt_ms: u64) {
+        self.sample_ms = Some(rtt_ms);
         let sample = rtt_ms * RTT_SCALE;
         self.rtt = Some(match self.rtt {
             None => RttEstimate {

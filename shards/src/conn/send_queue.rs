@@ -29,7 +29,7 @@ const _: () = assert!(std::mem::size_of::<Outbound>() <= ENTRY_OVERHEAD_BYTES);
 pub const PING_PAYLOAD_BYTES: usize = 8;
 
 /// Unsent pongs kept beyond the first; a ping flood beyond this answers only the latest pings.
-pub const PONGS_QUEUED_MAX: usize = 8;
+pub const PONGS_QUEUED_MAX: usize = 16;
 
 /// What an app-level fragment prefix needs to know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -26,7 +26,7 @@ use std::thread::JoinHandle;
 use switchboard_core::channel::WakeSignal;
 use switchboard_core::engine::{EngineChoice, EngineConfig, EngineKind};
 
-use crate::config::{Engine, ServeConfig};
+use crate::config::{Engine, Mode, ServeConfig};
 use crate::conn::ConnectionConfig;
 use stats::{ShardStats, StatsReader};
 
@@ -50,6 +50,14 @@ pub enum ServerError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The configured mode is not available in this build (operator's configuration).
+    #[error("mode `{mode}` is not available yet: {why}")]
+    ModeUnavailable {
+        /// The mode asked for.
+        mode: &'static str,
+        /// Why, and what to use instead.
+        why: &'static str,
+    },
     /// A shard thread panicked (our bug).
     #[error("shard {shard} panicked")]
     Panicked {
@@ -65,6 +73,21 @@ pub(crate) struct ShardControl {
     drain: AtomicBool,
     /// Written by [`Server::drain`] so a sleeping shard notices at once.
     wake: WakeSignal,
+}
+
+/// Whether [`Server::drain`] was called, readable from any thread without locks.
+#[derive(Debug, Clone)]
+pub struct DrainWatch {
+    controls: Vec<Arc<ShardControl>>,
+}
+
+impl DrainWatch {
+    /// Whether the server is draining (set by [`Server::drain`], never cleared).
+    pub fn is_draining(&self) -> bool {
+        self.controls
+            .iter()
+            .any(|control| control.drain.load(Ordering::Acquire))
+    }
 }
 
 /// What shard 0 reports once it is listening.
@@ -91,6 +114,13 @@ impl Server {
     ///
     /// [`ServerError`] when any shard fails to start; shards already started are drained and joined first.
     pub fn start(config: &ServeConfig) -> Result<Server, ServerError> {
+        if config.mode == Mode::Chat {
+            // Refusing is better than accepting customers whose messages nothing would handle.
+            return Err(ServerError::ModeUnavailable {
+                mode: "chat",
+                why: "the conversation layer is not built yet; use `--mode echo`",
+            });
+        }
         let shards = config.shard_count();
         let cpus = switchboard_core::affinity::allowed_cpus().unwrap_or_default();
         let mut server = Server {
@@ -117,9 +147,20 @@ impl Server {
         Ok(server)
     }
 
-    fn spawn_shard(&mut self, config: &ServeConfig, shard: usize, cpu: Option<usize>) -> Result<Started, ServerError> {
-        let wake = WakeSignal::new().map_err(|e| ServerError::Shard { shard, message: e.to_string() })?;
-        let control = Arc::new(ShardControl { drain: AtomicBool::new(false), wake });
+    fn spawn_shard(
+        &mut self,
+        config: &ServeConfig,
+        shard: usize,
+        cpu: Option<usize>,
+    ) -> Result<Started, ServerError> {
+        let wake = WakeSignal::new().map_err(|e| ServerError::Shard {
+            shard,
+            message: e.to_string(),
+        })?;
+        let control = Arc::new(ShardControl {
+            drain: AtomicBool::new(false),
+            wake,
+        });
         let (stats, reader) = ShardStats::new();
         let setup = shard::ShardSetup {
             id: shard,
@@ -163,6 +204,13 @@ impl Server {
         &self.stats
     }
 
+    /// A view of the drain flag for other threads (the admin listener's `/readyz`).
+    pub fn drain_watch(&self) -> DrainWatch {
+        DrainWatch {
+            controls: self.controls.clone(),
+        }
+    }
+
     /// Starts a graceful drain: shards stop accepting, send every client a going-away close (1001) with a
     /// reconnect hint after its queued messages, and exit once their connections are gone or
     /// `drain_timeout_ms` has passed. Returns at once; [`Server::join`] waits.
@@ -198,10 +246,27 @@ impl Drop for Server {
     }
 }
 
+/// Engine connection slots beyond `connections_per_shard_max`. The engine stops accepting when its table is
+/// full, so without headroom a connection over the limit would wait unanswered in the listen backlog; with
+/// it the shard accepts, refuses (closes) and counts it, and the client learns at once.
+const REFUSE_HEADROOM_CONNECTIONS: u32 = 64;
+/// The engine's own bound on `connections_max` (core's `CONNECTIONS_MAX_LIMIT`), which the headroom must
+/// not push a maximal `connections_per_shard_max` over.
+const ENGINE_CONNECTIONS_MAX: u32 = 1 << 24;
+
 /// The engine settings that follow from the serve config.
 fn engine_config(config: &ServeConfig) -> EngineConfig {
-    let connections = config.limits.connections_per_shard_max.min(u64::from(u32::MAX)) as u32;
-    EngineConfig { connections_max: connections.max(1), ..EngineConfig::default() }
+    let connections = config
+        .limits
+        .connections_per_shard_max
+        .min(u64::from(u32::MAX)) as u32;
+    EngineConfig {
+        connections_max: connections
+            .max(1)
+            .saturating_add(REFUSE_HEADROOM_CONNECTIONS)
+            .min(ENGINE_CONNECTIONS_MAX),
+        ..EngineConfig::default()
+    }
 }
 
 fn engine_kind(engine: Engine) -> EngineKind {

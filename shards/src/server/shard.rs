@@ -52,7 +52,8 @@ pub(crate) fn run(setup: ShardSetup, ready: mpsc::Sender<Ready>) {
         }
     }
     let mut shard = match Shard::new(setup) {
-        Ok((shard, addr, choice)) => {
+        Ok((mut shard, addr, choice)) => {
+            shard.stats.listening.set(1);
             let _ = ready.send(Ok((addr, choice)));
             shard
         }
@@ -64,6 +65,7 @@ pub(crate) fn run(setup: ShardSetup, ready: mpsc::Sender<Ready>) {
     if let Err(error) = shard.run() {
         error!(shard = shard.id, %error, "shard stopped on an engine error");
     }
+    shard.stats.listening.set(0);
 }
 
 struct Shard {
@@ -77,6 +79,10 @@ struct Shard {
     control: Arc<ShardControl>,
     stats: ShardStats,
     epoch: Instant,
+    /// When (µs since `epoch`) this tick's events became visible, and when its flush began; one clock read
+    /// each per tick, for the delivery latency metric.
+    received_us: u64,
+    flushed_us: u64,
     /// Connections touched this tick, flushed at its end.
     dirty: Vec<ConnId>,
     /// Timers fired this tick.
@@ -89,15 +95,29 @@ struct Shard {
 
 impl Shard {
     fn new(setup: ShardSetup) -> Result<(Shard, SocketAddr, EngineChoice), String> {
-        let (mut engine, choice) = Engine::new(&setup.engine_config, setup.engine_kind).map_err(|e| e.to_string())?;
+        let (mut engine, choice) =
+            Engine::new(&setup.engine_config, setup.engine_kind).map_err(|e| e.to_string())?;
         info!(shard = setup.id, %choice, "engine ready");
-        let (_, addr) = engine.listen(setup.listen).map_err(|e| format!("listen on {}: {e}", setup.listen))?;
-        engine.watch_eventfd(setup.control.wake.raw_fd()).map_err(|e| e.to_string())?;
+        let (_, addr) = engine
+            .listen(setup.listen)
+            .map_err(|e| format!("listen on {}: {e}", setup.listen))?;
+        engine
+            .watch_eventfd(setup.control.wake.raw_fd())
+            .map_err(|e| e.to_string())?;
         let connections_max = usize::try_from(setup.connections_max).unwrap_or(usize::MAX);
         let epoch = Instant::now();
         // One timer per connection at most, plus headroom; the wheel is preallocated.
-        let timers_max = connections_max.saturating_add(16).min(switchboard_core::timer::TIMERS_MAX_LIMIT);
-        let timers = TimerWheel::new(TimerConfig { timers_max, ..TimerConfig::default() }, 0).map_err(|e| e.to_string())?;
+        let timers_max = connections_max
+            .saturating_add(16)
+            .min(switchboard_core::timer::TIMERS_MAX_LIMIT);
+        let timers = TimerWheel::new(
+            TimerConfig {
+                timers_max,
+                ..TimerConfig::default()
+            },
+            0,
+        )
+        .map_err(|e| e.to_string())?;
         let table_capacity = connections_max.min(setup.engine_config.connections_max as usize);
         let shard = Shard {
             id: setup.id,
@@ -110,6 +130,8 @@ impl Shard {
             control: setup.control,
             stats: setup.stats,
             epoch,
+            received_us: 0,
+            flushed_us: 0,
             dirty: Vec::with_capacity(1024),
             expired: Vec::with_capacity(1024),
             free_buffers: Vec::new(),
@@ -122,6 +144,10 @@ impl Shard {
         self.epoch.elapsed().as_millis() as u64
     }
 
+    fn now_us(&self) -> u64 {
+        self.epoch.elapsed().as_micros() as u64
+    }
+
     fn run(&mut self) -> Result<(), switchboard_core::engine::EngineError> {
         loop {
             let now = self.now_ms();
@@ -131,8 +157,10 @@ impl Shard {
             }
             self.engine.poll(self.poll_timeout(now))?;
             let now = self.now_ms();
+            self.received_us = self.now_us();
             self.handle_events(now);
             self.fire_timers(now);
+            self.flushed_us = self.now_us();
             self.flush_dirty(now);
         }
     }
@@ -147,7 +175,8 @@ impl Shard {
     }
 
     fn drain_finished(&self, now: u64) -> bool {
-        self.drain_deadline_ms.is_some_and(|deadline| self.table.len() == 0 || now >= deadline)
+        self.drain_deadline_ms
+            .is_some_and(|deadline| self.table.len() == 0 || now >= deadline)
     }
 
     fn handle_events(&mut self, now: u64) {
@@ -156,12 +185,17 @@ impl Shard {
                 Event::Data { conn, bytes } => {
                     self.stats.bytes_received.add(bytes.len() as u64);
                     if let Some(entry) = self.table.get_mut(conn) {
+                        let received_before = entry.conn.messages_received();
                         entry.conn.handle_bytes(bytes, now);
+                        self.stats
+                            .after_bytes(entry, received_before, self.received_us);
                         mark_dirty(entry, &mut self.dirty);
                     }
                 }
                 Event::Accepted { conn, .. } => self.accept(conn, now),
-                Event::SendComplete { conn, buf, result } => self.send_complete(conn, buf, result.is_ok()),
+                Event::SendComplete { conn, buf, result } => {
+                    self.send_complete(conn, buf, result.is_ok())
+                }
                 Event::PeerClosed { conn, cause } => {
                     debug!(shard = self.id, ?conn, ?cause, "peer closed");
                     self.close_transport(conn);
@@ -180,7 +214,8 @@ impl Shard {
             let _ = self.engine.close(conn);
             return;
         }
-        self.table.insert(conn, Connection::new(self.connection_config, now));
+        self.table
+            .insert(conn, Connection::new(self.connection_config, now));
         self.stats.open.add(1);
         if let Some(entry) = self.table.get_mut(conn) {
             mark_dirty(entry, &mut self.dirty);
@@ -199,7 +234,9 @@ impl Shard {
                 self.close_transport(conn);
             }
         }
-        if self.free_buffers.len() < SEND_BUFFERS_RETAINED_MAX && buf.capacity() <= SEND_BUFFER_BYTES * 2 {
+        if self.free_buffers.len() < SEND_BUFFERS_RETAINED_MAX
+            && buf.capacity() <= SEND_BUFFER_BYTES * 2
+        {
             buf.clear();
             self.free_buffers.push(buf);
         }
@@ -218,13 +255,21 @@ impl Shard {
     }
 
     fn closed(&mut self, conn: ConnId) {
-        let Some(entry) = self.table.remove(conn) else { return };
+        let Some(entry) = self.table.remove(conn) else {
+            return;
+        };
         if let Some((handle, _)) = entry.timer {
             self.timers.cancel(handle);
         }
         let cause = CloseCause::of(entry.conn.close_reason());
-        debug!(shard = self.id, ?conn, cause = cause.label(), "connection closed");
+        debug!(
+            shard = self.id,
+            ?conn,
+            cause = cause.label(),
+            "connection closed"
+        );
         self.stats.count_close(cause);
+        self.stats.after_close(&entry);
         self.stats.open.add(-1);
     }
 
@@ -268,22 +313,30 @@ impl Shard {
 
     /// Moves one connection forward: its events, its next send, its timer, its end.
     fn flush(&mut self, conn: ConnId, now: u64) {
-        let Some(entry) = self.table.get_mut(conn) else { return };
+        let Some(entry) = self.table.get_mut(conn) else {
+            return;
+        };
         entry.dirty = false;
         while let Some(event) = entry.conn.poll_event() {
             match event {
                 ConnectionEvent::Opened { request, .. } => {
                     debug!(shard = self.id, ?conn, path = %request.path, "websocket open");
                 }
-                // Chat mode hands messages to the conversation layer; the server refuses to start chat mode
-                // until that layer exists (see `Server::start`), so nothing arrives here in echo mode.
-                ConnectionEvent::Message { .. } => {}
+                // Only chat mode produces messages (echo mode answers them inside `Connection`), and
+                // `Server::start` refuses chat mode until the conversation layer exists.
+                ConnectionEvent::Message { .. } => unreachable!("message event in echo mode"),
             }
         }
         if entry.bytes_in_flight == 0 && !entry.closing {
-            let mut buf = self.free_buffers.pop().unwrap_or_else(|| Vec::with_capacity(SEND_BUFFER_BYTES));
+            let mut buf = self
+                .free_buffers
+                .pop()
+                .unwrap_or_else(|| Vec::with_capacity(SEND_BUFFER_BYTES));
             let max = SEND_BUFFER_BYTES.max(entry.conn.transmit_bytes_min());
+            let sent_before = entry.conn.send_counters().messages_sent;
             let written = entry.conn.poll_transmit(&mut buf, max);
+            self.stats
+                .after_transmit(entry, sent_before, self.flushed_us);
             if written > 0 {
                 entry.bytes_in_flight = written;
                 self.engine.send(conn, buf);
@@ -299,7 +352,9 @@ impl Shard {
     }
 
     fn rearm_timer(&mut self, conn: ConnId, now: u64) {
-        let Some(entry) = self.table.get_mut(conn) else { return };
+        let Some(entry) = self.table.get_mut(conn) else {
+            return;
+        };
         let wanted = entry.conn.poll_timeout();
         match (wanted, entry.timer) {
             (None, None) => {}

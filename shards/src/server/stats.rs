@@ -1,9 +1,23 @@
 //! Per-shard connection statistics: plain counters owned by the shard thread, published with relaxed atomic
 //! stores, read by anyone (the admin listener, the binary at exit, tests) without locks.
+//!
+//! The shard records per connection *deltas* of the [`crate::conn::Connection`] counters around the calls
+//! that change them (`handle_bytes`, `poll_transmit`), so nothing here allocates, locks or logs per message.
 
-use switchboard_core::metrics::{Counter, CounterReader, Gauge, GaugeReader};
+use switchboard_core::metrics::{
+    Counter, CounterReader, Gauge, GaugeReader, Histogram, HistogramReader, Snapshot,
+};
 
-use crate::conn::CloseReason;
+use super::table::Entry;
+use crate::conn::lane::{lane_index, LANE_COUNT};
+use crate::conn::{CloseReason, Lane, SendQueueCounters};
+
+/// The lane messages are counted in until the conversation layer assigns lanes: echo mode answers every
+/// message in the chat lane, and chat mode has no conversation layer yet.
+const UNROUTED_LANE: Lane = Lane::Chat;
+
+/// Microseconds in a millisecond, for the heartbeat's millisecond RTT samples.
+const MICROS_PER_MS: u64 = 1_000;
 
 /// Why connections ended, as counted; the label of each is [`CloseCause::label`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,7 +30,8 @@ pub enum CloseCause {
     Protocol,
     /// More frames per second than `frames_per_second_max` (1008).
     FrameRate,
-    /// The client stopped reading and its send queue hit `send_queue_bytes_max` (1013).
+    /// The client stopped reading and its send queue hit `send_queue_bytes_max` (1013). Counted here even
+    /// when our Close then times out: a client that does not read cannot answer it.
     SendQueueFull,
     /// No message within `idle_timeout_ms` (1000).
     Idle,
@@ -78,12 +93,18 @@ impl CloseCause {
             Some(CloseReason::HeartbeatTimeout) => CloseCause::Heartbeat,
             Some(CloseReason::PeerClosed { .. }) => CloseCause::Peer,
             Some(CloseReason::Local { .. }) => CloseCause::Local,
+            Some(CloseReason::CloseTimeout { first }) if **first == CloseReason::SendQueueFull => {
+                CloseCause::SendQueueFull
+            }
             Some(CloseReason::CloseTimeout { .. }) => CloseCause::CloseTimeout,
         }
     }
 
     fn index(self) -> usize {
-        Self::ALL.iter().position(|&cause| cause == self).expect("every cause is in ALL")
+        Self::ALL
+            .iter()
+            .position(|&cause| cause == self)
+            .expect("every cause is in ALL")
     }
 }
 
@@ -95,6 +116,15 @@ pub(crate) struct ShardStats {
     pub(crate) bytes_received: Counter,
     pub(crate) bytes_sent: Counter,
     pub(crate) closed: [Counter; CloseCause::ALL.len()],
+    /// 1 while the shard's loop runs (it listens), 0 before and after.
+    pub(crate) listening: Gauge,
+    messages_in: [Counter; LANE_COUNT],
+    messages_out: [Counter; LANE_COUNT],
+    /// Connections with data messages queued and not yet handed to the engine.
+    queue_depth: Gauge,
+    heartbeat_rtt: Histogram,
+    /// Echo: from the tick that read a message to the tick that handed its echo to the engine.
+    delivery_sent: Histogram,
 }
 
 impl ShardStats {
@@ -106,6 +136,12 @@ impl ShardStats {
             bytes_received: Counter::new(),
             bytes_sent: Counter::new(),
             closed: std::array::from_fn(|_| Counter::new()),
+            listening: Gauge::new(),
+            messages_in: std::array::from_fn(|_| Counter::new()),
+            messages_out: std::array::from_fn(|_| Counter::new()),
+            queue_depth: Gauge::new(),
+            heartbeat_rtt: Histogram::new(),
+            delivery_sent: Histogram::new(),
         };
         let reader = StatsReader {
             accepted: stats.accepted.reader(),
@@ -113,6 +149,12 @@ impl ShardStats {
             bytes_received: stats.bytes_received.reader(),
             bytes_sent: stats.bytes_sent.reader(),
             closed: std::array::from_fn(|i| stats.closed[i].reader()),
+            listening: stats.listening.reader(),
+            messages_in: std::array::from_fn(|i| stats.messages_in[i].reader()),
+            messages_out: std::array::from_fn(|i| stats.messages_out[i].reader()),
+            queue_depth: stats.queue_depth.reader(),
+            heartbeat_rtt: stats.heartbeat_rtt.reader(),
+            delivery_sent: stats.delivery_sent.reader(),
         };
         (stats, reader)
     }
@@ -120,6 +162,66 @@ impl ShardStats {
     /// Counts one connection ended for `cause`.
     pub(crate) fn count_close(&mut self, cause: CloseCause) {
         self.closed[cause.index()].increment();
+    }
+
+    /// Records what `entry.conn.handle_bytes` did, given its `messages_received()` before the call and the
+    /// tick's receive time: messages in, the receive time of the oldest unsent one, heartbeat RTT samples.
+    pub(crate) fn after_bytes(
+        &mut self,
+        entry: &mut Entry,
+        received_before: u64,
+        received_us: u64,
+    ) {
+        let received = entry.conn.messages_received() - received_before;
+        if received > 0 {
+            self.messages_in[lane_index(UNROUTED_LANE)].add(received);
+            entry.received_at_us.get_or_insert(received_us);
+        }
+        if let Some(rtt_ms) = entry.conn.take_rtt_sample_ms() {
+            self.heartbeat_rtt
+                .record(rtt_ms.saturating_mul(MICROS_PER_MS));
+        }
+        // Echoes queue here; a client that stops reading keeps its send in flight, so no transmit follows.
+        self.update_queued(entry, entry.conn.send_counters());
+    }
+
+    /// Records what `entry.conn.poll_transmit` did, given `send_counters().messages_sent` before the call and
+    /// the time of the flush: messages out, their delivery latency, and whether output is still queued.
+    ///
+    /// Messages are timed from the tick that read the oldest unsent one, so when several reads queue up
+    /// behind one send, the later ones are over-reported (never under-reported).
+    pub(crate) fn after_transmit(&mut self, entry: &mut Entry, sent_before: u64, flushed_us: u64) {
+        let counters = entry.conn.send_counters();
+        let sent = counters.messages_sent - sent_before;
+        if sent > 0 {
+            self.messages_out[lane_index(UNROUTED_LANE)].add(sent);
+            if let Some(received_us) = entry.received_at_us {
+                let latency_us = flushed_us.saturating_sub(received_us);
+                for _ in 0..sent {
+                    self.delivery_sent.record(latency_us);
+                }
+            }
+        }
+        self.update_queued(entry, counters);
+    }
+
+    /// Counts `entry` in the queue depth while it has data messages not yet handed to the engine.
+    fn update_queued(&mut self, entry: &mut Entry, counters: SendQueueCounters) {
+        let queued = counters.messages_enqueued > counters.messages_sent;
+        if !queued {
+            entry.received_at_us = None;
+        }
+        if queued != entry.output_queued {
+            entry.output_queued = queued;
+            self.queue_depth.add(if queued { 1 } else { -1 });
+        }
+    }
+
+    /// Forgets a connection that ended (its share of the queue depth).
+    pub(crate) fn after_close(&mut self, entry: &Entry) {
+        if entry.output_queued {
+            self.queue_depth.add(-1);
+        }
     }
 }
 
@@ -131,6 +233,12 @@ pub struct StatsReader {
     bytes_received: CounterReader,
     bytes_sent: CounterReader,
     closed: [CounterReader; CloseCause::ALL.len()],
+    listening: GaugeReader,
+    messages_in: [CounterReader; LANE_COUNT],
+    messages_out: [CounterReader; LANE_COUNT],
+    queue_depth: GaugeReader,
+    heartbeat_rtt: HistogramReader,
+    delivery_sent: HistogramReader,
 }
 
 impl StatsReader {
@@ -157,5 +265,36 @@ impl StatsReader {
     /// Connections that ended for `cause`.
     pub fn closed(&self, cause: CloseCause) -> u64 {
         self.closed[cause.index()].get()
+    }
+
+    /// Whether the shard's loop runs (it started listening and has not stopped).
+    pub fn listening(&self) -> bool {
+        self.listening.get() > 0
+    }
+
+    /// Complete messages received from clients in `lane` (see the module docs for how lanes are assigned).
+    pub fn messages_in(&self, lane: Lane) -> u64 {
+        self.messages_in[lane_index(lane)].get()
+    }
+
+    /// Complete messages handed to the engine for clients in `lane`.
+    pub fn messages_out(&self, lane: Lane) -> u64 {
+        self.messages_out[lane_index(lane)].get()
+    }
+
+    /// Connections with data messages queued and not yet handed to the engine.
+    pub fn queue_depth(&self) -> i64 {
+        self.queue_depth.get()
+    }
+
+    /// Heartbeat round-trip samples (µs; the heartbeat measures whole milliseconds).
+    pub fn heartbeat_rtt(&self) -> Snapshot {
+        self.heartbeat_rtt.snapshot()
+    }
+
+    /// Echo delivery latency (µs): from the tick that read a message to the tick that handed its echo to the
+    /// engine.
+    pub fn delivery_sent(&self) -> Snapshot {
+        self.delivery_sent.snapshot()
     }
 }

@@ -21,6 +21,10 @@ pub(crate) struct Entry {
     pub(crate) closing: bool,
     /// Already queued for a flush in this tick.
     pub(crate) dirty: bool,
+    /// Metrics: when (µs on the shard's clock) the oldest message not yet echoed was read.
+    pub(crate) received_at_us: Option<u64>,
+    /// Metrics: data messages are queued and not yet handed to the engine (counted in the queue depth).
+    pub(crate) output_queued: bool,
 }
 
 /// Entries indexed by `ConnId::index()`; grows to the highest index the engine hands out, never shrinks.
@@ -51,14 +55,29 @@ impl Table {
             self.entries.resize_with(index + 1, || None);
         }
         let slot = &mut self.entries[index];
-        assert!(slot.is_none(), "engine reused {id:?} before reporting it closed");
-        *slot = Some(Entry { id, conn, timer: None, bytes_in_flight: 0, closing: false, dirty: false });
+        assert!(
+            slot.is_none(),
+            "engine reused {id:?} before reporting it closed"
+        );
+        *slot = Some(Entry {
+            id,
+            conn,
+            timer: None,
+            bytes_in_flight: 0,
+            closing: false,
+            dirty: false,
+            received_at_us: None,
+            output_queued: false,
+        });
         self.len += 1;
     }
 
     /// The entry for `id`, if it is still that connection.
     pub(crate) fn get_mut(&mut self, id: ConnId) -> Option<&mut Entry> {
-        self.entries.get_mut(id.index())?.as_mut().filter(|entry| entry.id == id)
+        self.entries
+            .get_mut(id.index())?
+            .as_mut()
+            .filter(|entry| entry.id == id)
     }
 
     /// Removes and returns the entry for `id`.

@@ -1,0 +1,102 @@
+//! Turns the raw per-run results of the phases into record cells: medians, min–max and ratios.
+
+use crate::compare::{CompareOptions, Drivers, LatencyRuns, MemoryRuns, ThroughputRuns};
+use crate::load::{Pattern, Percentiles};
+use crate::record::{LatencyCell, MemoryCell, ThroughputCell};
+use crate::servers::ServerKind;
+use crate::summary::{ratio, Summary};
+
+/// Throughput cells, with each median as a ratio to Switchboard's in the same cell.
+pub fn throughput(runs: &ThroughputRuns, drivers: &Drivers) -> Vec<ThroughputCell> {
+    let median = |server, connections, bytes| {
+        let results = runs.get(&(server, connections, bytes))?;
+        let rates: Vec<f64> = results.iter().map(|r| r.messages_per_s).collect();
+        Summary::of(&rates)
+    };
+    let mut cells = Vec::new();
+    for (&(server, connections, message_bytes), results) in runs {
+        let rates: Vec<f64> = results.iter().map(|r| r.messages_per_s).collect();
+        let Some(summary) = Summary::of(&rates) else {
+            continue;
+        };
+        let reference =
+            median(ServerKind::Switchboard, connections, message_bytes).map(|s| s.median);
+        let driver = drivers
+            .for_server(server, Pattern::ClosedLoop)
+            .map_or_else(|_| "unknown".to_owned(), |d| d.name().to_owned());
+        cells.push(ThroughputCell {
+            server: server.name().to_owned(),
+            connections,
+            message_bytes,
+            driver,
+            messages_per_s: summary,
+            ratio_to_switchboard: ratio(summary.median, reference),
+            errors: results.iter().map(|r| r.errors).sum(),
+        });
+    }
+    cells
+}
+
+/// Latency cells: the median of each percentile over runs, plus the p99 spread.
+pub fn latency(runs: &LatencyRuns, options: &CompareOptions) -> Vec<LatencyCell> {
+    let connections = options.connections.first().copied().unwrap_or(0);
+    let message_bytes = options.message_bytes.first().copied().unwrap_or(0);
+    let mut cells = Vec::new();
+    for (&(server, index), (rate_per_s, results)) in runs {
+        let measured: Vec<Percentiles> = results.iter().filter_map(|r| r.latency_us).collect();
+        if measured.is_empty() {
+            continue;
+        }
+        let mut medians = [0.0; 6];
+        for (level, slot) in medians.iter_mut().enumerate() {
+            let values: Vec<f64> = measured.iter().map(|p| p.values()[level]).collect();
+            *slot = Summary::of(&values).map_or(f64::NAN, |s| s.median);
+        }
+        let p99: Vec<f64> = measured.iter().map(|p| p.p99).collect();
+        let achieved: Vec<f64> = results.iter().map(|r| r.messages_per_s).collect();
+        let (Some(p99_us), Some(achieved_per_s)) = (Summary::of(&p99), Summary::of(&achieved))
+        else {
+            continue;
+        };
+        cells.push(LatencyCell {
+            server: server.name().to_owned(),
+            connections,
+            message_bytes,
+            load_fraction: options
+                .load_fractions
+                .get(index)
+                .copied()
+                .unwrap_or(f64::NAN),
+            rate_per_s: *rate_per_s,
+            median_us: Percentiles::from_values(medians),
+            p99_us,
+            achieved_per_s,
+            errors: results.iter().map(|r| r.errors).sum(),
+        });
+    }
+    cells
+}
+
+/// Memory cells, with ratios to Switchboard.
+pub fn memory(runs: &MemoryRuns) -> Vec<MemoryCell> {
+    let summary = |server, connections| {
+        let samples = runs.get(&(server, connections))?;
+        let values: Vec<f64> = samples.iter().map(|(bytes, _)| *bytes).collect();
+        Summary::of(&values)
+    };
+    let mut cells = Vec::new();
+    for (&(server, connections), samples) in runs {
+        let Some(bytes) = summary(server, connections) else {
+            continue;
+        };
+        let reference = summary(ServerKind::Switchboard, connections).map(|s| s.median);
+        cells.push(MemoryCell {
+            server: server.name().to_owned(),
+            connections,
+            established_min: samples.iter().map(|(_, n)| *n).min().unwrap_or(0),
+            bytes_per_connection: bytes,
+            ratio_to_switchboard: ratio(bytes.median, reference),
+        });
+    }
+    cells
+}

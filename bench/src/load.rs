@@ -1,0 +1,135 @@
+//! What a load run asks for ([`LoadSpec`]) and what it measured ([`LoadResult`]).
+//!
+//! The harness talks to load generators through [`LoadDriver`], so the comparison logic does not
+//! depend on one tool's command line or report format. [`crate::loadgen`] has the drivers.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// The workload of one load run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadSpec {
+    /// Server address.
+    pub target: SocketAddr,
+    /// Request path for WebSocket servers.
+    pub path: String,
+    /// What the connections do.
+    pub pattern: Pattern,
+    /// Concurrent connections.
+    pub connections: u32,
+    /// Message payload size in bytes.
+    pub message_bytes: usize,
+    /// Length of the measured run in seconds.
+    pub duration_s: u64,
+}
+
+/// What the connections of a load run do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pattern {
+    /// Each connection sends the next message as soon as the echo of the previous one arrives.
+    ClosedLoop,
+    /// Messages are sent on a fixed schedule, at this total rate in messages per second.
+    OpenLoop {
+        /// Total messages per second over all connections.
+        rate_per_s: u64,
+    },
+    /// Connections are opened and held without traffic (for memory per connection).
+    Idle,
+}
+
+/// Latency percentiles of one run, in microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p99_9: f64,
+    /// 99.99th percentile.
+    pub p99_99: f64,
+    /// Largest observed.
+    pub max: f64,
+}
+
+impl Percentiles {
+    /// The percentile levels in order, with their labels, as plotted on the dashboard.
+    pub const LEVELS: [(&'static str, f64); 6] = [
+        ("p50", 50.0),
+        ("p90", 90.0),
+        ("p99", 99.0),
+        ("p99.9", 99.9),
+        ("p99.99", 99.99),
+        ("max", 100.0),
+    ];
+
+    /// The values in the order of [`Percentiles::LEVELS`].
+    pub fn values(&self) -> [f64; 6] {
+        [
+            self.p50,
+            self.p90,
+            self.p99,
+            self.p99_9,
+            self.p99_99,
+            self.max,
+        ]
+    }
+
+    /// Builds from values in the order of [`Percentiles::LEVELS`].
+    pub fn from_values(values: [f64; 6]) -> Self {
+        let [p50, p90, p99, p99_9, p99_99, max] = values;
+        Self {
+            p50,
+            p90,
+            p99,
+            p99_9,
+            p99_99,
+            max,
+        }
+    }
+}
+
+/// What one load run measured.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LoadResult {
+    /// Echoed messages per second over the measured interval.
+    pub messages_per_s: f64,
+    /// Round-trip latency percentiles, when the driver measures latency.
+    pub latency_us: Option<Percentiles>,
+    /// Connections that were established and held.
+    pub connections_established: Option<u64>,
+    /// Errors the driver counted (failed connects, closes, bad echoes).
+    pub errors: u64,
+    /// CPU seconds the load generator itself used (to show it was not the bottleneck).
+    pub loadgen_cpu_s: Option<f64>,
+}
+
+/// A tool that can apply a [`LoadSpec`] to a server.
+pub trait LoadDriver: Sync {
+    /// Short name recorded with the results (`switchboard-loadgen`, `tcp_echo load`).
+    fn name(&self) -> &'static str;
+
+    /// Whether this driver can run `pattern` against a server speaking `protocol`.
+    fn supports(&self, protocol: Protocol, pattern: Pattern) -> bool;
+
+    /// Runs the load to completion, pinned to `cpu`, keeping any report under `work_dir`.
+    ///
+    /// # Errors
+    ///
+    /// The tool could not be started, failed, or its report could not be read.
+    fn run(&self, spec: &LoadSpec, cpu: usize, work_dir: &Path) -> anyhow::Result<LoadResult>;
+}
+
+/// The wire protocol a server speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// WebSocket (RFC 6455) echo of whole messages.
+    WebSocket,
+    /// Raw TCP byte echo: no framing at all.
+    RawTcp,
+}

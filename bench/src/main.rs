@@ -1,0 +1,242 @@
+//! `switchboard-bench`: side-by-side comparison of Switchboard and its peers, and the dashboard.
+//!
+//! ```text
+//! switchboard-bench compare [--quick] [--runs N] [--servers a,b] [--sizes 64,1024] [--connections 100,1000]
+//! switchboard-bench report  [--history FILE] [--out FILE]
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use switchboard_bench::compare::{self, CompareOptions};
+use switchboard_bench::record::{self, load_history};
+use switchboard_bench::servers::{Binaries, ServerKind};
+use switchboard_bench::{report, table};
+
+#[derive(Parser)]
+#[command(
+    name = "switchboard-bench",
+    about = "Switchboard against its peers, and the benchmark dashboard"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Action,
+}
+
+#[derive(Subcommand)]
+enum Action {
+    /// Run the side-by-side comparison and append the result to the history.
+    Compare(CompareArgs),
+    /// Write the static dashboard from the history.
+    Report(ReportArgs),
+}
+
+#[derive(clap::Args)]
+struct CompareArgs {
+    /// Short smoke run: 2 rounds of 2 s, 100 connections, 64 B, 10K idle connections.
+    #[arg(long)]
+    quick: bool,
+    /// Rounds over all servers (default 5, quick 2).
+    #[arg(long)]
+    runs: Option<usize>,
+    /// Seconds per load run (default 10, quick 2).
+    #[arg(long)]
+    duration: Option<u64>,
+    /// Servers, comma-separated: switchboard, tokio-tungstenite, fastwebsockets, tokio-tcp, engine-tcp.
+    #[arg(long, value_delimiter = ',')]
+    servers: Option<Vec<String>>,
+    /// Message sizes in bytes (default 64,1024,16384; quick 64).
+    #[arg(long, value_delimiter = ',')]
+    sizes: Option<Vec<usize>>,
+    /// Connection counts for echo (default 100,1000; quick 100).
+    #[arg(long, value_delimiter = ',')]
+    connections: Option<Vec<u32>>,
+    /// Idle connection counts for memory (default 10000,100000; quick 10000); empty list skips.
+    #[arg(long, value_delimiter = ',')]
+    idle_connections: Option<Vec<u32>>,
+    /// Open-loop load levels as fractions of each server's peak.
+    #[arg(long, value_delimiter = ',', default_value = "0.25,0.5,0.75")]
+    load_fractions: Vec<f64>,
+    /// Scenario: `echo`; `chat|fanout|burst|churn` need the conversation layer (issue 4).
+    #[arg(long, default_value = "echo")]
+    scenario: String,
+    /// CPU the servers are pinned to.
+    #[arg(long, default_value_t = 0)]
+    server_cpu: usize,
+    /// CPU the load generator is pinned to.
+    #[arg(long, default_value_t = 1)]
+    loadgen_cpu: usize,
+    /// `switchboard-loadgen --threads`.
+    #[arg(long, default_value_t = 1)]
+    loadgen_threads: u32,
+    /// `switchboard-loadgen --source-addrs` (several addresses get past 64K ephemeral ports).
+    #[arg(long, default_value = "127.0.0.2-127.0.0.9")]
+    source_addrs: String,
+    /// Do not build the servers and load generators first.
+    #[arg(long)]
+    no_build: bool,
+    /// Directory of results (history.jsonl, latest.json).
+    #[arg(long, default_value = "bench/results")]
+    results_dir: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct ReportArgs {
+    /// History file to read (every record; the last is "latest").
+    #[arg(long, default_value = "bench/results/history.jsonl")]
+    history: PathBuf,
+    /// Page to write.
+    #[arg(long, default_value = "bench/dashboard/index.html")]
+    out: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Action::Compare(args) => run_compare(args),
+        Action::Report(args) => run_report(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("switchboard-bench: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    if args.scenario != "echo" {
+        if matches!(
+            args.scenario.as_str(),
+            "chat" | "fanout" | "burst" | "churn"
+        ) {
+            eprintln!(
+                "switchboard-bench: scenario `{}` needs the conversation layer (issue 4), which is not \
+                 built yet; only `echo` can be compared now",
+                args.scenario
+            );
+            return Ok(ExitCode::from(2));
+        }
+        bail!(
+            "unknown scenario `{}` (echo, chat, fanout, burst, churn)",
+            args.scenario
+        );
+    }
+    let options = options(&args)?;
+    if !args.no_build {
+        build(&options.binaries)?;
+    }
+    let record = compare::run(&options);
+    std::fs::create_dir_all(&args.results_dir)?;
+    let history = args.results_dir.join("history.jsonl");
+    let latest = args.results_dir.join("latest.json");
+    record::save(&record, &history, &latest)?;
+    println!("{}", table::markdown(&record));
+    println!(
+        "appended to {} and wrote {}",
+        history.display(),
+        latest.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn options(args: &CompareArgs) -> anyhow::Result<CompareOptions> {
+    let quick = args.quick;
+    let servers = match &args.servers {
+        None => ServerKind::ALL.to_vec(),
+        Some(names) => names
+            .iter()
+            .map(|n| ServerKind::from_name(n).with_context(|| format!("unknown server `{n}`")))
+            .collect::<anyhow::Result<_>>()?,
+    };
+    let release_dir = std::env::current_exe()?
+        .parent()
+        .context("binary has no directory")?
+        .to_path_buf();
+    let work_dir = std::env::temp_dir().join(format!("switchboard-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work_dir)?;
+    Ok(CompareOptions {
+        servers,
+        message_bytes: args.sizes.clone().unwrap_or(if quick {
+            vec![64]
+        } else {
+            vec![64, 1024, 16384]
+        }),
+        connections: args.connections.clone().unwrap_or(if quick {
+            vec![100]
+        } else {
+            vec![100, 1000]
+        }),
+        idle_connections: args.idle_connections.clone().unwrap_or(if quick {
+            vec![10_000]
+        } else {
+            vec![10_000, 100_000]
+        }),
+        load_fractions: args.load_fractions.clone(),
+        runs: args.runs.unwrap_or(if quick { 2 } else { 5 }).max(1),
+        duration_s: args.duration.unwrap_or(if quick { 2 } else { 10 }).max(1),
+        quick,
+        server_cpu: args.server_cpu,
+        loadgen_cpu: args.loadgen_cpu,
+        work_dir,
+        binaries: Binaries { release_dir },
+        loadgen_threads: args.loadgen_threads,
+        source_addrs: args.source_addrs.clone(),
+    })
+}
+
+/// Builds every binary the comparison starts, into the target directory this binary lives in.
+fn build(binaries: &Binaries) -> anyhow::Result<()> {
+    let target_dir = binaries
+        .release_dir
+        .parent()
+        .context("release dir has no parent")?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let builds: [&[&str]; 4] = [
+        &["-p", "switchboard-shards", "--bin", "switchboard"],
+        &["-p", "switchboard-core", "--example", "tcp_echo"],
+        &["-p", "switchboard-bench", "--bins"],
+        &["-p", "switchboard-loadgen", "--bin", "switchboard-loadgen"],
+    ];
+    for args in builds {
+        eprintln!("building {}", args.join(" "));
+        let status = Command::new(&cargo)
+            .args(["build", "--release", "--quiet"])
+            .args(args)
+            .env("CARGO_TARGET_DIR", target_dir)
+            .status()
+            .context("running cargo")?;
+        if !status.success() {
+            // A missing load generator is reported per figure; a missing server is not fatal either.
+            eprintln!(
+                "warning: `cargo build {}` failed; its figures will be skipped",
+                args.join(" ")
+            );
+        }
+    }
+    Ok(())
+}
+
+fn run_report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
+    let history = load_history(&args.history)?;
+    let Some(latest) = history.last() else {
+        bail!(
+            "{} has no records: run `switchboard-bench compare` first",
+            args.history.display()
+        );
+    };
+    let html = report::render(latest, &history);
+    write_page(&args.out, &html)?;
+    println!("wrote {} ({} records)", args.out.display(), history.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_page(out: &Path, html: &str) -> anyhow::Result<()> {
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(out, html).with_context(|| format!("writing {}", out.display()))
+}

@@ -1,0 +1,176 @@
+//! The JSON record of one comparison run, as appended to `bench/results/history.jsonl` and written
+//! to `bench/results/latest.json`. The dashboard reads only these types.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::load::Percentiles;
+use crate::machine::Machine;
+use crate::summary::Summary;
+
+/// Version of the record layout; bump when a field changes meaning.
+pub const RECORD_SCHEMA: u32 = 1;
+
+/// One comparison run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// [`RECORD_SCHEMA`] at the time of writing.
+    pub schema: u32,
+    /// Seconds since the Unix epoch when the run finished.
+    pub finished_unix_s: u64,
+    /// `git rev-parse --short HEAD`, `-dirty` when modified.
+    pub git_revision: String,
+    /// Where it ran.
+    pub machine: Machine,
+    /// The engine Switchboard reported choosing (its log line), if it ran.
+    pub engine: Option<String>,
+    /// How it ran.
+    pub settings: Settings,
+    /// What it measured.
+    pub results: Results,
+}
+
+/// The options of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Rounds over all servers (A B A B …).
+    pub runs: usize,
+    /// Seconds of each measured load run.
+    pub duration_s: u64,
+    /// Server names in run order.
+    pub servers: Vec<String>,
+    /// Message sizes in bytes.
+    pub message_bytes: Vec<usize>,
+    /// Connection counts for the echo runs.
+    pub connections: Vec<u32>,
+    /// Connection counts for the idle-memory runs.
+    pub idle_connections: Vec<u32>,
+    /// Fractions of each server's peak used for the open-loop runs.
+    pub load_fractions: Vec<f64>,
+    /// CPU the servers were pinned to.
+    pub server_cpu: usize,
+    /// CPU the load generator was pinned to.
+    pub loadgen_cpu: usize,
+    /// Whether `--quick` shortened the run.
+    pub quick: bool,
+}
+
+/// Everything measured.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Results {
+    /// Closed-loop echo throughput cells.
+    pub throughput: Vec<ThroughputCell>,
+    /// Open-loop latency cells.
+    pub latency: Vec<LatencyCell>,
+    /// Idle memory cells.
+    pub memory: Vec<MemoryCell>,
+    /// Figures not measured, with the reason.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Closed-loop echo messages per second of one server at one size and connection count.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThroughputCell {
+    /// Server name.
+    pub server: String,
+    /// Concurrent connections.
+    pub connections: u32,
+    /// Message payload bytes.
+    pub message_bytes: usize,
+    /// Load driver used.
+    pub driver: String,
+    /// Messages per second over the runs.
+    pub messages_per_s: Summary,
+    /// Median divided by Switchboard's median in the same cell.
+    pub ratio_to_switchboard: Option<f64>,
+    /// Errors counted over all runs.
+    pub errors: u64,
+}
+
+/// Open-loop round-trip latency of one server at one offered load.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatencyCell {
+    /// Server name.
+    pub server: String,
+    /// Concurrent connections.
+    pub connections: u32,
+    /// Message payload bytes.
+    pub message_bytes: usize,
+    /// Fraction of this server's closed-loop peak offered.
+    pub load_fraction: f64,
+    /// Offered messages per second.
+    pub rate_per_s: u64,
+    /// Median over runs of each percentile, in microseconds.
+    pub median_us: Percentiles,
+    /// p99 over runs (microseconds), for the min–max spread.
+    pub p99_us: Summary,
+    /// Achieved messages per second over runs.
+    pub achieved_per_s: Summary,
+    /// Errors counted over all runs.
+    pub errors: u64,
+}
+
+/// Server RSS per idle connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryCell {
+    /// Server name.
+    pub server: String,
+    /// Connections requested.
+    pub connections: u32,
+    /// Connections established (smallest over runs).
+    pub established_min: u64,
+    /// (peak RSS during the hold − RSS before) / established, in bytes, over runs.
+    pub bytes_per_connection: Summary,
+    /// Median divided by Switchboard's median in the same cell.
+    pub ratio_to_switchboard: Option<f64>,
+}
+
+/// A figure that was not measured, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    /// Server name.
+    pub server: String,
+    /// Which figure (`throughput 100 conns 64 B`, `latency`, `memory 100000`).
+    pub figure: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Appends `record` as one line to the history file and writes it alone to `latest`.
+///
+/// # Errors
+///
+/// The files cannot be written.
+pub fn save(record: &Record, history: &Path, latest: &Path) -> anyhow::Result<()> {
+    let line = serde_json::to_string(record)?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(history)
+        .with_context(|| format!("opening {}", history.display()))?;
+    writeln!(file, "{line}")?;
+    std::fs::write(latest, serde_json::to_string_pretty(record)? + "\n")
+        .with_context(|| format!("writing {}", latest.display()))?;
+    Ok(())
+}
+
+/// Reads every record of a history file, skipping blank lines.
+///
+/// # Errors
+///
+/// The file cannot be read or a line is not a record (the error names the line).
+pub fn load_history(history: &Path) -> anyhow::Result<Vec<Record>> {
+    let text = std::fs::read_to_string(history)
+        .with_context(|| format!("reading {}", history.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(index, line)| {
+            serde_json::from_str(line)
+                .with_context(|| format!("{} line {}", history.display(), index + 1))
+        })
+        .collect()
+}

@@ -1,0 +1,269 @@
+//! The dashboard's charts, each built from records into one SVG string.
+
+use std::fmt::Write;
+
+use crate::load::Percentiles;
+use crate::record::Record;
+use crate::report::svg::{escape, Chart, Scale, PALETTE};
+use crate::summary::Summary;
+use crate::table::size_label;
+
+/// Colour of a server: stable across charts (order of first appearance in the record's settings).
+pub fn server_colour(record: &Record, server: &str) -> String {
+    let index = record
+        .settings
+        .servers
+        .iter()
+        .position(|s| s == server)
+        .unwrap_or(0);
+    PALETTE[index % PALETTE.len()].to_owned()
+}
+
+/// One bar group: label and (series, value) bars.
+struct BarGroup {
+    label: String,
+    bars: Vec<(String, Summary)>,
+}
+
+/// Grouped bars with min–max whiskers.
+fn grouped_bars(
+    name: &str,
+    title: &str,
+    y_title: &str,
+    x_title: &str,
+    groups: &[BarGroup],
+    series: &[(String, String)],
+) -> String {
+    let mut chart = Chart::new(name, title);
+    let top = groups
+        .iter()
+        .flat_map(|g| g.bars.iter().map(|(_, s)| s.max))
+        .fold(0.0, f64::max);
+    let scale = Scale::linear_from_zero(top.max(1.0));
+    chart.y_axis(&scale, y_title);
+    let group_width = 1.0 / groups.len().max(1) as f64;
+    let bar_width = group_width * 0.8 / series.len().max(1) as f64;
+    let mut ticks = Vec::new();
+    for (group_index, group) in groups.iter().enumerate() {
+        let group_left = group_width * group_index as f64 + group_width * 0.1;
+        ticks.push((
+            group_width * (group_index as f64 + 0.5),
+            group.label.clone(),
+        ));
+        for (series_index, (series_name, colour)) in series.iter().enumerate() {
+            let Some((_, summary)) = group.bars.iter().find(|(s, _)| s == series_name) else {
+                continue;
+            };
+            let x = chart.x_px(group_left + bar_width * series_index as f64);
+            let width = bar_width * chart.plot_width() * 0.9;
+            let (y, y0) = (chart.y_px(scale.fraction(summary.median)), chart.y_px(0.0));
+            let (y_min, y_max) = (
+                chart.y_px(scale.fraction(summary.min)),
+                chart.y_px(scale.fraction(summary.max)),
+            );
+            let whisker = x + width / 2.0;
+            chart.push(&format!(
+                "<rect class=\"bar\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{width:.1}\" height=\"{:.1}\" fill=\"{colour}\">\
+                 <title>{}: {:.0} (min {:.0}, max {:.0})</title></rect>\
+                 <line x1=\"{whisker:.1}\" y1=\"{y_min:.1}\" x2=\"{whisker:.1}\" y2=\"{y_max:.1}\" stroke=\"#222\"/>",
+                (y0 - y).max(0.0),
+                escape(series_name),
+                summary.median,
+                summary.min,
+                summary.max
+            ));
+        }
+    }
+    if groups.is_empty() {
+        chart.note("not measured in this run (see the skipped list)");
+    }
+    chart.x_axis(&ticks, x_title);
+    let legend: Vec<_> = series
+        .iter()
+        .map(|(s, c)| (s.clone(), c.clone(), false))
+        .collect();
+    chart.legend(&legend);
+    chart.finish()
+}
+
+/// Servers of a record as (name, colour) legend series.
+fn servers(record: &Record) -> Vec<(String, String)> {
+    record
+        .settings
+        .servers
+        .iter()
+        .map(|s| (s.clone(), server_colour(record, s)))
+        .collect()
+}
+
+/// Throughput bars per server and message size, one chart per connection count.
+pub fn throughput(record: &Record) -> Vec<String> {
+    record
+        .settings
+        .connections
+        .iter()
+        .map(|&connections| {
+            let groups: Vec<BarGroup> = record
+                .settings
+                .message_bytes
+                .iter()
+                .map(|&bytes| BarGroup {
+                    label: size_label(bytes),
+                    bars: record
+                        .results
+                        .throughput
+                        .iter()
+                        .filter(|c| c.connections == connections && c.message_bytes == bytes)
+                        .map(|c| (c.server.clone(), c.messages_per_s))
+                        .collect(),
+                })
+                .filter(|g| !g.bars.is_empty())
+                .collect();
+            grouped_bars(
+                &format!("throughput-{connections}"),
+                &format!("Closed-loop echo throughput, {connections} connections, 1 server core"),
+                "echoed messages per second (msg/s)",
+                "message size (bytes)",
+                &groups,
+                &servers(record),
+            )
+        })
+        .collect()
+}
+
+/// Memory per idle connection, grouped by connection count.
+pub fn memory(record: &Record) -> String {
+    let groups: Vec<BarGroup> = record
+        .settings
+        .idle_connections
+        .iter()
+        .map(|&connections| BarGroup {
+            label: format!("{connections} conns"),
+            bars: record
+                .results
+                .memory
+                .iter()
+                .filter(|c| c.connections == connections)
+                .map(|c| (c.server.clone(), c.bytes_per_connection))
+                .collect(),
+        })
+        .filter(|g| !g.bars.is_empty())
+        .collect();
+    grouped_bars(
+        "memory",
+        "Server RSS per idle connection",
+        "RSS per connection (bytes)",
+        "idle connections held",
+        &groups,
+        &servers(record),
+    )
+}
+
+/// HDR-style x position of a percentile level: −log10(1 − p), so 90, 99, 99.9 … are evenly spaced;
+/// `max` is drawn one step past p99.99.
+pub fn percentile_position(level: f64) -> f64 {
+    if level >= 100.0 {
+        5.0
+    } else {
+        -(1.0 - level / 100.0).log10()
+    }
+}
+
+/// Latency percentile curves per server, one chart per load level.
+pub fn latency(record: &Record) -> Vec<String> {
+    record
+        .settings
+        .load_fractions
+        .iter()
+        .map(|&fraction| {
+            let cells: Vec<_> = record
+                .results
+                .latency
+                .iter()
+                .filter(|c| (c.load_fraction - fraction).abs() < 1e-9)
+                .collect();
+            let curves: Vec<(String, Percentiles)> = cells
+                .iter()
+                .map(|c| (c.server.clone(), c.median_us))
+                .collect();
+            let (conns, bytes) = cells
+                .first()
+                .map_or((0, 0), |c| (c.connections, c.message_bytes));
+            let title = if cells.is_empty() {
+                format!(
+                    "Open-loop echo latency at {:.0}% of each server's peak",
+                    fraction * 100.0
+                )
+            } else {
+                format!(
+                    "Latency at {:.0}% of each server's peak ({conns} conns, {})",
+                    fraction * 100.0,
+                    size_label(bytes)
+                )
+            };
+            percentile_chart(
+                &format!("latency-{:.0}", fraction * 100.0),
+                &title,
+                &curves,
+                record,
+            )
+        })
+        .collect()
+}
+
+fn percentile_chart(
+    name: &str,
+    title: &str,
+    curves: &[(String, Percentiles)],
+    record: &Record,
+) -> String {
+    let mut chart = Chart::new(name, title);
+    let values: Vec<f64> = curves
+        .iter()
+        .flat_map(|(_, p)| p.values())
+        .filter(|v| *v > 0.0)
+        .collect();
+    let low = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = values.iter().copied().fold(0.0, f64::max);
+    let scale = if values.is_empty() {
+        Scale::log_decades(10.0, 10_000.0)
+    } else {
+        Scale::log_decades(low, high)
+    };
+    chart.y_axis(&scale, "round-trip latency (µs, log scale)");
+    let position_max = percentile_position(100.0);
+    for (server, percentiles) in curves {
+        let mut points = String::new();
+        for ((_, level), value) in Percentiles::LEVELS.iter().zip(percentiles.values()) {
+            let x = chart.x_px(percentile_position(*level) / position_max);
+            let y = chart.y_px(scale.fraction(value));
+            let _ = write!(points, "{x:.1},{y:.1} ");
+        }
+        let colour = server_colour(record, server);
+        chart.push(&format!(
+            "<polyline class=\"curve\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\">\
+             <title>{}</title></polyline>",
+            points.trim_end(),
+            escape(server)
+        ));
+    }
+    if curves.is_empty() {
+        chart.note("not measured in this run (see the skipped list)");
+    }
+    let ticks: Vec<_> = Percentiles::LEVELS
+        .iter()
+        .map(|(label, level)| {
+            (
+                percentile_position(*level) / position_max,
+                (*label).to_owned(),
+            )
+        })
+        .collect();
+    chart.x_axis(&ticks, "percentile (HDR log scale: 1 − p)");
+    let legend: Vec<_> = curves
+        .iter()
+        .map(|(s, _)| (s.clone(), server_colour(record, s), false))
+        .collect();
+    chart.legend(&legend);
+    chart.finish()
+}

@@ -1,0 +1,288 @@
+//! The servers under comparison: how to start each one pinned to a core, and how to read its memory.
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+
+use crate::load::Protocol;
+
+/// How long a server may take to start listening.
+pub const STARTUP_MS_MAX: u64 = 10_000;
+/// Connections Switchboard is configured to allow on its single shard (above the 100K idle test).
+pub const SWITCHBOARD_CONNECTIONS_MAX: u64 = 200_000;
+/// Per-connection frame rate limit for benchmarks: far above what one connection reaches here.
+pub const SWITCHBOARD_FRAMES_PER_SECOND_MAX: u64 = 10_000_000;
+
+/// One server in the comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServerKind {
+    /// `switchboard serve --mode echo --shards 1`: the system under test.
+    Switchboard,
+    /// The tokio-tungstenite peer.
+    TokioTungstenite,
+    /// The fastwebsockets peer.
+    Fastwebsockets,
+    /// Plain tokio TCP echo: the "no WebSocket" reference.
+    TokioTcp,
+    /// The engine's raw TCP echo (`core/examples/tcp_echo.rs serve`): the io_uring ceiling.
+    EngineTcp,
+}
+
+impl ServerKind {
+    /// Every server, Switchboard first.
+    pub const ALL: [ServerKind; 5] = [
+        ServerKind::Switchboard,
+        ServerKind::TokioTungstenite,
+        ServerKind::Fastwebsockets,
+        ServerKind::TokioTcp,
+        ServerKind::EngineTcp,
+    ];
+
+    /// The name used on the command line, in records and on the dashboard.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServerKind::Switchboard => "switchboard",
+            ServerKind::TokioTungstenite => "tokio-tungstenite",
+            ServerKind::Fastwebsockets => "fastwebsockets",
+            ServerKind::TokioTcp => "tokio-tcp",
+            ServerKind::EngineTcp => "engine-tcp",
+        }
+    }
+
+    /// Parses [`ServerKind::name`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+
+    /// What the server speaks, which decides the load driver.
+    pub fn protocol(self) -> Protocol {
+        match self {
+            ServerKind::TokioTcp | ServerKind::EngineTcp => Protocol::RawTcp,
+            _ => Protocol::WebSocket,
+        }
+    }
+}
+
+/// Where the built binaries are (`target/release` and its `examples/`).
+#[derive(Debug, Clone)]
+pub struct Binaries {
+    /// The release output directory holding `switchboard`, the peers and `switchboard-loadgen`.
+    pub release_dir: PathBuf,
+}
+
+impl Binaries {
+    /// A binary of the release directory.
+    pub fn bin(&self, name: &str) -> PathBuf {
+        self.release_dir.join(name)
+    }
+
+    /// An example binary of the release directory.
+    pub fn example(&self, name: &str) -> PathBuf {
+        self.release_dir.join("examples").join(name)
+    }
+}
+
+/// A running server process, killed on drop.
+#[derive(Debug)]
+pub struct RunningServer {
+    /// Which server.
+    pub kind: ServerKind,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The process (the server itself: `taskset` execs it).
+    child: Child,
+    /// Everything the server logged (stdout and stderr), for the engine line.
+    log_path: PathBuf,
+}
+
+impl RunningServer {
+    /// Starts `kind` on a free loopback port, pinned to `cpu`, and waits until it accepts connections.
+    ///
+    /// # Errors
+    ///
+    /// The binary is missing, exits early, or does not listen within [`STARTUP_MS_MAX`].
+    pub fn start(
+        kind: ServerKind,
+        binaries: &Binaries,
+        cpu: usize,
+        work_dir: &Path,
+    ) -> anyhow::Result<Self> {
+        let addr = free_port()?;
+        let mut command = Command::new("taskset");
+        command.arg("-c").arg(cpu.to_string());
+        let listen = addr.to_string();
+        match kind {
+            ServerKind::Switchboard => {
+                let config = write_switchboard_config(work_dir)?;
+                command
+                    .arg(binaries.bin("switchboard"))
+                    .args([
+                        "serve", "--mode", "echo", "--shards", "1", "--listen", &listen,
+                    ])
+                    .arg("--config")
+                    .arg(config);
+            }
+            ServerKind::TokioTungstenite => {
+                command.arg(binaries.bin("peer_tokio_tungstenite"));
+                command.args(["--listen", &listen]);
+            }
+            ServerKind::Fastwebsockets => {
+                command.arg(binaries.bin("peer_fastwebsockets"));
+                command.args(["--listen", &listen]);
+            }
+            ServerKind::TokioTcp => {
+                command.arg(binaries.bin("peer_tokio_tcp"));
+                command.args(["--listen", &listen]);
+            }
+            ServerKind::EngineTcp => {
+                command
+                    .arg(binaries.example("tcp_echo"))
+                    .args(["serve", &listen, "auto", "1"]);
+            }
+        }
+        let log_path = work_dir.join(format!("{}.log", kind.name()));
+        let log = std::fs::File::create(&log_path)?;
+        command
+            .current_dir(work_dir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        let child = command
+            .spawn()
+            .with_context(|| format!("starting {}", kind.name()))?;
+        let mut server = Self {
+            kind,
+            addr,
+            child,
+            log_path,
+        };
+        server.wait_listening()?;
+        Ok(server)
+    }
+
+    fn wait_listening(&mut self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_millis(STARTUP_MS_MAX);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait()? {
+                bail!(
+                    "{} exited at start ({status}): {}",
+                    self.kind.name(),
+                    self.log_tail()
+                );
+            }
+            if TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!(
+            "{} did not listen on {} in time",
+            self.kind.name(),
+            self.addr
+        )
+    }
+
+    /// The server's resident set size in bytes (`VmRSS` of `/proc/PID/status`).
+    ///
+    /// # Errors
+    ///
+    /// The process is gone or the status file has no `VmRSS`.
+    pub fn rss_bytes(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        parse_vm_rss_bytes(&status).context("no VmRSS in /proc/PID/status")
+    }
+
+    /// Whether the process is still running.
+    pub fn is_alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The last lines the server logged.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(5)..].join(" | ")
+    }
+
+    /// The engine the server reported choosing (first log line mentioning io_uring or epoll).
+    pub fn engine_line(&self) -> Option<String> {
+        let file = std::fs::File::open(&self.log_path).ok()?;
+        BufReader::new(file)
+            .lines()
+            .map_while(Result::ok)
+            .find(|line| line.contains("io_uring") || line.contains("epoll"))
+            .map(|line| line.trim().to_owned())
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads `VmRSS:  1234 kB` as bytes.
+pub fn parse_vm_rss_bytes(status: &str) -> Option<u64> {
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// A loopback port nobody listens on now (bound then released).
+fn free_port() -> anyhow::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?)
+}
+
+/// Writes the benchmark TOML for `switchboard serve`: no admin listener, a private data directory,
+/// room for the 100K idle test on one shard, and no per-connection rate limit in the way.
+fn write_switchboard_config(work_dir: &Path) -> anyhow::Result<PathBuf> {
+    let path = work_dir.join("switchboard-bench.toml");
+    let data_dir = work_dir.join("switchboard-data");
+    let text = format!(
+        "admin_listen = \"off\"\ndata_dir = \"{}\"\n\n[limits]\nconnections_max = {max}\n\
+         connections_per_shard_max = {max}\nframes_per_second_max = {fps}\n",
+        data_dir.display(),
+        max = SWITCHBOARD_CONNECTIONS_MAX,
+        fps = SWITCHBOARD_FRAMES_PER_SECOND_MAX,
+    );
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for kind in ServerKind::ALL {
+            assert_eq!(ServerKind::from_name(kind.name()), Some(kind));
+        }
+        assert_eq!(ServerKind::from_name("nginx"), None);
+    }
+
+    #[test]
+    fn reads_vm_rss() {
+        let status = "Name:\tx\nVmPeak:\t  9000 kB\nVmRSS:\t  2048 kB\n";
+        assert_eq!(parse_vm_rss_bytes(status), Some(2 * 1024 * 1024));
+        assert_eq!(parse_vm_rss_bytes("Name: x\n"), None);
+    }
+
+    #[test]
+    fn switchboard_config_is_valid() {
+        let dir = std::env::temp_dir().join(format!("sb-bench-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = write_switchboard_config(&dir).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        switchboard_shards::config::ServeConfig::from_toml_str(&text).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,135 @@
+//! Markdown tables of a record: printed by `compare` and pasted into the README.
+
+use std::fmt::Write;
+
+use crate::record::Record;
+
+/// Formats a message size: `64 B`, `1 KiB`, `16 KiB`.
+pub fn size_label(bytes: usize) -> String {
+    if bytes >= 1024 && bytes % 1024 == 0 {
+        format!("{} KiB", bytes / 1024)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+/// Formats a rate with thousands separators: `123,456`.
+pub fn thousands(value: f64) -> String {
+    let digits = format!("{:.0}", value.max(0.0));
+    let mut out = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+fn ratio_label(ratio: Option<f64>) -> String {
+    ratio.map_or_else(|| "–".to_owned(), |r| format!("{r:.2}×"))
+}
+
+/// Every table of `record` as Markdown.
+pub fn markdown(record: &Record) -> String {
+    let mut out = String::new();
+    let results = &record.results;
+    let _ = writeln!(
+        out,
+        "Revision `{}` on {}; engine: {}; {} run(s) of {} s each, servers on CPU {}, load on CPU {}.\n",
+        record.git_revision,
+        record.machine.summary(),
+        record.engine.as_deref().unwrap_or("n/a"),
+        record.settings.runs,
+        record.settings.duration_s,
+        record.settings.server_cpu,
+        record.settings.loadgen_cpu,
+    );
+    if !results.throughput.is_empty() {
+        out.push_str("| server | connections | size | echo msg/s (median) | min–max | vs Switchboard | load driver |\n");
+        out.push_str("|---|---:|---:|---:|---:|---:|---|\n");
+        for cell in &results.throughput {
+            let s = cell.messages_per_s;
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {}–{} | {} | {} |",
+                cell.server,
+                cell.connections,
+                size_label(cell.message_bytes),
+                thousands(s.median),
+                thousands(s.min),
+                thousands(s.max),
+                ratio_label(cell.ratio_to_switchboard),
+                cell.driver,
+            );
+        }
+        out.push('\n');
+    }
+    if !results.latency.is_empty() {
+        out.push_str(
+            "| server | load | offered msg/s | p50 µs | p99 µs (min–max) | p99.9 µs | max µs |\n",
+        );
+        out.push_str("|---|---:|---:|---:|---:|---:|---:|\n");
+        for cell in &results.latency {
+            let p = cell.median_us;
+            let _ = writeln!(
+                out,
+                "| {} | {:.0}% | {} | {:.0} | {:.0} ({:.0}–{:.0}) | {:.0} | {:.0} |",
+                cell.server,
+                cell.load_fraction * 100.0,
+                thousands(cell.rate_per_s as f64),
+                p.p50,
+                p.p99,
+                cell.p99_us.min,
+                cell.p99_us.max,
+                p.p99_9,
+                p.max,
+            );
+        }
+        out.push('\n');
+    }
+    if !results.memory.is_empty() {
+        out.push_str("| server | idle connections | established | RSS bytes/conn (median) | min–max | vs Switchboard |\n");
+        out.push_str("|---|---:|---:|---:|---:|---:|\n");
+        for cell in &results.memory {
+            let b = cell.bytes_per_connection;
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {}–{} | {} |",
+                cell.server,
+                cell.connections,
+                cell.established_min,
+                thousands(b.median),
+                thousands(b.min),
+                thousands(b.max),
+                ratio_label(cell.ratio_to_switchboard),
+            );
+        }
+        out.push('\n');
+    }
+    if !results.skipped.is_empty() {
+        out.push_str("Not measured:\n\n");
+        for skipped in &results.skipped {
+            let _ = writeln!(
+                out,
+                "- {} — {}: {}",
+                skipped.server, skipped.figure, skipped.reason
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels() {
+        assert_eq!(size_label(64), "64 B");
+        assert_eq!(size_label(16384), "16 KiB");
+        assert_eq!(thousands(1234567.4), "1,234,567");
+        assert_eq!(thousands(12.0), "12");
+        assert_eq!(ratio_label(Some(1.234)), "1.23×");
+    }
+}

@@ -1,0 +1,137 @@
+//! What one client thread measured; merged over threads at the end.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+
+/// Largest value a latency histogram records: 10 minutes in nanoseconds (larger values saturate).
+pub const LATENCY_NS_MAX: u64 = 600_000_000_000;
+/// Significant decimal digits kept by every histogram.
+pub const HISTOGRAM_DIGITS: u8 = 3;
+
+/// A nanosecond histogram with the run's bounds.
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, LATENCY_NS_MAX, HISTOGRAM_DIGITS)
+        .expect("constant bounds are valid")
+}
+
+/// Records `ns`, clamped into the histogram's range.
+pub fn record(histogram: &mut Histogram<u64>, ns: u64) {
+    histogram.saturating_record(ns.clamp(1, LATENCY_NS_MAX));
+}
+
+/// Counters and histograms of one thread (or, after [`Stats::merge`], of the run).
+#[derive(Debug, Clone)]
+pub struct Stats {
+    /// Echo round trip from the intended send time (open loop) or actual send time (closed loop).
+    pub latency: Histogram<u64>,
+    /// How late the client itself sent each message after its intended time (open loop): shows
+    /// whether the load generator kept its schedule.
+    pub send_lag: Histogram<u64>,
+    /// From `connect` to the TCP connection being established.
+    pub connect: Histogram<u64>,
+    /// From `connect` to the 101 response being validated.
+    pub upgrade: Histogram<u64>,
+    /// Connections started.
+    pub connects_started: u64,
+    /// TCP connections established.
+    pub connected: u64,
+    /// WebSocket upgrades completed.
+    pub upgraded: u64,
+    /// Connections open (upgraded, not closed) now.
+    pub open: u64,
+    /// Connections open when the load phase ended (before the closing handshake).
+    pub open_at_end: u64,
+    /// Echo messages sent.
+    pub sent: u64,
+    /// Echo messages received back (first delivery of each).
+    pub received: u64,
+    /// Payload bytes sent.
+    pub bytes_sent: u64,
+    /// Payload bytes received.
+    pub bytes_received: u64,
+    /// Messages that came back after a later one.
+    pub out_of_order: u64,
+    /// Messages that came back more than once.
+    pub duplicated: u64,
+    /// Messages sent that never came back (counted at the end of the drain).
+    pub lost: u64,
+    /// Scheduled messages not sent because the connection had `in_flight_max` unanswered ones.
+    pub skipped_backlog: u64,
+    /// Server pings answered with a pong.
+    pub pings_answered: u64,
+    /// Errors by cause (e.g. `connect: Connection refused (os error 111)`).
+    pub errors: BTreeMap<String, u64>,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            latency: new_histogram(),
+            send_lag: new_histogram(),
+            connect: new_histogram(),
+            upgrade: new_histogram(),
+            connects_started: 0,
+            connected: 0,
+            upgraded: 0,
+            open: 0,
+            open_at_end: 0,
+            sent: 0,
+            received: 0,
+            bytes_sent: 0,
+            bytes_received: 0,
+            out_of_order: 0,
+            duplicated: 0,
+            lost: 0,
+            skipped_backlog: 0,
+            pings_answered: 0,
+            errors: BTreeMap::new(),
+        }
+    }
+}
+
+impl Stats {
+    /// Counts one error of `cause`.
+    pub fn error(&mut self, cause: impl Into<String>) {
+        *self.errors.entry(cause.into()).or_insert(0) += 1;
+    }
+
+    /// Total errors of every cause.
+    pub fn error_count(&self) -> u64 {
+        self.errors.values().sum()
+    }
+
+    /// Correctness failures: anything that makes the run exit non-zero.
+    pub fn correctness_failures(&self) -> u64 {
+        self.error_count() + self.out_of_order + self.duplicated + self.lost + self.skipped_backlog
+    }
+
+    /// Adds `other` into `self`.
+    pub fn merge(&mut self, other: &Stats) {
+        for (mine, theirs) in [
+            (&mut self.latency, &other.latency),
+            (&mut self.send_lag, &other.send_lag),
+            (&mut self.connect, &other.connect),
+            (&mut self.upgrade, &other.upgrade),
+        ] {
+            mine.add(theirs).expect("histograms share bounds");
+        }
+        self.connects_started += other.connects_started;
+        self.connected += other.connected;
+        self.upgraded += other.upgraded;
+        self.open += other.open;
+        self.open_at_end += other.open_at_end;
+        self.sent += other.sent;
+        self.received += other.received;
+        self.bytes_sent += other.bytes_sent;
+        self.bytes_received += other.bytes_received;
+        self.out_of_order += other.out_of_order;
+        self.duplicated += other.duplicated;
+        self.lost += other.lost;
+        self.skipped_backlog += other.skipped_backlog;
+        self.pings_answered += other.pings_answered;
+        for (cause, count) in &other.errors {
+            *self.errors.entry(cause.clone()).or_insert(0) += count;
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! End to end against the real `switchboard serve --mode echo`, started in-process on port 0.
+
+use std::num::NonZeroUsize;
+
+use clap::Parser;
+use switchboard_loadgen::cli::Args;
+use switchboard_loadgen::run::run;
+use switchboard_shards::config::{Mode, ServeConfig, Shards};
+use switchboard_shards::server::Server;
+
+fn start_echo_server() -> Server {
+    let config = ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        shards: Shards::Count(NonZeroUsize::new(1).unwrap()),
+        mode: Mode::Echo,
+        admin_listen: None,
+        ..ServeConfig::default()
+    };
+    config.validate().unwrap();
+    Server::start(&config).expect("echo server starts")
+}
+
+fn loadgen_args(server: &Server, extra: &[&str]) -> Args {
+    let url = format!("ws://{}/", server.local_addr());
+    let mut argv = vec!["switchboard-loadgen", "--url", &url, "--quiet"];
+    argv.extend_from_slice(extra);
+    Args::parse_from(argv)
+}
+
+#[test]
+fn open_loop_echo_has_no_errors_and_every_message_returns() {
+    let mut server = start_echo_server();
+    let args = loadgen_args(
+        &server,
+        &[
+            "--connections",
+            "20",
+            "--duration",
+            "2",
+            "--rate",
+            "2000",
+            "--threads",
+            "2",
+        ],
+    );
+    let outcome = run(args.to_config().unwrap(), false).expect("run completes");
+    server.drain();
+    server.join().unwrap();
+    let stats = outcome.stats;
+    assert_eq!(
+        stats.errors,
+        Default::default(),
+        "errors: {:?}",
+        stats.errors
+    );
+    assert_eq!(stats.upgraded, 20);
+    assert_eq!(stats.open_at_end, 20);
+    assert!(stats.sent > 0);
+    assert_eq!(stats.received, stats.sent);
+    assert_eq!(
+        (stats.lost, stats.duplicated, stats.out_of_order),
+        (0, 0, 0)
+    );
+    assert_eq!(stats.correctness_failures(), 0);
+    assert_eq!(stats.latency.len(), stats.received);
+}
+
+#[test]
+fn closed_loop_echo_keeps_messages_in_flight_without_errors() {
+    let mut server = start_echo_server();
+    let args = loadgen_args(
+        &server,
+        &[
+            "--connections",
+            "10",
+            "--duration",
+            "1",
+            "--closed-loop",
+            "--in-flight",
+            "4",
+            "--threads",
+            "1",
+            "--size",
+            "1024",
+        ],
+    );
+    let outcome = run(args.to_config().unwrap(), false).expect("run completes");
+    server.drain();
+    server.join().unwrap();
+    let stats = outcome.stats;
+    assert_eq!(
+        stats.correctness_failures(),
+        0,
+        "errors: {:?}",
+        stats.errors
+    );
+    assert!(
+        stats.sent >= 40,
+        "each connection sends its window at least"
+    );
+    assert_eq!(stats.received, stats.sent);
+    assert_eq!(stats.bytes_received, stats.sent * 1024);
+}
+
+#[test]
+fn idle_connections_hold_and_close_cleanly() {
+    let mut server = start_echo_server();
+    let args = loadgen_args(
+        &server,
+        &[
+            "--scenario",
+            "idle",
+            "--connections",
+            "200",
+            "--duration",
+            "1",
+            "--threads",
+            "2",
+            "--source-addrs",
+            "127.0.0.2-127.0.0.5",
+        ],
+    );
+    let outcome = run(args.to_config().unwrap(), false).expect("run completes");
+    server.drain();
+    server.join().unwrap();
+    let stats = outcome.stats;
+    assert_eq!(
+        stats.correctness_failures(),
+        0,
+        "errors: {:?}",
+        stats.errors
+    );
+    assert_eq!(stats.open_at_end, 200);
+    assert_eq!(stats.sent, 0);
+}
+
+#[test]
+fn refused_connections_are_counted_by_cause() {
+    // Bind and drop a listener to get a port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("ws://127.0.0.1:{port}/");
+    let args = Args::parse_from([
+        "switchboard-loadgen",
+        "--url",
+        &url,
+        "--quiet",
+        "--connections",
+        "3",
+        "--duration",
+        "0.5",
+        "--threads",
+        "1",
+    ]);
+    let outcome = run(args.to_config().unwrap(), false).expect("run completes");
+    let stats = outcome.stats;
+    assert_eq!(stats.upgraded, 0);
+    assert_eq!(stats.error_count(), 3);
+    assert!(
+        stats
+            .errors
+            .keys()
+            .all(|cause| cause.starts_with("connect: ")),
+        "{:?}",
+        stats.errors
+    );
+}

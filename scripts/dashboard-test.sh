@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Renders the benchmark dashboard (bench/dashboard/index.html) in headless Chromium and checks it:
+# no console errors, and every chart's <svg> is in the rendered DOM. Saves a screenshot to
+# bench/results/dashboard.png. Installs Debian's `chromium` if it is missing.
+#
+# Usage: bash scripts/dashboard-test.sh
+# The page is regenerated first from bench/results/history.jsonl, or from the committed
+# bench/results/sample-history.jsonl when there is no history yet.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$(date +%s)
+
+step() { printf '\n==> %s\n' "$*"; }
+fail() { echo "dashboard-test: FAILED: $*" >&2; exit 1; }
+
+step "chromium"
+if ! command -v chromium >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
+chromium --version
+
+step "render the page"
+page=bench/dashboard/index.html
+history=bench/results/history.jsonl
+[ -s "$history" ] || history=bench/results/sample-history.jsonl
+cargo run --quiet -p switchboard-bench --bin switchboard-bench -- report --history "$history" --out "$page"
+
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+flags=(--headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update
+       --disable-sync --no-first-run --user-data-dir="$scratch/profile")
+url="file://$PWD/$page"
+
+step "headless DOM and console"
+chromium "${flags[@]}" --enable-logging=stderr --v=0 --dump-dom "$url" >"$scratch/dom.html" 2>"$scratch/console.log" ||
+  fail "chromium exited with an error: $(tail -5 "$scratch/console.log")"
+if grep -E "Uncaught|ERROR:CONSOLE|CONSOLE\([0-9]+\).*[Ee]rror" "$scratch/console.log"; then
+  fail "console errors (above)"
+fi
+charts=$(grep -o 'data-chart="[^"]*"' "$page" | sort -u)
+[ -n "$charts" ] || fail "the page has no charts"
+for chart in $charts; do
+  grep -q "$chart" "$scratch/dom.html" || fail "$chart is not in the rendered DOM"
+done
+expected=$(grep -o '<svg class="chart"' "$page" | wc -l)
+rendered=$(grep -o '<svg class="chart"' "$scratch/dom.html" | wc -l)
+[ "$expected" = "$rendered" ] || fail "$rendered of $expected charts rendered"
+grep -c '<g class="legend">' "$scratch/dom.html" | grep -qx "$expected" || fail "a chart lacks its legend"
+echo "$rendered charts rendered, no console errors"
+
+step "screenshot"
+chromium "${flags[@]}" --hide-scrollbars --window-size=1400,3400 --screenshot="$scratch/dashboard.png" "$url" \
+  2>>"$scratch/console.log" >/dev/null || fail "screenshot failed"
+cp "$scratch/dashboard.png" bench/results/dashboard.png
+echo "saved bench/results/dashboard.png"
+echo "dashboard-test: OK in $(( $(date +%s) - started )) s"

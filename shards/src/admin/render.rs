@@ -1,0 +1,231 @@
+//! The Prometheus text exposition (format 0.0.4) of `/metrics`: every metric name, type and label the admin
+//! listener exports, merged across shards at scrape time. `docs/operations.md` lists them for operators and
+//! dashboards; keep the two in step.
+//!
+//! Not exported yet: `switchboard_ring_occupancy{from,to}` (the server runs no cross-core mesh yet), and the
+//! conversation metrics (routing decisions, handoffs, PII maskings, durable-log fsync latency, the
+//! `persisted` and `delivered` delivery stages), which come with the conversation layer.
+
+use std::fmt::Write as _;
+
+use switchboard_core::engine::{BackendKind, ChoiceReason, EngineChoice};
+use switchboard_core::metrics::{MetricKind, PrometheusText, Snapshot};
+
+use super::process;
+use super::source::AdminSource;
+use crate::conn::Lane;
+use crate::server::stats::{CloseCause, StatsReader};
+
+/// Renders the whole exposition.
+pub fn render_metrics(source: &AdminSource) -> String {
+    let mut text = PrometheusText::new();
+    render_server(&mut text, source);
+    render_connections(&mut text, source.shards());
+    render_traffic(&mut text, source.shards());
+    render_latency(&mut text, source.shards());
+    let mut out = text.finish();
+    render_process(&mut out);
+    out
+}
+
+/// Sums `value` over every shard.
+fn total(shards: &[StatsReader], value: impl Fn(&StatsReader) -> u64) -> u64 {
+    shards.iter().map(value).sum()
+}
+
+fn render_server(text: &mut PrometheusText, source: &AdminSource) {
+    text.family(
+        "switchboard_shards",
+        "Connection shards (one thread per core).",
+        MetricKind::Gauge,
+    );
+    text.gauge("switchboard_shards", &[], source.shards().len() as i64);
+    text.family(
+        "switchboard_draining",
+        "1 while the server drains (no new connections), else 0.",
+        MetricKind::Gauge,
+    );
+    text.gauge("switchboard_draining", &[], i64::from(source.draining()));
+    text.family(
+        "switchboard_degradation_mode",
+        "Degradation mode: 0 normal (the server has no degraded modes yet).",
+        MetricKind::Gauge,
+    );
+    text.gauge("switchboard_degradation_mode", &[], 0);
+    text.family(
+        "switchboard_engine_info",
+        "The I/O engine the shards use and why; always 1.",
+        MetricKind::Gauge,
+    );
+    let mut seen: Vec<(&str, &str)> = Vec::new();
+    for choice in source.engines() {
+        let labels = engine_labels(choice);
+        if !seen.contains(&labels) {
+            seen.push(labels);
+            text.gauge(
+                "switchboard_engine_info",
+                &[("engine", labels.0), ("reason", labels.1)],
+                1,
+            );
+        }
+    }
+}
+
+/// The `engine` and `reason` labels of a choice: short fixed words, so the series count stays bounded.
+fn engine_labels(choice: &EngineChoice) -> (&'static str, &'static str) {
+    let engine = match choice.backend {
+        BackendKind::IoUring => "io_uring",
+        BackendKind::Epoll => "epoll",
+    };
+    let reason = match choice.reason {
+        ChoiceReason::UringWorks(_) => "io_uring_works",
+        ChoiceReason::EpollRequested => "epoll_requested",
+        ChoiceReason::UringUnavailable(_) => "io_uring_unavailable",
+    };
+    (engine, reason)
+}
+
+fn render_connections(text: &mut PrometheusText, shards: &[StatsReader]) {
+    text.family(
+        "switchboard_connections_open",
+        "Connections open now.",
+        MetricKind::Gauge,
+    );
+    text.gauge(
+        "switchboard_connections_open",
+        &[],
+        shards.iter().map(StatsReader::open).sum(),
+    );
+    text.family(
+        "switchboard_connections_accepted_total",
+        "Connections accepted (including those refused at capacity or while draining).",
+        MetricKind::Counter,
+    );
+    text.counter(
+        "switchboard_connections_accepted_total",
+        &[],
+        total(shards, StatsReader::accepted),
+    );
+    text.family(
+        "switchboard_connections_closed_total",
+        "Connections ended, by reason.",
+        MetricKind::Counter,
+    );
+    for cause in CloseCause::ALL {
+        let closed = total(shards, |shard| shard.closed(cause));
+        text.counter(
+            "switchboard_connections_closed_total",
+            &[("reason", cause.label())],
+            closed,
+        );
+    }
+    text.family(
+        "switchboard_heartbeat_timeouts_total",
+        "Connections dropped because a ping went unanswered past its deadline.",
+        MetricKind::Counter,
+    );
+    let timeouts = total(shards, |shard| shard.closed(CloseCause::Heartbeat));
+    text.counter("switchboard_heartbeat_timeouts_total", &[], timeouts);
+    text.family(
+        "switchboard_shard_queue_depth",
+        "Connections of the shard with messages queued and not yet handed to the kernel.",
+        MetricKind::Gauge,
+    );
+    let mut label = String::new();
+    for (index, shard) in shards.iter().enumerate() {
+        label.clear();
+        let _ = write!(label, "{index}");
+        text.gauge(
+            "switchboard_shard_queue_depth",
+            &[("shard", &label)],
+            shard.queue_depth(),
+        );
+    }
+}
+
+fn render_traffic(text: &mut PrometheusText, shards: &[StatsReader]) {
+    text.family(
+        "switchboard_messages_total",
+        "Complete WebSocket messages, by direction (in: from clients, out: handed to the kernel) and lane.",
+        MetricKind::Counter,
+    );
+    for lane in Lane::ALL {
+        let received = total(shards, |shard| shard.messages_in(lane));
+        text.counter(
+            "switchboard_messages_total",
+            &[("direction", "in"), ("lane", lane.name())],
+            received,
+        );
+        let sent = total(shards, |shard| shard.messages_out(lane));
+        text.counter(
+            "switchboard_messages_total",
+            &[("direction", "out"), ("lane", lane.name())],
+            sent,
+        );
+    }
+    text.family(
+        "switchboard_bytes_total",
+        "Bytes on client connections, by direction.",
+        MetricKind::Counter,
+    );
+    text.counter(
+        "switchboard_bytes_total",
+        &[("direction", "in")],
+        total(shards, StatsReader::bytes_received),
+    );
+    text.counter(
+        "switchboard_bytes_total",
+        &[("direction", "out")],
+        total(shards, StatsReader::bytes_sent),
+    );
+}
+
+fn render_latency(text: &mut PrometheusText, shards: &[StatsReader]) {
+    let merged = |snapshot: fn(&StatsReader) -> Snapshot| {
+        let mut all = Snapshot::empty();
+        for shard in shards {
+            all.merge(&snapshot(shard));
+        }
+        all
+    };
+    text.family(
+        "switchboard_heartbeat_rtt_seconds",
+        "Heartbeat ping to pong round trip (measured in whole milliseconds).",
+        MetricKind::Histogram,
+    );
+    text.histogram(
+        "switchboard_heartbeat_rtt_seconds",
+        &[],
+        &merged(StatsReader::heartbeat_rtt),
+    );
+    text.family(
+        "switchboard_delivery_latency_seconds",
+        "Time a message spends in the server, by stage (sent: from the read that carried it to handing its \
+         echo to the kernel).",
+        MetricKind::Histogram,
+    );
+    text.histogram(
+        "switchboard_delivery_latency_seconds",
+        &[("stage", "sent")],
+        &merged(StatsReader::delivery_sent),
+    );
+}
+
+/// Appends the process metrics; written by hand because CPU seconds are fractional.
+fn render_process(out: &mut String) {
+    if let Some(bytes) = process::resident_memory_bytes() {
+        out.push_str("# HELP process_resident_memory_bytes Resident memory size in bytes.\n");
+        out.push_str("# TYPE process_resident_memory_bytes gauge\n");
+        let _ = writeln!(out, "process_resident_memory_bytes {bytes}");
+    }
+    if let Some(ticks) = process::cpu_ticks() {
+        out.push_str(
+            "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n",
+        );
+        out.push_str("# TYPE process_cpu_seconds_total counter\n");
+        let (whole, fraction) = (ticks / process::USER_HZ, ticks % process::USER_HZ);
+        // USER_HZ is 100, so two decimals are exact.
+        const _: () = assert!(process::USER_HZ == 100);
+        let _ = writeln!(out, "process_cpu_seconds_total {whole}.{fraction:02}");
+    }
+}

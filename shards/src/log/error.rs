@@ -1,0 +1,73 @@
+//! [`LogError`]: why a log operation failed, and who is at fault.
+
+use std::io;
+
+use super::record::{FrameError, Lsn};
+use crate::config::ConfigError;
+
+/// A failed log operation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LogError {
+    /// The configuration is invalid. The operator's fault.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A file operation failed. The local system's fault (disk full, permissions, I/O error); after a
+    /// failed write or sync the log refuses further work, see [`LogError::Failed`].
+    #[error("log {operation} failed: {kind}: {message}")]
+    Io {
+        /// What the log was doing, e.g. `"fdatasync"`.
+        operation: &'static str,
+        /// The operating system's error kind.
+        kind: io::ErrorKind,
+        /// The operating system's message.
+        message: String,
+    },
+    /// An earlier write or sync failed, so what is on disk is unknown; the log must be reopened, which
+    /// runs recovery. The local system's fault. (After a failed `fdatasync` the kernel may have dropped
+    /// the dirty pages, so retrying the sync could report success for lost data.)
+    #[error("the log stopped after an earlier write or sync failure; reopen it to recover")]
+    Failed,
+    /// A payload is larger than `payload_bytes_max`. The caller's fault: the protocol layer must refuse
+    /// such messages before they reach the log.
+    #[error("payload of {payload_bytes} bytes exceeds log.payload_bytes_max = {max}")]
+    PayloadTooLarge {
+        /// The payload's length.
+        payload_bytes: usize,
+        /// The configured limit.
+        max: u32,
+    },
+    /// A record's sequence is not above its conversation's last one. A bug in the caller, which owns
+    /// sequence assignment.
+    #[error(
+        "conversation {conversation_id}: sequence {sequence} is not above the last one, {last}"
+    )]
+    SequenceNotIncreasing {
+        /// The conversation.
+        conversation_id: u64,
+        /// The conversation's last sequence in the log.
+        last: u64,
+        /// The rejected sequence.
+        sequence: u64,
+    },
+    /// A record that recovery had validated no longer reads back correctly. The disk's fault.
+    #[error("segment {segment} offset {offset}: {error}")]
+    Corrupt {
+        /// Base LSN of the segment.
+        segment: Lsn,
+        /// Byte offset of the frame.
+        offset: u64,
+        /// What is wrong with it.
+        error: FrameError,
+    },
+}
+
+impl LogError {
+    /// Wraps an operating-system error met while doing `operation`.
+    pub fn io(operation: &'static str, error: &io::Error) -> Self {
+        Self::Io {
+            operation,
+            kind: error.kind(),
+            message: error.to_string(),
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! The log's I/O seam: [`LogFile`] (one segment file) and [`LogStorage`] (the directory of segments),
+//! with [`DirStorage`], the std::fs implementation.
+//!
+//! Everything above this seam is ordinary single-threaded code; everything below is a blocking syscall
+//! today (`pwrite` through `std::os::unix::fs::FileExt`, `fdatasync` through `File::sync_data`). The seam
+//! is where the shard's io_uring ring will come in later: an implementation that submits the write and the
+//! fsync as linked SQEs and completes on the shard loop. [`super::memory::MemoryStorage`] implements it in
+//! memory for tests, counting writes and syncs and simulating crashes.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use super::record::Lsn;
+
+/// One segment file, addressed by offset.
+pub trait LogFile {
+    /// Writes all of `bytes` at `offset`.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error; the log stops accepting appends after one.
+    fn write_at(&mut self, offset: u64, bytes: &[u8]) -> io::Result<()>;
+    /// Fills `buf` from `offset`.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error, or `UnexpectedEof` when the file ends first.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
+    /// Makes every completed write durable (`fdatasync`).
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error; after one, nothing written since the last good sync can be trusted.
+    fn sync(&mut self) -> io::Result<()>;
+    /// The file's current length in bytes.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error.
+    fn len(&self) -> io::Result<u64>;
+    /// Whether the file holds no byte.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error.
+    fn is_empty(&self) -> io::Result<bool> {
+        Ok(self.len()? == 0)
+    }
+    /// Cuts the file to `len` bytes and makes the new length durable.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error.
+    fn truncate(&mut self, len: u64) -> io::Result<()>;
+}
+
+/// The set of segment files of one shard's log, each named by the LSN of its first record.
+pub trait LogStorage {
+    /// The file type of a segment.
+    type File: LogFile;
+    /// The base LSNs of every segment present, in increasing order.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error.
+    fn list_segments(&mut self) -> io::Result<Vec<Lsn>>;
+    /// Opens the existing segment whose first record is `base`.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error.
+    fn open_segment(&mut self, base: Lsn) -> io::Result<Self::File>;
+    /// Creates an empty segment whose first record will be `base` (replacing a leftover one).
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error.
+    fn create_segment(&mut self, base: Lsn) -> io::Result<Self::File>;
+    /// Deletes the segment whose first record is `base`.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error.
+    fn remove_segment(&mut self, base: Lsn) -> io::Result<()>;
+    /// Makes the creation and deletion of segments durable (`fsync` of the directory).
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error.
+    fn sync_dir(&mut self) -> io::Result<()>;
+}
+
+/// A segment file on the local file system.
+#[derive(Debug)]
+pub struct DirFile {
+    file: File,
+}
+
+impl LogFile for DirFile {
+    fn write_at(&mut self, offset: u64, bytes: &[u8]) -> io::Result<()> {
+        self.file.write_all_at(bytes, offset)
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        self.file.read_exact_at(buf, offset)
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.file.metadata()?.len())
+    }
+
+    fn truncate(&mut self, len: u64) -> io::Result<()> {
+        self.file.set_len(len)?;
+        self.file.sync_all()
+    }
+}
+
+/// The segments of one shard in a directory, as `<20-digit base LSN>.log` files.
+#[derive(Debug)]
+pub struct DirStorage {
+    dir: PathBuf,
+}
+
+/// The file name suffix of a segment.
+const SEGMENT_SUFFIX: &str = ".log";
+
+impl DirStorage {
+    /// Uses `dir` for the segments, creating it (and its parents) when missing.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error when the directory cannot be created.
+    pub fn open(dir: &Path) -> io::Result<Self> {
+        fs::create_dir_all(dir)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// The directory holding the segments.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The path of the segment whose first record is `base`.
+    pub fn segment_path(&self, base: Lsn) -> PathBuf {
+        self.dir.join(format!("{base:020}{SEGMENT_SUFFIX}"))
+    }
+}
+
+impl LogStorage for DirStorage {
+    type File = DirFile;
+
+    fn list_segments(&mut self) -> io::Result<Vec<Lsn>> {
+        let mut bases = Vec::new();
+        for entry in fs::read_dir(&self.dir)? {
+            let name = entry?.file_name();
+            // Other files (an operator's notes, editor backups) are not segments; leave them alone.
+            let parsed = name
+                .to_str()
+                .and_then(|name| name.strip_suffix(SEGMENT_SUFFIX))
+                .filter(|digits| digits.len() == 20)
+                .and_then(|digits| digits.parse::<Lsn>().ok());
+            bases.extend(parsed);
+        }
+        bases.sort_unstable();
+        Ok(bases)
+    }
+
+    fn open_segment(&mut self, base: Lsn) -> io::Result<DirFile> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(self.segment_path(base))?;
+        Ok(DirFile { file })
+    }
+
+    fn create_segment(&mut self, base: Lsn) -> io::Result<DirFile> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(self.segment_path(base))?;
+        Ok(DirFile { file })
+    }
+
+    fn remove_segment(&mut self, base: Lsn) -> io::Result<()> {
+        fs::remove_file(self.segment_path(base))
+    }
+
+    fn sync_dir(&mut self) -> io::Result<()> {
+        File::open(&self.dir)?.sync_all()
+    }
+}

@@ -1,0 +1,215 @@
+//! The log's in-memory indexes, rebuilt by recovery and kept up to date by appends and retention:
+//! [`ConversationIndex`] (conversation → sequence → location, and each conversation's last sequence) and
+//! [`DedupWindow`] (message id → conversation and sequence, bounded, oldest forgotten first).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use super::record::Lsn;
+
+/// Where a record's frame lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location {
+    /// The record's LSN.
+    pub lsn: Lsn,
+    /// The base LSN of the segment holding it.
+    pub segment: Lsn,
+    /// The frame's byte offset in the segment.
+    pub offset: u64,
+    /// The frame's length in bytes.
+    pub frame_bytes: u32,
+}
+
+/// Per conversation: the location of every retained record by sequence, and the last sequence seen.
+#[derive(Debug, Default)]
+pub struct ConversationIndex {
+    records: HashMap<u64, BTreeMap<u64, Location>>,
+    last_sequence: HashMap<u64, u64>,
+}
+
+impl ConversationIndex {
+    /// Records that `conversation`'s record `sequence` is at `location`.
+    pub fn insert(&mut self, conversation: u64, sequence: u64, location: Location) {
+        self.records
+            .entry(conversation)
+            .or_default()
+            .insert(sequence, location);
+        let last = self.last_sequence.entry(conversation).or_insert(sequence);
+        *last = (*last).max(sequence);
+    }
+
+    /// The highest sequence appended to `conversation`, even when retention has since deleted it.
+    pub fn last_sequence(&self, conversation: u64) -> Option<u64> {
+        self.last_sequence.get(&conversation).copied()
+    }
+
+    /// Up to `limit` locations of `conversation`'s records with a sequence in `from..=to`, in order.
+    pub fn range(
+        &self,
+        conversation: u64,
+        from: u64,
+        to: u64,
+        limit: usize,
+    ) -> Vec<(u64, Location)> {
+        if from > to {
+            return Vec::new();
+        }
+        self.records
+            .get(&conversation)
+            .map(|records| {
+                records
+                    .range(from..=to)
+                    .take(limit)
+                    .map(|(sequence, location)| (*sequence, *location))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Forgets every record stored in a segment below `segment_base`, returning how many were forgotten.
+    ///
+    /// A conversation's records are appended in sequence order, so the forgotten ones are always the
+    /// front of its map.
+    pub fn remove_below(&mut self, segment_base: Lsn) -> u64 {
+        let mut removed = 0;
+        self.records.retain(|_, records| {
+            while let Some(entry) = records.first_entry() {
+                if entry.get().segment >= segment_base {
+                    break;
+                }
+                entry.remove();
+                removed += 1;
+            }
+            !records.is_empty()
+        });
+        removed
+    }
+
+    /// How many records are indexed.
+    pub fn record_count(&self) -> usize {
+        self.records.values().map(BTreeMap::len).sum()
+    }
+
+    /// The conversations that have at least one indexed record.
+    pub fn conversations(&self) -> impl Iterator<Item = u64> + '_ {
+        self.records.keys().copied()
+    }
+}
+
+/// The de-duplication window: the most recent `capacity` message ids and the record each one became.
+#[derive(Debug)]
+pub struct DedupWindow {
+    entries: HashMap<[u8; 16], (u64, u64)>,
+    order: VecDeque<[u8; 16]>,
+    capacity: usize,
+}
+
+impl DedupWindow {
+    /// An empty window remembering at most `capacity` ids.
+    pub fn new(capacity: usize) -> Self {
+        assert!(capacity > 0, "validated by LogConfig");
+        Self {
+            entries: HashMap::new(),
+            order: VecDeque::new(),
+            capacity,
+        }
+    }
+
+    /// Remembers that `message_id` became `conversation`'s record `sequence`, forgetting the oldest id
+    /// when full. A repeated id keeps its first record.
+    pub fn insert(&mut self, message_id: [u8; 16], conversation: u64, sequence: u64) {
+        if self.entries.contains_key(&message_id) {
+            return;
+        }
+        if self.order.len() == self.capacity {
+            let oldest = self.order.pop_front().expect("capacity is at least one");
+            self.entries.remove(&oldest);
+        }
+        self.entries.insert(message_id, (conversation, sequence));
+        self.order.push_back(message_id);
+        self.invariants();
+    }
+
+    /// The conversation and sequence `message_id` became, if it is still in the window.
+    pub fn get(&self, message_id: &[u8; 16]) -> Option<(u64, u64)> {
+        self.entries.get(message_id).copied()
+    }
+
+    /// How many ids the window holds.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Whether the window holds no id.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    fn invariants(&self) {
+        debug_assert_eq!(self.entries.len(), self.order.len());
+        debug_assert!(self.order.len() <= self.capacity);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(segment: Lsn, lsn: Lsn) -> Location {
+        Location {
+            lsn,
+            segment,
+            offset: 0,
+            frame_bytes: 50,
+        }
+    }
+
+    fn id(n: u8) -> [u8; 16] {
+        [n; 16]
+    }
+
+    #[test]
+    fn dedup_window_evicts_the_oldest_id() {
+        let mut window = DedupWindow::new(3);
+        for n in 0..5u8 {
+            window.insert(id(n), 7, u64::from(n));
+        }
+        assert_eq!(window.len(), 3);
+        assert_eq!(window.get(&id(0)), None);
+        assert_eq!(window.get(&id(1)), None);
+        assert_eq!(window.get(&id(2)), Some((7, 2)));
+        assert_eq!(window.get(&id(4)), Some((7, 4)));
+    }
+
+    #[test]
+    fn dedup_window_keeps_the_first_record_of_a_repeated_id() {
+        let mut window = DedupWindow::new(3);
+        window.insert(id(1), 7, 1);
+        window.insert(id(1), 7, 2);
+        assert_eq!((window.get(&id(1)), window.len()), (Some((7, 1)), 1));
+    }
+
+    #[test]
+    fn range_is_ordered_bounded_and_limited() {
+        let mut index = ConversationIndex::default();
+        for sequence in (1..=10).rev() {
+            index.insert(5, sequence, at(0, sequence));
+        }
+        let sequences: Vec<u64> = index.range(5, 3, 8, 4).iter().map(|(s, _)| *s).collect();
+        assert_eq!(sequences, [3, 4, 5, 6]);
+        assert!(index.range(5, 8, 3, 4).is_empty());
+        assert!(index.range(6, 0, u64::MAX, 4).is_empty());
+        assert_eq!(index.last_sequence(5), Some(10));
+    }
+
+    #[test]
+    fn remove_below_drops_old_segments_and_keeps_last_sequence() {
+        let mut index = ConversationIndex::default();
+        index.insert(1, 1, at(0, 0));
+        index.insert(2, 1, at(0, 1));
+        index.insert(1, 2, at(2, 2));
+        assert_eq!(index.remove_below(2), 2);
+        assert_eq!(index.record_count(), 1);
+        assert_eq!(index.conversations().collect::<Vec<_>>(), [1]);
+        assert_eq!(index.last_sequence(2), Some(1));
+    }
+}

@@ -1,0 +1,200 @@
+//! [`MemoryStorage`]: segments held in memory, for deterministic tests of the log.
+//!
+//! It counts writes and syncs (so a test can check that many appends cost one `fdatasync`), remembers how
+//! much of each file was synced, and can simulate a crash by cutting each file anywhere after its synced
+//! length, which is what a power loss may do to a real file's unsynced tail.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::io;
+use std::rc::Rc;
+
+use super::file::{LogFile, LogStorage};
+use super::record::Lsn;
+
+/// One in-memory segment: its bytes and how many of them a sync has made durable.
+#[derive(Debug, Default, Clone)]
+struct MemoryBytes {
+    bytes: Vec<u8>,
+    synced_len: u64,
+}
+
+/// Shared state of a [`MemoryStorage`] and its files.
+#[derive(Debug, Default)]
+struct MemoryState {
+    files: BTreeMap<Lsn, MemoryBytes>,
+    writes: u64,
+    syncs: u64,
+    dir_syncs: u64,
+    /// When set, every `sync` fails with an I/O error, as a dying disk's would.
+    sync_fails: bool,
+}
+
+/// Segments in memory. Clones share the same files, so a test can keep a handle while the log owns one.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryStorage {
+    state: Rc<RefCell<MemoryState>>,
+}
+
+/// A segment of a [`MemoryStorage`].
+#[derive(Debug)]
+pub struct MemoryFile {
+    state: Rc<RefCell<MemoryState>>,
+    base: Lsn,
+}
+
+impl MemoryStorage {
+    /// An empty storage.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many `write_at` calls all files have received.
+    pub fn write_count(&self) -> u64 {
+        self.state.borrow().writes
+    }
+
+    /// How many `sync` calls all files have received.
+    pub fn sync_count(&self) -> u64 {
+        self.state.borrow().syncs
+    }
+
+    /// How many `sync_dir` calls the storage has received.
+    pub fn dir_sync_count(&self) -> u64 {
+        self.state.borrow().dir_syncs
+    }
+
+    /// Makes every later `sync` fail (`true`) or succeed again (`false`).
+    pub fn set_sync_failure(&self, fails: bool) {
+        self.state.borrow_mut().sync_fails = fails;
+    }
+
+    /// The segments present, each with its bytes.
+    pub fn segments(&self) -> Vec<(Lsn, Vec<u8>)> {
+        let state = self.state.borrow();
+        state
+            .files
+            .iter()
+            .map(|(base, file)| (*base, file.bytes.clone()))
+            .collect()
+    }
+
+    /// Replaces the bytes of segment `base` (creating it), e.g. to corrupt or truncate it in a test.
+    pub fn set_segment(&self, base: Lsn, bytes: Vec<u8>) {
+        let synced_len = bytes.len() as u64;
+        self.state
+            .borrow_mut()
+            .files
+            .insert(base, MemoryBytes { bytes, synced_len });
+    }
+
+    /// Simulates a crash: `cut(base, synced_len, len)` picks each file's new length, which is clamped
+    /// to `synced_len..=len` because synced bytes survive.
+    pub fn crash(&self, mut cut: impl FnMut(Lsn, u64, u64) -> u64) {
+        let mut state = self.state.borrow_mut();
+        for (base, file) in state.files.iter_mut() {
+            let len = file.bytes.len() as u64;
+            let kept = cut(*base, file.synced_len, len).clamp(file.synced_len, len);
+            file.bytes.truncate(kept as usize);
+        }
+    }
+}
+
+impl MemoryFile {
+    fn with<T>(&self, f: impl FnOnce(&mut MemoryBytes) -> T) -> io::Result<T> {
+        let mut state = self.state.borrow_mut();
+        let file = state
+            .files
+            .get_mut(&self.base)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+        Ok(f(file))
+    }
+}
+
+impl LogFile for MemoryFile {
+    fn write_at(&mut self, offset: u64, bytes: &[u8]) -> io::Result<()> {
+        self.with(|file| {
+            let end = offset as usize + bytes.len();
+            if file.bytes.len() < end {
+                file.bytes.resize(end, 0);
+            }
+            file.bytes[offset as usize..end].copy_from_slice(bytes);
+        })?;
+        self.state.borrow_mut().writes += 1;
+        Ok(())
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        self.with(|file| {
+            let start = offset as usize;
+            match file.bytes.get(start..start + buf.len()) {
+                Some(bytes) => {
+                    buf.copy_from_slice(bytes);
+                    Ok(())
+                }
+                None => Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+            }
+        })?
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        if self.state.borrow().sync_fails {
+            return Err(io::Error::other("simulated fdatasync failure"));
+        }
+        self.with(|file| file.synced_len = file.bytes.len() as u64)?;
+        self.state.borrow_mut().syncs += 1;
+        Ok(())
+    }
+
+    fn len(&self) -> io::Result<u64> {
+        self.with(|file| file.bytes.len() as u64)
+    }
+
+    fn truncate(&mut self, len: u64) -> io::Result<()> {
+        self.with(|file| {
+            file.bytes.truncate(len as usize);
+            file.synced_len = file.synced_len.min(len);
+        })
+    }
+}
+
+impl LogStorage for MemoryStorage {
+    type File = MemoryFile;
+
+    fn list_segments(&mut self) -> io::Result<Vec<Lsn>> {
+        Ok(self.state.borrow().files.keys().copied().collect())
+    }
+
+    fn open_segment(&mut self, base: Lsn) -> io::Result<MemoryFile> {
+        if !self.state.borrow().files.contains_key(&base) {
+            return Err(io::Error::from(io::ErrorKind::NotFound));
+        }
+        Ok(MemoryFile {
+            state: Rc::clone(&self.state),
+            base,
+        })
+    }
+
+    fn create_segment(&mut self, base: Lsn) -> io::Result<MemoryFile> {
+        self.state
+            .borrow_mut()
+            .files
+            .insert(base, MemoryBytes::default());
+        Ok(MemoryFile {
+            state: Rc::clone(&self.state),
+            base,
+        })
+    }
+
+    fn remove_segment(&mut self, base: Lsn) -> io::Result<()> {
+        match self.state.borrow_mut().files.remove(&base) {
+            Some(_) => Ok(()),
+            None => Err(io::Error::from(io::ErrorKind::NotFound)),
+        }
+    }
+
+    fn sync_dir(&mut self) -> io::Result<()> {
+        self.state.borrow_mut().dir_syncs += 1;
+        Ok(())
+    }
+}
