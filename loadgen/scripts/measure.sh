@@ -3,16 +3,18 @@
 # 100 and 1000 connections, then an idle run of IDLE_CONNECTIONS connections. Server pinned to CPU 0
 # with one shard, loadgen pinned to CPU 1 with one thread. Not part of CI (it takes ~2 minutes).
 #
-# Usage: bash loadgen/scripts/measure.sh [BIN_DIR]   (BIN_DIR holds release `switchboard` and
-#        `switchboard-loadgen`; default target/release). Results: $OUT/*.json and a summary on stdout.
+# Usage: bash loadgen/scripts/measure.sh [BIN_DIR]
+#   BIN_DIR holds release `switchboard` and `switchboard-loadgen` (default target/release).
+#   ECHO_SIZES="" skips the echo runs; IDLE_CONNECTIONS, IDLE_SECS, CONNECT_RATE, ECHO_SECS adjust the runs.
+#   Results: $OUT/*.json (default /tmp/loadgen-measure) and a summary on stdout.
 set -euo pipefail
 BIN=${1:-target/release}
 OUT=${OUT:-/tmp/loadgen-measure}
 PORT=${PORT:-17900}
 ECHO_SECS=${ECHO_SECS:-10}
 IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-200000}
-IDLE_SECS=${IDLE_SECS:-90}
-CONNECT_RATE=${CONNECT_RATE:-5000}
+IDLE_SECS=${IDLE_SECS:-120}
+CONNECT_RATE=${CONNECT_RATE:-2500}
 mkdir -p "$OUT"
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -27,12 +29,12 @@ start_server() { # $1: config file
 stop_server() { kill -TERM "$SERVER"; wait "$SERVER" || true; }
 
 printf 'admin_listen = "off"\n' > "$OUT/echo.toml"
-# Room for 250,000 connections on the one shard, and a handshake deadline that a loaded 2-core machine
-# meets while 200,000 upgrades queue up.
-printf 'admin_listen = "off"\n[limits]\nconnections_max = 250000\nconnections_per_shard_max = 250000\nhandshake_timeout_ms = 120000\n' \
+# Room for 250,000 connections on the one shard, and handshake and pong deadlines that a loaded 2-core
+# machine meets while 200,000 upgrades queue up (defaults: 10 s and 2..10 s).
+printf 'admin_listen = "off"\n[limits]\nconnections_max = 250000\nconnections_per_shard_max = 250000\nhandshake_timeout_ms = 120000\npong_timeout_ms_min = 60000\npong_timeout_ms_max = 60000\n' \
   > "$OUT/idle.toml"
 
-for size in 64 1024; do
+for size in ${ECHO_SIZES-64 1024}; do
   for conns in 100 1000; do
     start_server "$OUT/echo.toml"
     ticks0=$(cpu_ticks "$SERVER")

@@ -213,6 +213,24 @@ fn unmasked_frame_closes_with_1002() {
 }
 
 #[test]
+fn a_message_received_whole_before_a_violation_is_echoed_before_the_1002() {
+    // Autobahn 3.2: a valid text message, then a frame with RSV bits set, in the same read. The first
+    // message is answered, then the connection is failed; nothing after our Close.
+    let mut conn = open(Mode::Echo);
+    let mut input = frame(OpCode::Text, b"Hello, world!");
+    let mut bad = frame(OpCode::Text, b"Hello, world!");
+    bad[0] |= 0x20;
+    input.extend_from_slice(&bad);
+    input.extend_from_slice(&frame(OpCode::Ping, b""));
+    conn.handle_bytes(&input, 10);
+    let out = frames(&drain(&mut conn));
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert_eq!(out[0], (0x1, b"Hello, world!".to_vec()));
+    assert_eq!(close_code(&out[1]), 1002);
+    assert!(conn.is_closed());
+}
+
+#[test]
 fn oversized_message_closes_with_1009() {
     assert_eq!(close_code_for(&frame(OpCode::Binary, &[0; 1_025])), 1009);
 }

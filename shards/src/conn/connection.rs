@@ -268,7 +268,9 @@ impl Connection {
         while matches!(self.state, ConnectionState::Open | ConnectionState::Closing) {
             match self.assembler.handle_bytes(&input[offset..]) {
                 Ok(consumed) => offset += consumed,
-                Err(error) => return self.start_close(CloseReason::Protocol(error), false, now_ms),
+                // Messages that arrived whole before the violation are still answered, then our Close
+                // (Autobahn 3.2, 4.x, 5.15 expect the earlier echo); the close deadline bounds the wait.
+                Err(error) => return self.start_close(CloseReason::Protocol(error), true, now_ms),
             }
             let Some(inbound) = self.next_inbound() else {
                 return;
