@@ -130,6 +130,8 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         build(&options.binaries)?;
     }
     let record = compare::run(&options);
+    // Scratch configs, logs, load reports and Switchboard's data directory of this run only.
+    let _ = std::fs::remove_dir_all(&options.work_dir);
     std::fs::create_dir_all(&args.results_dir)?;
     let history = args.results_dir.join("history.jsonl");
     let latest = args.results_dir.join("latest.json");

@@ -210,14 +210,22 @@ impl RunningServer {
         lines[lines.len().saturating_sub(5)..].join(" | ")
     }
 
-    /// The engine the server reported choosing (first log line mentioning io_uring or epoll).
+    /// The engine the server reported choosing: its `engine ready` log line, else the first line
+    /// mentioning io_uring or epoll, without terminal colour codes.
     pub fn engine_line(&self) -> Option<String> {
         let file = std::fs::File::open(&self.log_path).ok()?;
-        BufReader::new(file)
+        let lines: Vec<String> = BufReader::new(file)
             .lines()
             .map_while(Result::ok)
-            .find(|line| line.contains("io_uring") || line.contains("epoll"))
-            .map(|line| line.trim().to_owned())
+            .map(|line| strip_ansi(&line).trim().to_owned())
+            .collect();
+        let ready = lines.iter().find(|line| line.contains("engine ready"));
+        let mentions = || {
+            lines
+                .iter()
+                .find(|l| l.contains("io_uring") || l.contains("epoll"))
+        };
+        ready.or_else(mentions).cloned()
     }
 }
 
@@ -226,6 +234,24 @@ impl Drop for RunningServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Removes terminal colour sequences (`ESC [ … m`).
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for inner in chars.by_ref() {
+                if inner.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Reads `VmRSS:  1234 kB` as bytes.
@@ -267,6 +293,11 @@ mod tests {
             assert_eq!(ServerKind::from_name(kind.name()), Some(kind));
         }
         assert_eq!(ServerKind::from_name("nginx"), None);
+    }
+
+    #[test]
+    fn strips_colours() {
+        assert_eq!(strip_ansi("\u{1b}[2mengine\u{1b}[0m ready"), "engine ready");
     }
 
     #[test]

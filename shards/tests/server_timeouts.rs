@@ -99,6 +99,7 @@ fn frames_above_the_rate_limit_are_closed_with_1008() {
     flooder.send_raw(&burst).unwrap();
     let close = flooder.read_until_close().expect("a Close frame");
     assert_eq!(close.close_code(), Some(1008));
+    flooder.reply_close(1008);
     assert!(ends_within(&mut flooder.stream, Duration::from_secs(10)));
     bystander.check();
     stop(server);
