@@ -46,7 +46,10 @@ done
 expected=$(grep -o '<svg class="chart"' "$page" | wc -l)
 rendered=$(grep -o '<svg class="chart"' "$scratch/dom.html" | wc -l)
 [ "$expected" = "$rendered" ] || fail "$rendered of $expected charts rendered"
-grep -c '<g class="legend">' "$scratch/dom.html" | grep -qx "$expected" || fail "a chart lacks its legend"
+legends=$(grep -o '<g class="legend">' "$scratch/dom.html" | wc -l)
+axes=$(grep -o '<g class="axis [xy]">' "$scratch/dom.html" | wc -l)
+[ "$legends" = "$expected" ] || fail "$legends legends for $expected charts"
+[ "$axes" = "$(( 2 * expected ))" ] || fail "$axes axes for $expected charts"
 echo "$rendered charts rendered, no console errors"
 
 step "screenshot"

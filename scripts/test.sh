@@ -45,6 +45,9 @@ if [ -z "${SKIP_AUTOBAHN:-}" ] && [ -f scripts/autobahn.sh ]; then
   bash scripts/autobahn.sh
 fi
 
+step "Python websockets client against the server"
+bash scripts/python-client-test.sh
+
 # Last, so its summary line is the last thing CI prints.
 step "unit and integration tests (nextest)"
 cargo nextest run --workspace --locked --no-fail-fast

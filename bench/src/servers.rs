@@ -225,7 +225,13 @@ impl RunningServer {
                 .iter()
                 .find(|l| l.contains("io_uring") || l.contains("epoll"))
         };
-        ready.or_else(mentions).cloned()
+        let line = ready.or_else(mentions)?;
+        // Keep the engine's own description, not the log prefix (time, level, target, fields).
+        Some(
+            line.split_once("choice=")
+                .map_or(line.as_str(), |(_, c)| c)
+                .to_owned(),
+        )
     }
 }
 

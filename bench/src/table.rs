@@ -26,6 +26,14 @@ pub fn thousands(value: f64) -> String {
     out
 }
 
+/// The engine as recorded, without a log prefix (older records kept the whole log line).
+pub fn engine_label(engine: Option<&str>) -> &str {
+    let engine = engine.unwrap_or("n/a");
+    engine
+        .split_once("choice=")
+        .map_or(engine, |(_, choice)| choice)
+}
+
 fn ratio_label(ratio: Option<f64>) -> String {
     ratio.map_or_else(|| "–".to_owned(), |r| format!("{r:.2}×"))
 }
@@ -39,7 +47,7 @@ pub fn markdown(record: &Record) -> String {
         "Revision `{}` on {}; engine: {}; {} run(s) of {} s each, servers on CPU {}, load on CPU {}.\n",
         record.git_revision,
         record.machine.summary(),
-        record.engine.as_deref().unwrap_or("n/a"),
+        engine_label(record.engine.as_deref()),
         record.settings.runs,
         record.settings.duration_s,
         record.settings.server_cpu,
@@ -131,5 +139,10 @@ mod tests {
         assert_eq!(thousands(1234567.4), "1,234,567");
         assert_eq!(thousands(12.0), "12");
         assert_eq!(ratio_label(Some(1.234)), "1.23×");
+        assert_eq!(
+            engine_label(Some("INFO engine ready choice=io_uring")),
+            "io_uring"
+        );
+        assert_eq!(engine_label(None), "n/a");
     }
 }

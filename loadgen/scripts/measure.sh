@@ -13,8 +13,8 @@ OUT=${OUT:-/tmp/loadgen-measure}
 PORT=${PORT:-17900}
 ECHO_SECS=${ECHO_SECS:-10}
 IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-200000}
-IDLE_SECS=${IDLE_SECS:-120}
-CONNECT_RATE=${CONNECT_RATE:-2500}
+IDLE_SECS=${IDLE_SECS:-80}
+CONNECT_RATE=${CONNECT_RATE:-4000}
 mkdir -p "$OUT"
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

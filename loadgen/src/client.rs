@@ -324,3 +324,116 @@ fn account(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use switchboard_protocol::ws::handshake::parse_upgrade_request;
+
+    use super::*;
+
+    fn target() -> Target {
+        Target {
+            host: "127.0.0.1:9".into(),
+            path: "/".into(),
+        }
+    }
+
+    /// Plays the server: answers the upgrade request written by `conn`.
+    fn upgraded(stats: &mut Stats, rng: &mut Rng) -> ClientConn {
+        let mut conn = ClientConn::new(3, 1_000);
+        let mut request = Vec::new();
+        let mut ctx = Context {
+            stats,
+            rng,
+            now_ns: 2_000,
+        };
+        conn.handle_connected(&target(), &mut ctx, &mut request);
+        let limits = HandshakeLimits::default();
+        let (upgrade, _) = parse_upgrade_request(&request, &limits).unwrap().unwrap();
+        let mut response = Vec::new();
+        upgrade.write_response(&mut response);
+        // Split the response to exercise the buffered head path.
+        let (first, second) = response.split_at(10);
+        let mut out = Vec::new();
+        let progress = conn.handle_bytes(first, &mut ctx, &mut out).unwrap();
+        assert!(!progress.upgraded);
+        let progress = conn.handle_bytes(second, &mut ctx, &mut out).unwrap();
+        assert!(progress.upgraded && out.is_empty());
+        conn
+    }
+
+    /// The server's unmasked echo of a client frame.
+    fn echo_of(frame: &[u8]) -> Vec<u8> {
+        let mut assembler =
+            MessageAssembler::new(Role::Server, AssemblerLimits::default()).unwrap();
+        assembler.handle_bytes(frame).unwrap();
+        let Some(Event::Binary(payload)) = assembler.poll_event() else {
+            panic!("expected a binary frame");
+        };
+        let mut echo = Vec::new();
+        encode_frame(&mut echo, OpCode::Binary, true, payload, None).unwrap();
+        echo
+    }
+
+    #[test]
+    fn echo_latency_counts_from_the_intended_time() {
+        let (mut stats, mut rng) = (Stats::default(), Rng::new(1));
+        let mut conn = upgraded(&mut stats, &mut rng);
+        let (mut scratch, mut frame) = (Vec::new(), Vec::new());
+        let mut ctx = Context {
+            stats: &mut stats,
+            rng: &mut rng,
+            now_ns: 5_000_000,
+        };
+        // Scheduled at 1 ms, sent late at 5 ms.
+        conn.write_message(1_000_000, 64, &mut ctx, &mut scratch, &mut frame);
+        assert_eq!(conn.in_flight(), 1);
+        let echo = echo_of(&frame);
+        let mut ctx = Context {
+            stats: &mut stats,
+            rng: &mut rng,
+            now_ns: 9_000_000,
+        };
+        let mut out = Vec::new();
+        let progress = conn.handle_bytes(&echo, &mut ctx, &mut out).unwrap();
+        assert_eq!(progress.echoes, 1);
+        assert_eq!(conn.in_flight(), 0);
+        // 9 ms − 1 ms, not 9 ms − 5 ms: the client's own lateness is not forgiven.
+        let latency_ns = stats.latency.max();
+        assert!(stats.latency.equivalent(latency_ns, 8_000_000));
+        assert!(stats.send_lag.equivalent(stats.send_lag.max(), 4_000_000));
+        // The same echo again is a duplicate.
+        let mut ctx = Context {
+            stats: &mut stats,
+            rng: &mut rng,
+            now_ns: 9_500_000,
+        };
+        conn.handle_bytes(&echo, &mut ctx, &mut out).unwrap();
+        assert_eq!((stats.received, stats.duplicated), (1, 1));
+    }
+
+    #[test]
+    fn pings_get_masked_pongs_and_server_close_is_an_error() {
+        let (mut stats, mut rng) = (Stats::default(), Rng::new(2));
+        let mut conn = upgraded(&mut stats, &mut rng);
+        let mut ping = Vec::new();
+        encode_frame(&mut ping, OpCode::Ping, true, b"hb", None).unwrap();
+        let mut out = Vec::new();
+        let mut ctx = Context {
+            stats: &mut stats,
+            rng: &mut rng,
+            now_ns: 3_000,
+        };
+        conn.handle_bytes(&ping, &mut ctx, &mut out).unwrap();
+        let mut server = MessageAssembler::new(Role::Server, AssemblerLimits::default()).unwrap();
+        server.handle_bytes(&out).unwrap();
+        assert_eq!(server.poll_event(), Some(Event::Pong(b"hb")));
+        let mut close = Vec::new();
+        encode_close(&mut close, CloseCode(1001), "bye", None).unwrap();
+        let result = conn.handle_bytes(&close, &mut ctx, &mut out);
+        assert_eq!(result, Err(ClientError::ServerClosed(1001)));
+        assert_eq!(conn.phase, Phase::Done);
+        assert_eq!(stats.pings_answered, 1);
+        assert_eq!(stats.open, 0);
+    }
+}

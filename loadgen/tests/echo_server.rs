@@ -168,3 +168,49 @@ fn refused_connections_are_counted_by_cause() {
         stats.errors
     );
 }
+
+#[test]
+fn binary_writes_the_documented_json_and_exits_zero() {
+    let mut server = start_echo_server();
+    let url = format!("ws://{}/", server.local_addr());
+    let out = std::env::temp_dir().join(format!("loadgen-result-{}.json", std::process::id()));
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard-loadgen"))
+        .args([
+            "--url",
+            &url,
+            "--quiet",
+            "--connections",
+            "4",
+            "--duration",
+            "1",
+            "--rate",
+            "200",
+        ])
+        .args(["--threads", "1", "--out", out.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("the binary runs");
+    server.drain();
+    server.join().unwrap();
+    assert!(status.success(), "exit status {status}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    std::fs::remove_file(&out).unwrap();
+    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["tool"], "switchboard-loadgen");
+    assert_eq!(json["scenario"], "echo");
+    assert_eq!(json["pacing"]["mode"], "open_loop");
+    assert_eq!(json["connections"]["upgraded"], 4);
+    assert_eq!(json["messages"]["sent"], json["messages"]["received"]);
+    assert_eq!(json["latency"][0]["kind"], "echo");
+    for field in ["p50", "p90", "p99", "p99_9", "p99_99", "max"] {
+        assert!(json["latency"][0][field].is_number(), "latency.{field}");
+        assert!(
+            json["connect_latency"][field].is_number(),
+            "connect_latency.{field}"
+        );
+    }
+    assert_eq!(json["errors"]["total"], 0);
+    assert_eq!(json["correctness_ok"], true);
+    assert!(json["cpu"]["total_secs"].is_number());
+}

@@ -87,7 +87,12 @@ fn deaf_ended(deaf: &mut RawClient) -> bool {
 
 #[test]
 fn frames_above_the_rate_limit_are_closed_with_1008() {
-    let server = start(&echo_config(1, |limits| limits.frames_per_second_max = 20));
+    // A long close timeout: the connection must end because the close handshake completes, not because
+    // the server gave up waiting for the client's Close.
+    let server = start(&echo_config(1, |limits| {
+        limits.frames_per_second_max = 20;
+        limits.close_timeout_ms = 600_000;
+    }));
     let mut bystander = Bystander::open(server.local_addr());
     let mut flooder = RawClient::open(server.local_addr());
     // Far above 20 per second (burst 20), all in one write.
@@ -100,7 +105,10 @@ fn frames_above_the_rate_limit_are_closed_with_1008() {
     let close = flooder.read_until_close().expect("a Close frame");
     assert_eq!(close.close_code(), Some(1008));
     flooder.reply_close(1008);
-    assert!(ends_within(&mut flooder.stream, Duration::from_secs(10)));
+    assert!(
+        ends_within(&mut flooder.stream, Duration::from_secs(10)),
+        "our Close completes the handshake even though we are over the frame rate"
+    );
     bystander.check();
     stop(server);
 }

@@ -202,7 +202,7 @@ pub fn chart(
     let step = history.len().div_ceil(X_LABELS_MAX).max(1);
     let ticks: Vec<_> = (0..history.len())
         .filter(|i| i % step == 0 || *i + 1 == history.len())
-        .map(|i| (x_of(i), history[i].git_revision.chars().take(12).collect()))
+        .map(|i| (x_of(i), history[i].git_revision.chars().take(16).collect()))
         .collect();
     chart.x_axis(&ticks, "revision (oldest → newest run)");
     chart.legend(&legend);

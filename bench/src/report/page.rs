@@ -5,7 +5,7 @@ use std::fmt::Write;
 use crate::record::Record;
 use crate::report::history::{self, Better, HistoryChart, Regression};
 use crate::report::{charts, svg::escape};
-use crate::table::markdown;
+use crate::table::{engine_label, markdown};
 
 const STYLE: &str =
     "body{font-family:system-ui,sans-serif;margin:24px;color:#222;background:#fafafa}\
@@ -28,7 +28,7 @@ pub fn render(latest: &Record, history: &[Record]) -> String {
          <h1>Switchboard benchmarks</h1><p>Latest run: revision <code>{}</code>, {}; engine: {}.</p>",
         escape(&latest.git_revision),
         escape(&latest.machine.summary()),
-        escape(latest.engine.as_deref().unwrap_or("n/a")),
+        escape(engine_label(latest.engine.as_deref())),
     );
     section(&mut html, "Echo throughput", &charts::throughput(latest));
     section(

@@ -275,8 +275,13 @@ impl Connection {
             let Some(inbound) = self.next_inbound() else {
                 return;
             };
-            if !self.rate.take(now_ms) {
-                return self.start_close(CloseReason::FrameRateExceeded, false, now_ms);
+            // Only an open connection is rate-limited, and never by its Close: after our 1008 the client's
+            // Close must still complete the handshake (the rest of `input` is read to find it).
+            let limited =
+                self.state == ConnectionState::Open && !matches!(inbound, Inbound::Close(_));
+            if limited && !self.rate.take(now_ms) {
+                self.start_close(CloseReason::FrameRateExceeded, false, now_ms);
+                continue;
             }
             self.handle_inbound(inbound, now_ms);
         }

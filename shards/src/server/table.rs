@@ -35,11 +35,14 @@ pub(crate) struct Table {
 }
 
 impl Table {
-    /// A table with room for `capacity` connections before it grows.
+    /// A table with room for `capacity` connections before it reallocates. Only the address space is
+    /// reserved: slots are written (and so become resident memory) as the engine hands out higher indexes, so
+    /// a shard configured for many connections but holding few stays small.
     pub(crate) fn with_capacity(capacity: usize) -> Self {
-        let mut entries = Vec::with_capacity(capacity);
-        entries.resize_with(capacity, || None);
-        Table { entries, len: 0 }
+        Table {
+            entries: Vec::with_capacity(capacity),
+            len: 0,
+        }
     }
 
     /// Connections in the table.
