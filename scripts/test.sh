@@ -45,6 +45,9 @@ if [ -z "${SKIP_AUTOBAHN:-}" ] && [ -f scripts/autobahn.sh ]; then
   bash scripts/autobahn.sh
 fi
 
+step "benchmark dashboard in headless Chromium"
+bash scripts/dashboard-test.sh
+
 step "Python websockets client against the server"
 bash scripts/python-client-test.sh
 
