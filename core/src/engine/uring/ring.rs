@@ -233,6 +233,14 @@ impl Ring {
         }
     }
 
+    /// Whether entering this ring would do anything: submissions are queued, or the kernel flagged task
+    /// work that only runs on entry (`IORING_SQ_TASKRUN`). Reading both costs no syscall.
+    pub(super) fn needs_enter(&mut self) -> bool {
+        let mut submission = self.uring.submission();
+        submission.sync();
+        !submission.is_empty() || submission.taskrun()
+    }
+
     /// Copies out every ready completion as `(user_data, result, flags)`.
     pub(super) fn reap(&mut self, out: &mut Vec<(u64, i32, u32)>) {
         out.extend(
