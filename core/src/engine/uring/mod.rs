@@ -126,7 +126,8 @@ impl UringEngine {
         while remaining > 0 {
             let uring = match next.take() {
                 Some(uring) => uring,
-                None => Ring::build_more(config.ring_entries, secondary_flags(flags)).map_err(ring_error)?,
+                None => Ring::build_more(config.ring_entries, secondary_flags(flags))
+                    .map_err(ring_error)?,
             };
             let table = remaining.min(table_max);
             let ring = Ring::new(uring, table, buffers_per_ring, config.recv_buffer_bytes);
