@@ -1,12 +1,16 @@
 //! Server-side frame headers and control frames, written straight into an output buffer.
 //!
-//! Server frames are never masked (RFC 6455 5.1), so a header is 2, 4 or 10 bytes and this is all the
-//! encoding the send path needs; it avoids building a `FrameHeader` per fragment on the hot path.
+//! The header encoding itself is the protocol crate's [`FrameHeader`]; this module only adapts it to the
+//! send path (unmasked server frames appended to a `Vec`) and holds control frames inline so queueing a
+//! pong, ping or close never allocates.
+
+use switchboard_protocol::ws::frame::FRAME_HEADER_BYTES_MAX;
+use switchboard_protocol::ws::{FrameHeader, OpCode};
+
+pub use switchboard_protocol::ws::frame::CONTROL_PAYLOAD_BYTES_MAX;
 
 /// Largest header of an unmasked frame: 2 bytes plus a 64-bit extended length.
 pub const SERVER_FRAME_HEADER_BYTES_MAX: usize = 10;
-/// Largest payload of a control frame (RFC 6455 5.5).
-pub const CONTROL_PAYLOAD_BYTES_MAX: usize = 125;
 /// Largest close reason: a control payload minus the 2-byte code.
 pub const CLOSE_REASON_BYTES_MAX: usize = CONTROL_PAYLOAD_BYTES_MAX - 2;
 
@@ -19,30 +23,29 @@ pub const OPCODE_PING: u8 = 0x9;
 /// Opcode of a Pong frame.
 pub const OPCODE_PONG: u8 = 0xA;
 
+/// The unmasked server header for `payload_len` bytes.
+fn server_header(fin: bool, opcode: u8, payload_len: usize) -> FrameHeader {
+    let opcode = OpCode::from_u8(opcode).expect("the send path only writes defined opcodes");
+    FrameHeader {
+        fin,
+        opcode,
+        mask: None,
+        payload_len: payload_len as u64,
+    }
+}
+
 /// Bytes of the header of an unmasked frame with `payload_len` payload bytes.
 pub fn header_len(payload_len: usize) -> usize {
-    match payload_len {
-        0..=125 => 2,
-        126..=0xFFFF => 4,
-        _ => 10,
-    }
+    server_header(true, OPCODE_CONTINUATION, payload_len).encoded_len()
 }
 
 /// Appends the header of an unmasked frame to `out`.
 pub fn write_header(out: &mut Vec<u8>, fin: bool, opcode: u8, payload_len: usize) {
-    debug_assert!(opcode <= 0xF, "opcode is 4 bits");
-    out.push(if fin { 0x80 } else { 0 } | opcode);
-    match payload_len {
-        0..=125 => out.push(payload_len as u8),
-        126..=0xFFFF => {
-            out.push(126);
-            out.extend_from_slice(&(payload_len as u16).to_be_bytes());
-        }
-        _ => {
-            out.push(127);
-            out.extend_from_slice(&(payload_len as u64).to_be_bytes());
-        }
-    }
+    let mut header = [0u8; FRAME_HEADER_BYTES_MAX];
+    let written = server_header(fin, opcode, payload_len)
+        .encode(&mut header)
+        .expect("the send path keeps control frames whole and within 125 bytes");
+    out.extend_from_slice(&header[..written]);
 }
 
 /// A control frame waiting to be sent, held inline (no allocation).
