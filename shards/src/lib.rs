@@ -11,18 +11,23 @@
 //! - [`admin`]: the admin HTTP listener: Prometheus `/metrics`, `/healthz`, `/readyz`, off the hot path.
 //! - [`describe`]: the protocol self-description printed by `switchboard describe`.
 //! - [`auth`]: signed access tokens (HMAC-SHA256, key rotation) and the conversation access rules.
+//! - [`chat`]: the conversation layer: sessions, owners (sequence, de-duplication, masking, log, ack),
+//!   delivery across shards, resume and history.
 //! - [`pii`]: PII masking (phones, resident IDs, bank cards, emails) applied before anything is persisted.
 //! - [`log`]: the durable log, one append-only segmented log per owner shard: CRC-framed records, group
 //!   commit, start-up recovery, conversation and de-duplication indexes, retention.
+//! - [`overload`]: degradation modes (normal, brownout, survival) from queue depths and latencies; admission.
 //! - [`routing`]: the routing/AI logic (knowledge base, intent and sentiment classifier, dialogue,
 //!   tickets, agent assignment), pure and single-threaded; `switchboard ai` evaluates it.
 
 pub mod admin;
 pub mod auth;
+pub mod chat;
 pub mod config;
 pub mod conn;
 pub mod describe;
 pub mod log;
+pub mod overload;
 pub mod pii;
 pub mod routing;
 pub mod server;

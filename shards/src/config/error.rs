@@ -26,6 +26,14 @@ pub enum ConfigError {
         /// Largest allowed value.
         max: u64,
     },
+    /// A section validated by its own module (`[auth]`, `[pii]`, `[log]`) is invalid.
+    #[error("config section [{section}]: {message}")]
+    Section {
+        /// The TOML table.
+        section: &'static str,
+        /// What is wrong, as the module says it.
+        message: String,
+    },
     /// Two fields are each in range but contradict each other.
     #[error("config field `{field}` = {value} must be {relation}")]
     Relation {
@@ -39,6 +47,14 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
+    /// A [`ConfigError::Section`] error.
+    pub fn section(section: &'static str, message: impl Into<String>) -> Self {
+        Self::Section {
+            section,
+            message: message.into(),
+        }
+    }
+
     /// Checks `min <= value <= max` for `field`.
     ///
     /// # Errors

@@ -84,6 +84,14 @@ pub struct ServeConfig {
     pub admin_listen: Option<SocketAddr>,
     /// Every bound a shard enforces.
     pub limits: Limits,
+    /// Bounds of the conversation layer (chat mode).
+    pub chat: crate::chat::ChatConfig,
+    /// The token keyring (chat mode needs it; absent by default).
+    pub auth: Option<crate::auth::KeyringConfig>,
+    /// PII masking rules, default and per tenant.
+    pub pii: crate::pii::PiiPolicy,
+    /// The durable log. Its directory is the top-level `data_dir` (a `data_dir` here is ignored).
+    pub log: crate::log::LogConfig,
 }
 
 impl Default for ServeConfig {
@@ -96,6 +104,10 @@ impl Default for ServeConfig {
             data_dir: PathBuf::from("switchboard-data"),
             admin_listen: Some(SocketAddr::from(([127, 0, 0, 1], 7879))),
             limits: Limits::default(),
+            chat: crate::chat::ChatConfig::default(),
+            auth: None,
+            pii: crate::pii::PiiPolicy::default(),
+            log: crate::log::LogConfig::default(),
         }
     }
 }
@@ -134,7 +146,27 @@ impl ServeConfig {
         if let Shards::Count(count) = self.shards {
             ConfigError::check_range("shards", count.get() as u64, 1, SHARDS_MAX as u64)?;
         }
-        self.limits.validate()
+        self.limits.validate()?;
+        self.chat.validate()?;
+        self.pii
+            .validate()
+            .map_err(|e| ConfigError::section("pii", e.to_string()))?;
+        self.log
+            .validate()
+            .map_err(|e| ConfigError::section("log", e.to_string()))?;
+        if let Some(auth) = &self.auth {
+            auth.validate()
+                .map_err(|e| ConfigError::section("auth", e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// The log settings with the node's `data_dir`.
+    pub fn log_config(&self) -> crate::log::LogConfig {
+        crate::log::LogConfig {
+            data_dir: self.data_dir.clone(),
+            ..self.log.clone()
+        }
     }
 
     /// Applies the `switchboard serve` command-line flags (each `None` keeps the file's value), then

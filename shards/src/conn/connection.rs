@@ -51,6 +51,8 @@ pub enum ConnectionEvent {
         /// The heartbeat interval to announce to the client (e.g. in the switchboard.v1 `welcome`).
         heartbeat_interval_ms: u64,
     },
+    /// The deadline set with [`Connection::set_app_deadline`] passed (e.g. no `hello` in time).
+    AppDeadline,
     /// A complete text or binary message (chat mode only; echo mode answers it itself).
     Message {
         /// Text or binary.
@@ -93,6 +95,8 @@ pub struct Connection {
     bytes_in_flight: usize,
     /// Complete text/binary messages received while open, for metrics.
     messages_received: u64,
+    /// A deadline of the layer above (0 = none), reported once as [`ConnectionEvent::AppDeadline`].
+    app_deadline_ms: u64,
 }
 
 impl Connection {
@@ -120,6 +124,7 @@ impl Connection {
             aborted: false,
             bytes_in_flight: 0,
             messages_received: 0,
+            app_deadline_ms: 0,
             config,
         }
     }
@@ -370,6 +375,12 @@ impl Connection {
         result
     }
 
+    /// Sets (or clears) a deadline of the layer above, in the shard's milliseconds; when it passes while the
+    /// connection is open, [`ConnectionEvent::AppDeadline`] is reported once.
+    pub fn set_app_deadline(&mut self, deadline_ms: Option<u64>) {
+        self.app_deadline_ms = deadline_ms.map_or(0, |deadline| deadline.max(1));
+    }
+
     /// Starts a graceful close with `code` (e.g. 1001 on drain): queued messages are sent first, then our
     /// Close; the client has `close_timeout_ms` to answer. A connection still handshaking is dropped.
     /// A `code` that may not be sent (1005, 1006, 1015, outside 1000..=4999) is our bug and panics.
@@ -404,6 +415,12 @@ impl Connection {
             {
                 self.start_close(CloseReason::IdleTimeout, true, now_ms);
             }
+            ConnectionState::Open
+                if self.app_deadline_ms != 0 && now_ms >= self.app_deadline_ms =>
+            {
+                self.app_deadline_ms = 0;
+                self.events.push_back(ConnectionEvent::AppDeadline);
+            }
             ConnectionState::Open => match self.heartbeat.handle_timeout(now_ms) {
                 Some(HeartbeatAction::SendPing { payload }) => {
                     self.send_queue.enqueue_ping(payload)
@@ -436,7 +453,10 @@ impl Connection {
             _ if self.is_closed() => None,
             ConnectionState::Handshaking => Some(self.handshake_deadline_ms),
             ConnectionState::Open => {
-                let idle = self.last_message_ms + self.config.idle_timeout_ms;
+                let mut idle = self.last_message_ms + self.config.idle_timeout_ms;
+                if self.app_deadline_ms != 0 {
+                    idle = idle.min(self.app_deadline_ms);
+                }
                 Some(
                     self.heartbeat
                         .poll_timeout()

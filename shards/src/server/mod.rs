@@ -14,6 +14,7 @@
 //! - Signals never reach a shard: the binary blocks them and waits on a signalfd, then calls
 //!   [`Server::drain`], which sets a flag and writes each shard's eventfd.
 
+mod chat;
 mod shard;
 pub mod stats;
 mod table;
@@ -114,14 +115,12 @@ impl Server {
     ///
     /// [`ServerError`] when any shard fails to start; shards already started are drained and joined first.
     pub fn start(config: &ServeConfig) -> Result<Server, ServerError> {
-        if config.mode == Mode::Chat {
-            // Refusing is better than accepting customers whose messages nothing would handle.
-            return Err(ServerError::ModeUnavailable {
-                mode: "chat",
-                why: "the conversation layer is not built yet; use `--mode echo`",
-            });
-        }
         let shards = config.shard_count();
+        let mut chat = match config.mode {
+            Mode::Chat => chat_setups(config, shards)?.into_iter().map(Some).collect(),
+            Mode::Echo => Vec::new(),
+        };
+        chat.resize_with(shards, || None);
         let cpus = switchboard_core::affinity::allowed_cpus().unwrap_or_default();
         let mut server = Server {
             local_addr: config.listen,
@@ -132,7 +131,7 @@ impl Server {
         };
         for shard in 0..shards {
             let cpu = (!cpus.is_empty()).then(|| cpus[shard % cpus.len()]);
-            match server.spawn_shard(config, shard, cpu) {
+            match server.spawn_shard(config, shard, cpu, chat[shard].take()) {
                 Ok(started) => {
                     server.local_addr = started.local_addr;
                     server.choices.push(started.choice);
@@ -152,6 +151,7 @@ impl Server {
         config: &ServeConfig,
         shard: usize,
         cpu: Option<usize>,
+        chat: Option<chat::ChatSetup>,
     ) -> Result<Started, ServerError> {
         let wake = WakeSignal::new().map_err(|e| ServerError::Shard {
             shard,
@@ -173,6 +173,7 @@ impl Server {
             drain_timeout_ms: config.limits.drain_timeout_ms,
             control: Arc::clone(&control),
             stats,
+            chat,
         };
         let (ready_tx, ready_rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
@@ -244,6 +245,42 @@ impl Drop for Server {
             let _ = self.join();
         }
     }
+}
+
+/// Slots of each cross-core ring (a power of two); a full ring is backpressure.
+const MESH_RING_CAPACITY: usize = 8_192;
+
+/// The chat-mode setup of every shard: the keyring, the rings between shards, the log settings.
+fn chat_setups(config: &ServeConfig, shards: usize) -> Result<Vec<chat::ChatSetup>, ServerError> {
+    let auth = config.auth.as_ref().ok_or(ServerError::ModeUnavailable {
+        mode: "chat",
+        why: "chat mode needs token keys: add an [auth] table (see switchboard.example.toml)",
+    })?;
+    let keyring = crate::auth::Keyring::from_config(auth).map_err(|e| ServerError::Shard {
+        shard: 0,
+        message: format!("[auth]: {e}"),
+    })?;
+    let keyring = Arc::new(keyring);
+    let mesh = switchboard_core::channel::Mesh::new(switchboard_core::channel::MeshConfig {
+        shards_count: shards,
+        ring_capacity: MESH_RING_CAPACITY,
+    })
+    .map_err(|e| ServerError::Shard {
+        shard: 0,
+        message: format!("cross-core rings: {e}"),
+    })?;
+    Ok(mesh
+        .shards
+        .into_iter()
+        .map(|endpoint| chat::ChatSetup {
+            endpoint,
+            keyring: Arc::clone(&keyring),
+            config: config.chat.clone(),
+            pii: config.pii.clone(),
+            log: config.log_config(),
+            shards,
+        })
+        .collect())
 }
 
 /// Engine connection slots beyond `connections_per_shard_max`. The engine stops accepting when its table is

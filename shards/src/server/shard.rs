@@ -13,6 +13,7 @@ use switchboard_core::engine::{ConnId, Engine, EngineChoice, EngineConfig, Engin
 use switchboard_core::timer::{TimerConfig, TimerWheel};
 use tracing::{debug, error, info, warn};
 
+use super::chat::{ChatSetup, ChatShard};
 use super::stats::{CloseCause, ShardStats};
 use super::table::{Entry, Table};
 use super::ShardControl;
@@ -39,6 +40,8 @@ pub(crate) struct ShardSetup {
     pub(crate) drain_timeout_ms: u64,
     pub(crate) control: Arc<ShardControl>,
     pub(crate) stats: ShardStats,
+    /// Chat mode: the rings to the other shards, the keyring, the log settings.
+    pub(crate) chat: Option<ChatSetup>,
 }
 
 /// What the shard reports once it listens (or why it could not).
@@ -91,6 +94,10 @@ struct Shard {
     free_buffers: Vec<Vec<u8>>,
     /// When draining: the deadline after which remaining connections are dropped.
     drain_deadline_ms: Option<u64>,
+    /// Chat mode: sessions, the owner of this shard's conversations, the rings.
+    chat: Option<ChatShard>,
+    /// The heartbeat interval announced to chat clients in `welcome`.
+    heartbeat_interval_ms: u64,
 }
 
 impl Shard {
@@ -104,6 +111,16 @@ impl Shard {
         engine
             .watch_eventfd(setup.control.wake.raw_fd())
             .map_err(|e| e.to_string())?;
+        let chat = match setup.chat {
+            Some(chat_setup) => {
+                let chat = ChatShard::new(setup.id, chat_setup)?;
+                engine
+                    .watch_eventfd(chat.wake_fd())
+                    .map_err(|e| e.to_string())?;
+                Some(chat)
+            }
+            None => None,
+        };
         let connections_max = usize::try_from(setup.connections_max).unwrap_or(usize::MAX);
         let epoch = Instant::now();
         // One timer per connection at most, plus headroom; the wheel is preallocated.
@@ -136,6 +153,8 @@ impl Shard {
             expired: Vec::with_capacity(1024),
             free_buffers: Vec::new(),
             drain_deadline_ms: None,
+            chat,
+            heartbeat_interval_ms: setup.connection_config.heartbeat.interval_ms_max,
         };
         Ok((shard, addr, choice))
     }
@@ -155,13 +174,27 @@ impl Shard {
                 info!(shard = self.id, remaining = self.table.len(), "drained");
                 return Ok(());
             }
-            self.engine.poll(self.poll_timeout(now))?;
+            let mut timeout = self.poll_timeout(now);
+            if self.chat.as_ref().is_some_and(|chat| !chat.may_sleep()) {
+                timeout = Some(Duration::ZERO);
+            }
+            self.engine.poll(timeout)?;
+            if let Some(chat) = &self.chat {
+                chat.woke();
+            }
             let now = self.now_ms();
             self.received_us = self.now_us();
             self.handle_events(now);
             self.fire_timers(now);
+            if let Some(chat) = self.chat.as_mut() {
+                chat.drain_mesh(&mut self.table, &mut self.dirty, now);
+            }
             self.flushed_us = self.now_us();
             self.flush_dirty(now);
+            if let Some(chat) = self.chat.as_mut() {
+                chat.end_tick(&mut self.table, &mut self.dirty, now);
+                self.flush_dirty(now);
+            }
         }
     }
 
@@ -202,7 +235,11 @@ impl Shard {
                 }
                 Event::Closed { conn } => self.closed(conn),
                 Event::Wake { .. } => self.check_drain(now),
-                Event::Connected { .. } | Event::ConnectFailed { .. } | Event::Timeout => {}
+                Event::Connected { .. }
+                | Event::ConnectFailed { .. }
+                | Event::FileWritten { .. }
+                | Event::FileSynced { .. }
+                | Event::Timeout => {}
             }
         }
     }
@@ -255,9 +292,12 @@ impl Shard {
     }
 
     fn closed(&mut self, conn: ConnId) {
-        let Some(entry) = self.table.remove(conn) else {
+        let Some(mut entry) = self.table.remove(conn) else {
             return;
         };
+        if let Some(chat) = self.chat.as_mut() {
+            chat.closed(&mut entry);
+        }
         if let Some((handle, _)) = entry.timer {
             self.timers.cancel(handle);
         }
@@ -317,16 +357,10 @@ impl Shard {
             return;
         };
         entry.dirty = false;
-        while let Some(event) = entry.conn.poll_event() {
-            match event {
-                ConnectionEvent::Opened { request, .. } => {
-                    debug!(shard = self.id, ?conn, path = %request.path, "websocket open");
-                }
-                // Only chat mode produces messages (echo mode answers them inside `Connection`), and
-                // `Server::start` refuses chat mode until the conversation layer exists.
-                ConnectionEvent::Message { .. } => unreachable!("message event in echo mode"),
-            }
-        }
+        self.handle_connection_events(conn, now);
+        let Some(entry) = self.table.get_mut(conn) else {
+            return;
+        };
         if entry.bytes_in_flight == 0 && !entry.closing {
             let mut buf = self
                 .free_buffers
@@ -349,6 +383,35 @@ impl Shard {
             return;
         }
         self.rearm_timer(conn, now);
+    }
+
+    /// Hands the connection's events to chat mode (echo mode has only `Opened`).
+    fn handle_connection_events(&mut self, conn: ConnId, now: u64) {
+        loop {
+            let Some(entry) = self.table.get_mut(conn) else {
+                return;
+            };
+            let Some(event) = entry.conn.poll_event() else {
+                return;
+            };
+            match (event, self.chat.as_mut()) {
+                (ConnectionEvent::Opened { request, .. }, chat) => {
+                    debug!(shard = self.id, ?conn, path = %request.path, "websocket open");
+                    if let Some(chat) = chat {
+                        chat.opened(entry, &request, now);
+                    }
+                }
+                (ConnectionEvent::Message { payload, .. }, Some(chat)) => {
+                    let interval = self.heartbeat_interval_ms;
+                    chat.message(&mut self.table, conn, &payload, now, interval);
+                }
+                (ConnectionEvent::AppDeadline, Some(chat)) => chat.deadline(entry, now),
+                // Echo mode answers messages inside `Connection` and sets no deadline.
+                (ConnectionEvent::Message { .. } | ConnectionEvent::AppDeadline, None) => {
+                    unreachable!("chat event in echo mode")
+                }
+            }
+        }
     }
 
     fn rearm_timer(&mut self, conn: ConnId, now: u64) {

@@ -25,6 +25,8 @@ pub(crate) struct Entry {
     pub(crate) received_at_us: Option<u64>,
     /// Metrics: data messages are queued and not yet handed to the engine (counted in the queue depth).
     pub(crate) output_queued: bool,
+    /// Chat mode: the switchboard.v1 session, once the WebSocket opened.
+    pub(crate) session: Option<Box<crate::chat::Session>>,
 }
 
 /// Entries indexed by `ConnId::index()`; grows to the highest index the engine hands out, never shrinks.
@@ -71,6 +73,7 @@ impl Table {
             dirty: false,
             received_at_us: None,
             output_queued: false,
+            session: None,
         });
         self.len += 1;
     }

@@ -1,0 +1,149 @@
+//! The named message types connection shards and owner shards exchange over the cross-core rings.
+//!
+//! A connection shard turns a client frame into a [`Request`] for the conversation's owner; the owner answers
+//! the requesting connection with a [`Reply`] and fans messages out as [`Delivery`]s to every shard that
+//! follows the conversation. Both travel in a [`ShardMsg`] on the SPSC ring from one shard to another (or are
+//! handled in place when the owner is the same shard). Each ring is FIFO, which is what keeps a
+//! conversation's deliveries in sequence order on every shard and a resume's replay before the live messages
+//! that follow it.
+
+use std::sync::Arc;
+
+use switchboard_core::engine::ConnId;
+use switchboard_protocol::app::{Lane, MessageId, OwnedFrame};
+
+use crate::auth::Claims;
+
+/// A connection anywhere on the node: its shard and its engine id (index and generation, so a reply for a
+/// connection that closed never reaches the next one on the same slot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnRef {
+    /// The shard the connection lives on.
+    pub shard: usize,
+    /// The connection on that shard.
+    pub conn: ConnId,
+}
+
+/// What a client asks of a conversation's owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Store and deliver a message (`send`). `create` when the client sent to conversation 0 and
+    /// `conversation` is the derived new id.
+    Send {
+        /// The client's message id (de-duplication key).
+        message_id: MessageId,
+        /// The conversation.
+        conversation: u64,
+        /// Whether this send opens the conversation.
+        create: bool,
+        /// The text, as the client sent it (masked by the owner).
+        text: String,
+    },
+    /// Replay what the client missed after `last_sequence` (`resume`).
+    Resume {
+        /// The conversation.
+        conversation: u64,
+        /// The last sequence the client holds.
+        last_sequence: u64,
+    },
+    /// A page of older messages (`history_query`).
+    History {
+        /// Echoed in the result.
+        query_id: u32,
+        /// The conversation.
+        conversation: u64,
+        /// Messages below this sequence; 0 = the latest.
+        before_sequence: u64,
+        /// At most this many (already capped).
+        limit: u16,
+    },
+    /// A typing indicator to fan out.
+    Typing {
+        /// The conversation.
+        conversation: u64,
+        /// Started or stopped.
+        active: bool,
+    },
+    /// A read receipt to fan out.
+    Read {
+        /// The conversation.
+        conversation: u64,
+        /// Highest sequence read.
+        sequence: u64,
+    },
+}
+
+impl Request {
+    /// The conversation the request is about.
+    pub fn conversation(&self) -> u64 {
+        match self {
+            Request::Send { conversation, .. }
+            | Request::Resume { conversation, .. }
+            | Request::History { conversation, .. }
+            | Request::Typing { conversation, .. }
+            | Request::Read { conversation, .. } => *conversation,
+        }
+    }
+}
+
+/// The owner's answer to one connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The connection that asked.
+    pub to: ConnRef,
+    /// Frames for it, in order.
+    pub frames: Vec<OwnedFrame>,
+    /// Set when the reply ends a resume of this conversation: the connection follows it live from now on.
+    pub resumed: Option<u64>,
+    /// Set when the connection was refused access: it stops following this conversation.
+    pub refused: Option<u64>,
+}
+
+/// One frame for every connection following a conversation (and the participants' other devices).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The conversation's tenant.
+    pub tenant: u64,
+    /// The conversation.
+    pub conversation: u64,
+    /// Its customer: the customer's connections receive it even before they follow the conversation.
+    pub customer: u64,
+    /// Its agent, likewise.
+    pub agent: Option<u64>,
+    /// The frame (a `deliver`, `handoff`, `ticket`, `typing` or `read_receipt`), on its lane.
+    pub frame: OwnedFrame,
+    /// The connection that caused it (it got an `ack` instead), skipped.
+    pub origin: Option<ConnRef>,
+}
+
+impl Delivery {
+    /// The frame's lane.
+    pub fn lane(&self) -> Lane {
+        self.frame.lane
+    }
+}
+
+/// One item on a shard-to-shard ring.
+#[derive(Debug)]
+pub enum ShardMsg {
+    /// To the owner: a client's request, with who asked.
+    Request {
+        /// The asking connection.
+        from: ConnRef,
+        /// Its verified identity.
+        principal: Arc<Claims>,
+        /// What it asks.
+        request: Request,
+    },
+    /// From the owner to the asking connection's shard.
+    Reply(Reply),
+    /// From the owner to a shard following the conversation. Shared: one allocation for every shard.
+    Deliver(Arc<Delivery>),
+    /// To the owner: this shard no longer has a connection following `conversation`.
+    Unfollow {
+        /// The conversation.
+        conversation: u64,
+        /// The shard leaving.
+        shard: usize,
+    },
+}

@@ -1,0 +1,428 @@
+//! [`Session`]: the switchboard.v1 side of one client connection, on the shard the connection lives on.
+//!
+//! Sans-IO: [`Session::handle_message`] takes one WebSocket message (binary frames or one JSON frame) and
+//! appends what must happen to an output list: frames for this connection, requests for conversation
+//! owners, a close. Order of a session: `hello` (token checked) → `welcome` → anything else. Frames
+//! before `hello` other than `ping` get `invalid_state`; a bad token gets `unauthorized` and a close (1008).
+
+use std::sync::Arc;
+
+use switchboard_protocol::app::{
+    json, parse_frame, ErrorCode, FrameLimits, Message, OwnedFrame, Pong, Reaction, Reassembler,
+    ReassemblerConfig, Welcome, PROTOCOL_VERSION,
+};
+
+use super::config::{ChatConfig, HISTORY_PAGE_MAX};
+use super::ids::new_conversation_id;
+use super::messages::Request;
+use super::owner::error_frame;
+use crate::auth::{Claims, Keyring, TokenError, VerifyOptions};
+
+/// Close code for a session that failed authentication or never said `hello` in time (policy violation).
+pub const CLOSE_POLICY: u16 = 1008;
+
+/// How frames are encoded on this connection (the negotiated subprotocol).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// `switchboard.v1`: binary frames with FlatBuffers bodies.
+    Binary,
+    /// `switchboard.json.v1`: one JSON object per text message.
+    Json,
+}
+
+/// What the shard must do after a message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionOutput {
+    /// Send this frame to the connection.
+    Frame(OwnedFrame),
+    /// Send this request to the conversation's owner.
+    Request(Request),
+    /// The session authenticated: register it (local user index, agent presence).
+    Authenticated(Arc<Claims>),
+    /// Close the connection with this code (after the frames already queued).
+    Close(u16),
+    /// A token was refused (for counters and logs; the reason is never sent to the client).
+    Unauthorized(TokenError),
+}
+
+/// The environment a message is handled in.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionContext<'a> {
+    /// Verifies tokens.
+    pub keyring: &'a Keyring,
+    /// Chat limits.
+    pub config: &'a ChatConfig,
+    /// Unix time, milliseconds (token expiry, `welcome.server_time_ms`).
+    pub wall_ms: u64,
+    /// The shard's monotonic time, milliseconds (rate limits).
+    pub now_ms: u64,
+    /// The heartbeat interval to announce in `welcome`.
+    pub heartbeat_interval_ms: u64,
+}
+
+/// A conversation the connection follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Follow {
+    /// The conversation.
+    pub conversation: u64,
+    /// When the last typing indicator was fanned out, for the typing rate limit.
+    pub typing_at_ms: Option<u64>,
+}
+
+/// One connection's switchboard.v1 session.
+#[derive(Debug)]
+pub struct Session {
+    encoding: Encoding,
+    principal: Option<Arc<Claims>>,
+    /// The token from the upgrade request, used when `hello.auth_token` is empty.
+    handshake_token: Option<String>,
+    reassembler: Option<Box<Reassembler>>,
+    follows: Vec<Follow>,
+    frame_limits: FrameLimits,
+}
+
+impl Session {
+    /// A session on a connection that negotiated `encoding`, with the token from its upgrade request.
+    pub fn new(
+        encoding: Encoding,
+        handshake_token: Option<String>,
+        message_bytes_max: u32,
+    ) -> Self {
+        Session {
+            encoding,
+            principal: None,
+            handshake_token,
+            reassembler: None,
+            follows: Vec::new(),
+            frame_limits: FrameLimits {
+                body_bytes_max: message_bytes_max.clamp(
+                    FrameLimits::BODY_BYTES_MAX_MIN,
+                    FrameLimits::BODY_BYTES_MAX_MAX,
+                ),
+            },
+        }
+    }
+
+    /// The negotiated encoding.
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    /// Who is on the other end, once `hello` succeeded.
+    pub fn principal(&self) -> Option<&Arc<Claims>> {
+        self.principal.as_ref()
+    }
+
+    /// The conversations this connection follows.
+    pub fn follows(&self) -> &[Follow] {
+        &self.follows
+    }
+
+    /// Records that the connection follows `conversation` because it is a participant (no limit applies:
+    /// a customer or agent always receives its own conversations).
+    pub fn note_follow(&mut self, conversation: u64) {
+        if !self
+            .follows
+            .iter()
+            .any(|follow| follow.conversation == conversation)
+        {
+            self.follows.push(Follow {
+                conversation,
+                typing_at_ms: None,
+            });
+        }
+    }
+
+    /// Stops following `conversation` (access refused, or the owner said so). Returns whether it was followed.
+    pub fn unfollow(&mut self, conversation: u64) -> bool {
+        let before = self.follows.len();
+        self.follows
+            .retain(|follow| follow.conversation != conversation);
+        self.follows.len() != before
+    }
+
+    /// Handles one WebSocket message: all binary frames in it, or one JSON frame.
+    pub fn handle_message(
+        &mut self,
+        payload: &[u8],
+        ctx: &SessionContext<'_>,
+        out: &mut Vec<SessionOutput>,
+    ) {
+        match self.encoding {
+            Encoding::Json => {
+                let mut text = payload.to_vec();
+                match json::parse_json(&mut text) {
+                    Ok(frame) => self.handle_frame(frame, ctx, out),
+                    Err(error) => react(error.reaction(), &error.to_string(), out),
+                }
+            }
+            Encoding::Binary => self.handle_binary(payload, ctx, out, 0),
+        }
+    }
+
+    fn handle_binary(
+        &mut self,
+        mut input: &[u8],
+        ctx: &SessionContext<'_>,
+        out: &mut Vec<SessionOutput>,
+        depth: u8,
+    ) {
+        while !input.is_empty() {
+            match parse_frame(input, &self.frame_limits) {
+                Ok(Some((frame, consumed))) => {
+                    input = &input[consumed..];
+                    if let switchboard_protocol::app::Body::Fragment(piece) = frame.body {
+                        if depth > 0 {
+                            // A fragment inside a reassembled message would allow unbounded nesting.
+                            return out.push(SessionOutput::Close(1002));
+                        }
+                        let reassembler = self.reassembler.get_or_insert_with(|| {
+                            Box::new(
+                                Reassembler::new(ReassemblerConfig::default())
+                                    .expect("default limits are valid"),
+                            )
+                        });
+                        match reassembler.push(piece) {
+                            Ok(Some(whole)) => self.handle_binary(&whole, ctx, out, depth + 1),
+                            Ok(None) => {}
+                            Err(error) => return react(error.reaction(), &error.to_string(), out),
+                        }
+                    } else {
+                        self.handle_frame(frame.to_owned_frame(), ctx, out);
+                    }
+                }
+                // A frame cut at the end of a WebSocket message: frames never span messages.
+                Ok(None) => return out.push(SessionOutput::Close(1002)),
+                Err(error) => {
+                    react(error.reaction(), &error.to_string(), out);
+                    match error.skip_bytes() {
+                        Some(skip) => input = &input[skip.min(input.len())..],
+                        None => return,
+                    }
+                }
+            }
+            if out.iter().any(|o| matches!(o, SessionOutput::Close(_))) {
+                return;
+            }
+        }
+    }
+
+    fn handle_frame(
+        &mut self,
+        frame: OwnedFrame,
+        ctx: &SessionContext<'_>,
+        out: &mut Vec<SessionOutput>,
+    ) {
+        match frame.message {
+            Message::Ping(ping) => {
+                out.push(SessionOutput::Frame(OwnedFrame::new(Message::Pong(Pong {
+                    ping_timestamp_ms: ping.timestamp_ms,
+                    timestamp_ms: ctx.wall_ms,
+                }))))
+            }
+            Message::Pong(_) | Message::Error(_) => {}
+            Message::Hello(hello) => self.hello(hello, ctx, out),
+            _ if self.principal.is_none() => {
+                out.push(refusal(ErrorCode::INVALID_STATE, "send hello first"))
+            }
+            Message::Send(send) => {
+                if send.text.len() as u64 > ctx.config.text_bytes_max {
+                    return out.push(refusal(
+                        ErrorCode::MESSAGE_TOO_LARGE,
+                        "text longer than text_bytes_max",
+                    ));
+                }
+                let principal = self.principal.as_ref().expect("checked");
+                let (conversation, create) = if send.conversation_id == 0 {
+                    (
+                        new_conversation_id(principal.tenant, principal.user, send.message_id),
+                        true,
+                    )
+                } else {
+                    (send.conversation_id, false)
+                };
+                if self.follow(conversation, ctx, out) {
+                    out.push(SessionOutput::Request(Request::Send {
+                        message_id: send.message_id,
+                        conversation,
+                        create,
+                        text: send.text,
+                    }));
+                }
+            }
+            Message::Resume(resume) => {
+                if !resume.resume_token.is_empty()
+                    && !resume.resume_token.starts_with(RESUME_TOKEN_PREFIX)
+                {
+                    out.push(refusal(ErrorCode::RESUME_REJECTED, "unknown resume token"));
+                }
+                for (index, position) in resume.positions.iter().enumerate() {
+                    if index as u64 >= ctx.config.resume_positions_max {
+                        out.push(refusal(
+                            ErrorCode::INVALID_STATE,
+                            "too many resume positions",
+                        ));
+                        break;
+                    }
+                    if self.follow(position.conversation_id, ctx, out) {
+                        out.push(SessionOutput::Request(Request::Resume {
+                            conversation: position.conversation_id,
+                            last_sequence: position.last_sequence,
+                        }));
+                    }
+                }
+            }
+            Message::HistoryQuery(query) => out.push(SessionOutput::Request(Request::History {
+                query_id: query.query_id,
+                conversation: query.conversation_id,
+                before_sequence: query.before_sequence,
+                limit: query.limit.clamp(1, HISTORY_PAGE_MAX),
+            })),
+            Message::Typing(typing) => self.typing(typing.conversation_id, typing.active, ctx, out),
+            Message::ReadReceipt(receipt) => out.push(SessionOutput::Request(Request::Read {
+                conversation: receipt.conversation_id,
+                sequence: receipt.sequence,
+            })),
+            Message::Welcome(_)
+            | Message::Ack(_)
+            | Message::Deliver(_)
+            | Message::Replay(_)
+            | Message::Gap(_)
+            | Message::Ticket(_)
+            | Message::Handoff(_)
+            | Message::HistoryResult(_)
+            | Message::Fragment(_) => out.push(refusal(
+                ErrorCode::INVALID_STATE,
+                "server-to-client frame kind",
+            )),
+        }
+    }
+
+    fn hello(
+        &mut self,
+        hello: switchboard_protocol::app::Hello,
+        ctx: &SessionContext<'_>,
+        out: &mut Vec<SessionOutput>,
+    ) {
+        if self.principal.is_some() {
+            return out.push(refusal(ErrorCode::INVALID_STATE, "hello already received"));
+        }
+        if hello.protocol_version != PROTOCOL_VERSION {
+            out.push(refusal(
+                ErrorCode::UNSUPPORTED_VERSION,
+                "this server speaks protocol version 1",
+            ));
+            return out.push(SessionOutput::Close(CLOSE_POLICY));
+        }
+        let token = if hello.auth_token.is_empty() {
+            self.handshake_token.take().unwrap_or_default()
+        } else {
+            hello.auth_token
+        };
+        let options = VerifyOptions {
+            now_s: ctx.wall_ms / 1_000,
+            expected_tenant: None,
+        };
+        match ctx.keyring.verify(&token, options) {
+            Ok(claims) => {
+                let claims = Arc::new(claims);
+                self.handshake_token = None;
+                self.principal = Some(Arc::clone(&claims));
+                let resume_token =
+                    format!("{RESUME_TOKEN_PREFIX}{:x}.{:x}", claims.user, ctx.wall_ms);
+                out.push(SessionOutput::Frame(OwnedFrame::new(Message::Welcome(
+                    Welcome {
+                        protocol_version: PROTOCOL_VERSION,
+                        heartbeat_interval_ms: u32::try_from(ctx.heartbeat_interval_ms)
+                            .unwrap_or(u32::MAX),
+                        resume_token,
+                        server_time_ms: ctx.wall_ms,
+                    },
+                ))));
+                out.push(SessionOutput::Authenticated(claims));
+            }
+            Err(error) => {
+                out.push(refusal(ErrorCode::UNAUTHORIZED, "token refused"));
+                out.push(SessionOutput::Unauthorized(error));
+                out.push(SessionOutput::Close(CLOSE_POLICY));
+            }
+        }
+    }
+
+    fn typing(
+        &mut self,
+        conversation: u64,
+        active: bool,
+        ctx: &SessionContext<'_>,
+        out: &mut Vec<SessionOutput>,
+    ) {
+        let interval = ctx.config.typing_interval_ms_min;
+        if !self.follow(conversation, ctx, out) {
+            return;
+        }
+        let follow = self
+            .follows
+            .iter_mut()
+            .find(|follow| follow.conversation == conversation)
+            .expect("just followed");
+        // A "stopped typing" always goes through; "started" at most once per interval.
+        if active
+            && follow
+                .typing_at_ms
+                .is_some_and(|at| ctx.now_ms < at + interval)
+        {
+            return;
+        }
+        if active {
+            follow.typing_at_ms = Some(ctx.now_ms);
+        }
+        out.push(SessionOutput::Request(Request::Typing {
+            conversation,
+            active,
+        }));
+    }
+
+    /// Follows `conversation` (idempotent). Refuses with `rate_limited` beyond the per-connection bound.
+    fn follow(
+        &mut self,
+        conversation: u64,
+        ctx: &SessionContext<'_>,
+        out: &mut Vec<SessionOutput>,
+    ) -> bool {
+        if self
+            .follows
+            .iter()
+            .any(|follow| follow.conversation == conversation)
+        {
+            return true;
+        }
+        if self.follows.len() as u64 >= ctx.config.subscriptions_per_connection_max {
+            out.push(refusal(
+                ErrorCode::RATE_LIMITED,
+                "following too many conversations on this connection",
+            ));
+            return false;
+        }
+        self.follows.push(Follow {
+            conversation,
+            typing_at_ms: None,
+        });
+        true
+    }
+}
+
+/// Resume tokens this server issues start with this; any other non-empty token is `resume_rejected`.
+/// Sessions hold no server-side state beyond the connection, so the token only identifies the issuer:
+/// resuming is driven by the per-conversation positions, which are always served.
+pub const RESUME_TOKEN_PREFIX: &str = "sb1.";
+
+fn refusal(code: ErrorCode, why: &str) -> SessionOutput {
+    SessionOutput::Frame(error_frame(code, why, None))
+}
+
+fn react(reaction: Reaction, why: &str, out: &mut Vec<SessionOutput>) {
+    match reaction {
+        Reaction::ErrorFrame(code) => out.push(refusal(code, why)),
+        Reaction::Close(code) => out.push(SessionOutput::Close(code)),
+    }
+}

@@ -1,0 +1,466 @@
+//! Chat mode inside a shard loop: sessions on this shard's connections, this shard's [`Owner`], and the
+//! cross-core rings to the other shards.
+//!
+//! Per tick the shard calls, in order: [`ChatShard::drain_mesh`] (requests, replies and deliveries from
+//! other shards), the connection flushes (which hand complete messages to [`ChatShard::message`]), then
+//! [`ChatShard::end_tick`]: one log commit for everything appended this tick, then the owner's outputs
+//! (acks, replies, deliveries) to local connections or onto the rings, then one wake-up per peer.
+//!
+//! A full ring never blocks and never drops: a request that does not fit is refused to its client with
+//! `overloaded` (nothing was stored, the client retries); a reply or delivery that does not fit waits in a
+//! per-peer overflow queue that is retried first on the next tick (the data is already durable).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use switchboard_core::channel::Endpoint;
+use switchboard_core::engine::ConnId;
+use switchboard_protocol::app::{encode::Encoder, json, ErrorCode, OwnedFrame};
+use switchboard_protocol::ws::handshake::{Subprotocol, UpgradeRequest};
+use tracing::{debug, error, info, warn};
+
+use super::table::{Entry, Table};
+use crate::auth::{Claims, Keyring};
+use crate::chat::ids::owner_of;
+use crate::chat::messages::{ConnRef, Delivery, Reply, Request, ShardMsg};
+use crate::chat::owner::error_frame;
+use crate::chat::session::CLOSE_POLICY;
+use crate::chat::{
+    ChatConfig, Encoding, LocalIndex, Outbound, Owner, Session, SessionContext, SessionOutput,
+};
+use crate::conn::DataKind;
+use crate::log::{DirStorage, LogConfig, ShardLog};
+use crate::pii::PiiPolicy;
+
+/// Items taken from each peer's ring per tick, so one busy peer cannot starve the others.
+const MESH_BATCH_PER_PEER: usize = 1_024;
+/// Close code for a chat connection that negotiated no switchboard subprotocol (protocol error).
+const CLOSE_NO_SUBPROTOCOL: u16 = 1002;
+/// How long a client refused for a full ring should wait, milliseconds.
+const RING_FULL_RETRY_AFTER_MS: u32 = 100;
+
+/// What a shard needs to run chat mode; built by `Server::start`.
+pub(crate) struct ChatSetup {
+    pub(crate) endpoint: Endpoint<ShardMsg>,
+    pub(crate) keyring: Arc<Keyring>,
+    pub(crate) config: ChatConfig,
+    pub(crate) pii: PiiPolicy,
+    pub(crate) log: LogConfig,
+    pub(crate) shards: usize,
+}
+
+/// Counters of the chat side of one shard.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ChatCounters {
+    pub(crate) unauthorized: u64,
+    pub(crate) ring_full: u64,
+    pub(crate) requests_refused_ring_full: u64,
+}
+
+/// Chat mode state of one shard.
+pub(crate) struct ChatShard {
+    id: usize,
+    shards: usize,
+    keyring: Arc<Keyring>,
+    config: ChatConfig,
+    owner: Owner<DirStorage>,
+    endpoint: Endpoint<ShardMsg>,
+    local: LocalIndex,
+    encoder: Encoder,
+    overflow: Vec<VecDeque<ShardMsg>>,
+    batch: Vec<ShardMsg>,
+    outputs: Vec<SessionOutput>,
+    targets: Vec<ConnId>,
+    joined: Vec<ConnId>,
+    pub(crate) counters: ChatCounters,
+}
+
+impl ChatShard {
+    /// Opens (and recovers) this shard's log and builds its owner.
+    pub(crate) fn new(id: usize, setup: ChatSetup) -> Result<ChatShard, String> {
+        let (log, report) = ShardLog::open_dir(setup.log.clone(), id)
+            .map_err(|e| format!("durable log of shard {id}: {e}"))?;
+        info!(shard = id, report = ?report, "log recovered");
+        let owner = Owner::new(id, setup.shards, setup.config.clone(), setup.pii, log)
+            .map_err(|e| format!("rebuilding conversations of shard {id}: {e}"))?;
+        info!(
+            shard = id,
+            conversations = owner.conversation_count(),
+            "conversations recovered"
+        );
+        Ok(ChatShard {
+            id,
+            shards: setup.shards,
+            keyring: setup.keyring,
+            config: setup.config,
+            owner,
+            overflow: (0..=setup.shards).map(|_| VecDeque::new()).collect(),
+            endpoint: setup.endpoint,
+            local: LocalIndex::default(),
+            encoder: Encoder::new(),
+            batch: Vec::new(),
+            outputs: Vec::new(),
+            targets: Vec::new(),
+            joined: Vec::new(),
+            counters: ChatCounters::default(),
+        })
+    }
+
+    /// The eventfd other shards write to wake this one.
+    pub(crate) fn wake_fd(&self) -> std::os::fd::RawFd {
+        self.endpoint.inbox.wake_fd()
+    }
+
+    /// The owner (metrics).
+    pub(crate) fn owner(&self) -> &Owner<DirStorage> {
+        &self.owner
+    }
+
+    /// Announces a sleep (see `switchboard_core::channel::wake`); `false` when work arrived or is pending,
+    /// so the loop must not block.
+    pub(crate) fn may_sleep(&self) -> bool {
+        !self.owner.needs_commit()
+            && self.overflow.iter().all(VecDeque::is_empty)
+            && self.endpoint.inbox.prepare_to_sleep()
+    }
+
+    /// After every wake-up.
+    pub(crate) fn woke(&self) {
+        self.endpoint.inbox.drain_wake();
+    }
+
+    /// The WebSocket opened: start a session, or close when no switchboard subprotocol was negotiated.
+    pub(crate) fn opened(&mut self, entry: &mut Entry, request: &UpgradeRequest, now: u64) {
+        let encoding = match request.subprotocol {
+            Some(Subprotocol::Binary) => Encoding::Binary,
+            Some(Subprotocol::Json) => Encoding::Json,
+            None => return entry.conn.close(CLOSE_NO_SUBPROTOCOL, now),
+        };
+        let token = request.token.clone().or_else(|| {
+            request
+                .authorization
+                .as_deref()
+                .and_then(|value| value.strip_prefix("Bearer "))
+                .map(|token| token.trim().to_owned())
+        });
+        let message_bytes_max =
+            u32::try_from(self.config.text_bytes_max.saturating_mul(4)).unwrap_or(u32::MAX);
+        entry.session = Some(Box::new(Session::new(encoding, token, message_bytes_max)));
+        entry
+            .conn
+            .set_app_deadline(Some(now + self.config.hello_timeout_ms));
+    }
+
+    /// The session's `hello` deadline passed.
+    pub(crate) fn deadline(&mut self, entry: &mut Entry, now: u64) {
+        if entry
+            .session
+            .as_ref()
+            .is_some_and(|session| session.principal().is_none())
+        {
+            self.counters.unauthorized += 1;
+            let frame = error_frame(ErrorCode::UNAUTHORIZED, "no hello in time", None);
+            send_frame(&mut self.encoder, entry, &frame, now);
+            entry.conn.close(CLOSE_POLICY, now);
+        }
+    }
+
+    /// One complete WebSocket message from `conn`.
+    pub(crate) fn message(
+        &mut self,
+        table: &mut Table,
+        conn: ConnId,
+        payload: &[u8],
+        now: u64,
+        heartbeat_interval_ms: u64,
+    ) {
+        let Some(entry) = table.get_mut(conn) else {
+            return;
+        };
+        let Some(session) = entry.session.as_mut() else {
+            return;
+        };
+        let ctx = SessionContext {
+            keyring: &self.keyring,
+            config: &self.config,
+            wall_ms: wall_ms(),
+            now_ms: now,
+            heartbeat_interval_ms,
+        };
+        let mut outputs = std::mem::take(&mut self.outputs);
+        session.handle_message(payload, &ctx, &mut outputs);
+        let principal = session.principal().cloned();
+        for output in outputs.drain(..) {
+            match output {
+                SessionOutput::Frame(frame) => send_frame(&mut self.encoder, entry, &frame, now),
+                SessionOutput::Request(request) => {
+                    let principal = principal.as_ref().expect("requests only after hello");
+                    self.request(entry, principal, request, now);
+                }
+                SessionOutput::Authenticated(claims) => {
+                    entry.conn.set_app_deadline(None);
+                    self.local.add_user(claims.tenant, claims.user, conn);
+                    debug!(
+                        shard = self.id,
+                        ?conn,
+                        tenant = claims.tenant,
+                        user = claims.user,
+                        role = claims.role.name(),
+                        "authenticated"
+                    );
+                }
+                SessionOutput::Unauthorized(error) => {
+                    self.counters.unauthorized += 1;
+                    debug!(shard = self.id, ?conn, %error, "token refused");
+                }
+                SessionOutput::Close(code) => entry.conn.close(code, now),
+            }
+        }
+        self.outputs = outputs;
+    }
+
+    /// Sends `request` to its owner (or handles it here when this shard owns the conversation).
+    fn request(&mut self, entry: &mut Entry, principal: &Arc<Claims>, request: Request, now: u64) {
+        let conversation = request.conversation();
+        let from = ConnRef {
+            shard: self.id,
+            conn: entry.id,
+        };
+        match &request {
+            Request::Send { .. } | Request::Typing { .. } => {
+                self.local.follow(conversation, entry.id, true)
+            }
+            Request::Resume { .. } => self.local.follow(conversation, entry.id, false),
+            Request::History { .. } | Request::Read { .. } => {}
+        }
+        let owner = owner_of(conversation, self.shards);
+        if owner == self.id {
+            return self.owner.handle(from, principal, request, wall_ms());
+        }
+        let message = ShardMsg::Request {
+            from,
+            principal: Arc::clone(principal),
+            request,
+        };
+        if self
+            .endpoint
+            .outboxes
+            .push_deferred(owner, message)
+            .is_err()
+        {
+            // Nothing was stored: the client retries after the hint.
+            self.counters.requests_refused_ring_full += 1;
+            let frame = error_frame(
+                ErrorCode::OVERLOADED,
+                "owner shard busy",
+                Some(RING_FULL_RETRY_AFTER_MS),
+            );
+            send_frame(&mut self.encoder, entry, &frame, now);
+        }
+    }
+
+    /// A connection ended: it stops following its conversations; shards with no follower left tell owners.
+    pub(crate) fn closed(&mut self, entry: &mut Entry) {
+        let Some(session) = entry.session.take() else {
+            return;
+        };
+        for follow in session.follows() {
+            if self.local.unfollow(follow.conversation, entry.id) {
+                self.tell_unfollow(follow.conversation);
+            }
+        }
+        if let Some(principal) = session.principal() {
+            self.local
+                .remove_user(principal.tenant, principal.user, entry.id);
+        }
+    }
+
+    fn tell_unfollow(&mut self, conversation: u64) {
+        let owner = owner_of(conversation, self.shards);
+        if owner == self.id {
+            self.owner.unfollow(conversation, self.id);
+        } else {
+            self.push(
+                owner,
+                ShardMsg::Unfollow {
+                    conversation,
+                    shard: self.id,
+                },
+            );
+        }
+    }
+
+    /// Handles everything other shards sent since the last tick.
+    pub(crate) fn drain_mesh(&mut self, table: &mut Table, dirty: &mut Vec<ConnId>, now: u64) {
+        let mut batch = std::mem::take(&mut self.batch);
+        self.endpoint
+            .inbox
+            .drain(MESH_BATCH_PER_PEER, |_, message| batch.push(message));
+        for message in batch.drain(..) {
+            match message {
+                ShardMsg::Request {
+                    from,
+                    principal,
+                    request,
+                } => self.owner.handle(from, &principal, request, wall_ms()),
+                ShardMsg::Reply(reply) => self.apply_reply(reply, table, dirty, now),
+                ShardMsg::Deliver(delivery) => self.deliver_local(&delivery, table, dirty, now),
+                ShardMsg::Unfollow {
+                    conversation,
+                    shard,
+                } => self.owner.unfollow(conversation, shard),
+            }
+        }
+        self.batch = batch;
+    }
+
+    /// Commits the log once for the whole tick, then acts on every owner output, then wakes peers.
+    pub(crate) fn end_tick(&mut self, table: &mut Table, dirty: &mut Vec<ConnId>, now: u64) {
+        self.retry_overflow();
+        if self.owner.needs_commit() {
+            if let Err(error) = self.owner.commit() {
+                error!(shard = self.id, %error, "log commit failed; pending messages refused");
+            }
+        }
+        while let Some(output) = self.owner.poll_output() {
+            match output {
+                Outbound::Reply(reply) if reply.to.shard == self.id => {
+                    self.apply_reply(reply, table, dirty, now)
+                }
+                Outbound::Reply(reply) => self.push(reply.to.shard, ShardMsg::Reply(reply)),
+                Outbound::Deliver { shards, delivery } => {
+                    for shard in shards.iter() {
+                        if shard == self.id {
+                            self.deliver_local(&delivery, table, dirty, now);
+                        } else {
+                            self.push(shard, ShardMsg::Deliver(Arc::clone(&delivery)));
+                        }
+                    }
+                }
+                // The routing shard is not wired into chat mode yet: conversations stay with the bot state
+                // and agents reach them through their groups (see the module docs of `chat`).
+                Outbound::CustomerMessage { .. } | Outbound::AgentReplied { .. } => {}
+            }
+        }
+        self.endpoint.outboxes.wake_peers();
+    }
+
+    fn apply_reply(&mut self, reply: Reply, table: &mut Table, dirty: &mut Vec<ConnId>, now: u64) {
+        let Some(entry) = table.get_mut(reply.to.conn) else {
+            return;
+        };
+        if let Some(conversation) = reply.resumed {
+            self.local.set_live(conversation, entry.id);
+        }
+        if let Some(conversation) = reply.refused {
+            if let Some(session) = entry.session.as_mut() {
+                session.unfollow(conversation);
+            }
+            if self.local.unfollow(conversation, entry.id) && self.owner_is_remote(conversation) {
+                self.tell_unfollow(conversation);
+            }
+        }
+        let Some(entry) = table.get_mut(reply.to.conn) else {
+            return;
+        };
+        for frame in &reply.frames {
+            send_frame(&mut self.encoder, entry, frame, now);
+        }
+        mark(entry, dirty);
+    }
+
+    fn owner_is_remote(&self, conversation: u64) -> bool {
+        owner_of(conversation, self.shards) != self.id
+    }
+
+    fn deliver_local(
+        &mut self,
+        delivery: &Delivery,
+        table: &mut Table,
+        dirty: &mut Vec<ConnId>,
+        now: u64,
+    ) {
+        let mut targets = std::mem::take(&mut self.targets);
+        let mut joined = std::mem::take(&mut self.joined);
+        self.local
+            .targets(delivery, self.id, &mut targets, &mut joined);
+        for conn in joined.drain(..) {
+            if let Some(session) = table.get_mut(conn).and_then(|entry| entry.session.as_mut()) {
+                session.note_follow(delivery.conversation);
+            }
+        }
+        for conn in targets.drain(..) {
+            if let Some(entry) = table.get_mut(conn) {
+                send_frame(&mut self.encoder, entry, &delivery.frame, now);
+                mark(entry, dirty);
+            }
+        }
+        self.targets = targets;
+        self.joined = joined;
+        if !self.local.is_followed(delivery.conversation) {
+            self.tell_unfollow(delivery.conversation);
+        }
+    }
+
+    fn push(&mut self, to: usize, message: ShardMsg) {
+        if !self.overflow[to].is_empty() {
+            return self.overflow[to].push_back(message);
+        }
+        if let Err(full) = self.endpoint.outboxes.push_deferred(to, message) {
+            self.counters.ring_full += 1;
+            warn!(
+                shard = self.id,
+                peer = to,
+                "ring full; holding messages for the next tick"
+            );
+            self.overflow[to].push_back(full.0);
+        }
+    }
+
+    fn retry_overflow(&mut self) {
+        for to in 0..self.overflow.len() {
+            while let Some(message) = self.overflow[to].pop_front() {
+                if let Err(full) = self.endpoint.outboxes.push_deferred(to, message) {
+                    self.overflow[to].push_front(full.0);
+                    break;
+                }
+            }
+        }
+    }
+}
+
+fn mark(entry: &mut Entry, dirty: &mut Vec<ConnId>) {
+    if !entry.dirty {
+        entry.dirty = true;
+        dirty.push(entry.id);
+    }
+}
+
+/// Encodes `frame` for the session's encoding and queues it on its lane.
+fn send_frame(encoder: &mut Encoder, entry: &mut Entry, frame: &OwnedFrame, now: u64) {
+    let Some(session) = entry.session.as_ref() else {
+        return;
+    };
+    let mut out = Vec::new();
+    let kind = match session.encoding() {
+        Encoding::Binary => {
+            encoder.encode(frame, &mut out);
+            DataKind::Binary
+        }
+        Encoding::Json => {
+            json::encode_json(frame, &mut out);
+            DataKind::Text
+        }
+    };
+    // A full queue closes the connection (1013); the client resumes from its last sequence.
+    let _ = entry.conn.send(frame.lane, kind, Bytes::from(out), now);
+}
+
+/// Unix time in milliseconds (0 if the clock is before 1970).
+fn wall_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64)
+}

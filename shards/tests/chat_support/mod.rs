@@ -1,0 +1,266 @@
+//! Shared helpers of the `chat_*` integration tests: an in-process chat-mode server with a test keyring and
+//! its own data directory, token minting, and a switchboard.v1 client on tokio-tungstenite.
+//!
+//! Every read has a timeout and every loop a bound, so a server bug fails a test instead of hanging it.
+
+// Each test binary uses a different subset of these helpers.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::{SinkExt, StreamExt};
+use switchboard_protocol::app::{
+    encode::Encoder, json, parse_frame, FrameLimits, Hello, Message, MessageId, OwnedFrame,
+    ResumePosition, SendMessage,
+};
+use switchboard_shards::auth::{KeyConfig, Keyring, KeyringConfig, Role};
+use switchboard_shards::config::{Engine, Mode, ServeConfig, Shards};
+use switchboard_shards::server::Server;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
+
+/// The test signing key (hex, 32 bytes).
+pub const KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+/// Its id.
+pub const KEY_ID: &str = "test-1";
+/// Longest wait for any one frame; generous, as the machine is shared.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(15);
+/// Bound of one whole test body.
+pub const TEST_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// A fresh, empty data directory for one test (under the target dir, removed first).
+pub fn data_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("switchboard-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The keyring configuration with the test key.
+pub fn keyring_config() -> KeyringConfig {
+    KeyringConfig {
+        active_key_id: KEY_ID.into(),
+        clock_skew_s: 60,
+        keys: vec![KeyConfig {
+            id: KEY_ID.into(),
+            secret_hex: Some(KEY_HEX.into()),
+            secret_base64: None,
+        }],
+    }
+}
+
+/// A chat-mode configuration on `127.0.0.1:0` with `shards` shards, logging to `dir`.
+pub fn chat_config(shards: usize, dir: &Path) -> ServeConfig {
+    let mut config = ServeConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        shards: Shards::Count(shards.try_into().expect("at least one shard")),
+        mode: Mode::Chat,
+        engine: Engine::Auto,
+        admin_listen: None,
+        data_dir: dir.to_path_buf(),
+        auth: Some(keyring_config()),
+        ..ServeConfig::default()
+    };
+    config.limits.drain_timeout_ms = 2_000;
+    config.validate().expect("test configuration is valid");
+    config
+}
+
+/// Starts an in-process server.
+pub fn start(config: &ServeConfig) -> Server {
+    Server::start(config).expect("chat server starts")
+}
+
+/// Drains and joins `server`, failing the test if a shard panicked.
+pub fn stop(mut server: Server) {
+    server.drain();
+    server.join().expect("no shard panicked");
+}
+
+/// A token for `user` of `tenant` in `role` (agents with `groups`), valid for an hour.
+pub fn token(tenant: u64, user: u64, role: Role, groups: &[u32]) -> String {
+    let keyring = Keyring::from_config(&keyring_config()).unwrap();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    keyring
+        .mint(tenant, user, role, groups, now - 5, 3_600)
+        .unwrap()
+}
+
+/// Runs `body` on a fresh single-threaded runtime within [`TEST_TIMEOUT`].
+pub fn run<F: std::future::Future<Output = ()>>(body: F) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        tokio::time::timeout(TEST_TIMEOUT, body)
+            .await
+            .expect("test finished in time");
+    });
+}
+
+/// A message id from a number (unique per test).
+pub fn message_id(n: u64) -> MessageId {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&0x5157_4954_4348_424f_u64.to_be_bytes());
+    bytes[8..].copy_from_slice(&n.to_be_bytes());
+    MessageId(bytes)
+}
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A switchboard.v1 client (binary, or JSON with `json`).
+pub struct Client {
+    ws: Ws,
+    json: bool,
+    encoder: Encoder,
+    /// Frames read but not yet taken.
+    pending: std::collections::VecDeque<OwnedFrame>,
+}
+
+impl Client {
+    /// Connects and negotiates the subprotocol, without `hello`.
+    pub async fn connect_raw(addr: SocketAddr, json: bool) -> Client {
+        let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+        let protocol = if json {
+            "switchboard.json.v1"
+        } else {
+            "switchboard.v1"
+        };
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
+        let (ws, _) = connect_async(request).await.expect("handshake succeeds");
+        Client {
+            ws,
+            json,
+            encoder: Encoder::new(),
+            pending: Default::default(),
+        }
+    }
+
+    /// Connects, sends `hello` with `token` and returns after the `welcome`.
+    pub async fn connect(addr: SocketAddr, token: &str) -> Client {
+        let mut client = Client::connect_raw(addr, false).await;
+        client.hello(token).await;
+        client
+    }
+
+    /// Sends `hello` and expects `welcome`.
+    pub async fn hello(&mut self, token: &str) {
+        self.send_frame(Message::Hello(Hello {
+            protocol_version: 1,
+            auth_token: token.into(),
+            resume_token: String::new(),
+        }))
+        .await;
+        let frame = self.next().await;
+        assert!(
+            matches!(frame.message, Message::Welcome(_)),
+            "expected welcome, got {frame:?}"
+        );
+    }
+
+    /// Sends one frame on its kind's default lane.
+    pub async fn send_frame(&mut self, message: Message) {
+        let frame = OwnedFrame::new(message);
+        let mut out = Vec::new();
+        if self.json {
+            json::encode_json(&frame, &mut out);
+            self.ws
+                .send(WsMessage::text(String::from_utf8(out).unwrap()))
+                .await
+                .unwrap();
+        } else {
+            self.encoder.encode(&frame, &mut out);
+            self.ws.send(WsMessage::binary(out)).await.unwrap();
+        }
+    }
+
+    /// Sends a chat message.
+    pub async fn send(&mut self, conversation: u64, id: MessageId, text: &str) {
+        self.send_frame(Message::Send(SendMessage {
+            message_id: id,
+            conversation_id: conversation,
+            text: text.into(),
+        }))
+        .await;
+    }
+
+    /// Sends a `resume` with `(conversation, last_sequence)` positions.
+    pub async fn resume(&mut self, positions: &[(u64, u64)]) {
+        self.send_frame(Message::Resume(switchboard_protocol::app::Resume {
+            resume_token: String::new(),
+            positions: positions
+                .iter()
+                .map(|&(conversation_id, last_sequence)| ResumePosition {
+                    conversation_id,
+                    last_sequence,
+                })
+                .collect(),
+        }))
+        .await;
+    }
+
+    /// The next frame (skipping WebSocket pings), failing after [`READ_TIMEOUT`].
+    pub async fn next(&mut self) -> OwnedFrame {
+        self.try_next(READ_TIMEOUT).await.expect("a frame in time")
+    }
+
+    /// The next frame within `wait`, or `None` (timeout or closed stream).
+    pub async fn try_next(&mut self, wait: Duration) -> Option<OwnedFrame> {
+        if let Some(frame) = self.pending.pop_front() {
+            return Some(frame);
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let message = tokio::time::timeout_at(deadline, self.ws.next())
+                .await
+                .ok()??
+                .ok()?;
+            match message {
+                WsMessage::Binary(bytes) => {
+                    let mut input: &[u8] = &bytes;
+                    let limits = FrameLimits {
+                        body_bytes_max: 16 << 20,
+                    };
+                    while !input.is_empty() {
+                        let (frame, used) = parse_frame(input, &limits).unwrap().unwrap();
+                        self.pending.push_back(frame.to_owned_frame());
+                        input = &input[used..];
+                    }
+                }
+                WsMessage::Text(text) => {
+                    let mut bytes = text.as_bytes().to_vec();
+                    self.pending
+                        .push_back(json::parse_json(&mut bytes).unwrap());
+                }
+                WsMessage::Close(_) => return None,
+                _ => continue,
+            }
+            if let Some(frame) = self.pending.pop_front() {
+                return Some(frame);
+            }
+        }
+    }
+
+    /// Reads until the stream closes; returns the close code seen (if any).
+    pub async fn expect_close(&mut self) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + READ_TIMEOUT;
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Ok(Some(Ok(WsMessage::Close(frame)))) => return frame.map(|f| u16::from(f.code)),
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(_)) | None) => return None,
+                Err(_) => panic!("no close in time"),
+            }
+        }
+    }
+}
