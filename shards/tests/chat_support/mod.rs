@@ -146,6 +146,21 @@ impl Client {
         }
     }
 
+    /// Connects (binary), or `None` when the server does not accept connections (yet).
+    pub async fn try_connect_raw(addr: SocketAddr) -> Option<Client> {
+        let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", "switchboard.v1".parse().unwrap());
+        let (ws, _) = connect_async(request).await.ok()?;
+        Some(Client {
+            ws,
+            json: false,
+            encoder: Encoder::new(),
+            pending: Default::default(),
+        })
+    }
+
     /// Connects, sends `hello` with `token` and returns after the `welcome`.
     pub async fn connect(addr: SocketAddr, token: &str) -> Client {
         let mut client = Client::connect_raw(addr, false).await;
@@ -182,6 +197,14 @@ impl Client {
             self.encoder.encode(&frame, &mut out);
             self.ws.send(WsMessage::binary(out)).await.unwrap();
         }
+    }
+
+    /// Sends one frame; `false` when the connection is gone (crash tests).
+    pub async fn try_send_frame(&mut self, message: Message) -> bool {
+        let frame = OwnedFrame::new(message);
+        let mut out = Vec::new();
+        self.encoder.encode(&frame, &mut out);
+        self.ws.send(WsMessage::binary(out)).await.is_ok()
     }
 
     /// Sends a chat message.
