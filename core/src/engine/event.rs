@@ -105,6 +105,27 @@ pub enum Event<'a> {
         /// Which watched fd.
         token: WakeToken,
     },
+    /// A `write_file` finished: every byte of `buf` was written at its offset (`Ok`), or it
+    /// failed (`Err`: the OS error, `EIO` if the file stopped taking bytes, `EBUSY` if
+    /// `FILE_OPS_IN_FLIGHT_MAX` operations were already in flight). Short writes are continued
+    /// inside the engine, so `Ok` always means the whole buffer. The buffer is handed back either way.
+    FileWritten {
+        /// The caller's token given to `write_file`.
+        token: u64,
+        /// The buffer given to `write_file`, returned for reuse.
+        buf: Vec<u8>,
+        /// Whether every byte was written.
+        result: Result<(), Errno>,
+    },
+    /// A `sync_file` finished: every write to the file completed before the sync was submitted
+    /// is durable (`Ok`), or the sync failed (`Err`; after a failed `fdatasync` the kernel may
+    /// have dropped the dirty pages, so the caller must not trust those writes).
+    FileSynced {
+        /// The caller's token given to `sync_file`.
+        token: u64,
+        /// Whether the sync succeeded.
+        result: Result<(), Errno>,
+    },
     /// `poll` waited the whole timeout and nothing happened.
     Timeout,
 }

@@ -36,19 +36,33 @@
 //! - `error`: [`EngineError`].
 //! - `choice`: which backend was chosen and why ([`EngineChoice`]).
 //! - `slots`: connection index allocation with generations.
+//! - `file_op`: file operations on plain descriptors (`write_file`, `sync_file`) and the
+//!   bounded table that owns their buffers until completion.
 //! - `sys`: the libc wrappers both backends use.
 //! - `uring`: the io_uring backend (direct descriptors, provided buffer rings, several rings).
 //! - `epoll`: the fallback backend.
 //!
 //! Buffers: a `send` moves its `Vec<u8>` into the engine until `Event::SendComplete` hands it
 //! back (on success, error or cancel). Received bytes are lent as `Event::Data { bytes }` and
-//! return to the engine when the next event is fetched.
+//! return to the engine when the next event is fetched. A `write_file` likewise owns its
+//! `Vec<u8>` until `Event::FileWritten` hands it back.
+//!
+//! File I/O (the shard's durable log): `write_file` and `sync_file` work on plain (not
+//! registered) descriptors and are reported as `Event::FileWritten` / `Event::FileSynced` with
+//! the caller's token. On io_uring they are `IORING_OP_WRITE` / `IORING_OP_FSYNC` submitted with
+//! the tick's other entries (no extra `io_uring_enter`), and a short write is continued inside
+//! the engine, so `Ok` means every byte. On epoll they run as blocking `pwrite` / `fdatasync` at
+//! the start of the next `poll`, so callers see the same interface and the same ordering rule:
+//! nothing happens before the next `poll`. Two operations in flight at once on one file are not
+//! ordered with respect to each other on io_uring: a sync covers only writes whose completion
+//! was seen before the sync was submitted.
 
 mod choice;
 mod config;
 pub mod epoll;
 mod error;
 mod event;
+mod file_op;
 mod ids;
 mod slots;
 mod sys;
@@ -62,6 +76,7 @@ pub use self::choice::{BackendKind, ChoiceReason, EngineChoice, UringFlags};
 pub use self::config::{EngineConfig, EngineKind};
 pub use self::error::EngineError;
 pub use self::event::{Errno, Event, PeerClose};
+pub use self::file_op::FILE_OPS_IN_FLIGHT_MAX;
 pub use self::ids::{ConnId, ListenerId, WakeToken};
 use self::{epoll::EpollEngine, uring::UringEngine};
 
@@ -155,6 +170,22 @@ impl Engine {
     /// the fd open for the engine's lifetime.
     pub fn watch_eventfd(&mut self, fd: RawFd) -> Result<WakeToken, EngineError> {
         dispatch!(self, e => e.watch_eventfd(fd))
+    }
+
+    /// Queues a write of all of `buf` at `offset` of the plain descriptor `fd` (a regular
+    /// file: `pwrite` semantics, the file position is not used). The engine owns `buf` until
+    /// `Event::FileWritten { token, buf, result }` hands it back, on success or error; a short
+    /// write is continued inside the engine. Submitted by the next `poll`. The caller keeps `fd`
+    /// open until the completion.
+    pub fn write_file(&mut self, fd: RawFd, offset: u64, buf: Vec<u8>, token: u64) {
+        dispatch!(self, e => e.write_file(fd, offset, buf, token))
+    }
+
+    /// Queues an `fdatasync` (`data_only`) or `fsync` of the plain descriptor `fd`, reported as
+    /// `Event::FileSynced { token, result }`. It covers the writes whose `FileWritten` was seen
+    /// before this call; submit it after those completions, not alongside the writes.
+    pub fn sync_file(&mut self, fd: RawFd, token: u64, data_only: bool) {
+        dispatch!(self, e => e.sync_file(fd, token, data_only))
     }
 
     /// One tick: submits everything queued since the last tick, waits up to `timeout` (`None`:

@@ -244,3 +244,29 @@ impl Epoll {
         }
     }
 }
+
+/// `pwrite(2)`: writes some of `buf` at `offset` of a plain descriptor; returns the byte count.
+pub(crate) fn pwrite(fd: RawFd, buf: &[u8], offset: u64) -> Result<usize, Errno> {
+    let offset = libc::off_t::try_from(offset).map_err(|_| Errno(libc::EINVAL))?;
+    // SAFETY: `buf` is a live, readable slice of `buf.len()` bytes for the duration of the call;
+    // the kernel only reads it. A bad `fd` is reported as EBADF, not undefined behaviour.
+    let n = unsafe { libc::pwrite(fd, buf.as_ptr().cast(), buf.len(), offset) };
+    if n < 0 {
+        Err(last_errno())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// `fdatasync(2)` (`data_only`) or `fsync(2)` of a plain descriptor.
+pub(crate) fn fsync(fd: RawFd, data_only: bool) -> Result<(), Errno> {
+    // SAFETY: plain syscalls on an integer descriptor; a bad one is reported as EBADF.
+    let result = unsafe {
+        if data_only {
+            libc::fdatasync(fd)
+        } else {
+            libc::fsync(fd)
+        }
+    };
+    cvt(result).map(drop)
+}

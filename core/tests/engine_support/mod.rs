@@ -247,6 +247,10 @@ fn own(event: Event<'_>) -> OwnedEvent {
         }
         Event::PeerClosed { conn, cause } => OwnedEvent::Other(Event::PeerClosed { conn, cause }),
         Event::Closed { conn } => OwnedEvent::Other(Event::Closed { conn }),
+        Event::FileWritten { token, buf, result } => {
+            OwnedEvent::Other(Event::FileWritten { token, buf, result })
+        }
+        Event::FileSynced { token, result } => OwnedEvent::Other(Event::FileSynced { token, result }),
         Event::Wake { token } => OwnedEvent::Other(Event::Wake { token }),
         Event::Timeout => OwnedEvent::Other(Event::Timeout),
     }

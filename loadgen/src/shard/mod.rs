@@ -280,7 +280,11 @@ impl Shard {
                     }
                 }
                 Event::Closed { conn } => self.state.remove(conn),
-                Event::Accepted { .. } | Event::Wake { .. } | Event::Timeout => {}
+                Event::Accepted { .. }
+                | Event::Wake { .. }
+                | Event::FileWritten { .. }
+                | Event::FileSynced { .. }
+                | Event::Timeout => {}
             }
         }
     }

@@ -27,6 +27,17 @@ pub enum LogError {
     /// the dirty pages, so retrying the sync could report success for lost data.)
     #[error("the log stopped after an earlier write or sync failure; reopen it to recover")]
     Failed,
+    /// A commit is in flight and the write buffer cannot take this record until it completes.
+    /// Backpressure, nobody's fault (the disk is slower than the appends): the caller keeps the record
+    /// and appends it again after [`ShardLog::io_complete`](super::ShardLog::io_complete) reports
+    /// the commit done. The log is not failed.
+    #[error("log write buffer full ({buffered_bytes} bytes, log.write_buffer_bytes_max = {max}) while a commit is in flight")]
+    WriteBufferFull {
+        /// Bytes in the write buffer, including the commit in flight.
+        buffered_bytes: usize,
+        /// The configured limit.
+        max: u32,
+    },
     /// A payload is larger than `payload_bytes_max`. The caller's fault: the protocol layer must refuse
     /// such messages before they reach the log.
     #[error("payload of {payload_bytes} bytes exceeds log.payload_bytes_max = {max}")]

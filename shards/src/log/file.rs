@@ -1,14 +1,20 @@
 //! The log's I/O seam: [`LogFile`] (one segment file) and [`LogStorage`] (the directory of segments),
 //! with [`DirStorage`], the std::fs implementation.
 //!
-//! Everything above this seam is ordinary single-threaded code; everything below is a blocking syscall
-//! today (`pwrite` through `std::os::unix::fs::FileExt`, `fdatasync` through `File::sync_data`). The seam
-//! is where the shard's io_uring ring will come in later: an implementation that submits the write and the
-//! fsync as linked SQEs and completes on the shard loop. [`super::memory::MemoryStorage`] implements it in
-//! memory for tests, counting writes and syncs and simulating crashes.
+//! Everything above this seam is ordinary single-threaded code. The synchronous path
+//! ([`ShardLog::commit`](super::ShardLog::commit), segment rolls, recovery, reads) calls these
+//! traits, which for [`DirStorage`] are blocking syscalls (`pwrite` through
+//! `std::os::unix::fs::FileExt`, `fdatasync` through `File::sync_data`). The asynchronous commit
+//! ([`ShardLog::begin_commit`](super::ShardLog::begin_commit)) does not call `write_at` or `sync`:
+//! it hands out [`CommitIo`](super::commit_io::CommitIo)s naming the file by its
+//! [`LogFile::Handle`] (the raw descriptor of a [`DirFile`]), which the shard performs through its
+//! engine (io_uring `WRITE`/`FSYNC`, or epoll's blocking fallback).
+//! [`super::memory::MemoryStorage`] implements the seam in memory for tests, counting writes and
+//! syncs and simulating crashes.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -16,6 +22,12 @@ use super::record::Lsn;
 
 /// One segment file, addressed by offset.
 pub trait LogFile {
+    /// What names this file to whoever performs a [`CommitIo`](super::commit_io::CommitIo) for it:
+    /// the raw descriptor for a [`DirFile`], the segment's base for a memory file.
+    type Handle: Copy + Eq + std::fmt::Debug;
+    /// This file's handle; valid while the log holds the file (the log keeps a segment open while an
+    /// I/O on it is in flight).
+    fn handle(&self) -> Self::Handle;
     /// Writes all of `bytes` at `offset`.
     ///
     /// # Errors
@@ -99,6 +111,12 @@ pub struct DirFile {
 }
 
 impl LogFile for DirFile {
+    type Handle = RawFd;
+
+    fn handle(&self) -> RawFd {
+        self.file.as_raw_fd()
+    }
+
     fn write_at(&mut self, offset: u64, bytes: &[u8]) -> io::Result<()> {
         self.file.write_all_at(bytes, offset)
     }

@@ -2,13 +2,15 @@
 //!
 //! It counts writes and syncs (so a test can check that many appends cost one `fdatasync`), remembers how
 //! much of each file was synced, and can simulate a crash by cutting each file anywhere after its synced
-//! length, which is what a power loss may do to a real file's unsynced tail.
+//! length, which is what a power loss may do to a real file's unsynced tail. [`MemoryStorage::perform`] performs a
+//! [`CommitIo`] of the asynchronous commit in memory, so that path is tested without real files.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io;
 use std::rc::Rc;
 
+use super::commit_io::{CommitCompletion, CommitIo};
 use super::file::{LogFile, LogStorage};
 use super::record::Lsn;
 
@@ -28,6 +30,40 @@ struct MemoryState {
     dir_syncs: u64,
     /// When set, every `sync` fails with an I/O error, as a dying disk's would.
     sync_fails: bool,
+    /// When set, every write fails with an I/O error (e.g. a full disk).
+    write_fails: bool,
+}
+
+impl MemoryState {
+    fn file(&mut self, base: Lsn) -> io::Result<&mut MemoryBytes> {
+        self.files
+            .get_mut(&base)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+    }
+
+    fn write(&mut self, base: Lsn, offset: u64, bytes: &[u8]) -> io::Result<()> {
+        if self.write_fails {
+            return Err(io::Error::other("simulated write failure"));
+        }
+        let file = self.file(base)?;
+        let end = offset as usize + bytes.len();
+        if file.bytes.len() < end {
+            file.bytes.resize(end, 0);
+        }
+        file.bytes[offset as usize..end].copy_from_slice(bytes);
+        self.writes += 1;
+        Ok(())
+    }
+
+    fn sync(&mut self, base: Lsn) -> io::Result<()> {
+        if self.sync_fails {
+            return Err(io::Error::other("simulated fdatasync failure"));
+        }
+        let file = self.file(base)?;
+        file.synced_len = file.bytes.len() as u64;
+        self.syncs += 1;
+        Ok(())
+    }
 }
 
 /// Segments in memory. Clones share the same files, so a test can keep a handle while the log owns one.
@@ -35,6 +71,10 @@ struct MemoryState {
 pub struct MemoryStorage {
     state: Rc<RefCell<MemoryState>>,
 }
+
+/// Names a [`MemoryFile`] in a [`CommitIo`]: the base LSN of its segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryHandle(pub Lsn);
 
 /// A segment of a [`MemoryStorage`].
 #[derive(Debug)]
@@ -67,6 +107,31 @@ impl MemoryStorage {
     /// Makes every later `sync` fail (`true`) or succeed again (`false`).
     pub fn set_sync_failure(&self, fails: bool) {
         self.state.borrow_mut().sync_fails = fails;
+    }
+
+    /// Makes every later write fail (`true`) or succeed again (`false`).
+    pub fn set_write_failure(&self, fails: bool) {
+        self.state.borrow_mut().write_fails = fails;
+    }
+
+    /// Performs a [`CommitIo`] of [`ShardLog::begin_commit`](super::ShardLog::begin_commit) in memory,
+    /// exactly as the file's `write_at` / `sync` would (counted, and failing when told to), and returns
+    /// the completion to hand to [`ShardLog::io_complete`](super::ShardLog::io_complete).
+    pub fn perform(&self, io: CommitIo<MemoryHandle>) -> CommitCompletion {
+        let mut state = self.state.borrow_mut();
+        match io {
+            CommitIo::Write {
+                file,
+                offset,
+                bytes,
+            } => {
+                let result = state.write(file.0, offset, &bytes);
+                CommitCompletion::Written { bytes, result }
+            }
+            CommitIo::Sync { file } => CommitCompletion::Synced {
+                result: state.sync(file.0),
+            },
+        }
     }
 
     /// The segments present, each with its bytes.
@@ -103,25 +168,19 @@ impl MemoryStorage {
 impl MemoryFile {
     fn with<T>(&self, f: impl FnOnce(&mut MemoryBytes) -> T) -> io::Result<T> {
         let mut state = self.state.borrow_mut();
-        let file = state
-            .files
-            .get_mut(&self.base)
-            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
-        Ok(f(file))
+        Ok(f(state.file(self.base)?))
     }
 }
 
 impl LogFile for MemoryFile {
+    type Handle = MemoryHandle;
+
+    fn handle(&self) -> MemoryHandle {
+        MemoryHandle(self.base)
+    }
+
     fn write_at(&mut self, offset: u64, bytes: &[u8]) -> io::Result<()> {
-        self.with(|file| {
-            let end = offset as usize + bytes.len();
-            if file.bytes.len() < end {
-                file.bytes.resize(end, 0);
-            }
-            file.bytes[offset as usize..end].copy_from_slice(bytes);
-        })?;
-        self.state.borrow_mut().writes += 1;
-        Ok(())
+        self.state.borrow_mut().write(self.base, offset, bytes)
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
@@ -138,12 +197,7 @@ impl LogFile for MemoryFile {
     }
 
     fn sync(&mut self) -> io::Result<()> {
-        if self.state.borrow().sync_fails {
-            return Err(io::Error::other("simulated fdatasync failure"));
-        }
-        self.with(|file| file.synced_len = file.bytes.len() as u64)?;
-        self.state.borrow_mut().syncs += 1;
-        Ok(())
+        self.state.borrow_mut().sync(self.base)
     }
 
     fn len(&self) -> io::Result<u64> {

@@ -7,6 +7,9 @@
 //! buffer is also written (not synced) when it would outgrow `write_buffer_bytes_max`, and when a segment
 //! is full: then the full segment is synced before the next one receives any byte, so after any crash
 //! the surviving records are a prefix of the appended ones (no later record survives an earlier loss).
+//!
+//! The same group commit also runs asynchronously, without blocking the shard: see
+//! [`ShardLog::begin_commit`] in `async_commit`.
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -18,6 +21,10 @@ use super::record::{decode, encode, frame_bytes, Lsn, Record, RecordHeader};
 use super::recovery::{recover, RecoveryReport};
 use super::segment::Segment;
 use super::LogError;
+
+mod async_commit;
+
+use async_commit::InFlight;
 
 /// What [`ShardLog::retain`] deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -48,6 +55,10 @@ pub struct ShardLog<S: LogStorage> {
     dedup: DedupWindow,
     /// Set when a write or sync failed; every later call then fails with [`LogError::Failed`].
     failed: bool,
+    /// The asynchronous commit in flight, if any; while it is, appends do no I/O.
+    in_flight: Option<InFlight>,
+    /// The buffer an asynchronous commit's write copies the frames into; back here between commits.
+    spare: Vec<u8>,
 }
 
 impl ShardLog<DirStorage> {
@@ -106,6 +117,8 @@ impl<S: LogStorage> ShardLog<S> {
             conversations,
             dedup,
             failed: false,
+            in_flight: None,
+            spare: Vec::new(),
         };
         if log.segments.is_empty() || recovered.roll_needed {
             log.start_segment()?;
@@ -142,14 +155,7 @@ impl<S: LogStorage> ShardLog<S> {
             }
         }
         let frame = frame_bytes(payload.len());
-        if self.active_end() + frame as u64 > self.config.segment_bytes_max
-            && self.active().records > 0
-        {
-            self.roll()?;
-        }
-        if self.buffer.len() + frame > self.config.write_buffer_bytes_max as usize {
-            self.write_buffer()?;
-        }
+        self.make_room(frame)?;
         let offset = self.active_end();
         let lsn = self.next_lsn;
         let written = encode(header, payload, &mut self.buffer);
@@ -173,12 +179,18 @@ impl<S: LogStorage> ShardLog<S> {
     }
 
     /// Writes the buffered records with one write and, with [`Durability::Fsync`], syncs them with one
-    /// sync. Returns the commit point: every record with an LSN below it may be acknowledged.
+    /// sync, blocking the thread. Returns the commit point: every record with an LSN below it may be
+    /// acknowledged. A shard loop uses [`ShardLog::begin_commit`] instead; this is for tests and the
+    /// fallback, and must not be called while an asynchronous commit is in flight (a caller's bug).
     ///
     /// # Errors
     ///
     /// An I/O error from the write or sync, after which the log is [`LogError::Failed`].
     pub fn commit(&mut self) -> Result<Lsn, LogError> {
+        assert!(
+            self.in_flight.is_none(),
+            "ShardLog::commit called while an asynchronous commit is in flight"
+        );
         self.check_not_failed()?;
         self.write_buffer()?;
         if self.config.durability == Durability::Fsync {
@@ -420,19 +432,51 @@ impl<S: LogStorage> ShardLog<S> {
         Ok(())
     }
 
+    /// Makes room for a frame of `frame` bytes before it is appended. Without a commit in flight:
+    /// rolls to a new segment when the active one is full and writes the buffer when it is full (both
+    /// blocking, and rare). With one in flight no I/O may start: a full segment takes the frame anyway
+    /// (overshooting by at most the write buffer; `begin_commit` rolls it), and a full buffer is
+    /// [`LogError::WriteBufferFull`].
+    fn make_room(&mut self, frame: usize) -> Result<(), LogError> {
+        let buffer_full = self.buffer.len() + frame > self.config.write_buffer_bytes_max as usize;
+        if self.in_flight.is_some() {
+            if buffer_full {
+                return Err(LogError::WriteBufferFull {
+                    buffered_bytes: self.buffer.len(),
+                    max: self.config.write_buffer_bytes_max,
+                });
+            }
+            return Ok(());
+        }
+        if self.active_end() + frame as u64 > self.config.segment_bytes_max
+            && self.active().records > 0
+        {
+            self.roll()?;
+        }
+        if self.buffer.len() + frame > self.config.write_buffer_bytes_max as usize {
+            self.write_buffer()?;
+        }
+        Ok(())
+    }
+
     /// Checks the log's bookkeeping in debug builds and tests.
     fn invariants(&self) {
         debug_assert!(!self.segments.is_empty());
         debug_assert!(self.committed_lsn <= self.next_lsn);
         debug_assert_eq!(self.active().next_lsn(), self.next_lsn);
         debug_assert!(self.buffer.len() <= self.config.write_buffer_bytes_max as usize);
+        // Appends during an asynchronous commit may overshoot a full segment by up to the buffer.
         debug_assert!(
             self.active_end()
                 <= self
                     .config
                     .segment_bytes_max
                     .max(self.config.frame_bytes_max())
+                    + u64::from(self.config.write_buffer_bytes_max)
         );
+        if let Some(in_flight) = &self.in_flight {
+            in_flight.invariants(self.buffer.len(), self.next_lsn);
+        }
         debug_assert_eq!(
             self.written_bytes_total,
             self.segments.iter().map(|s| s.written_bytes).sum::<u64>()

@@ -3,7 +3,7 @@
 use super::record::{frame_bytes, FrameError};
 use super::*;
 
-fn config() -> LogConfig {
+pub(super) fn config() -> LogConfig {
     LogConfig {
         data_dir: std::env::temp_dir(),
         durability: Durability::Fsync,
@@ -16,7 +16,7 @@ fn config() -> LogConfig {
     }
 }
 
-fn header(conversation_id: u64, sequence: u64) -> RecordHeader {
+pub(super) fn header(conversation_id: u64, sequence: u64) -> RecordHeader {
     let mut message_id = [0u8; 16];
     message_id[..8].copy_from_slice(&conversation_id.to_le_bytes());
     message_id[8..].copy_from_slice(&sequence.to_le_bytes());
@@ -30,16 +30,19 @@ fn header(conversation_id: u64, sequence: u64) -> RecordHeader {
     }
 }
 
-fn payload(conversation_id: u64, sequence: u64) -> Vec<u8> {
+pub(super) fn payload(conversation_id: u64, sequence: u64) -> Vec<u8> {
     format!("conversation {conversation_id} message {sequence}").into_bytes()
 }
 
-fn open(config: LogConfig, storage: &MemoryStorage) -> (ShardLog<MemoryStorage>, RecoveryReport) {
+pub(super) fn open(
+    config: LogConfig,
+    storage: &MemoryStorage,
+) -> (ShardLog<MemoryStorage>, RecoveryReport) {
     ShardLog::open(config, storage.clone()).expect("open")
 }
 
 /// Appends `count` records spread over `conversations` conversations, without committing.
-fn append_many(log: &mut ShardLog<MemoryStorage>, count: u64, conversations: u64) {
+pub(super) fn append_many(log: &mut ShardLog<MemoryStorage>, count: u64, conversations: u64) {
     for n in 0..count {
         let conversation = n % conversations;
         let sequence = log.last_sequence(conversation).map_or(1, |s| s + 1);
@@ -51,7 +54,7 @@ fn append_many(log: &mut ShardLog<MemoryStorage>, count: u64, conversations: u64
     }
 }
 
-fn all_sequences(log: &ShardLog<MemoryStorage>, conversation: u64) -> Vec<u64> {
+pub(super) fn all_sequences(log: &ShardLog<MemoryStorage>, conversation: u64) -> Vec<u64> {
     let records = log.read(conversation, 0, u64::MAX, usize::MAX).unwrap();
     for record in &records {
         assert_eq!(record.header, header(conversation, record.header.sequence));

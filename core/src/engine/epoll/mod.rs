@@ -5,6 +5,10 @@
 //! - `accept`: listeners, accepting, pausing when descriptors or slots run out.
 //! - `conn`: one connection's socket, send queue and interest set.
 //!
+//! File operations (`write_file`, `sync_file`) are queued and run with blocking `pwrite` /
+//! `fdatasync` at the start of the next `poll`, their completions queued like any event, so the
+//! shard sees the same interface as on io_uring (the syscalls block the shard thread meanwhile).
+//!
 //! Every connection costs a file descriptor, so this backend holds at most `RLIMIT_NOFILE`
 //! (minus a reserve) connections; `EngineChoice::limited_by` says so.
 
@@ -27,6 +31,7 @@ use super::{
     config::EngineConfig,
     error::EngineError,
     event::{Errno, Event, PeerClose},
+    file_op::{FileOp, FileOpKind, FILE_OPS_IN_FLIGHT_MAX},
     ids::{ConnId, ListenerId, WakeToken},
     slots::SlotAllocator,
     sys,
@@ -60,6 +65,9 @@ pub struct EpollEngine {
     ready: Vec<libc::epoll_event>,
     queue: VecDeque<Pending>,
     dirty: Vec<ConnId>,
+    /// File operations waiting for the next `poll`, in call order (at most
+    /// `FILE_OPS_IN_FLIGHT_MAX`); they own their buffers until then.
+    file_ops: VecDeque<FileOp>,
     scratch: Box<[u8]>,
     listen_backlog: u32,
     _not_send: PhantomData<*const ()>,
@@ -97,6 +105,7 @@ impl EpollEngine {
             ready: Vec::with_capacity(config.epoll_events_max as usize),
             queue: VecDeque::new(),
             dirty: Vec::new(),
+            file_ops: VecDeque::new(),
             scratch: vec![0; config.recv_buffer_bytes as usize].into_boxed_slice(),
             listen_backlog: config.listen_backlog,
             _not_send: PhantomData,
@@ -219,10 +228,45 @@ impl EpollEngine {
         Ok(WakeToken(index))
     }
 
+    /// Queues a write of `buf` at `offset` of `fd`, run at the next `poll`; see
+    /// `Engine::write_file`.
+    pub fn write_file(&mut self, fd: RawFd, offset: u64, buf: Vec<u8>, token: u64) {
+        let kind = FileOpKind::Write {
+            offset,
+            buf,
+            written: 0,
+        };
+        self.queue_file_op(FileOp { token, fd, kind });
+    }
+
+    /// Queues an `fdatasync`/`fsync` of `fd`, run at the next `poll`; see `Engine::sync_file`.
+    pub fn sync_file(&mut self, fd: RawFd, token: u64, data_only: bool) {
+        let kind = FileOpKind::Sync { data_only };
+        self.queue_file_op(FileOp { token, fd, kind });
+    }
+
+    fn queue_file_op(&mut self, op: FileOp) {
+        if self.file_ops.len() == FILE_OPS_IN_FLIGHT_MAX {
+            let event = op.into_event(Err(Errno(libc::EBUSY)));
+            self.queue.push_back(Pending::Ready(event));
+        } else {
+            self.file_ops.push_back(op);
+        }
+    }
+
+    /// Runs the queued file operations in order with blocking syscalls.
+    fn run_file_ops(&mut self) {
+        while let Some(mut op) = self.file_ops.pop_front() {
+            let result = op.run_blocking();
+            self.queue.push_back(Pending::Ready(op.into_event(result)));
+        }
+    }
+
     /// Flushes sends, waits up to `timeout` (`None`: until something happens) and queues what
     /// happened; fetch it with `next_event`. Returns whether any event is queued.
     pub fn poll(&mut self, timeout: Option<Duration>) -> Result<bool, EngineError> {
         self.flush_dirty();
+        self.run_file_ops();
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
             let timeout_ms = match deadline {

@@ -36,6 +36,7 @@ impl UringEngine {
             }
             Op::CloseOrphan => self.rings[ring as usize].slots_used -= 1,
             Op::Internal => {}
+            Op::FileWrite | Op::FileSync => self.file_complete(index, result),
             _ => {
                 let conn = self
                     .slots

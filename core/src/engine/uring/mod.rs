@@ -7,6 +7,7 @@
 //! - `conn`: per-connection state and the buffers its operations own.
 //! - `user_data`: how a completion is matched to its operation.
 //! - `complete`: what each completion does.
+//! - `file`: writes and syncs on plain file descriptors (the shard's log).
 //! - `submit`: building the submissions.
 //!
 //! A registered file table is capped at `RLIMIT_NOFILE`, so when `connections_max` exceeds one
@@ -16,6 +17,7 @@
 mod buf_ring;
 mod complete;
 mod conn;
+mod file;
 mod ring;
 mod submit;
 mod user_data;
@@ -40,6 +42,7 @@ use super::{
     config::EngineConfig,
     error::EngineError,
     event::{Errno, Event, PeerClose},
+    file_op::FileOps,
     ids::{ConnId, ListenerId, WakeToken},
     slots::SlotAllocator,
     sys,
@@ -71,6 +74,8 @@ pub struct UringEngine {
     ring_wake: Option<(OwnedFd, Box<u64>)>,
     secondaries_woken: bool,
     queue: VecDeque<Pending>,
+    /// File writes and syncs in flight, owning their buffers until their completions.
+    files: FileOps,
     /// The buffer lent out by the last `Data` event: `(ring, bid)`.
     lent: Option<(u32, u16)>,
     completions: Vec<(u64, i32, u32)>,
@@ -145,6 +150,7 @@ impl UringEngine {
             ring_wake: None,
             secondaries_woken: false,
             queue: VecDeque::new(),
+            files: FileOps::default(),
             lent: None,
             completions: Vec::with_capacity(config.ring_entries as usize * 4),
             listen_backlog: config.listen_backlog,
@@ -501,6 +507,7 @@ impl Drop for UringEngine {
             std::mem::forget(std::mem::take(&mut self.conns));
             std::mem::forget(std::mem::take(&mut self.wakes));
             std::mem::forget(self.ring_wake.take());
+            std::mem::forget(std::mem::take(&mut self.files));
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::engine::{choice::UringFlags, event::Errno};
 pub(super) const BUFFER_GROUP: u16 = 0;
 
 /// Operations the engine cannot work without.
-const REQUIRED_OPCODES: [(u8, &str); 9] = [
+const REQUIRED_OPCODES: [(u8, &str); 11] = [
     (opcode::AcceptMulti::CODE, "accept"),
     (opcode::RecvMulti::CODE, "recv"),
     (opcode::Send::CODE, "send"),
@@ -22,6 +22,8 @@ const REQUIRED_OPCODES: [(u8, &str); 9] = [
     (opcode::AsyncCancel2::CODE, "async_cancel"),
     (opcode::Shutdown::CODE, "shutdown"),
     (opcode::Read::CODE, "read"),
+    (opcode::Write::CODE, "write"),
+    (opcode::Fsync::CODE, "fsync"),
 ];
 
 /// Why a ring could not be made: either io_uring is unusable here (fall back) or a resource

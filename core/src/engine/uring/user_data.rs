@@ -19,9 +19,13 @@ pub(super) enum Op {
     RingWake,
     /// Bookkeeping whose completion needs no action (e.g. cancelling an accept).
     Internal,
+    /// A `write_file`; the index is its slot in the file-operation table.
+    FileWrite,
+    /// A `sync_file`; the index is its slot in the file-operation table.
+    FileSync,
 }
 
-const OPS: [Op; 13] = [
+const OPS: [Op; 15] = [
     Op::Accept,
     Op::AcceptOne,
     Op::Recv,
@@ -35,6 +39,8 @@ const OPS: [Op; 13] = [
     Op::Wake,
     Op::RingWake,
     Op::Internal,
+    Op::FileWrite,
+    Op::FileSync,
 ];
 
 /// Generations are truncated to this many bits in user data.
