@@ -250,7 +250,9 @@ fn own(event: Event<'_>) -> OwnedEvent {
         Event::FileWritten { token, buf, result } => {
             OwnedEvent::Other(Event::FileWritten { token, buf, result })
         }
-        Event::FileSynced { token, result } => OwnedEvent::Other(Event::FileSynced { token, result }),
+        Event::FileSynced { token, result } => {
+            OwnedEvent::Other(Event::FileSynced { token, result })
+        }
         Event::Wake { token } => OwnedEvent::Other(Event::Wake { token }),
         Event::Timeout => OwnedEvent::Other(Event::Timeout),
     }

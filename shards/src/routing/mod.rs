@@ -20,6 +20,8 @@
 //! - [`queue`]: per-group waiting queues, highest priority then longest waiting first.
 //! - [`events`]: the router's inputs (its replayable event log) and its recorded decisions.
 //! - [`router`]: assignment of waiting conversations to agents, with recorded score components.
+//! - [`shard`]: the routing shard's sans-IO core that the routing thread drives: per-tenant routers, agent
+//!   connections, bot answers, handoffs and assignments as named inputs and outputs.
 //! - [`eval`]: accuracy, macro-F1, confusions and handoff rate on a labelled set.
 //! - [`cli`]: the `switchboard ai …` subcommand.
 //!
@@ -46,5 +48,6 @@ pub mod queue;
 pub mod rng;
 pub mod router;
 pub mod sentiment;
+pub mod shard;
 pub mod text;
 pub mod ticket;

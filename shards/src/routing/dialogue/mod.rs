@@ -110,6 +110,15 @@ impl<B: Brain> Dialogue<B> {
             .map(|s| s.slots.as_slice())
     }
 
+    /// The intent waiting for slots in `conversation` and the confidence it was recognised with, if any.
+    pub fn pending_intent(&self, conversation: ConversationId) -> Option<(&str, f32)> {
+        let pending = self.conversations.get(&conversation)?.pending?;
+        Some((
+            self.kb.intents[pending.intent].id.as_str(),
+            pending.confidence,
+        ))
+    }
+
     /// Forgets a conversation (closed by the customer or taken over by a human).
     pub fn end_conversation(&mut self, conversation: ConversationId) {
         if let Some(state) = self.conversations.remove(&conversation) {
@@ -129,6 +138,36 @@ impl<B: Brain> Dialogue<B> {
             expired += 1;
         }
         expired
+    }
+
+    /// Records a customer message without deciding anything, for a conversation a human now handles: the
+    /// message still feeds the history, the collected slots and the sentiment that summaries report.
+    /// Returns the message's sentiment score.
+    pub fn observe_message(
+        &mut self,
+        conversation: ConversationId,
+        text: &str,
+        now_ms: u64,
+    ) -> f32 {
+        let language = detect_language(text);
+        let sentiment = self.brain.sentiment(text);
+        self.touch(conversation, now_ms);
+        self.record(conversation, text, language, sentiment.score);
+        self.state_mut(conversation).pending = None;
+        sentiment.score
+    }
+
+    /// Brings `summary` up to date with what the conversation's state holds now (language, sentiment,
+    /// slots, last messages), keeping its intent and confidence. Does nothing for an untracked conversation.
+    pub fn refresh_summary(&self, summary: &mut ConversationSummary) {
+        let Some(state) = self.conversations.get(&summary.conversation) else {
+            return;
+        };
+        summary.language = state.language;
+        summary.sentiment = state.sentiment_last;
+        summary.sentiment_min = state.sentiment_min;
+        summary.slots.clone_from(&state.slots);
+        summary.last_messages = state.history.iter().cloned().collect();
     }
 
     /// Checks internal consistency; for tests and debug builds.

@@ -1,0 +1,187 @@
+//! What the conversation owner shards send to the routing shard, and what it sends back.
+//!
+//! These are the named message types carried by the rings to and from the routing shard. They are plain
+//! owned data (`Send`), with no references into either side's state.
+
+use super::super::agents::{AgentId, GroupId, Presence};
+use super::super::dialogue::HandoffReason;
+use super::super::events::{RequeueReason, TransferTarget};
+use super::super::ticket::{ConversationId, ConversationSummary, Priority, Ticket};
+
+/// Tenant identifier; routers, agents and conversations of different tenants never mix.
+pub type TenantId = u64;
+
+/// One input to the routing shard.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RoutingInput {
+    /// A customer message, already stored and PII-masked by the conversation's owner shard.
+    CustomerMessage {
+        /// The tenant.
+        tenant: TenantId,
+        /// The conversation (globally unique on the node).
+        conversation: ConversationId,
+        /// The customer.
+        customer: u64,
+        /// The owner's per-conversation sequence number; a number at or below the last one seen is a
+        /// duplicate and is ignored.
+        sequence: u64,
+        /// The masked text.
+        text: String,
+        /// Customer value in `[0, 1]` (tier, spend, history); out-of-range values are clamped.
+        customer_value: f32,
+    },
+    /// An agent opened one connection on `shard`.
+    AgentOnline {
+        /// The tenant.
+        tenant: TenantId,
+        /// The agent.
+        agent: AgentId,
+        /// Groups the agent serves; unknown group ids are ignored (counted in `agent_groups_unknown`).
+        groups: Vec<GroupId>,
+        /// The connection shard the connection lives on.
+        shard: usize,
+    },
+    /// One of an agent's connections on `shard` closed; the agent is offline once none is left.
+    AgentOffline {
+        /// The tenant.
+        tenant: TenantId,
+        /// The agent.
+        agent: AgentId,
+        /// The connection shard the connection lived on.
+        shard: usize,
+    },
+    /// The agent chose a presence in the console (online or away; offline while connected means the agent
+    /// signed off, and their conversations are re-queued after the grace period).
+    AgentSetPresence {
+        /// The tenant.
+        tenant: TenantId,
+        /// The agent.
+        agent: AgentId,
+        /// The chosen presence.
+        presence: Presence,
+    },
+    /// The agent sent a message in a conversation assigned to them (stops the reply timer).
+    AgentReplied {
+        /// The tenant.
+        tenant: TenantId,
+        /// The agent.
+        agent: AgentId,
+        /// The conversation.
+        conversation: ConversationId,
+    },
+    /// The conversation ended; all its state is dropped.
+    ConversationResolved {
+        /// The tenant.
+        tenant: TenantId,
+        /// The conversation.
+        conversation: ConversationId,
+    },
+    /// An agent or supervisor moved a conversation to another agent or group.
+    Transfer {
+        /// The tenant.
+        tenant: TenantId,
+        /// The conversation.
+        conversation: ConversationId,
+        /// Where it goes.
+        target: TransferTarget,
+    },
+    /// Time passed; same as [`RoutingShard::tick`](super::RoutingShard::tick).
+    Tick,
+}
+
+/// Why a conversation joined a group's queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueReason {
+    /// The bot handed it over.
+    Handoff(HandoffReason),
+    /// Its agent disconnected or did not reply in time.
+    Requeued(RequeueReason),
+    /// It was transferred to this group.
+    Transferred,
+}
+
+/// One output of the routing shard, polled with [`RoutingShard::poll_output`](super::RoutingShard::poll_output).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RoutingOutput {
+    /// A bot answer or a slot question; the owner stores and delivers it as an AI message.
+    BotMessage {
+        /// The tenant.
+        tenant: TenantId,
+        /// The conversation.
+        conversation: ConversationId,
+        /// The text in the customer's language.
+        text: String,
+        /// The intent answered, or the intent whose slot is asked for.
+        intent: String,
+        /// The classifier's confidence in that intent.
+        confidence: f32,
+    },
+    /// A structured ticket, for the urgent lane.
+    Ticket {
+        /// The tenant.
+        tenant: TenantId,
+        /// The conversation.
+        conversation: ConversationId,
+        /// The ticket.
+        ticket: Box<Ticket>,
+    },
+    /// The conversation waits in a group's queue for an agent.
+    Queued {
+        /// The tenant.
+        tenant: TenantId,
+        /// The conversation.
+        conversation: ConversationId,
+        /// The group.
+        group: GroupId,
+        /// Its priority in the queue.
+        priority: Priority,
+        /// Why it is queued.
+        reason: QueueReason,
+        /// What the bot understood, for the agent who takes it.
+        summary: Option<Box<ConversationSummary>>,
+    },
+    /// The conversation was assigned to an agent.
+    Assigned {
+        /// The tenant.
+        tenant: TenantId,
+        /// The conversation.
+        conversation: ConversationId,
+        /// The agent.
+        agent: AgentId,
+        /// The group it came from.
+        group: GroupId,
+        /// Connection shards where the agent has connections, ascending.
+        agent_shards: Vec<usize>,
+        /// What the bot understood, brought up to date with the customer's latest messages.
+        summary: Option<Box<ConversationSummary>>,
+    },
+    /// The conversation was taken back from an agent; a `Queued` (and maybe an `Assigned`) follows.
+    Requeued {
+        /// The tenant.
+        tenant: TenantId,
+        /// The conversation.
+        conversation: ConversationId,
+        /// The agent it was taken from.
+        agent: AgentId,
+        /// Why.
+        reason: RequeueReason,
+    },
+    /// An explicit transfer happened; a `Queued` or `Assigned` follows.
+    Transferred {
+        /// The tenant.
+        tenant: TenantId,
+        /// The conversation.
+        conversation: ConversationId,
+        /// The agent it left, if it had one.
+        from_agent: Option<AgentId>,
+        /// Where it went.
+        target: TransferTarget,
+    },
+    /// The router set an agent away after a reply timeout; the owner tells the agent's console.
+    AgentAway {
+        /// The tenant.
+        tenant: TenantId,
+        /// The agent.
+        agent: AgentId,
+    },
+}
