@@ -52,7 +52,11 @@ impl Peer {
     async fn expect_next(&mut self, conversation: u64, sequence: u64) {
         loop {
             // Frames of several conversations interleave; an earlier call may have read this one already.
-            if self.seen.get(&conversation).is_some_and(|&last| last >= sequence) {
+            if self
+                .seen
+                .get(&conversation)
+                .is_some_and(|&last| last >= sequence)
+            {
                 return;
             }
             let Some(frame) = self.client.try_next(chat_support::READ_TIMEOUT).await else {
@@ -74,7 +78,12 @@ impl Peer {
                 assert!(is_ack, "duplicate delivery {got} to user {}", self.user);
                 continue;
             }
-            assert_eq!(got, *last + 1, "user {} conversation {got_conversation}: out of order", self.user);
+            assert_eq!(
+                got,
+                *last + 1,
+                "user {} conversation {got_conversation}: out of order",
+                self.user
+            );
             *last = got;
         }
     }
@@ -101,7 +110,9 @@ fn random_sends_duplicates_and_reconnects_keep_every_stream_exact() {
             let id = message_id(next_id);
             next_id += 1;
             peers[0].client.send(0, id, "open").await;
-            let Message::Ack(ack) = peers[0].client.next().await.message else { panic!("ack") };
+            let Message::Ack(ack) = peers[0].client.next().await.message else {
+                panic!("ack")
+            };
             peers[0].seen.insert(ack.conversation_id, 1);
             for peer in &mut peers[1..] {
                 peer.expect_next(ack.conversation_id, 1).await;
@@ -147,17 +158,26 @@ fn random_sends_duplicates_and_reconnects_keep_every_stream_exact() {
                     let d = rng.below(DEVICES);
                     let peer = &mut devices[c][d];
                     peer.client
-                        .send_frame(Message::Send(SendMessage { message_id: id, conversation_id: conversation, text: "again".into() }))
+                        .send_frame(Message::Send(SendMessage {
+                            message_id: id,
+                            conversation_id: conversation,
+                            text: "again".into(),
+                        }))
                         .await;
                     match peer.client.next().await.message {
-                        Message::Ack(ack) => assert_eq!(ack.sequence, sequence, "retry gets the original sequence"),
+                        Message::Ack(ack) => {
+                            assert_eq!(ack.sequence, sequence, "retry gets the original sequence")
+                        }
                         other => panic!("expected the original ack, got {other:?}"),
                     }
                 }
                 // A device reconnects and resumes from what it had.
                 8 => {
                     let d = rng.below(DEVICES);
-                    let old = std::mem::replace(&mut devices[c][d], Peer::open(addr, 100 + c as u64, Role::Customer).await);
+                    let old = std::mem::replace(
+                        &mut devices[c][d],
+                        Peer::open(addr, 100 + c as u64, Role::Customer).await,
+                    );
                     let last = old.seen.get(&conversation).copied().unwrap_or(0);
                     drop(old);
                     let peer = &mut devices[c][d];
@@ -171,7 +191,10 @@ fn random_sends_duplicates_and_reconnects_keep_every_stream_exact() {
                 _ => {
                     let o = rng.below(OBSERVERS);
                     let user = observers[o].user;
-                    let old = std::mem::replace(&mut observers[o], Peer::open(addr, user, Role::Admin).await);
+                    let old = std::mem::replace(
+                        &mut observers[o],
+                        Peer::open(addr, user, Role::Admin).await,
+                    );
                     let peer = &mut observers[o];
                     peer.seen = old.seen;
                     drop(old.client);
@@ -192,7 +215,10 @@ fn random_sends_duplicates_and_reconnects_keep_every_stream_exact() {
         for peer in devices.iter_mut().flatten().chain(observers.iter_mut()) {
             assert!(peer.role == Role::Admin || peer.role == Role::Customer);
             if let Some(frame) = peer.client.try_next(Duration::from_millis(100)).await {
-                assert!(matches!(frame.message, Message::Ack(_)), "stray frame {frame:?}");
+                assert!(
+                    matches!(frame.message, Message::Ack(_)),
+                    "stray frame {frame:?}"
+                );
             }
         }
     });
@@ -210,7 +236,9 @@ fn resume_racing_live_messages_loses_and_duplicates_nothing() {
         let customer_token = token(TENANT, 1, Role::Customer, &[]);
         let mut sender = Client::connect(addr, &customer_token).await;
         sender.send(0, message_id(0), "open").await;
-        let Message::Ack(ack) = sender.next().await.message else { panic!("ack") };
+        let Message::Ack(ack) = sender.next().await.message else {
+            panic!("ack")
+        };
         let conversation = ack.conversation_id;
         for round in 0..4u64 {
             // Half the messages are stored before the resume, the rest race it.
@@ -228,7 +256,8 @@ fn resume_racing_live_messages_loses_and_duplicates_nothing() {
                 sender
             });
             tokio::time::sleep(Duration::from_millis(5)).await;
-            let mut reader = Client::connect(addr, &token(TENANT, 500 + round, Role::Admin, &[])).await;
+            let mut reader =
+                Client::connect(addr, &token(TENANT, 500 + round, Role::Admin, &[])).await;
             // The reader held everything up to the previous round's first half.
             let mut last = round * MESSAGES;
             reader.resume(&[(conversation, last)]).await;
@@ -237,14 +266,21 @@ fn resume_racing_live_messages_loses_and_duplicates_nothing() {
             while last < head {
                 match reader.next().await.message {
                     Message::Deliver(deliver) => {
-                        assert_eq!(deliver.sequence, last + 1, "round {round}: exactly once, in order");
+                        assert_eq!(
+                            deliver.sequence,
+                            last + 1,
+                            "round {round}: exactly once, in order"
+                        );
                         last = deliver.sequence;
                     }
                     Message::Replay(_) => {}
                     other => panic!("unexpected {other:?}"),
                 }
             }
-            assert!(reader.try_next(Duration::from_millis(200)).await.is_none(), "nothing after the head");
+            assert!(
+                reader.try_next(Duration::from_millis(200)).await.is_none(),
+                "nothing after the head"
+            );
         }
     });
     stop(server);

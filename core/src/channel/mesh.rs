@@ -169,6 +169,12 @@ impl<T> Inbox<T> {
         }
     }
 
+    /// Blocks until a peer wakes this participant or `timeout_ms` passed; call only after
+    /// [`Inbox::prepare_to_sleep`] returned `true`, then [`Inbox::drain_wake`].
+    pub fn wait(&self, timeout_ms: u64) {
+        self.wake.wait(timeout_ms);
+    }
+
     /// Call after waking (for whatever reason): clears the sleep announcement and resets the
     /// eventfd.
     pub fn drain_wake(&self) {

@@ -106,6 +106,22 @@ impl WakeSignal {
         false
     }
 
+    /// Blocks until the eventfd is readable or `timeout_ms` passed (for a consumer without an engine, such
+    /// as the routing shard; call after [`WakeSignal::announce_sleep`] found nothing to do).
+    pub fn wait(&self, timeout_ms: u64) {
+        let mut poll_fd = libc::pollfd {
+            fd: self.eventfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let timeout = i32::try_from(timeout_ms.max(1)).unwrap_or(i32::MAX);
+        // SAFETY: `poll_fd` is a valid, exclusively borrowed array of one pollfd for the whole call, and
+        // the fd is a live eventfd owned by `self`. Errors (EINTR) just end the wait early.
+        unsafe {
+            libc::poll(&mut poll_fd, 1, timeout);
+        }
+    }
+
     /// Writes the eventfd unconditionally (e.g. to wake a shard for shutdown).
     pub fn notify(&self) {
         let one: u64 = 1;

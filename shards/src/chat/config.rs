@@ -25,8 +25,12 @@ pub struct ChatConfig {
     pub hello_timeout_ms: u64,
     /// Shortest time between two typing indicators a connection fans out per conversation.
     pub typing_interval_ms_min: u64,
-    /// The agent group a conversation waits for when the routing shard cannot decide (ring full).
+    /// The agent group a conversation waits for when the routing shard cannot decide (ring full), and
+    /// where every new conversation waits when routing is off.
     pub fallback_group: u32,
+    /// Whether the routing/AI shard runs: bot answers, tickets, handoffs and agent assignment. Off, the
+    /// server is plain messaging: new conversations wait in `fallback_group` for its agents.
+    pub routing_enabled: bool,
 }
 
 impl Default for ChatConfig {
@@ -40,6 +44,7 @@ impl Default for ChatConfig {
             hello_timeout_ms: 10_000,
             typing_interval_ms_min: 1_000,
             fallback_group: 1,
+            routing_enabled: true,
         }
     }
 }

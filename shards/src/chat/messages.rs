@@ -13,6 +13,7 @@ use switchboard_core::engine::ConnId;
 use switchboard_protocol::app::{Lane, MessageId, OwnedFrame};
 
 use crate::auth::Claims;
+use crate::routing::shard::{RoutingInput, RoutingOutput};
 
 /// A connection anywhere on the node: its shard and its engine id (index and generation, so a reply for a
 /// connection that closed never reaches the next one on the same slot).
@@ -139,6 +140,10 @@ pub enum ShardMsg {
     Reply(Reply),
     /// From the owner to a shard following the conversation. Shared: one allocation for every shard.
     Deliver(Arc<Delivery>),
+    /// To the routing shard: a customer message, an agent's presence or reply.
+    ToRouting(RoutingInput),
+    /// From the routing shard to a conversation's owner: its decision.
+    FromRouting(RoutingOutput),
     /// To the owner: this shard no longer has a connection following `conversation`.
     Unfollow {
         /// The conversation.

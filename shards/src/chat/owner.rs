@@ -28,6 +28,29 @@ use super::stored::{StoredMessage, StoredState, META_CONVERSATION, RECORD_MESSAG
 use crate::auth::{authorize, Action, Claims, Role};
 use crate::log::{LogError, LogStorage, Lsn, RecordHeader, ShardLog};
 use crate::pii::{mask, PiiCounts, PiiPolicy};
+use crate::routing::shard::RoutingOutput;
+use crate::routing::ticket::ConversationSummary;
+use switchboard_protocol::app::{Handoff, Ticket as TicketFrame, TicketStatus};
+
+/// The `sender_id` of the bot's messages.
+pub const BOT_USER_ID: u64 = 0;
+
+/// One line for the agent console: what the bot understood.
+fn summary_line(summary: &ConversationSummary) -> String {
+    let intent = summary.intent.as_deref().unwrap_or("unknown");
+    let mut line = format!(
+        "intent {intent} ({:.0}%), sentiment {:.2}",
+        summary.confidence * 100.0,
+        summary.sentiment
+    );
+    for (slot, value) in &summary.slots {
+        line.push_str(&format!(", {slot}={value}"));
+    }
+    if let Some(last) = summary.last_messages.last() {
+        line.push_str(&format!("; last: {last}"));
+    }
+    line
+}
 
 /// How long a client should wait before retrying after a server-side failure, in milliseconds.
 const RETRY_AFTER_FAILURE_MS: u32 = 1_000;
@@ -246,7 +269,14 @@ impl<S: LogStorage> Owner<S> {
         match request {
             Request::Send {
                 message_id, text, ..
-            } => self.send(from, principal, conversation_id, message_id, &text, wall_ms),
+            } => self.send(
+                Some(from),
+                principal,
+                conversation_id,
+                message_id,
+                &text,
+                wall_ms,
+            ),
             Request::Resume { last_sequence, .. } => {
                 self.resume(from, conversation_id, last_sequence)
             }
@@ -293,7 +323,11 @@ impl<S: LogStorage> Owner<S> {
             );
             return Err(ErrorCode::OVERLOADED);
         }
-        let conversation = Conversation::new(id, principal.tenant, principal.user, self.shards);
+        let mut conversation = Conversation::new(id, principal.tenant, principal.user, self.shards);
+        if !self.config.routing_enabled {
+            conversation.state = ConversationState::Queued;
+            conversation.group = Some(self.config.fallback_group);
+        }
         self.append_state(&conversation)
             .map_err(|_| ErrorCode::INTERNAL)?;
         self.conversations.insert(id, conversation);
@@ -303,7 +337,7 @@ impl<S: LogStorage> Owner<S> {
 
     fn send(
         &mut self,
-        from: ConnRef,
+        from: Option<ConnRef>,
         principal: &Claims,
         conversation_id: u64,
         message_id: MessageId,
@@ -311,7 +345,10 @@ impl<S: LogStorage> Owner<S> {
         wall_ms: u64,
     ) {
         if let Some((conversation, sequence)) = self.log.lookup_message(&message_id.0) {
-            return self.duplicate(from, message_id, conversation_id, conversation, sequence);
+            if let Some(from) = from {
+                self.duplicate(from, message_id, conversation_id, conversation, sequence);
+            }
+            return;
         }
         let masked = mask(text, self.pii.rules_for(principal.tenant));
         self.pii_counts.add(&masked.counts);
@@ -340,7 +377,21 @@ impl<S: LogStorage> Owner<S> {
         };
         let lsn = match self.log.append(&header, &self.scratch) {
             Ok(lsn) => lsn,
-            Err(error) => return self.log_failed(from, conversation_id, &error),
+            Err(error) => {
+                self.counters.log_errors += 1;
+                error!(shard = self.shard, conversation_id, %error, "durable log refused a record");
+                if let Some(from) = from {
+                    self.reply(
+                        from,
+                        vec![error_frame(
+                            ErrorCode::INTERNAL,
+                            "message not stored",
+                            Some(RETRY_AFTER_FAILURE_MS),
+                        )],
+                    );
+                }
+                return;
+            }
         };
         conversation.appended_seq = sequence;
         self.counters.messages_stored += 1;
@@ -350,18 +401,16 @@ impl<S: LogStorage> Owner<S> {
             agent: conversation.agent,
             conversation: conversation_id,
             frame: deliver_frame(&header, &stored),
-            origin: Some(from),
+            origin: from,
         };
-        let routed = principal.role == Role::Customer
-            && matches!(
-                conversation.state,
-                ConversationState::Bot | ConversationState::Resolved | ConversationState::Queued
-            );
+        // The routing shard sees every customer message (for humans' conversations it only refreshes the
+        // summary and sentiment).
+        let routed = principal.role == Role::Customer && self.config.routing_enabled;
         self.pending.push_back(Pending {
             lsn,
             conversation: conversation_id,
             sequence,
-            ack_to: vec![(from, message_id)],
+            ack_to: from.map(|from| (from, message_id)).into_iter().collect(),
             delivery,
             for_routing: routed,
             from_agent: (principal.role == Role::Agent).then_some(principal.user),
@@ -634,6 +683,158 @@ impl<S: LogStorage> Owner<S> {
                 });
             }
         }
+    }
+
+    /// Acts on a decision of the routing shard about one of this shard's conversations.
+    pub fn handle_routing(&mut self, output: RoutingOutput, wall_ms: u64) {
+        match output {
+            RoutingOutput::BotMessage {
+                conversation, text, ..
+            } => self.bot_message(conversation, &text, wall_ms),
+            RoutingOutput::Ticket {
+                conversation,
+                ticket,
+                ..
+            } => {
+                if self.conversations.contains_key(&conversation) {
+                    let frame = Message::Ticket(TicketFrame {
+                        ticket_id: ticket.id,
+                        conversation_id: conversation,
+                        status: TicketStatus::OPENED,
+                        subject: ticket.category.clone(),
+                    });
+                    self.fan_out(conversation, OwnedFrame::new(frame), None);
+                }
+            }
+            RoutingOutput::Queued {
+                conversation,
+                group,
+                summary,
+                ..
+            } => {
+                let reason = summary.map_or_else(String::new, |summary| summary_line(&summary));
+                self.change_state(
+                    conversation,
+                    ConversationState::Queued,
+                    None,
+                    Some(group),
+                    reason,
+                );
+            }
+            RoutingOutput::Assigned {
+                conversation,
+                agent,
+                group,
+                agent_shards,
+                summary,
+                ..
+            } => {
+                if let Some(state) = self.conversations.get_mut(&conversation) {
+                    for shard in agent_shards {
+                        if shard < self.shards {
+                            state.interest.insert(shard);
+                        }
+                    }
+                }
+                let reason = summary.map_or_else(String::new, |summary| summary_line(&summary));
+                self.change_state(
+                    conversation,
+                    ConversationState::Assigned,
+                    Some(u64::from(agent)),
+                    Some(group),
+                    reason,
+                );
+            }
+            RoutingOutput::Requeued { conversation, .. } => {
+                let group = self.conversations.get(&conversation).and_then(|c| c.group);
+                self.change_state(
+                    conversation,
+                    ConversationState::Queued,
+                    None,
+                    group,
+                    "re-queued".into(),
+                );
+            }
+            RoutingOutput::Transferred { .. } | RoutingOutput::AgentAway { .. } => {}
+        }
+    }
+
+    /// The routing shard could not take a customer message (its ring is full): the conversation waits
+    /// for a human in the fallback group rather than for an answer that will not come.
+    pub fn routing_unavailable(&mut self, conversation: u64) {
+        let in_bot = self.conversations.get(&conversation).is_some_and(|c| {
+            matches!(
+                c.state,
+                ConversationState::Bot | ConversationState::Resolved
+            )
+        });
+        if in_bot {
+            let group = self.config.fallback_group;
+            self.change_state(
+                conversation,
+                ConversationState::Queued,
+                None,
+                Some(group),
+                "routing shard busy".into(),
+            );
+        }
+    }
+
+    fn bot_message(&mut self, conversation_id: u64, text: &str, wall_ms: u64) {
+        let Some(conversation) = self.conversations.get(&conversation_id) else {
+            return;
+        };
+        if !matches!(
+            conversation.state,
+            ConversationState::Bot | ConversationState::Resolved
+        ) {
+            return;
+        }
+        let mut message_id = [0xA1; 16];
+        message_id[4..8].copy_from_slice(&(self.shard as u32).to_be_bytes());
+        message_id[8..].copy_from_slice(&self.log.next_lsn().to_be_bytes());
+        let bot = Claims {
+            key_id: String::new(),
+            tenant: conversation.tenant,
+            user: BOT_USER_ID,
+            role: Role::Bot,
+            groups: Vec::new(),
+            issued_at_s: 0,
+            expires_at_s: 0,
+        };
+        self.send(
+            None,
+            &bot,
+            conversation_id,
+            MessageId(message_id),
+            text,
+            wall_ms,
+        );
+    }
+
+    fn change_state(
+        &mut self,
+        conversation_id: u64,
+        state: ConversationState,
+        agent: Option<u64>,
+        group: Option<u32>,
+        reason: String,
+    ) {
+        let Some(conversation) = self.conversations.get_mut(&conversation_id) else {
+            return;
+        };
+        conversation.state = state;
+        conversation.agent = agent;
+        conversation.group = group;
+        let snapshot = conversation.clone();
+        let _ = self.append_state(&snapshot);
+        let frame = Message::Handoff(Handoff {
+            conversation_id,
+            agent_id: agent.unwrap_or(0),
+            agent_group: group.map_or_else(String::new, |g| g.to_string()),
+            reason,
+        });
+        self.fan_out(conversation_id, OwnedFrame::new(frame), None);
     }
 
     fn append_state(&mut self, conversation: &Conversation) -> Result<(), LogError> {

@@ -65,7 +65,7 @@ pub enum Engine {
 }
 
 /// The whole `switchboard serve` configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServeConfig {
     /// Address every shard binds with `SO_REUSEPORT` for WebSocket clients.
@@ -90,6 +90,8 @@ pub struct ServeConfig {
     pub auth: Option<crate::auth::KeyringConfig>,
     /// PII masking rules, default and per tenant.
     pub pii: crate::pii::PiiPolicy,
+    /// The routing/AI shard (knowledge base, thresholds, agent groups), chat mode.
+    pub routing: crate::routing::shard::RoutingShardConfig,
     /// The durable log. Its directory is the top-level `data_dir` (a `data_dir` here is ignored).
     pub log: crate::log::LogConfig,
 }
@@ -108,6 +110,7 @@ impl Default for ServeConfig {
             auth: None,
             pii: crate::pii::PiiPolicy::default(),
             log: crate::log::LogConfig::default(),
+            routing: crate::routing::shard::RoutingShardConfig::default(),
         }
     }
 }
@@ -154,6 +157,9 @@ impl ServeConfig {
         self.log
             .validate()
             .map_err(|e| ConfigError::section("log", e.to_string()))?;
+        self.routing
+            .validate()
+            .map_err(|e| ConfigError::section("routing", e.to_string()))?;
         if let Some(auth) = &self.auth {
             auth.validate()
                 .map_err(|e| ConfigError::section("auth", e.to_string()))?;

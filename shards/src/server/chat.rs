@@ -22,7 +22,7 @@ use switchboard_protocol::ws::handshake::{Subprotocol, UpgradeRequest};
 use tracing::{debug, error, info, warn};
 
 use super::table::{Entry, Table};
-use crate::auth::{Claims, Keyring};
+use crate::auth::{Claims, Keyring, Role};
 use crate::chat::ids::owner_of;
 use crate::chat::messages::{ConnRef, Delivery, Reply, Request, ShardMsg};
 use crate::chat::owner::error_frame;
@@ -33,11 +33,14 @@ use crate::chat::{
 use crate::conn::DataKind;
 use crate::log::{DirStorage, LogConfig, ShardLog};
 use crate::pii::PiiPolicy;
+use crate::routing::shard::RoutingInput;
 
 /// Items taken from each peer's ring per tick, so one busy peer cannot starve the others.
 const MESH_BATCH_PER_PEER: usize = 1_024;
 /// Close code for a chat connection that negotiated no switchboard subprotocol (protocol error).
 const CLOSE_NO_SUBPROTOCOL: u16 = 1002;
+/// Customer value given to the router until a customer-profile source exists (mid-range: no preference).
+const DEFAULT_CUSTOMER_VALUE: f32 = 0.5;
 /// How long a client refused for a full ring should wait, milliseconds.
 const RING_FULL_RETRY_AFTER_MS: u32 = 100;
 
@@ -111,11 +114,6 @@ impl ChatShard {
     /// The eventfd other shards write to wake this one.
     pub(crate) fn wake_fd(&self) -> std::os::fd::RawFd {
         self.endpoint.inbox.wake_fd()
-    }
-
-    /// The owner (metrics).
-    pub(crate) fn owner(&self) -> &Owner<DirStorage> {
-        &self.owner
     }
 
     /// Announces a sleep (see `switchboard_core::channel::wake`); `false` when work arrived or is pending,
@@ -202,6 +200,7 @@ impl ChatShard {
                 SessionOutput::Authenticated(claims) => {
                     entry.conn.set_app_deadline(None);
                     self.local.add_user(claims.tenant, claims.user, conn);
+                    self.agent_presence(&claims, true);
                     debug!(
                         shard = self.id,
                         ?conn,
@@ -311,6 +310,9 @@ impl ChatShard {
                     conversation,
                     shard,
                 } => self.owner.unfollow(conversation, shard),
+                ShardMsg::FromRouting(output) => self.owner.handle_routing(output, wall_ms()),
+                // Only the routing shard receives routing inputs.
+                ShardMsg::ToRouting(_) => {}
             }
         }
         self.batch = batch;
@@ -339,9 +341,37 @@ impl ChatShard {
                         }
                     }
                 }
-                // The routing shard is not wired into chat mode yet: conversations stay with the bot state
-                // and agents reach them through their groups (see the module docs of `chat`).
-                Outbound::CustomerMessage { .. } | Outbound::AgentReplied { .. } => {}
+                Outbound::CustomerMessage {
+                    tenant,
+                    conversation,
+                    customer,
+                    sequence,
+                    text,
+                } => {
+                    let input = RoutingInput::CustomerMessage {
+                        tenant,
+                        conversation,
+                        customer,
+                        sequence,
+                        text,
+                        customer_value: DEFAULT_CUSTOMER_VALUE,
+                    };
+                    self.route_or_degrade(input, conversation);
+                }
+                Outbound::AgentReplied {
+                    tenant,
+                    agent,
+                    conversation,
+                } => {
+                    if let Ok(agent) = u32::try_from(agent) {
+                        let input = RoutingInput::AgentReplied {
+                            tenant,
+                            agent,
+                            conversation,
+                        };
+                        self.push(self.shards, ShardMsg::ToRouting(input));
+                    }
+                }
             }
         }
         self.endpoint.outboxes.wake_peers();
@@ -402,6 +432,52 @@ impl ChatShard {
         if !self.local.is_followed(delivery.conversation) {
             self.tell_unfollow(delivery.conversation);
         }
+    }
+
+    /// A customer message for the routing shard; when its ring is full the conversation waits for a human
+    /// instead (the routing shard never blocks a connection shard).
+    fn route_or_degrade(&mut self, input: RoutingInput, conversation: u64) {
+        let routing = self.shards;
+        if !self.overflow[routing].is_empty()
+            || self
+                .endpoint
+                .outboxes
+                .push_deferred(routing, ShardMsg::ToRouting(input))
+                .is_err()
+        {
+            self.counters.ring_full += 1;
+            self.owner.routing_unavailable(conversation);
+        }
+    }
+
+    /// An agent connection came or went: the routing shard tracks presence per shard.
+    fn agent_presence(&mut self, claims: &Claims, online: bool) {
+        if claims.role != Role::Agent {
+            return;
+        }
+        let Ok(agent) = u32::try_from(claims.user) else {
+            warn!(
+                shard = self.id,
+                user = claims.user,
+                "agent id above 2^32 cannot be routed"
+            );
+            return;
+        };
+        let input = if online {
+            RoutingInput::AgentOnline {
+                tenant: claims.tenant,
+                agent,
+                groups: claims.groups.clone(),
+                shard: self.id,
+            }
+        } else {
+            RoutingInput::AgentOffline {
+                tenant: claims.tenant,
+                agent,
+                shard: self.id,
+            }
+        };
+        self.push(self.shards, ShardMsg::ToRouting(input));
     }
 
     fn push(&mut self, to: usize, message: ShardMsg) {

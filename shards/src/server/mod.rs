@@ -15,6 +15,7 @@
 //!   [`Server::drain`], which sets a flag and writes each shard's eventfd.
 
 mod chat;
+mod routing;
 mod shard;
 pub mod stats;
 mod table;
@@ -105,6 +106,38 @@ pub struct Server {
     controls: Vec<Arc<ShardControl>>,
     threads: Vec<JoinHandle<()>>,
     stats: Vec<StatsReader>,
+    /// Chat mode: the routing shard thread, its stop flag and its wake-up.
+    routing: Option<RoutingThread>,
+}
+
+/// The routing shard before it runs: its ring endpoint and its built state.
+struct RoutingSetup {
+    endpoint: switchboard_core::channel::Endpoint<crate::chat::messages::ShardMsg>,
+    shard: crate::routing::shard::RoutingShard,
+}
+
+/// The running routing shard.
+#[derive(Debug)]
+struct RoutingThread {
+    thread: JoinHandle<()>,
+    stop: Arc<AtomicBool>,
+    wake: Arc<WakeSignal>,
+}
+
+impl RoutingSetup {
+    fn spawn(self, shards: usize) -> Result<RoutingThread, ServerError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let wake = self.endpoint.inbox.wake_signal();
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("routing".into())
+            .spawn(move || routing::run(self.shard, self.endpoint, shards, flag))
+            .map_err(|source| ServerError::Spawn {
+                shard: shards,
+                source,
+            })?;
+        Ok(RoutingThread { thread, stop, wake })
+    }
 }
 
 impl Server {
@@ -116,9 +149,12 @@ impl Server {
     /// [`ServerError`] when any shard fails to start; shards already started are drained and joined first.
     pub fn start(config: &ServeConfig) -> Result<Server, ServerError> {
         let shards = config.shard_count();
-        let mut chat = match config.mode {
-            Mode::Chat => chat_setups(config, shards)?.into_iter().map(Some).collect(),
-            Mode::Echo => Vec::new(),
+        let (mut chat, routing) = match config.mode {
+            Mode::Chat => {
+                let (setups, routing) = chat_setups(config, shards)?;
+                (setups.into_iter().map(Some).collect(), Some(routing))
+            }
+            Mode::Echo => (Vec::new(), None),
         };
         chat.resize_with(shards, || None);
         let cpus = switchboard_core::affinity::allowed_cpus().unwrap_or_default();
@@ -128,7 +164,11 @@ impl Server {
             controls: Vec::with_capacity(shards),
             threads: Vec::with_capacity(shards),
             stats: Vec::with_capacity(shards),
+            routing: None,
         };
+        if let Some(routing) = routing.filter(|_| config.chat.routing_enabled) {
+            server.routing = Some(routing.spawn(shards)?);
+        }
         for shard in 0..shards {
             let cpu = (!cpus.is_empty()).then(|| cpus[shard % cpus.len()]);
             match server.spawn_shard(config, shard, cpu, chat[shard].take()) {
@@ -234,6 +274,16 @@ impl Server {
                 result = Err(ServerError::Panicked { shard });
             }
         }
+        // The routing shard outlives the connection shards so their last inputs are not refused.
+        if let Some(routing) = self.routing.take() {
+            routing.stop.store(true, Ordering::Release);
+            routing.wake.notify();
+            if routing.thread.join().is_err() && result.is_ok() {
+                result = Err(ServerError::Panicked {
+                    shard: self.controls.len(),
+                });
+            }
+        }
         result
     }
 }
@@ -251,7 +301,10 @@ impl Drop for Server {
 const MESH_RING_CAPACITY: usize = 8_192;
 
 /// The chat-mode setup of every shard: the keyring, the rings between shards, the log settings.
-fn chat_setups(config: &ServeConfig, shards: usize) -> Result<Vec<chat::ChatSetup>, ServerError> {
+fn chat_setups(
+    config: &ServeConfig,
+    shards: usize,
+) -> Result<(Vec<chat::ChatSetup>, RoutingSetup), ServerError> {
     let auth = config.auth.as_ref().ok_or(ServerError::ModeUnavailable {
         mode: "chat",
         why: "chat mode needs token keys: add an [auth] table (see switchboard.example.toml)",
@@ -261,6 +314,18 @@ fn chat_setups(config: &ServeConfig, shards: usize) -> Result<Vec<chat::ChatSetu
         message: format!("[auth]: {e}"),
     })?;
     let keyring = Arc::new(keyring);
+    let started = std::time::Instant::now();
+    let routing_shard =
+        crate::routing::shard::RoutingShard::new(config.routing.clone()).map_err(|e| {
+            ServerError::Shard {
+                shard: shards,
+                message: format!("routing shard: {e}"),
+            }
+        })?;
+    tracing::info!(
+        training_ms = started.elapsed().as_millis() as u64,
+        "routing shard trained"
+    );
     let mesh = switchboard_core::channel::Mesh::new(switchboard_core::channel::MeshConfig {
         shards_count: shards,
         ring_capacity: MESH_RING_CAPACITY,
@@ -269,7 +334,11 @@ fn chat_setups(config: &ServeConfig, shards: usize) -> Result<Vec<chat::ChatSetu
         shard: 0,
         message: format!("cross-core rings: {e}"),
     })?;
-    Ok(mesh
+    let routing = RoutingSetup {
+        endpoint: mesh.routing,
+        shard: routing_shard,
+    };
+    let setups = mesh
         .shards
         .into_iter()
         .map(|endpoint| chat::ChatSetup {
@@ -280,7 +349,8 @@ fn chat_setups(config: &ServeConfig, shards: usize) -> Result<Vec<chat::ChatSetu
             log: config.log_config(),
             shards,
         })
-        .collect())
+        .collect();
+    Ok((setups, routing))
 }
 
 /// Engine connection slots beyond `connections_per_shard_max`. The engine stops accepting when its table is
