@@ -334,3 +334,31 @@ fn json_clients_and_restart_recovery() {
     stop(server);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn epoll_engine_commits_and_delivers_too() {
+    let dir = data_dir("epoll");
+    let mut config = chat_config(2, &dir);
+    config.engine = switchboard_shards::config::Engine::Epoll;
+    let server = start(&config);
+    let addr = server.local_addr();
+    run(async move {
+        let mut customer =
+            Client::connect(addr, &token(TENANT, CUSTOMER, Role::Customer, &[])).await;
+        customer.send(0, message_id(1), "over epoll").await;
+        let (conversation, _) = ack(&mut customer).await;
+        let mut admin = Client::connect(addr, &token(TENANT, ADMIN, Role::Admin, &[])).await;
+        admin.resume(&[(conversation, 0)]).await;
+        let _replay = admin.next().await;
+        assert_eq!(deliver(&mut admin).await, (1, "over epoll".into()));
+        for n in 2..=50u64 {
+            customer.send(conversation, message_id(n), "more").await;
+        }
+        for n in 2..=50u64 {
+            assert_eq!(ack(&mut customer).await, (conversation, n));
+            assert_eq!(deliver(&mut admin).await.0, n);
+        }
+    });
+    stop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -26,11 +26,20 @@ use super::messages::{ConnRef, Delivery, Reply, Request};
 use super::recovery::recover_conversations;
 use super::stored::{StoredMessage, StoredState, META_CONVERSATION, RECORD_MESSAGE, RECORD_STATE};
 use crate::auth::{authorize, Action, Claims, Role};
-use crate::log::{LogError, LogStorage, Lsn, RecordHeader, ShardLog};
+use crate::log::{
+    CommitCompletion, CommitIo, CommitStep, LogError, LogFile, LogStorage, Lsn, RecordHeader,
+    ShardLog,
+};
+
+/// The file handle type of a storage's segments (a raw fd on disk).
+pub type FileHandle<S> = <<S as LogStorage>::File as LogFile>::Handle;
 use crate::pii::{mask, PiiCounts, PiiPolicy};
 use crate::routing::shard::RoutingOutput;
 use crate::routing::ticket::ConversationSummary;
 use switchboard_protocol::app::{Handoff, Ticket as TicketFrame, TicketStatus};
+
+/// How long a client refused because the log's next commit group is full should wait, milliseconds.
+const RETRY_LOG_BUSY_MS: u32 = 20;
 
 /// The `sender_id` of the bot's messages.
 pub const BOT_USER_ID: u64 = 0;
@@ -377,6 +386,20 @@ impl<S: LogStorage> Owner<S> {
         };
         let lsn = match self.log.append(&header, &self.scratch) {
             Ok(lsn) => lsn,
+            Err(LogError::WriteBufferFull { .. }) => {
+                // A commit is in flight and the next group is full: nothing stored, the client retries.
+                if let Some(from) = from {
+                    self.reply(
+                        from,
+                        vec![error_frame(
+                            ErrorCode::OVERLOADED,
+                            "log busy",
+                            Some(RETRY_LOG_BUSY_MS),
+                        )],
+                    );
+                }
+                return;
+            }
             Err(error) => {
                 self.counters.log_errors += 1;
                 error!(shard = self.shard, conversation_id, %error, "durable log refused a record");
@@ -637,6 +660,64 @@ impl<S: LogStorage> Owner<S> {
                 Err(error)
             }
         }
+    }
+
+    /// Starts an asynchronous group commit (the shard performs the I/O through its engine and reports it
+    /// with [`Owner::io_complete`]). Returns the first I/O, or `None` when nothing is to be done now
+    /// (nothing appended, a commit already in flight, or the commit finished at once).
+    pub fn begin_commit(&mut self) -> Option<CommitIo<FileHandle<S>>> {
+        if !self.log.needs_commit() || self.log.commit_in_flight() {
+            return None;
+        }
+        let step = self.log.begin_commit();
+        self.after_step(step)
+    }
+
+    /// Reports the completion of the I/O [`Owner::begin_commit`] or a previous call returned; returns
+    /// the next I/O, or `None` once the commit is done (and its messages released).
+    pub fn io_complete(&mut self, completion: CommitCompletion) -> Option<CommitIo<FileHandle<S>>> {
+        let step = self.log.io_complete(completion).map(Some);
+        self.after_step(step)
+    }
+
+    fn after_step(
+        &mut self,
+        step: Result<Option<CommitStep<FileHandle<S>>>, LogError>,
+    ) -> Option<CommitIo<FileHandle<S>>> {
+        match step {
+            Ok(Some(CommitStep::Io(io))) => Some(io),
+            Ok(Some(CommitStep::Committed(committed))) => {
+                self.release(committed);
+                None
+            }
+            Ok(None) => None,
+            Err(error) => {
+                self.fail_pending(&error);
+                None
+            }
+        }
+    }
+
+    fn fail_pending(&mut self, error: &LogError) {
+        self.counters.log_errors += 1;
+        error!(shard = self.shard, %error, "log commit failed; pending messages refused");
+        for pending in std::mem::take(&mut self.pending) {
+            for (to, _) in pending.ack_to {
+                self.reply(
+                    to,
+                    vec![error_frame(
+                        ErrorCode::INTERNAL,
+                        "log commit failed",
+                        Some(RETRY_AFTER_FAILURE_MS),
+                    )],
+                );
+            }
+        }
+    }
+
+    /// Whether a commit should start now: records wait and no commit is in flight.
+    pub fn commit_due(&self) -> bool {
+        self.log.needs_commit() && !self.log.commit_in_flight()
     }
 
     /// Whether appended records wait for [`Owner::commit`].

@@ -16,10 +16,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use switchboard_core::channel::Endpoint;
-use switchboard_core::engine::ConnId;
+use switchboard_core::engine::{ConnId, Engine};
 use switchboard_protocol::app::{encode::Encoder, json, ErrorCode, OwnedFrame};
 use switchboard_protocol::ws::handshake::{Subprotocol, UpgradeRequest};
-use tracing::{debug, error, info, warn};
+use tracing::{debug, info, warn};
 
 use super::table::{Entry, Table};
 use crate::auth::{Claims, Keyring, Role};
@@ -31,7 +31,7 @@ use crate::chat::{
     ChatConfig, Encoding, LocalIndex, Outbound, Owner, Session, SessionContext, SessionOutput,
 };
 use crate::conn::DataKind;
-use crate::log::{DirStorage, LogConfig, ShardLog};
+use crate::log::{CommitCompletion, CommitIo, DirStorage, LogConfig, ShardLog};
 use crate::pii::PiiPolicy;
 use crate::routing::shard::RoutingInput;
 
@@ -119,7 +119,7 @@ impl ChatShard {
     /// Announces a sleep (see `switchboard_core::channel::wake`); `false` when work arrived or is pending,
     /// so the loop must not block.
     pub(crate) fn may_sleep(&self) -> bool {
-        !self.owner.needs_commit()
+        !self.owner.commit_due()
             && self.overflow.iter().all(VecDeque::is_empty)
             && self.endpoint.inbox.prepare_to_sleep()
     }
@@ -319,12 +319,16 @@ impl ChatShard {
     }
 
     /// Commits the log once for the whole tick, then acts on every owner output, then wakes peers.
-    pub(crate) fn end_tick(&mut self, table: &mut Table, dirty: &mut Vec<ConnId>, now: u64) {
+    pub(crate) fn end_tick(
+        &mut self,
+        engine: &mut Engine,
+        table: &mut Table,
+        dirty: &mut Vec<ConnId>,
+        now: u64,
+    ) {
         self.retry_overflow();
-        if self.owner.needs_commit() {
-            if let Err(error) = self.owner.commit() {
-                error!(shard = self.id, %error, "log commit failed; pending messages refused");
-            }
+        if let Some(io) = self.owner.begin_commit() {
+            submit(engine, io);
         }
         while let Some(output) = self.owner.poll_output() {
             match output {
@@ -375,6 +379,14 @@ impl ChatShard {
             }
         }
         self.endpoint.outboxes.wake_peers();
+    }
+
+    /// The engine finished one of the log's writes or syncs: continue the commit (or finish it, which
+    /// releases its acks and deliveries to the next [`ChatShard::end_tick`]).
+    pub(crate) fn log_io_done(&mut self, engine: &mut Engine, completion: CommitCompletion) {
+        if let Some(io) = self.owner.io_complete(completion) {
+            submit(engine, io);
+        }
     }
 
     fn apply_reply(&mut self, reply: Reply, table: &mut Table, dirty: &mut Vec<ConnId>, now: u64) {
@@ -504,6 +516,21 @@ impl ChatShard {
                 }
             }
         }
+    }
+}
+
+/// Token of the log's file operations in engine completions (the shard has one log).
+pub(crate) const LOG_IO_TOKEN: u64 = 1;
+
+/// Hands one of the log's I/O steps to the engine (submitted with the tick's other operations).
+fn submit(engine: &mut Engine, io: CommitIo<std::os::fd::RawFd>) {
+    match io {
+        CommitIo::Write {
+            file,
+            offset,
+            bytes,
+        } => engine.write_file(file, offset, bytes, LOG_IO_TOKEN),
+        CommitIo::Sync { file } => engine.sync_file(file, LOG_IO_TOKEN, true),
     }
 }
 

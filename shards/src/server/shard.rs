@@ -18,6 +18,7 @@ use super::stats::{CloseCause, ShardStats};
 use super::table::{Entry, Table};
 use super::ShardControl;
 use crate::conn::{Connection, ConnectionConfig, ConnectionEvent};
+use crate::log::CommitCompletion;
 
 /// Bytes of one send buffer: large enough to batch many small frames into one `send`.
 const SEND_BUFFER_BYTES: usize = 64 * 1024;
@@ -98,6 +99,8 @@ struct Shard {
     chat: Option<ChatShard>,
     /// The heartbeat interval announced to chat clients in `welcome`.
     heartbeat_interval_ms: u64,
+    /// Log write/sync completions of this tick, handed to chat mode after the event loop.
+    log_io: Vec<CommitCompletion>,
 }
 
 impl Shard {
@@ -155,6 +158,7 @@ impl Shard {
             drain_deadline_ms: None,
             chat,
             heartbeat_interval_ms: setup.connection_config.heartbeat.interval_ms_max,
+            log_io: Vec::new(),
         };
         Ok((shard, addr, choice))
     }
@@ -185,6 +189,7 @@ impl Shard {
             let now = self.now_ms();
             self.received_us = self.now_us();
             self.handle_events(now);
+            self.finish_log_io();
             self.fire_timers(now);
             if let Some(chat) = self.chat.as_mut() {
                 chat.drain_mesh(&mut self.table, &mut self.dirty, now);
@@ -192,7 +197,7 @@ impl Shard {
             self.flushed_us = self.now_us();
             self.flush_dirty(now);
             if let Some(chat) = self.chat.as_mut() {
-                chat.end_tick(&mut self.table, &mut self.dirty, now);
+                chat.end_tick(&mut self.engine, &mut self.table, &mut self.dirty, now);
                 self.flush_dirty(now);
             }
         }
@@ -235,11 +240,25 @@ impl Shard {
                 }
                 Event::Closed { conn } => self.closed(conn),
                 Event::Wake { .. } => self.check_drain(now),
-                Event::Connected { .. }
-                | Event::ConnectFailed { .. }
-                | Event::FileWritten { .. }
-                | Event::FileSynced { .. }
-                | Event::Timeout => {}
+                Event::FileWritten { buf, result, .. } => {
+                    self.log_io.push(CommitCompletion::Written {
+                        bytes: buf,
+                        result: result.map_err(|errno| errno.to_io_error()),
+                    });
+                }
+                Event::FileSynced { result, .. } => self.log_io.push(CommitCompletion::Synced {
+                    result: result.map_err(|errno| errno.to_io_error()),
+                }),
+                Event::Connected { .. } | Event::ConnectFailed { .. } | Event::Timeout => {}
+            }
+        }
+    }
+
+    /// Hands the tick's log I/O completions to chat mode (after the event loop: events borrow the engine).
+    fn finish_log_io(&mut self) {
+        if let Some(chat) = self.chat.as_mut() {
+            for completion in self.log_io.drain(..) {
+                chat.log_io_done(&mut self.engine, completion);
             }
         }
     }
