@@ -14,6 +14,7 @@ use switchboard_core::metrics::{MetricKind, PrometheusText, Snapshot};
 use super::process;
 use super::source::AdminSource;
 use crate::conn::Lane;
+use crate::server::chat_stats::CHAT_COUNTERS;
 use crate::server::stats::{CloseCause, StatsReader};
 
 /// Renders the whole exposition.
@@ -23,6 +24,7 @@ pub fn render_metrics(source: &AdminSource) -> String {
     render_connections(&mut text, source.shards());
     render_traffic(&mut text, source.shards());
     render_latency(&mut text, source.shards());
+    render_chat(&mut text, source.shards());
     let mut out = text.finish();
     render_process(&mut out);
     out
@@ -48,10 +50,16 @@ fn render_server(text: &mut PrometheusText, source: &AdminSource) {
     text.gauge("switchboard_draining", &[], i64::from(source.draining()));
     text.family(
         "switchboard_degradation_mode",
-        "Degradation mode: 0 normal (the server has no degraded modes yet).",
+        "Degradation mode of the node (the worst shard's): 0 normal, 1 brownout, 2 survival.",
         MetricKind::Gauge,
     );
-    text.gauge("switchboard_degradation_mode", &[], 0);
+    let mode = source
+        .shards()
+        .iter()
+        .map(|shard| shard.chat().mode())
+        .max()
+        .unwrap_or(0);
+    text.gauge("switchboard_degradation_mode", &[], mode);
     text.family(
         "switchboard_engine_info",
         "The I/O engine the shards use and why; always 1.",
@@ -178,6 +186,38 @@ fn render_traffic(text: &mut PrometheusText, shards: &[StatsReader]) {
         &[("direction", "out")],
         total(shards, StatsReader::bytes_sent),
     );
+}
+
+fn render_chat(text: &mut PrometheusText, shards: &[StatsReader]) {
+    text.family(
+        "switchboard_chat_events_total",
+        "Conversation-layer events by kind (stored messages, duplicates, refusals, resumes, gaps, PII, …).",
+        MetricKind::Counter,
+    );
+    for (index, event) in CHAT_COUNTERS.iter().enumerate() {
+        let value = total(shards, |shard| shard.chat().counter(index));
+        text.counter("switchboard_chat_events_total", &[("event", event)], value);
+    }
+    text.family(
+        "switchboard_conversations",
+        "Conversations held by their owner shards.",
+        MetricKind::Gauge,
+    );
+    let conversations = shards
+        .iter()
+        .map(|shard| shard.chat().conversations())
+        .sum();
+    text.gauge("switchboard_conversations", &[], conversations);
+    let mut commit = Snapshot::empty();
+    for shard in shards {
+        commit.merge(&shard.chat().commit_latency());
+    }
+    text.family(
+        "switchboard_log_commit_latency_seconds",
+        "Durable log group commit, from the write's submission to the end of its fdatasync.",
+        MetricKind::Histogram,
+    );
+    text.histogram("switchboard_log_commit_latency_seconds", &[], &commit);
 }
 
 fn render_latency(text: &mut PrometheusText, shards: &[StatsReader]) {

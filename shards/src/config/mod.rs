@@ -90,6 +90,8 @@ pub struct ServeConfig {
     pub auth: Option<crate::auth::KeyringConfig>,
     /// PII masking rules, default and per tenant.
     pub pii: crate::pii::PiiPolicy,
+    /// Degradation modes (normal, brownout, survival) and their thresholds, chat mode.
+    pub overload: crate::overload::OverloadConfig,
     /// The routing/AI shard (knowledge base, thresholds, agent groups), chat mode.
     pub routing: crate::routing::shard::RoutingShardConfig,
     /// The durable log. Its directory is the top-level `data_dir` (a `data_dir` here is ignored).
@@ -111,6 +113,7 @@ impl Default for ServeConfig {
             pii: crate::pii::PiiPolicy::default(),
             log: crate::log::LogConfig::default(),
             routing: crate::routing::shard::RoutingShardConfig::default(),
+            overload: crate::overload::OverloadConfig::default(),
         }
     }
 }
@@ -157,6 +160,7 @@ impl ServeConfig {
         self.log
             .validate()
             .map_err(|e| ConfigError::section("log", e.to_string()))?;
+        self.overload.validate()?;
         self.routing
             .validate()
             .map_err(|e| ConfigError::section("routing", e.to_string()))?;

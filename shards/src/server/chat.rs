@@ -12,15 +12,16 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use switchboard_core::channel::Endpoint;
 use switchboard_core::engine::{ConnId, Engine};
-use switchboard_protocol::app::{encode::Encoder, json, ErrorCode, OwnedFrame};
+use switchboard_protocol::app::{encode::Encoder, json, ErrorCode, Message, OwnedFrame};
 use switchboard_protocol::ws::handshake::{Subprotocol, UpgradeRequest};
 use tracing::{debug, info, warn};
 
+use super::chat_stats::ChatStats;
 use super::table::{Entry, Table};
 use crate::auth::{Claims, Keyring, Role};
 use crate::chat::ids::owner_of;
@@ -32,6 +33,8 @@ use crate::chat::{
 };
 use crate::conn::DataKind;
 use crate::log::{CommitCompletion, CommitIo, DirStorage, LogConfig, ShardLog};
+use crate::overload::{LoadSample, OverloadConfig, OverloadDetector, RequestClass};
+use crate::pii::PiiKind;
 use crate::pii::PiiPolicy;
 use crate::routing::shard::RoutingInput;
 
@@ -51,6 +54,7 @@ pub(crate) struct ChatSetup {
     pub(crate) config: ChatConfig,
     pub(crate) pii: PiiPolicy,
     pub(crate) log: LogConfig,
+    pub(crate) overload: OverloadConfig,
     pub(crate) shards: usize,
 }
 
@@ -60,6 +64,7 @@ pub(crate) struct ChatCounters {
     pub(crate) unauthorized: u64,
     pub(crate) ring_full: u64,
     pub(crate) requests_refused_ring_full: u64,
+    pub(crate) overload_refusals: u64,
 }
 
 /// Chat mode state of one shard.
@@ -78,6 +83,11 @@ pub(crate) struct ChatShard {
     targets: Vec<ConnId>,
     joined: Vec<ConnId>,
     pub(crate) counters: ChatCounters,
+    overload: OverloadDetector,
+    /// Bytes of frames queued for this shard's clients since start (queue depth = this − bytes sent).
+    bytes_enqueued: u64,
+    /// When the log commit in flight started.
+    commit_started: Option<Instant>,
 }
 
 impl ChatShard {
@@ -108,6 +118,10 @@ impl ChatShard {
             targets: Vec::new(),
             joined: Vec::new(),
             counters: ChatCounters::default(),
+            overload: OverloadDetector::new(setup.overload)
+                .map_err(|e| format!("[overload]: {e}"))?,
+            bytes_enqueued: 0,
+            commit_started: None,
         })
     }
 
@@ -160,7 +174,7 @@ impl ChatShard {
         {
             self.counters.unauthorized += 1;
             let frame = error_frame(ErrorCode::UNAUTHORIZED, "no hello in time", None);
-            send_frame(&mut self.encoder, entry, &frame, now);
+            self.bytes_enqueued += send_frame(&mut self.encoder, entry, &frame, now);
             entry.conn.close(CLOSE_POLICY, now);
         }
     }
@@ -192,9 +206,17 @@ impl ChatShard {
         let principal = session.principal().cloned();
         for output in outputs.drain(..) {
             match output {
-                SessionOutput::Frame(frame) => send_frame(&mut self.encoder, entry, &frame, now),
+                SessionOutput::Frame(frame) => {
+                    self.bytes_enqueued += send_frame(&mut self.encoder, entry, &frame, now);
+                }
                 SessionOutput::Request(request) => {
                     let principal = principal.as_ref().expect("requests only after hello");
+                    if let Err(refusal) = self.overload.admit(request_class(&request, principal)) {
+                        self.counters.overload_refusals += 1;
+                        let frame = OwnedFrame::new(Message::Error(refusal.error_report()));
+                        self.bytes_enqueued += send_frame(&mut self.encoder, entry, &frame, now);
+                        continue;
+                    }
                     self.request(entry, principal, request, now);
                 }
                 SessionOutput::Authenticated(claims) => {
@@ -256,7 +278,7 @@ impl ChatShard {
                 "owner shard busy",
                 Some(RING_FULL_RETRY_AFTER_MS),
             );
-            send_frame(&mut self.encoder, entry, &frame, now);
+            self.bytes_enqueued += send_frame(&mut self.encoder, entry, &frame, now);
         }
     }
 
@@ -328,6 +350,7 @@ impl ChatShard {
     ) {
         self.retry_overflow();
         if let Some(io) = self.owner.begin_commit() {
+            self.commit_started = Some(Instant::now());
             submit(engine, io);
         }
         while let Some(output) = self.owner.poll_output() {
@@ -383,10 +406,69 @@ impl ChatShard {
 
     /// The engine finished one of the log's writes or syncs: continue the commit (or finish it, which
     /// releases its acks and deliveries to the next [`ChatShard::end_tick`]).
-    pub(crate) fn log_io_done(&mut self, engine: &mut Engine, completion: CommitCompletion) {
-        if let Some(io) = self.owner.io_complete(completion) {
-            submit(engine, io);
+    pub(crate) fn log_io_done(
+        &mut self,
+        engine: &mut Engine,
+        completion: CommitCompletion,
+        stats: &mut ChatStats,
+    ) {
+        match self.owner.io_complete(completion) {
+            Some(io) => submit(engine, io),
+            None => {
+                if let Some(started) = self.commit_started.take() {
+                    stats.record_commit_us(started.elapsed().as_micros() as u64);
+                }
+            }
         }
+    }
+
+    /// Once per tick: feeds the overload detector (queued bytes, tick latency), logs a mode change, and
+    /// publishes the counters.
+    pub(crate) fn observe(
+        &mut self,
+        now: u64,
+        bytes_sent: u64,
+        tick_us: u64,
+        stats: &mut ChatStats,
+    ) {
+        let sample = LoadSample {
+            queued_bytes: self.bytes_enqueued.saturating_sub(bytes_sent),
+            ring_percent: 0,
+            latency_us: Some(tick_us),
+        };
+        if let Some(transition) = self.overload.observe(now, sample) {
+            warn!(
+                shard = self.id,
+                from = transition.from.label(),
+                to = transition.to.label(),
+                cause = transition.cause.label(),
+                "degradation mode changed"
+            );
+        }
+        let owner = self.owner.counters();
+        let pii = self.owner.pii_counts();
+        let detected = PiiKind::ALL.iter().map(|&kind| pii.detected(kind)).sum();
+        stats.publish(
+            [
+                owner.messages_stored,
+                owner.duplicates,
+                owner.conversations_created,
+                owner.forbidden,
+                owner.not_found,
+                self.counters.unauthorized,
+                owner.resumes,
+                owner.replayed,
+                owner.gaps,
+                owner.history_queries,
+                owner.log_errors,
+                self.counters.ring_full + self.counters.requests_refused_ring_full,
+                self.counters.overload_refusals,
+                detected,
+                pii.changed(),
+            ],
+            self.owner.conversation_count(),
+            self.overload.mode().as_u8(),
+        );
     }
 
     fn apply_reply(&mut self, reply: Reply, table: &mut Table, dirty: &mut Vec<ConnId>, now: u64) {
@@ -408,7 +490,7 @@ impl ChatShard {
             return;
         };
         for frame in &reply.frames {
-            send_frame(&mut self.encoder, entry, frame, now);
+            self.bytes_enqueued += send_frame(&mut self.encoder, entry, frame, now);
         }
         mark(entry, dirty);
     }
@@ -435,7 +517,7 @@ impl ChatShard {
         }
         for conn in targets.drain(..) {
             if let Some(entry) = table.get_mut(conn) {
-                send_frame(&mut self.encoder, entry, &delivery.frame, now);
+                self.bytes_enqueued += send_frame(&mut self.encoder, entry, &delivery.frame, now);
                 mark(entry, dirty);
             }
         }
@@ -541,10 +623,10 @@ fn mark(entry: &mut Entry, dirty: &mut Vec<ConnId>) {
     }
 }
 
-/// Encodes `frame` for the session's encoding and queues it on its lane.
-fn send_frame(encoder: &mut Encoder, entry: &mut Entry, frame: &OwnedFrame, now: u64) {
+/// Encodes `frame` for the session's encoding and queues it on its lane; returns the bytes queued.
+fn send_frame(encoder: &mut Encoder, entry: &mut Entry, frame: &OwnedFrame, now: u64) -> u64 {
     let Some(session) = entry.session.as_ref() else {
-        return;
+        return 0;
     };
     let mut out = Vec::new();
     let kind = match session.encoding() {
@@ -557,8 +639,23 @@ fn send_frame(encoder: &mut Encoder, entry: &mut Entry, frame: &OwnedFrame, now:
             DataKind::Text
         }
     };
+    let bytes = out.len() as u64;
     // A full queue closes the connection (1013); the client resumes from its last sequence.
     let _ = entry.conn.send(frame.lane, kind, Bytes::from(out), now);
+    bytes
+}
+
+/// The admission class of a request: a customer's chat send is a ticket-bearing message only through the
+/// bot, so only agents' and the bot's sends count as handoff traffic here.
+fn request_class(request: &Request, principal: &Claims) -> RequestClass {
+    match request {
+        Request::Send { .. } if principal.role == Role::Agent => RequestClass::Handoff,
+        Request::Send { .. } => RequestClass::ChatSend,
+        Request::Resume { .. } => RequestClass::Resume,
+        Request::History { .. } => RequestClass::HistoryQuery,
+        Request::Typing { .. } => RequestClass::Typing,
+        Request::Read { .. } => RequestClass::ReadReceipt,
+    }
 }
 
 /// Unix time in milliseconds (0 if the clock is before 1970).

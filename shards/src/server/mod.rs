@@ -5,7 +5,9 @@
 //! - `shard`: the per-shard event loop — engine events in, [`crate::conn::Connection`] state machines in the
 //!   middle, sends and timers out.
 //! - `table`: the shard's connection table, indexed by the engine's connection index.
-//! - [`stats`]: per-shard counters, published lock-free and merged when read.
+//! - [`stats`]: per-shard counters, published lock-free and merged when read; [`chat_stats`] the chat-mode
+//!   ones.
+//! - `chat`: chat mode in the shard loop (sessions, the owner, the rings); `routing`: the routing shard thread.
 //!
 //! Decisions:
 //! - Every shard binds its own `SO_REUSEPORT` listener on the same address, so the kernel spreads
@@ -15,6 +17,7 @@
 //!   [`Server::drain`], which sets a flag and writes each shard's eventfd.
 
 mod chat;
+pub mod chat_stats;
 mod routing;
 mod shard;
 pub mod stats;
@@ -347,6 +350,7 @@ fn chat_setups(
             config: config.chat.clone(),
             pii: config.pii.clone(),
             log: config.log_config(),
+            overload: config.overload.clone(),
             shards,
         })
         .collect();

@@ -199,6 +199,11 @@ impl Shard {
             if let Some(chat) = self.chat.as_mut() {
                 chat.end_tick(&mut self.engine, &mut self.table, &mut self.dirty, now);
                 self.flush_dirty(now);
+                let tick_us = self.now_us().saturating_sub(self.received_us);
+                let sent = self.stats.bytes_sent.get();
+                if let Some(chat) = self.chat.as_mut() {
+                    chat.observe(now, sent, tick_us, &mut self.stats.chat);
+                }
             }
         }
     }
@@ -258,7 +263,7 @@ impl Shard {
     fn finish_log_io(&mut self) {
         if let Some(chat) = self.chat.as_mut() {
             for completion in self.log_io.drain(..) {
-                chat.log_io_done(&mut self.engine, completion);
+                chat.log_io_done(&mut self.engine, completion, &mut self.stats.chat);
             }
         }
     }

@@ -111,6 +111,8 @@ impl CloseCause {
 /// The shard's side: plain counters, updated without atomic read-modify-write.
 #[derive(Debug)]
 pub(crate) struct ShardStats {
+    /// Chat-mode counters (zero in echo mode).
+    pub(crate) chat: super::chat_stats::ChatStats,
     pub(crate) accepted: Counter,
     pub(crate) open: Gauge,
     pub(crate) bytes_received: Counter,
@@ -130,7 +132,9 @@ pub(crate) struct ShardStats {
 impl ShardStats {
     /// A fresh set of counters and the reader that sees them.
     pub(crate) fn new() -> (ShardStats, StatsReader) {
+        let (chat, chat_reader) = super::chat_stats::ChatStats::new();
         let stats = ShardStats {
+            chat,
             accepted: Counter::new(),
             open: Gauge::new(),
             bytes_received: Counter::new(),
@@ -144,6 +148,7 @@ impl ShardStats {
             delivery_sent: Histogram::new(),
         };
         let reader = StatsReader {
+            chat: chat_reader,
             accepted: stats.accepted.reader(),
             open: stats.open.reader(),
             bytes_received: stats.bytes_received.reader(),
@@ -228,6 +233,7 @@ impl ShardStats {
 /// A lock-free view of one shard's counters, readable from any thread.
 #[derive(Debug, Clone)]
 pub struct StatsReader {
+    chat: super::chat_stats::ChatStatsReader,
     accepted: CounterReader,
     open: GaugeReader,
     bytes_received: CounterReader,
@@ -242,6 +248,11 @@ pub struct StatsReader {
 }
 
 impl StatsReader {
+    /// The chat-mode counters.
+    pub fn chat(&self) -> &super::chat_stats::ChatStatsReader {
+        &self.chat
+    }
+
     /// Connections accepted since start (including those refused at capacity).
     pub fn accepted(&self) -> u64 {
         self.accepted.get()
