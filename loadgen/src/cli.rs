@@ -25,7 +25,9 @@ pub struct Args {
     /// Target, ws://HOST:PORT/PATH [default: ws://127.0.0.1:7878/].
     #[arg(long)]
     pub url: Option<String>,
-    /// echo | idle (chat, churn, burst, fanout need the conversation layer, issue 4) [default: echo].
+    /// echo | idle | chat | churn | burst | fanout [default: echo]. The switchboard.v1 scenarios (chat,
+    /// churn, burst, fanout) need the server's `[auth]` table in --scenario-file, and take their own
+    /// parameters from its `[chat]` table (see loadgen/README.md).
     #[arg(long)]
     pub scenario: Option<String>,
     /// Connections to open over all threads [default: 10].
@@ -72,6 +74,9 @@ pub struct Args {
     /// Write the JSON result here (schema in the crate docs, `report` module).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Write an HdrHistogram interval log here (one interval per second per message kind, nanoseconds).
+    #[arg(long)]
+    pub histogram_log: Option<PathBuf>,
     /// TOML file of scenario parameters (same names as the flags, with `_` for `-`).
     #[arg(long)]
     pub scenario_file: Option<PathBuf>,
@@ -100,6 +105,11 @@ pub struct ScenarioFile {
     pub source_addrs: Option<String>,
     pub connect_rate: Option<f64>,
     pub drain: Option<f64>,
+    pub histogram_log: Option<PathBuf>,
+    /// switchboard.v1 scenario parameters.
+    pub chat: Option<crate::chat::ChatSection>,
+    /// The server's keyring, to mint tokens.
+    pub auth: Option<switchboard_shards::auth::KeyringConfig>,
 }
 
 impl ScenarioFile {
@@ -122,6 +132,15 @@ fn secs(field: &'static str, value: f64) -> Result<Duration, ConfigError> {
     })
 }
 
+/// A run id that differs between runs: clock nanoseconds mixed with the process id.
+fn run_id() -> u32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mixed = (nanos ^ (u64::from(std::process::id()) << 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (mixed >> 32) as u32
+}
+
 impl Args {
     /// Merges the flags over the scenario file (if any) over the defaults, and validates.
     pub fn to_config(&self) -> Result<RunConfig, ConfigError> {
@@ -132,7 +151,16 @@ impl Args {
         let url = self.url.clone().or(file.url).unwrap_or(URL_DEFAULT.into());
         let (dest, host, path) = parse_url(&url)?;
         let scenario_name = self.scenario.clone().or(file.scenario);
-        let scenario = Scenario::parse(scenario_name.as_deref().unwrap_or("echo"))?;
+        let scenario_name = scenario_name.unwrap_or("echo".into());
+        let scenario = Scenario::parse(&scenario_name)?;
+        let chat = match scenario.is_chat() {
+            true => Some(crate::chat::ChatParams::from_sections(
+                &scenario_name,
+                file.chat.clone().unwrap_or_default(),
+                file.auth.clone(),
+            )?),
+            false => None,
+        };
         let closed_loop = self.closed_loop || file.closed_loop.unwrap_or(false);
         let pacing = if closed_loop {
             Pacing::ClosedLoop {
@@ -165,6 +193,9 @@ impl Args {
             drain: secs("drain", self.drain.or(file.drain).unwrap_or(2.0))?,
             in_flight_max: self.in_flight_max.or(file.in_flight_max).unwrap_or(100_000),
             pin_threads: self.pin || file.pin.unwrap_or(false),
+            run_id: run_id(),
+            histogram_log: self.histogram_log.clone().or(file.histogram_log),
+            chat,
         };
         config.validate()?;
         Ok(config)
@@ -207,9 +238,22 @@ mod tests {
     }
 
     #[test]
-    fn chat_scenario_fails_clearly() {
+    fn example_scenario_files_are_valid() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        for name in ["echo-open-loop", "chat", "churn", "burst", "fanout"] {
+            let path = dir.join(format!("{name}.toml"));
+            let args = Args {
+                scenario_file: Some(path),
+                ..Args::default()
+            };
+            let config = args.to_config().unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(config.scenario.is_chat(), name != "echo-open-loop");
+        }
+    }
+
+    #[test]
+    fn chat_scenario_needs_auth() {
         let args = Args::parse_from(["switchboard-loadgen", "--scenario", "fanout"]);
-        let err = args.to_config().unwrap_err();
-        assert!(err.to_string().contains("conversation layer (issue 4)"));
+        assert_eq!(args.to_config().unwrap_err(), ConfigError::MissingAuth);
     }
 }

@@ -5,13 +5,14 @@
 //! accounting can be tested with plain byte strings.
 
 use switchboard_protocol::ws::handshake::{
-    ClientHandshake, ClientHandshakeError, ClientRequest, HandshakeLimits,
+    ClientHandshake, ClientHandshakeError, ClientRequest, HandshakeLimits, Subprotocol,
 };
 use switchboard_protocol::ws::{
     encode_close, encode_frame, AssemblerLimits, CloseCode, Event, MessageAssembler, OpCode, Role,
     WsError,
 };
 
+use crate::chat::{ChatContext, ChatWorld};
 use crate::payload::PayloadHeader;
 use crate::rng::Rng;
 use crate::stats::{record, Stats};
@@ -38,7 +39,10 @@ pub enum ClientError {
     /// A binary message that is not one of ours (wrong header or connection).
     #[error("corrupt echo payload")]
     CorruptPayload,
-    /// A text message arrived on a binary echo run.
+    /// A switchboard.v1 frame that does not parse.
+    #[error("bad switchboard.v1 frame: {0}")]
+    BadFrame(String),
+    /// A text message arrived on a binary run.
     #[error("unexpected text message")]
     UnexpectedText,
     /// The server closed while we were not closing.
@@ -70,6 +74,8 @@ pub struct Progress {
     pub echoes: u32,
     /// The WebSocket ended (Close received); shut the transport down.
     pub finished: bool,
+    /// switchboard.v1: the `welcome` arrived during this call.
+    pub welcomed: bool,
 }
 
 /// The per-call context: where results go and what time it is.
@@ -80,6 +86,8 @@ pub struct Context<'a> {
     pub rng: &'a mut Rng,
     /// Now, in nanoseconds since the run's epoch.
     pub now_ns: u64,
+    /// switchboard.v1 scenarios: the thread's chat state, which binary messages go to.
+    pub chat: Option<&'a mut ChatWorld>,
 }
 
 /// One client connection.
@@ -126,10 +134,14 @@ impl ClientConn {
         assert_eq!(self.phase, Phase::Connecting, "connected twice");
         record(&mut ctx.stats.connect, ctx.now_ns - self.started_ns);
         ctx.stats.connected += 1;
+        let subprotocols: &[Subprotocol] = match ctx.chat {
+            Some(_) => &[Subprotocol::Binary],
+            None => &[],
+        };
         let request = ClientRequest {
             host: &target.host,
             path_and_query: &target.path,
-            subprotocols: &[],
+            subprotocols,
             origin: None,
             authorization: None,
         };
@@ -165,6 +177,17 @@ impl ClientConn {
             };
             match event {
                 Event::Binary(payload) => {
+                    if let Some(world) = ctx.chat.as_deref_mut() {
+                        ctx.stats.bytes_received += payload.len() as u64;
+                        let mut chat = ChatContext {
+                            stats: &mut *ctx.stats,
+                            rng: &mut *ctx.rng,
+                            now_ns: ctx.now_ns,
+                        };
+                        progress.welcomed |=
+                            world.on_payload(self.number, payload, &mut chat, out)?;
+                        continue;
+                    }
                     let header = PayloadHeader::read(payload)
                         .filter(|h| h.connection == self.number)
                         .ok_or(ClientError::CorruptPayload)?;
@@ -346,6 +369,7 @@ mod tests {
             stats,
             rng,
             now_ns: 2_000,
+            chat: None,
         };
         conn.handle_connected(&target(), &mut ctx, &mut request);
         let limits = HandshakeLimits::default();
@@ -384,6 +408,7 @@ mod tests {
             stats: &mut stats,
             rng: &mut rng,
             now_ns: 5_000_000,
+            chat: None,
         };
         // Scheduled at 1 ms, sent late at 5 ms.
         conn.write_message(1_000_000, 64, &mut ctx, &mut scratch, &mut frame);
@@ -393,6 +418,7 @@ mod tests {
             stats: &mut stats,
             rng: &mut rng,
             now_ns: 9_000_000,
+            chat: None,
         };
         let mut out = Vec::new();
         let progress = conn.handle_bytes(&echo, &mut ctx, &mut out).unwrap();
@@ -407,6 +433,7 @@ mod tests {
             stats: &mut stats,
             rng: &mut rng,
             now_ns: 9_500_000,
+            chat: None,
         };
         conn.handle_bytes(&echo, &mut ctx, &mut out).unwrap();
         assert_eq!((stats.received, stats.duplicated), (1, 1));
@@ -423,6 +450,7 @@ mod tests {
             stats: &mut stats,
             rng: &mut rng,
             now_ns: 3_000,
+            chat: None,
         };
         conn.handle_bytes(&ping, &mut ctx, &mut out).unwrap();
         let mut server = MessageAssembler::new(Role::Server, AssemblerLimits::default()).unwrap();

@@ -26,19 +26,33 @@ pub enum Scenario {
     Echo,
     /// Connections that only answer the server's pings and hold.
     Idle,
+    /// switchboard.v1: customers open conversations and send on schedule; agents follow and reply.
+    Chat,
+    /// `chat` plus connections that disconnect and reconnect at a rate, resuming where they stood.
+    Churn,
+    /// `chat` with the rate multiplied (6× by default) for a configured time.
+    Burst,
+    /// One sender per thread, every other connection follows its conversation.
+    Fanout,
 }
 
 impl Scenario {
-    /// Parses a scenario name; the switchboard.v1 scenarios get a clear "not built yet" error.
+    /// Parses a scenario name.
     pub fn parse(name: &str) -> Result<Scenario, ConfigError> {
         match name {
             "echo" => Ok(Scenario::Echo),
             "idle" => Ok(Scenario::Idle),
-            "chat" | "churn" | "burst" | "fanout" => {
-                Err(ConfigError::ScenarioNeedsConversations(name.to_string()))
-            }
+            "chat" => Ok(Scenario::Chat),
+            "churn" => Ok(Scenario::Churn),
+            "burst" => Ok(Scenario::Burst),
+            "fanout" => Ok(Scenario::Fanout),
             other => Err(ConfigError::UnknownScenario(other.to_string())),
         }
+    }
+
+    /// Whether it speaks switchboard.v1 (and needs `[auth]`).
+    pub fn is_chat(self) -> bool {
+        !matches!(self, Scenario::Echo | Scenario::Idle)
     }
 
     /// The name used on the command line and in the JSON result.
@@ -46,6 +60,10 @@ impl Scenario {
         match self {
             Scenario::Echo => "echo",
             Scenario::Idle => "idle",
+            Scenario::Chat => "chat",
+            Scenario::Churn => "churn",
+            Scenario::Burst => "burst",
+            Scenario::Fanout => "fanout",
         }
     }
 }
@@ -102,6 +120,12 @@ pub struct RunConfig {
     pub in_flight_max: u32,
     /// Pin client thread `i` to the i-th allowed CPU.
     pub pin_threads: bool,
+    /// Distinguishes this run's message ids from earlier runs against the same server.
+    pub run_id: u32,
+    /// Where to write the HdrHistogram interval log, if anywhere.
+    pub histogram_log: Option<std::path::PathBuf>,
+    /// Parameters of the switchboard.v1 scenarios (`Some` exactly when the scenario is one of them).
+    pub chat: Option<crate::chat::ChatParams>,
 }
 
 /// A configuration problem; always the user's to fix.
@@ -118,14 +142,20 @@ pub enum ConfigError {
         allowed: String,
     },
     /// The scenario name is not known.
-    #[error("unknown scenario {0:?}; known: echo, idle (chat, churn, burst, fanout need issue 4)")]
+    #[error("unknown scenario {0:?}; known: echo, idle, chat, churn, burst, fanout")]
     UnknownScenario(String),
-    /// A switchboard.v1 scenario was asked for, but the conversation layer does not exist yet.
+    /// A switchboard.v1 scenario without an `[auth]` table in the scenario file.
     #[error(
-        "scenario {0:?} needs the conversation layer (issue 4), which is not built yet; \
-         use --scenario echo or idle"
+        "switchboard.v1 scenarios need the server's [auth] keyring table in --scenario-file \
+         (to mint tokens)"
     )]
-    ScenarioNeedsConversations(String),
+    MissingAuth,
+    /// The `[auth]` table cannot mint tokens.
+    #[error("[auth]: {0}")]
+    BadAuth(String),
+    /// The connections cannot be laid out into the scenario's roles.
+    #[error("{0}")]
+    BadLayout(String),
     /// `--url` is not `ws://HOST:PORT/PATH` with a numeric or resolvable host.
     #[error("bad --url {url:?}: {why}")]
     BadUrl {
@@ -192,11 +222,52 @@ impl RunConfig {
                 check("in_flight", in_flight, 1, self.in_flight_max)?;
             }
         }
+        if self.scenario.is_chat() != self.chat.is_some() {
+            return Err(ConfigError::MissingAuth);
+        }
+        if let Some(params) = &self.chat {
+            params.validate()?;
+            self.check_layout(params)?;
+        }
         if let Some(sources) = &self.source_addrs {
             let capacity = sources.capacity(self.dest.port());
             check("connections", u64::from(self.connections), 1, capacity)?;
         }
         Ok(())
+    }
+
+    /// Every thread needs a customer and someone following it.
+    fn check_layout(&self, params: &crate::chat::ChatParams) -> Result<(), ConfigError> {
+        if let Pacing::ClosedLoop { .. } = self.pacing {
+            return Err(ConfigError::BadLayout(
+                "switchboard.v1 scenarios are open loop only (no --closed-loop)".into(),
+            ));
+        }
+        let smallest = self.connections_of_thread(self.threads - 1);
+        let customers =
+            crate::chat::actor::customers_of(self.scenario, smallest, params.customers_per_agent);
+        if smallest < 2 || customers == 0 {
+            return Err(ConfigError::BadLayout(format!(
+                "{} connections over {} threads leave a thread without a customer and a follower; \
+                 use at least 2 per thread",
+                self.connections, self.threads
+            )));
+        }
+        Ok(())
+    }
+
+    /// Customers over all threads (the open-loop rate is shared among them).
+    pub fn customers(&self) -> u32 {
+        let per_agent = self.chat.as_ref().map_or(1, |c| c.customers_per_agent);
+        (0..self.threads)
+            .map(|t| {
+                crate::chat::actor::customers_of(
+                    self.scenario,
+                    self.connections_of_thread(t),
+                    per_agent,
+                )
+            })
+            .sum()
     }
 
     /// Connections handled by thread `thread` (connection `n` belongs to thread `n % threads`).
@@ -256,9 +327,9 @@ mod tests {
     }
 
     #[test]
-    fn conversation_scenarios_say_what_they_need() {
-        let err = Scenario::parse("chat").unwrap_err();
-        assert!(err.to_string().contains("issue 4"));
+    fn scenario_names() {
+        assert_eq!(Scenario::parse("churn"), Ok(Scenario::Churn));
+        assert!(Scenario::Fanout.is_chat() && !Scenario::Echo.is_chat());
         assert!(matches!(
             Scenario::parse("nope"),
             Err(ConfigError::UnknownScenario(_))

@@ -13,11 +13,13 @@
 //! - [`payload`]: the echo payload header (connection, sequence, intended send time).
 //! - [`schedule`]: the open-loop send schedule with its ramp.
 //! - [`tracker`]: per-connection lost / duplicated / out-of-order detection.
+//! - [`chat`]: the switchboard.v1 scenarios (chat, churn, burst, fanout): actors, frames, checks.
 //! - [`client`]: one connection as a sans-IO state machine (upgrade, echo, ping, close).
 //! - [`shard`]: one client thread: engine loop, connects, sends, events.
 //! - [`stats`]: counters and HDR histograms, merged over threads.
 //! - [`run`]: starting the threads, the live progress line, merging.
 //! - [`report`]: the JSON result (`--out`, schema documented there) and the summary table.
+//! - [`histlog`]: `--histogram-log`, the HdrHistogram interval log (one interval per second).
 //! - [`cpu`]: the process's CPU time, to show the tool is not the bottleneck.
 //! - [`rng`]: mask keys and handshake nonces.
 //!
@@ -36,10 +38,12 @@
 //! - **Bounded by design.** Every run has a duration and a connection cap, then drains (bounded) and closes
 //!   (bounded); per-connection backlog is capped by `in_flight_max`.
 
+pub mod chat;
 pub mod cli;
 pub mod client;
 pub mod config;
 pub mod cpu;
+pub mod histlog;
 pub mod payload;
 pub mod report;
 pub mod rng;

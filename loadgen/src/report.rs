@@ -10,7 +10,7 @@
 //!   "schema_version": 1,
 //!   "tool": "switchboard-loadgen", "tool_version": "0.1.0",
 //!   "args": ["--url", "ws://127.0.0.1:7878/", ...],       // the command line, after the program name
-//!   "scenario": "echo" | "idle",
+//!   "scenario": "echo" | "idle" | "chat" | "churn" | "burst" | "fanout",
 //!   "url": "ws://127.0.0.1:7878/",
 //!   "pacing": { "mode": "open_loop", "rate_per_sec": 10000.0, "ramp_secs": 0.0 }
 //!           | { "mode": "closed_loop", "in_flight": 1,
@@ -23,7 +23,12 @@
 //!   "elapsed_secs": 10.4,           // wall time of the whole run, drain and close included
 //!   "messages": { "sent": 1000, "received": 1000, "bytes_sent": 64000, "bytes_received": 64000,
 //!                 "lost": 0, "duplicated": 0, "out_of_order": 0, "skipped_backlog": 0,
-//!                 "pings_answered": 0 },
+//!                 "pings_answered": 0,
+//!                 // switchboard.v1 scenarios only (0 otherwise):
+//!                 "acked": 1000, "unacked": 0,      // sends acked / never acked by the end
+//!                 "resent": 0,                      // unacked sends re-sent after a reconnect
+//!                 "replayed": 0, "redelivered": 0,  // deliveries via resume; asked-for repeats
+//!                 "gaps": 0, "reconnects": 0, "replies_dropped": 0 },
 //!   "throughput": { "sent_per_sec": 100.0, "received_per_sec": 100.0 },   // over duration_secs
 //!   "latency": [ { "kind": "echo", "lane": "ws", "count": 1000,
 //!                  "p50": 41.2, "p90": 55.0, "p99": 80.1, "p99_9": 120.0, "p99_99": 300.0,
@@ -38,8 +43,11 @@
 //! }
 //! ```
 //!
-//! `latency` is a list so that switchboard.v1 scenarios can add one entry per message kind and priority
-//! lane; plain WebSocket echo has one kind (`echo`) on one lane (`ws`). Percentiles come from HDR
+//! `latency` has one entry per message kind and priority lane: plain WebSocket echo has one kind (`echo`)
+//! on one lane (`ws`); the switchboard.v1 scenarios have `ack` (send → ack at the sender) and `deliver`
+//! (send → live deliver, one value per recipient) on lane `chat`, both from the intended send time.
+//! In those scenarios `sent` counts sends and `received` first deliveries (over all recipients), and
+//! `lost` counts acked sequences never delivered to a follower connected at the end. Percentiles come from HDR
 //! histograms with 3 significant digits recorded in nanoseconds.
 
 use std::fmt::Write as _;
@@ -132,6 +140,23 @@ pub struct RunReport {
     pub cpu: serde_json::Value,
 }
 
+/// The `latency` list: `echo` on `ws`, or `ack` and `deliver` on `chat`.
+fn latency_entries(config: &RunConfig, stats: &Stats) -> Vec<KindLatency> {
+    let entry = |kind: &str, lane: &str, histogram| KindLatency {
+        kind: kind.into(),
+        lane: lane.into(),
+        percentiles: Percentiles::of(histogram),
+    };
+    if config.scenario.is_chat() {
+        vec![
+            entry("ack", "chat", &stats.ack_latency),
+            entry("deliver", "chat", &stats.deliver_latency),
+        ]
+    } else {
+        vec![entry("echo", "ws", &stats.latency)]
+    }
+}
+
 /// What the run measured besides the merged counters.
 #[derive(Debug, Clone, Copy)]
 pub struct RunTimes {
@@ -176,15 +201,14 @@ impl RunReport {
                 "bytes_sent": stats.bytes_sent, "bytes_received": stats.bytes_received,
                 "lost": stats.lost, "duplicated": stats.duplicated,
                 "out_of_order": stats.out_of_order, "skipped_backlog": stats.skipped_backlog,
-                "pings_answered": stats.pings_answered }),
+                "pings_answered": stats.pings_answered,
+                "acked": stats.acked, "unacked": stats.unacked, "resent": stats.resent,
+                "replayed": stats.replayed, "redelivered": stats.redelivered, "gaps": stats.gaps,
+                "reconnects": stats.reconnects, "replies_dropped": stats.replies_dropped }),
             throughput: serde_json::json!({
                 "sent_per_sec": stats.sent as f64 / duration_secs,
                 "received_per_sec": stats.received as f64 / duration_secs }),
-            latency: vec![KindLatency {
-                kind: "echo".into(),
-                lane: "ws".into(),
-                percentiles: Percentiles::of(&stats.latency),
-            }],
+            latency: latency_entries(config, stats),
             send_lag: Percentiles::of(&stats.send_lag),
             connect_latency: Percentiles::of(&stats.connect),
             upgrade_latency: Percentiles::of(&stats.upgrade),
@@ -234,18 +258,35 @@ impl RunReport {
             stats.skipped_backlog,
             stats.pings_answered
         );
+        if stats.acked + stats.unacked > 0 {
+            let _ = writeln!(
+                s,
+                "chat: acked {} unacked {} resent {} replayed {} redelivered {} gaps {} reconnects {}",
+                stats.acked,
+                stats.unacked,
+                stats.resent,
+                stats.replayed,
+                stats.redelivered,
+                stats.gaps,
+                stats.reconnects
+            );
+        }
         let _ = writeln!(
             s,
             "{:<18}{:>9}{:>11}{:>11}{:>11}{:>11}{:>11}{:>11}",
             "latency (us)", "count", "p50", "p90", "p99", "p99.9", "p99.99", "max"
         );
-        let rows = [
-            ("echo round trip", &self.latency[0].percentiles),
+        let kinds = self
+            .latency
+            .iter()
+            .map(|k| (format!("{} ({})", k.kind, k.lane), &k.percentiles));
+        let others = [
             ("send lag", &self.send_lag),
             ("tcp connect", &self.connect_latency),
             ("ws upgrade", &self.upgrade_latency),
-        ];
-        for (name, p) in rows {
+        ]
+        .map(|(name, p)| (name.to_string(), p));
+        for (name, p) in kinds.chain(others) {
             let _ = writeln!(
                 s,
                 "{name:<18}{:>9}{:>11.1}{:>11.1}{:>11.1}{:>11.1}{:>11.1}{:>11.1}",

@@ -13,6 +13,8 @@ pub struct Schedule {
     rate_per_conn: f64,
     /// Ramp length in seconds (0: full rate from the start).
     ramp_secs: f64,
+    /// A spike: (start seconds, length seconds, rate multiplier); starts after the ramp.
+    burst: Option<(f64, f64, f64)>,
 }
 
 impl Schedule {
@@ -22,11 +24,22 @@ impl Schedule {
         Schedule {
             rate_per_conn: rate_per_sec / f64::from(connections),
             ramp_secs: ramp_secs.max(0.0),
+            burst: None,
         }
     }
 
-    /// Messages one connection is due to have sent by `t` seconds (fractional).
-    pub fn cumulative(&self, t: f64) -> f64 {
+    /// The same schedule with the rate multiplied by `factor` from `start_secs` for `length_secs`
+    /// (moved to the end of the ramp if it would start during it).
+    pub fn with_burst(self, start_secs: f64, length_secs: f64, factor: f64) -> Schedule {
+        assert!(factor >= 1.0 && length_secs >= 0.0, "validated in config");
+        Schedule {
+            burst: Some((start_secs.max(self.ramp_secs), length_secs, factor)),
+            ..self
+        }
+    }
+
+    /// Messages due by `t` seconds without the burst.
+    fn base_cumulative(&self, t: f64) -> f64 {
         let t = t.max(0.0);
         if t < self.ramp_secs {
             self.rate_per_conn * t * t / (2.0 * self.ramp_secs)
@@ -35,13 +48,41 @@ impl Schedule {
         }
     }
 
-    /// The time (seconds) at which `cumulative` reaches `n`.
-    pub fn time_of(&self, n: f64) -> f64 {
+    /// Inverse of [`Schedule::base_cumulative`].
+    fn base_time_of(&self, n: f64) -> f64 {
         let ramp_messages = self.rate_per_conn * self.ramp_secs / 2.0;
         if n < ramp_messages {
             (2.0 * n * self.ramp_secs / self.rate_per_conn).sqrt()
         } else {
             self.ramp_secs + (n - ramp_messages) / self.rate_per_conn
+        }
+    }
+
+    /// Messages one connection is due to have sent by `t` seconds (fractional).
+    pub fn cumulative(&self, t: f64) -> f64 {
+        let base = self.base_cumulative(t);
+        match self.burst {
+            Some((start, length, factor)) => {
+                let inside = (t - start).clamp(0.0, length);
+                base + (factor - 1.0) * self.rate_per_conn * inside
+            }
+            None => base,
+        }
+    }
+
+    /// The time (seconds) at which `cumulative` reaches `n`.
+    pub fn time_of(&self, n: f64) -> f64 {
+        let Some((start, length, factor)) = self.burst else {
+            return self.base_time_of(n);
+        };
+        let at_start = self.base_cumulative(start);
+        let extra = (factor - 1.0) * self.rate_per_conn * length;
+        if n < at_start {
+            self.base_time_of(n)
+        } else if n < at_start + factor * self.rate_per_conn * length {
+            start + (n - at_start) / (factor * self.rate_per_conn)
+        } else {
+            self.base_time_of(n - extra)
         }
     }
 
@@ -67,6 +108,19 @@ mod tests {
         assert!((schedule.due_secs(0, 0.5) - 0.005).abs() < 1e-9);
         assert!((schedule.due_secs(3, 0.0) - 0.03).abs() < 1e-9);
         assert_eq!(schedule.first_index_at(0.031, 0.0), 4);
+    }
+
+    #[test]
+    fn burst_multiplies_the_rate_for_its_length() {
+        let schedule = Schedule::new(10.0, 1.0, 1).with_burst(2.0, 1.0, 6.0);
+        // 10/s until 2 s (5 in the ramp + 10), 60/s for a second, then 10/s again.
+        assert!((schedule.cumulative(2.0) - 15.0).abs() < 1e-9);
+        assert!((schedule.cumulative(3.0) - 75.0).abs() < 1e-9);
+        assert!((schedule.cumulative(4.0) - 85.0).abs() < 1e-9);
+        for n in [3.0, 15.0, 40.0, 75.0, 80.0] {
+            let t = schedule.time_of(n);
+            assert!((schedule.cumulative(t) - n).abs() < 1e-6, "n={n}");
+        }
     }
 
     #[test]

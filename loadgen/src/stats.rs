@@ -28,6 +28,10 @@ pub struct Stats {
     /// How late the client itself sent each message after its intended time (open loop): shows
     /// whether the load generator kept its schedule.
     pub send_lag: Histogram<u64>,
+    /// switchboard.v1: `send` to its `ack`, from the intended send time.
+    pub ack_latency: Histogram<u64>,
+    /// switchboard.v1: `send` to each follower's live `deliver`, from the intended send time.
+    pub deliver_latency: Histogram<u64>,
     /// From `connect` to the TCP connection being established.
     pub connect: Histogram<u64>,
     /// From `connect` to the 101 response being validated.
@@ -60,6 +64,22 @@ pub struct Stats {
     pub skipped_backlog: u64,
     /// Server pings answered with a pong.
     pub pings_answered: u64,
+    /// switchboard.v1: sends acked.
+    pub acked: u64,
+    /// switchboard.v1: sends never acked by the end of the drain.
+    pub unacked: u64,
+    /// switchboard.v1: unacked sends re-sent (same id) after a reconnect.
+    pub resent: u64,
+    /// switchboard.v1: first deliveries that came in a replay (after a resume).
+    pub replayed: u64,
+    /// switchboard.v1: replayed deliveries already seen before the resume (asked for, not an error).
+    pub redelivered: u64,
+    /// switchboard.v1: sequences announced by `gap` frames (could not be replayed): an error.
+    pub gaps: u64,
+    /// churn: reconnections made.
+    pub reconnects: u64,
+    /// Agent replies dropped because the agent was reconnecting.
+    pub replies_dropped: u64,
     /// Errors by cause (e.g. `connect: Connection refused (os error 111)`).
     pub errors: BTreeMap<String, u64>,
 }
@@ -69,6 +89,8 @@ impl Default for Stats {
         Stats {
             latency: new_histogram(),
             send_lag: new_histogram(),
+            ack_latency: new_histogram(),
+            deliver_latency: new_histogram(),
             connect: new_histogram(),
             upgrade: new_histogram(),
             connects_started: 0,
@@ -85,6 +107,14 @@ impl Default for Stats {
             lost: 0,
             skipped_backlog: 0,
             pings_answered: 0,
+            acked: 0,
+            unacked: 0,
+            resent: 0,
+            replayed: 0,
+            redelivered: 0,
+            gaps: 0,
+            reconnects: 0,
+            replies_dropped: 0,
             errors: BTreeMap::new(),
         }
     }
@@ -103,7 +133,13 @@ impl Stats {
 
     /// Correctness failures: anything that makes the run exit non-zero.
     pub fn correctness_failures(&self) -> u64 {
-        self.error_count() + self.out_of_order + self.duplicated + self.lost + self.skipped_backlog
+        self.error_count()
+            + self.out_of_order
+            + self.duplicated
+            + self.lost
+            + self.skipped_backlog
+            + self.unacked
+            + self.gaps
     }
 
     /// Adds `other` into `self`.
@@ -111,6 +147,8 @@ impl Stats {
         for (mine, theirs) in [
             (&mut self.latency, &other.latency),
             (&mut self.send_lag, &other.send_lag),
+            (&mut self.ack_latency, &other.ack_latency),
+            (&mut self.deliver_latency, &other.deliver_latency),
             (&mut self.connect, &other.connect),
             (&mut self.upgrade, &other.upgrade),
         ] {
@@ -130,6 +168,14 @@ impl Stats {
         self.lost += other.lost;
         self.skipped_backlog += other.skipped_backlog;
         self.pings_answered += other.pings_answered;
+        self.acked += other.acked;
+        self.unacked += other.unacked;
+        self.resent += other.resent;
+        self.replayed += other.replayed;
+        self.redelivered += other.redelivered;
+        self.gaps += other.gaps;
+        self.reconnects += other.reconnects;
+        self.replies_dropped += other.replies_dropped;
         for (cause, count) in &other.errors {
             *self.errors.entry(cause.clone()).or_insert(0) += count;
         }

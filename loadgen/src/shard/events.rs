@@ -27,6 +27,7 @@ impl State {
             stats: &mut self.stats,
             rng: &mut self.rng,
             now_ns,
+            chat: self.chat.as_mut(),
         };
         entry.client.handle_connected(&target, &mut ctx, &mut out);
         out
@@ -34,8 +35,12 @@ impl State {
 
     pub(super) fn on_connect_failed(&mut self, conn: ConnId, cause: Errno) {
         self.stats.error(format!("connect: {cause}"));
-        if self.entry(conn).is_some() {
+        if let Some(entry) = self.entry(conn) {
+            let number = entry.client.number;
             self.entries[conn.index()] = None;
+            if let Some(world) = self.chat.as_mut() {
+                world.on_disconnected(number);
+            }
         }
     }
 
@@ -52,6 +57,7 @@ impl State {
             stats: &mut self.stats,
             rng: &mut self.rng,
             now_ns,
+            chat: self.chat.as_mut(),
         };
         let result = entry.client.handle_bytes(bytes, &mut ctx, &mut out);
         DataOutcome { out, result }
@@ -99,6 +105,7 @@ impl Shard {
     pub(super) fn apply(&mut self, conn: ConnId, outcome: DataOutcome) {
         let DataOutcome { out, result } = outcome;
         self.send(conn, out);
+        self.flush_outbox();
         match result {
             Ok(progress) => {
                 if progress.finished {
@@ -108,7 +115,11 @@ impl Shard {
                 if self.state.stage != Stage::Running {
                     return;
                 }
-                if progress.upgraded {
+                let chat = self.state.chat.is_some();
+                if progress.upgraded && chat {
+                    self.send_hello(conn);
+                }
+                if (progress.upgraded && !chat) || progress.welcomed {
                     self.start_load(conn);
                 }
                 if progress.echoes > 0 {

@@ -4,10 +4,12 @@
 //! - this file: [`run_shard`], the loop and its stages (running → draining → closing → done).
 //! - `events`: what each engine event does to a connection.
 //! - `sending`: connection starts at the connect rate, the open-loop schedule, closed-loop refills.
+//! - `chat`: the switchboard.v1 extras: hello, the chat world's outbox, agent replies, churn.
 //!
 //! The loop follows the engine's contract: queue sends and connects while handling events, then one
 //! `poll` submits them all and waits until the next scheduled send, connect or stage deadline.
 
+mod chat;
 mod events;
 mod sending;
 
@@ -19,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use switchboard_core::engine::{ConnId, Engine, EngineConfig, EngineKind, Event};
 
+use crate::chat::ChatWorld;
 use crate::client::{ClientConn, Context, Phase, Target};
 use crate::config::{Pacing, RunConfig};
 use crate::rng::Rng;
@@ -80,6 +83,12 @@ struct State {
     owned: u32,
     free_buffers: Vec<Vec<u8>>,
     scratch: Vec<u8>,
+    /// switchboard.v1 scenarios: the actors and conversations of this thread.
+    chat: Option<ChatWorld>,
+    /// Churn: connections closed on purpose so far.
+    churned: u64,
+    /// Churn: where the round robin over actors continues.
+    churn_cursor: usize,
 }
 
 struct Shard {
@@ -145,12 +154,26 @@ impl Shard {
             eprintln!("engine: {choice}");
         }
         let schedule = match config.pacing {
-            Pacing::OpenLoop { rate_per_sec, ramp } => Some(Schedule::new(
-                rate_per_sec,
-                ramp.as_secs_f64(),
-                config.connections,
-            )),
+            Pacing::OpenLoop { rate_per_sec, ramp } => {
+                let senders = match config.chat {
+                    Some(_) => config.customers(),
+                    None => config.connections,
+                };
+                let schedule = Schedule::new(rate_per_sec, ramp.as_secs_f64(), senders);
+                Some(match &config.chat {
+                    Some(chat) if chat.burst_secs > 0.0 => schedule.with_burst(
+                        chat.burst_start_secs,
+                        chat.burst_secs,
+                        chat.burst_factor,
+                    ),
+                    _ => schedule,
+                })
+            }
             Pacing::ClosedLoop { .. } => None,
+        };
+        let chat = match &config.chat {
+            Some(params) => Some(ChatWorld::new(&config, params, thread)?),
+            None => None,
         };
         let state = State {
             target: Target {
@@ -169,6 +192,9 @@ impl Shard {
             owned,
             free_buffers: Vec::new(),
             scratch: Vec::new(),
+            chat,
+            churned: 0,
+            churn_cursor: 0,
             config,
         };
         Ok(Shard { engine, state })
@@ -184,6 +210,8 @@ impl Shard {
             if self.state.stage == Stage::Running {
                 self.start_connections(now_ns);
                 self.send_due(now_ns);
+                self.send_due_replies(now_ns);
+                self.churn(now_ns);
             }
             if now_ns >= next_report_ns {
                 let report = ProgressReport {
@@ -213,6 +241,9 @@ impl Shard {
                 true
             }
             Stage::Draining { until_ns } if now_ns >= until_ns || self.state.in_flight() == 0 => {
+                if let Some(world) = &self.state.chat {
+                    world.settle(&mut self.state.stats);
+                }
                 self.close_all(now_ns);
                 true
             }
@@ -246,6 +277,7 @@ impl Shard {
                     stats: &mut state.stats,
                     rng: &mut state.rng,
                     now_ns,
+                    chat: None,
                 };
                 entry.client.write_close(&mut ctx, &mut out);
                 self.engine.send(id, out);
@@ -279,7 +311,7 @@ impl Shard {
                         let _ = self.engine.close(conn);
                     }
                 }
-                Event::Closed { conn } => self.state.remove(conn),
+                Event::Closed { conn } => self.on_closed(conn),
                 Event::Accepted { .. }
                 | Event::Wake { .. }
                 | Event::FileWritten { .. }
@@ -316,14 +348,15 @@ impl State {
         entry_mut(&mut self.entries, conn)
     }
 
-    fn remove(&mut self, conn: ConnId) {
-        if let Some(mut entry) = self.entries[conn.index()].take() {
-            if entry.id != conn {
-                self.entries[conn.index()] = Some(entry);
-                return;
-            }
-            entry.client.finish(&mut self.stats);
+    /// Drops the entry of `conn`; returns its connection number.
+    fn remove(&mut self, conn: ConnId) -> Option<u32> {
+        let mut entry = self.entries[conn.index()].take()?;
+        if entry.id != conn {
+            self.entries[conn.index()] = Some(entry);
+            return None;
         }
+        entry.client.finish(&mut self.stats);
+        Some(entry.client.number)
     }
 
     fn recycle(&mut self, mut buf: Vec<u8>) {
@@ -333,13 +366,15 @@ impl State {
         }
     }
 
-    /// Messages sent and not answered, over this thread's connections.
+    /// Messages sent and not answered (chat: also deliveries still missing), over this thread.
     fn in_flight(&self) -> u64 {
-        self.entries
+        let echo: u64 = self
+            .entries
             .iter()
             .flatten()
             .map(|e| e.client.in_flight())
-            .sum()
+            .sum();
+        echo + self.chat.as_ref().map_or(0, ChatWorld::outstanding)
     }
 
     /// How long `poll` may wait: until the next due send or connect, at most `POLL_WAIT_MS_MAX`.
@@ -351,6 +386,12 @@ impl State {
             }
             if self.started < self.owned {
                 wait = wait.min(self.next_connect_ns().saturating_sub(now_ns));
+            }
+            if let Some(due) = self.chat.as_ref().and_then(ChatWorld::next_reply_ns) {
+                wait = wait.min(due.saturating_sub(now_ns));
+            }
+            if let Some(due) = self.next_churn_ns() {
+                wait = wait.min(due.saturating_sub(now_ns));
             }
         }
         wait

@@ -5,6 +5,7 @@ use std::cmp::Reverse;
 use switchboard_core::engine::{ConnId, EngineError};
 
 use super::{Entry, Shard, State};
+use crate::chat::ChatContext;
 use crate::client::{ClientConn, Context, Phase};
 use crate::config::{Pacing, Scenario};
 
@@ -42,7 +43,7 @@ impl Shard {
         }
     }
 
-    fn start_connection(&mut self, number: u32, now_ns: u64) {
+    pub(super) fn start_connection(&mut self, number: u32, now_ns: u64) {
         let config = &self.state.config;
         let source = match &config.source_addrs {
             Some(sources) => match sources.source_of(number, config.dest.port()) {
@@ -61,6 +62,9 @@ impl Shard {
             Ok(id) => {
                 let client = ClientConn::new(number, now_ns);
                 self.state.entries[id.index()] = Some(Entry { id, client });
+                if let Some(world) = self.state.chat.as_mut() {
+                    world.actor(number).conn = Some(id);
+                }
             }
             Err(EngineError::Connect { errno, .. }) => {
                 self.state.stats.error(format!("connect: {errno}"));
@@ -72,7 +76,14 @@ impl Shard {
     /// A connection just upgraded: schedule (open loop) or fill (closed loop) its messages.
     pub(super) fn start_load(&mut self, conn: ConnId) {
         let state = &mut self.state;
-        if state.config.scenario != Scenario::Echo {
+        let sends = match &mut state.chat {
+            None => state.config.scenario == Scenario::Echo,
+            Some(world) => {
+                let number = super::entry_mut(&mut state.entries, conn).map(|e| e.client.number);
+                number.is_some_and(|n| world.actor(n).is_customer())
+            }
+        };
+        if !sends {
             return;
         }
         match state.config.pacing {
@@ -112,6 +123,7 @@ impl Shard {
             stats: &mut state.stats,
             rng: &mut state.rng,
             now_ns,
+            chat: None,
         };
         for _ in 0..count {
             entry
@@ -152,11 +164,20 @@ impl Shard {
             stats: &mut state.stats,
             rng: &mut state.rng,
             now_ns,
+            chat: None,
         };
         let mut due_ns = (schedule.due_secs(entry.client.next_index, phase) * 1e9) as u64;
         let mut batch = 0;
         while due_ns <= now_ns && batch < OVERDUE_BATCH_MAX {
-            if entry.client.in_flight() < u64::from(in_flight_max) {
+            if let Some(world) = state.chat.as_mut() {
+                let mut chat = ChatContext {
+                    stats: &mut *ctx.stats,
+                    rng: &mut *ctx.rng,
+                    now_ns,
+                };
+                let number = entry.client.number;
+                world.write_scheduled(number, due_ns, in_flight_max, &mut chat, &mut out);
+            } else if entry.client.in_flight() < u64::from(in_flight_max) {
                 let client = &mut entry.client;
                 client.write_message(due_ns, size, &mut ctx, &mut state.scratch, &mut out);
             } else {

@@ -1,0 +1,145 @@
+//! [`FollowerTrack`]: what one connection has seen of one conversation, and the verdict on each delivery.
+//!
+//! A follower must see every sequence of the conversation exactly once and in increasing order, except
+//! its own messages, which it learns from its `ack`s instead. It tracks a contiguous prefix (`1..=prefix`
+//! seen) plus the sequences seen above it. After a reconnect it resumes from `prefix`; the server then
+//! replays `prefix + 1..`, and a replayed sequence already seen live before the resume is a legitimate
+//! re-delivery (the client asked for it), not a duplicate.
+
+use std::collections::BTreeSet;
+
+/// Sequences remembered above the contiguous prefix; more means the follower is hopelessly behind and
+/// the excess counts as lost at once.
+pub const SEEN_ABOVE_PREFIX_MAX: usize = 65_536;
+
+/// The verdict on one `deliver`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// First delivery, after every earlier delivery on this connection.
+    InOrder,
+    /// First delivery, but after a delivery of a later sequence.
+    OutOfOrder,
+    /// Already seen (delivered or acked to this connection) and not asked for again.
+    Duplicate,
+    /// Part of a replay the follower asked for, already seen live before: expected, not an error.
+    Redelivered,
+}
+
+/// One follower of one conversation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FollowerTrack {
+    /// Every sequence in `1..=prefix` has been seen.
+    prefix: u64,
+    /// Sequences above `prefix` seen so far.
+    seen: BTreeSet<u64>,
+    /// Highest sequence delivered since the last (re)connect: deliveries must climb.
+    last_delivered: u64,
+    /// A replay the follower asked for is running up to this sequence.
+    replay_to: Option<u64>,
+    /// Sequences forgotten because `seen` was full: counted lost.
+    overflow: u64,
+}
+
+impl FollowerTrack {
+    /// The contiguous prefix: what a `resume` asks to continue from.
+    pub fn prefix(&self) -> u64 {
+        self.prefix
+    }
+
+    fn mark(&mut self, sequence: u64) -> bool {
+        if sequence <= self.prefix || self.seen.contains(&sequence) {
+            return false;
+        }
+        if self.seen.len() >= SEEN_ABOVE_PREFIX_MAX {
+            self.overflow += 1;
+            return true;
+        }
+        self.seen.insert(sequence);
+        while self.seen.first() == Some(&(self.prefix + 1)) {
+            self.seen.pop_first();
+            self.prefix += 1;
+        }
+        true
+    }
+
+    /// Whether a delivery of `sequence` belongs to a running replay.
+    pub fn replaying(&self, sequence: u64) -> bool {
+        self.replay_to.is_some_and(|to| sequence <= to)
+    }
+
+    /// The follower's own message was acked under `sequence`: it will not be delivered to it.
+    pub fn own(&mut self, sequence: u64) {
+        self.mark(sequence);
+    }
+
+    /// A `replay` of `from..=to` was announced.
+    pub fn begin_replay(&mut self, from: u64, to: u64) {
+        self.replay_to = Some(to);
+        self.last_delivered = from.saturating_sub(1);
+    }
+
+    /// Classifies a `deliver` of `sequence`.
+    pub fn deliver(&mut self, sequence: u64) -> Verdict {
+        let replaying = self.replay_to.is_some_and(|to| sequence <= to);
+        if self.replay_to.is_some_and(|to| sequence >= to) {
+            self.replay_to = None;
+        }
+        let ordered = sequence > self.last_delivered;
+        self.last_delivered = self.last_delivered.max(sequence);
+        match (self.mark(sequence), ordered) {
+            (true, true) => Verdict::InOrder,
+            (true, false) => Verdict::OutOfOrder,
+            (false, _) if replaying => Verdict::Redelivered,
+            (false, _) => Verdict::Duplicate,
+        }
+    }
+
+    /// The connection is gone: the next one resumes from [`FollowerTrack::prefix`], so what was seen above
+    /// it will be replayed and must not count as duplicates.
+    pub fn reconnecting(&mut self) {
+        self.seen.clear();
+        self.last_delivered = self.prefix;
+        self.replay_to = None;
+    }
+
+    /// Sequences in `1..=head` never seen: lost, if the follower was following until the end.
+    pub fn missing(&self, head: u64) -> u64 {
+        let above = self.seen.range(..=head).count() as u64;
+        head.saturating_sub(self.prefix).saturating_sub(above) + self.overflow
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_order_own_and_missing() {
+        let mut track = FollowerTrack::default();
+        assert_eq!(track.deliver(1), Verdict::InOrder);
+        track.own(2);
+        assert_eq!(track.deliver(4), Verdict::InOrder);
+        assert_eq!(track.prefix(), 2);
+        assert_eq!(track.missing(5), 2); // 3 and 5
+        assert_eq!(track.deliver(3), Verdict::OutOfOrder);
+        assert_eq!(track.deliver(3), Verdict::Duplicate);
+        assert_eq!(track.prefix(), 4);
+        assert_eq!(track.missing(4), 0);
+    }
+
+    #[test]
+    fn replay_after_reconnect_is_not_duplicate() {
+        let mut track = FollowerTrack::default();
+        for s in 1..=3 {
+            assert_eq!(track.deliver(s), Verdict::InOrder);
+        }
+        track.reconnecting();
+        // Live 5 sneaks in before the replay of 4..=5 that the resume asked for.
+        assert_eq!(track.deliver(5), Verdict::InOrder);
+        track.begin_replay(4, 5);
+        assert_eq!(track.deliver(4), Verdict::InOrder);
+        assert_eq!(track.deliver(5), Verdict::Redelivered);
+        assert_eq!(track.deliver(5), Verdict::Duplicate);
+        assert_eq!(track.missing(5), 0);
+    }
+}

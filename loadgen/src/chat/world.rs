@@ -1,0 +1,395 @@
+//! [`ChatWorld`]: one client thread's chat actors, the conversations they share, and the checks.
+//!
+//! Sans-IO like [`crate::client`]: it is fed payloads and times, and writes frames into the caller's
+//! buffer (for the connection that received) or into [`ChatWorld::outbox`] (for another actor's
+//! connection, e.g. an agent told to follow a conversation that just opened).
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use switchboard_protocol::app::{Ack, Deliver, Message, SenderRole};
+use switchboard_shards::auth::{Keyring, Role as TokenRole};
+
+use super::actor::{role_of, Actor, Pending, Role, AGENT_USER_BASE};
+use super::ledger::Verdict;
+use super::params::{ChatParams, TOKEN_TTL_S};
+use super::wire::{frames, IdParts, Writer};
+use crate::client::ClientError;
+use crate::config::RunConfig;
+use crate::rng::Rng;
+use crate::stats::{record, Stats};
+
+/// The per-call context: where counts go, masks, and the time.
+pub struct ChatContext<'a> {
+    /// This thread's counters.
+    pub stats: &'a mut Stats,
+    /// Mask keys.
+    pub rng: &'a mut Rng,
+    /// Now, nanoseconds since the epoch.
+    pub now_ns: u64,
+}
+
+/// One thread's chat state.
+#[derive(Debug)]
+pub struct ChatWorld {
+    run_id: u32,
+    threads: u32,
+    think_ns: u64,
+    reply_every: u32,
+    /// Text of every message (`--size` bytes).
+    text: String,
+    /// Actors by local index (`number / threads`).
+    pub actors: Vec<Actor>,
+    /// Highest acked sequence per conversation.
+    heads: HashMap<u64, u64>,
+    /// Agent replies waiting for their think time: (due ns, agent local index, conversation).
+    replies: BinaryHeap<Reverse<(u64, u32, u64)>>,
+    /// Frames for other actors' connections: (local index, WebSocket bytes).
+    pub outbox: Vec<(u32, Vec<u8>)>,
+    writer: Writer,
+}
+
+impl ChatWorld {
+    /// The actors of thread `thread`, with their tokens.
+    pub fn new(
+        config: &RunConfig,
+        params: &ChatParams,
+        thread: usize,
+    ) -> Result<ChatWorld, String> {
+        let keyring = Keyring::from_config(&params.auth).map_err(|e| format!("auth: {e}"))?;
+        let now_s = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let owned = config.connections_of_thread(thread);
+        let threads = config.threads as u32;
+        let mut actors = Vec::with_capacity(owned as usize);
+        for k in 0..owned {
+            let number = k * threads + thread as u32;
+            let role = role_of(
+                config.scenario,
+                k,
+                owned,
+                params.customers_per_agent,
+                params.agent_reply_every > 0,
+            );
+            let (user, token_role) = match role {
+                Role::Customer { .. } => (u64::from(number) + 1, TokenRole::Customer),
+                Role::Agent { .. } => (AGENT_USER_BASE + u64::from(number), TokenRole::Admin),
+            };
+            let token = keyring
+                .mint(
+                    params.tenant,
+                    user,
+                    token_role,
+                    &[],
+                    now_s.saturating_sub(60),
+                    TOKEN_TTL_S,
+                )
+                .map_err(|e| format!("mint: {e}"))?;
+            actors.push(Actor::new(number, role, token));
+        }
+        Ok(ChatWorld {
+            run_id: config.run_id,
+            threads,
+            think_ns: params.agent_think_ms * 1_000_000,
+            reply_every: params.agent_reply_every,
+            text: "x".repeat(config.size_bytes),
+            actors,
+            heads: HashMap::new(),
+            replies: BinaryHeap::new(),
+            outbox: Vec::new(),
+            writer: Writer::default(),
+        })
+    }
+
+    /// Local index of connection `number`.
+    pub fn local(&self, number: u32) -> usize {
+        (number / self.threads) as usize
+    }
+
+    /// The actor behind connection `number`.
+    pub fn actor(&mut self, number: u32) -> &mut Actor {
+        let k = self.local(number);
+        &mut self.actors[k]
+    }
+
+    /// The WebSocket upgrade completed: appends `hello`.
+    pub fn write_hello(&mut self, number: u32, rng: &mut Rng, out: &mut Vec<u8>) {
+        let k = self.local(number);
+        self.writer.hello(&self.actors[k].token, rng.mask(), out);
+    }
+
+    /// One WebSocket payload arrived on `number`'s connection; replies go to `out`. Returns whether a
+    /// `welcome` arrived (the shard then starts the actor's schedule).
+    pub fn on_payload(
+        &mut self,
+        number: u32,
+        payload: &[u8],
+        ctx: &mut ChatContext<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, ClientError> {
+        let k = self.local(number);
+        let mut welcomed = false;
+        for message in frames(payload)? {
+            match message {
+                Message::Welcome(_) => {
+                    welcomed = true;
+                    self.on_welcome(k, ctx, out);
+                }
+                Message::Ack(ack) => self.on_ack(k, &ack, ctx, out),
+                Message::Deliver(deliver) => self.on_deliver(k, &deliver, ctx),
+                Message::Replay(replay) => {
+                    let track = self.actors[k].follows.entry(replay.conversation_id);
+                    track
+                        .or_default()
+                        .begin_replay(replay.from_sequence, replay.to_sequence);
+                }
+                Message::Gap(gap) => {
+                    ctx.stats.gaps += gap.to_sequence.saturating_sub(gap.from_sequence) + 1;
+                }
+                Message::Ping(ping) => {
+                    self.writer.pong(ping.timestamp_ms, ctx.rng.mask(), out);
+                    ctx.stats.pings_answered += 1;
+                }
+                Message::Error(error) => {
+                    let name = error.code.name().unwrap_or("unknown");
+                    ctx.stats.error(format!("server error {name}"));
+                }
+                _ => {}
+            }
+        }
+        Ok(welcomed)
+    }
+
+    /// `welcome`: resume every followed conversation, re-send what was never acked.
+    fn on_welcome(&mut self, k: usize, ctx: &mut ChatContext<'_>, out: &mut Vec<u8>) {
+        let actor = &mut self.actors[k];
+        actor.welcomed = true;
+        let positions: Vec<(u64, u64)> = actor
+            .follows
+            .iter()
+            .map(|(&conversation, track)| (conversation, track.prefix()))
+            .collect();
+        if !positions.is_empty() {
+            self.writer.resume(&positions, ctx.rng.mask(), out);
+        }
+        for pending in actor.pending.iter().filter(|p| p.sent) {
+            self.writer.send(
+                pending.id,
+                pending.conversation,
+                &self.text,
+                ctx.rng.mask(),
+                out,
+            );
+            ctx.stats.resent += 1;
+        }
+    }
+
+    fn on_ack(&mut self, k: usize, ack: &Ack, ctx: &mut ChatContext<'_>, out: &mut Vec<u8>) {
+        let actor = &mut self.actors[k];
+        let Some(index) = actor.pending.iter().position(|p| p.id == ack.message_id) else {
+            ctx.stats.error("ack of a message not pending");
+            return;
+        };
+        let pending = actor.pending.remove(index);
+        ctx.stats.acked += 1;
+        record(
+            &mut ctx.stats.ack_latency,
+            ctx.now_ns.saturating_sub(pending.intended_ns),
+        );
+        let head = self.heads.entry(ack.conversation_id).or_insert(0);
+        *head = (*head).max(ack.sequence);
+        actor
+            .follows
+            .entry(ack.conversation_id)
+            .or_default()
+            .own(ack.sequence);
+        if actor.conversation.is_some() || !actor.is_customer() {
+            return;
+        }
+        // The opening send: the conversation exists; send what waited for it, tell the agents.
+        actor.conversation = Some(ack.conversation_id);
+        for pending in actor.pending.iter_mut().filter(|p| !p.sent) {
+            pending.sent = true;
+            pending.conversation = ack.conversation_id;
+            self.writer.send(
+                pending.id,
+                ack.conversation_id,
+                &self.text,
+                ctx.rng.mask(),
+                out,
+            );
+        }
+        let Role::Customer { followers } = actor.role.clone() else {
+            unreachable!("checked above");
+        };
+        for agent in followers {
+            self.follow(agent as usize, ack.conversation_id, ctx.rng);
+        }
+    }
+
+    /// Makes agent `k` follow `conversation` from its start (a `resume` at 0 if it is connected).
+    fn follow(&mut self, k: usize, conversation: u64, rng: &mut Rng) {
+        let actor = &mut self.actors[k];
+        actor.follows.entry(conversation).or_default();
+        if actor.welcomed {
+            let mut out = Vec::new();
+            self.writer
+                .resume(&[(conversation, 0)], rng.mask(), &mut out);
+            self.outbox.push((k as u32, out));
+        }
+    }
+
+    fn on_deliver(&mut self, k: usize, deliver: &Deliver, ctx: &mut ChatContext<'_>) {
+        let actor = &mut self.actors[k];
+        let Some(track) = actor.follows.get_mut(&deliver.conversation_id) else {
+            ctx.stats.error("deliver of a conversation not followed");
+            return;
+        };
+        let replaying = track.replaying(deliver.sequence);
+        match track.deliver(deliver.sequence) {
+            Verdict::InOrder => {}
+            Verdict::OutOfOrder => ctx.stats.out_of_order += 1,
+            Verdict::Duplicate => {
+                ctx.stats.duplicated += 1;
+                return;
+            }
+            Verdict::Redelivered => {
+                ctx.stats.redelivered += 1;
+                return;
+            }
+        }
+        ctx.stats.received += 1;
+        if replaying {
+            ctx.stats.replayed += 1;
+        } else if let Some(parts) = IdParts::of(deliver.message_id, self.run_id) {
+            let latency = ctx.now_ns.saturating_sub(parts.intended_ns);
+            record(&mut ctx.stats.deliver_latency, latency);
+        }
+        let from_customer = deliver.sender_role == SenderRole::CUSTOMER;
+        if let (Role::Agent { replies: true }, true) = (&actor.role, from_customer) {
+            actor.customer_messages += 1;
+            if actor.customer_messages % u64::from(self.reply_every) == 0 {
+                let due = ctx.now_ns + self.think_ns;
+                self.replies
+                    .push(Reverse((due, k as u32, deliver.conversation_id)));
+            }
+        }
+    }
+
+    /// Appends customer `number`'s scheduled message (intended at `intended_ns`) to `out`, unless
+    /// `in_flight_max` sends are unacked (then it is skipped and counted).
+    pub fn write_scheduled(
+        &mut self,
+        number: u32,
+        intended_ns: u64,
+        in_flight_max: u32,
+        ctx: &mut ChatContext<'_>,
+        out: &mut Vec<u8>,
+    ) {
+        let k = self.local(number);
+        let actor = &mut self.actors[k];
+        if actor.pending.len() >= in_flight_max as usize {
+            ctx.stats.skipped_backlog += 1;
+            return;
+        }
+        let conversation = actor.conversation.unwrap_or(0);
+        // Until the opening send is acked, further sends wait: they need its conversation id.
+        let waiting = conversation == 0 && actor.pending.iter().any(|p| p.sent);
+        self.write_send(k, intended_ns, conversation, !waiting, ctx, out);
+    }
+
+    /// Records and (if `now`) writes one send of actor `k`.
+    fn write_send(
+        &mut self,
+        k: usize,
+        intended_ns: u64,
+        conversation: u64,
+        now: bool,
+        ctx: &mut ChatContext<'_>,
+        out: &mut Vec<u8>,
+    ) {
+        let actor = &mut self.actors[k];
+        let intended_ns = actor.next_intended(intended_ns);
+        let id = IdParts {
+            run_id: self.run_id,
+            connection: actor.number,
+            intended_ns,
+        }
+        .to_id();
+        actor.pending.push(Pending {
+            id,
+            intended_ns,
+            conversation,
+            sent: now,
+        });
+        if now {
+            self.writer
+                .send(id, conversation, &self.text, ctx.rng.mask(), out);
+        }
+        ctx.stats.sent += 1;
+        ctx.stats.bytes_sent += self.text.len() as u64;
+        record(
+            &mut ctx.stats.send_lag,
+            ctx.now_ns.saturating_sub(intended_ns).max(1),
+        );
+    }
+
+    /// When the next agent reply is due.
+    pub fn next_reply_ns(&self) -> Option<u64> {
+        self.replies.peek().map(|Reverse((due, _, _))| *due)
+    }
+
+    /// Writes every agent reply due by `now` into the outbox (replies of disconnected agents are dropped).
+    pub fn send_due_replies(&mut self, ctx: &mut ChatContext<'_>) {
+        while let Some(&Reverse((due, k, conversation))) = self.replies.peek() {
+            if due > ctx.now_ns {
+                break;
+            }
+            self.replies.pop();
+            let k = k as usize;
+            if !self.actors[k].welcomed {
+                ctx.stats.replies_dropped += 1;
+                continue;
+            }
+            let mut out = Vec::new();
+            self.write_send(k, due, conversation, true, ctx, &mut out);
+            self.outbox.push((k as u32, out));
+        }
+    }
+
+    /// `number`'s connection is gone; the next one resumes where this one stood.
+    pub fn on_disconnected(&mut self, number: u32) {
+        let actor = self.actor(number);
+        actor.welcomed = false;
+        actor.conn = None;
+        actor.follows.values_mut().for_each(|t| t.reconnecting());
+    }
+
+    /// Sends unacked plus deliveries still missing at connected followers: the drain waits for 0.
+    pub fn outstanding(&self) -> u64 {
+        let pending: u64 = self.actors.iter().map(|a| a.pending.len() as u64).sum();
+        pending + self.missing()
+    }
+
+    fn missing(&self) -> u64 {
+        let head = |conversation: &u64| self.heads.get(conversation).copied().unwrap_or(0);
+        self.actors
+            .iter()
+            .filter(|a| a.welcomed)
+            .flat_map(|a| a.follows.iter())
+            .map(|(conversation, track)| track.missing(head(conversation)))
+            .sum()
+    }
+
+    /// End of the drain: counts sends never acked, and deliveries lost at followers still connected.
+    pub fn settle(&self, stats: &mut Stats) {
+        stats.unacked += self
+            .actors
+            .iter()
+            .map(|a| a.pending.len() as u64)
+            .sum::<u64>();
+        stats.lost += self.missing();
+    }
+}
