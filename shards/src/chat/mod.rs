@@ -7,6 +7,7 @@
 //! - [`config`]: [`ChatConfig`], the `[chat]` bounds.
 //! - [`ids`]: new conversation ids, the owner shard of a conversation, [`ids::ShardSet`].
 //! - [`conversation`]: [`Conversation`] and [`ConversationState`] (bot, queued, assigned, resolved).
+//! - [`frames`]: the frames the owner builds (`deliver`, `ack`, `error`, `gap`), sender roles and lanes.
 //! - [`stored`]: the payloads of the log records this layer writes (messages, state changes).
 //! - [`recovery`]: rebuilding an owner's conversations from its log at start-up.
 //! - [`messages`]: the named types on the cross-core rings ([`messages::ShardMsg`]): requests, replies,
@@ -30,6 +31,7 @@
 
 pub mod config;
 pub mod conversation;
+pub mod frames;
 pub mod ids;
 pub mod local;
 pub mod messages;

@@ -1,0 +1,136 @@
+//! Group commit and release: nothing is acknowledged or delivered before the log's commit covers it.
+
+use std::sync::Arc;
+
+use switchboard_protocol::app::{ErrorCode, Message};
+use tracing::error;
+
+use super::{FileHandle, Outbound, Owner, RETRY_AFTER_FAILURE_MS};
+use crate::chat::frames::{ack_frame, error_frame};
+use crate::log::{CommitCompletion, CommitIo, CommitStep, LogError, LogStorage, Lsn};
+
+impl<S: LogStorage> Owner<S> {
+    /// Commits the log and releases everything the commit covers: acks to senders, deliveries to
+    /// followers, customer messages to routing. Call once per loop tick when [`Owner::needs_commit`].
+    ///
+    /// # Errors
+    ///
+    /// The log's error; the pending messages are then answered with `internal` (they were not acked, so
+    /// clients retry them) and the log refuses further appends.
+    pub fn commit(&mut self) -> Result<(), LogError> {
+        match self.log.commit() {
+            Ok(committed) => {
+                self.release(committed);
+                Ok(())
+            }
+            Err(error) => {
+                self.fail_pending(&error);
+                Err(error)
+            }
+        }
+    }
+
+    /// Starts an asynchronous group commit (the shard performs the I/O through its engine and reports it
+    /// with [`Owner::io_complete`]). Returns the first I/O, or `None` when nothing is to be done now
+    /// (nothing appended, a commit already in flight, or the commit finished at once).
+    pub fn begin_commit(&mut self) -> Option<CommitIo<FileHandle<S>>> {
+        if !self.log.needs_commit() || self.log.commit_in_flight() {
+            return None;
+        }
+        let step = self.log.begin_commit();
+        self.after_step(step)
+    }
+
+    /// Reports the completion of the I/O [`Owner::begin_commit`] or a previous call returned; returns
+    /// the next I/O, or `None` once the commit is done (and its messages released).
+    pub fn io_complete(&mut self, completion: CommitCompletion) -> Option<CommitIo<FileHandle<S>>> {
+        let step = self.log.io_complete(completion).map(Some);
+        self.after_step(step)
+    }
+
+    pub(super) fn after_step(
+        &mut self,
+        step: Result<Option<CommitStep<FileHandle<S>>>, LogError>,
+    ) -> Option<CommitIo<FileHandle<S>>> {
+        match step {
+            Ok(Some(CommitStep::Io(io))) => Some(io),
+            Ok(Some(CommitStep::Committed(committed))) => {
+                self.release(committed);
+                None
+            }
+            Ok(None) => None,
+            Err(error) => {
+                self.fail_pending(&error);
+                None
+            }
+        }
+    }
+
+    pub(super) fn fail_pending(&mut self, error: &LogError) {
+        self.counters.log_errors += 1;
+        error!(shard = self.shard, %error, "log commit failed; pending messages refused");
+        for pending in std::mem::take(&mut self.pending) {
+            for (to, _) in pending.ack_to {
+                self.reply(
+                    to,
+                    vec![error_frame(
+                        ErrorCode::INTERNAL,
+                        "log commit failed",
+                        Some(RETRY_AFTER_FAILURE_MS),
+                    )],
+                );
+            }
+        }
+    }
+
+    /// Whether a commit should start now: records wait and no commit is in flight.
+    pub fn commit_due(&self) -> bool {
+        self.log.needs_commit() && !self.log.commit_in_flight()
+    }
+
+    /// Whether appended records wait for [`Owner::commit`].
+    pub fn needs_commit(&self) -> bool {
+        self.log.needs_commit()
+    }
+
+    pub(super) fn release(&mut self, committed: Lsn) {
+        while self.pending.front().is_some_and(|p| p.lsn < committed) {
+            let pending = self.pending.pop_front().expect("checked");
+            let Some(conversation) = self.conversations.get_mut(&pending.conversation) else {
+                continue;
+            };
+            conversation.released_seq = conversation.released_seq.max(pending.sequence);
+            let shards = conversation.interest;
+            let tenant = conversation.tenant;
+            let customer = conversation.customer;
+            for (to, message_id) in pending.ack_to {
+                let frame = ack_frame(message_id, pending.conversation, pending.sequence);
+                self.reply(to, vec![frame]);
+            }
+            let text = match (&pending.delivery.frame.message, pending.for_routing) {
+                (Message::Deliver(deliver), true) => Some(deliver.text.clone()),
+                _ => None,
+            };
+            self.out.push_back(Outbound::Deliver {
+                shards,
+                delivery: Arc::new(pending.delivery),
+            });
+            if let Some(text) = text {
+                self.out.push_back(Outbound::CustomerMessage {
+                    tenant,
+                    conversation: pending.conversation,
+                    customer,
+                    sequence: pending.sequence,
+                    text,
+                });
+            }
+            if let Some(agent) = pending.from_agent {
+                self.out.push_back(Outbound::AgentReplied {
+                    tenant,
+                    agent,
+                    conversation: pending.conversation,
+                });
+            }
+        }
+    }
+}

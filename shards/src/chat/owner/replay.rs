@@ -1,0 +1,173 @@
+//! Reading back: `resume` (replay of what a client missed, with gaps) and `history_query` pages.
+
+use switchboard_protocol::app::{GapReason, HistoryResult, Lane, Message, OwnedFrame, Replay};
+use tracing::error;
+
+use super::Owner;
+use crate::chat::frames::{deliver_frame, gap_frame};
+use crate::chat::messages::{ConnRef, Reply};
+use crate::chat::owner::Outbound;
+use crate::chat::stored::StoredMessage;
+use crate::log::LogStorage;
+
+impl<S: LogStorage> Owner<S> {
+    pub(super) fn resume(&mut self, from: ConnRef, conversation_id: u64, last_sequence: u64) {
+        let current = self.conversations[&conversation_id].released_seq;
+        self.counters.resumes += 1;
+        let mut frames = Vec::new();
+        if last_sequence < current {
+            let mut from_seq = last_sequence + 1;
+            let replay_max = self.config.replay_messages_max;
+            if current - last_sequence > replay_max {
+                // Too much to replay: the oldest part is a gap the client pages in with `history_query`.
+                let to = current - replay_max;
+                frames.push(gap_frame(
+                    conversation_id,
+                    from_seq,
+                    to,
+                    GapReason::UNAVAILABLE,
+                ));
+                from_seq = to + 1;
+            }
+            match self
+                .log
+                .read(conversation_id, from_seq, current, usize::MAX)
+            {
+                Ok(records) => {
+                    self.replay_frames(conversation_id, from_seq, current, &records, &mut frames)
+                }
+                Err(error) => {
+                    error!(shard = self.shard, conversation_id, %error, "replay read failed");
+                    self.counters.log_errors += 1;
+                    frames.push(gap_frame(
+                        conversation_id,
+                        from_seq,
+                        current,
+                        GapReason::UNAVAILABLE,
+                    ));
+                }
+            }
+        }
+        self.counters.gaps += frames
+            .iter()
+            .filter(|frame| matches!(frame.message, Message::Gap(_)))
+            .count() as u64;
+        self.out.push_back(Outbound::Reply(Reply {
+            to: from,
+            frames,
+            resumed: Some(conversation_id),
+            refused: None,
+        }));
+    }
+
+    /// The `replay` announcement, the urgent-lane messages, then the rest in sequence order, with a `gap`
+    /// for every missing (expired) range.
+    fn replay_frames(
+        &mut self,
+        conversation_id: u64,
+        from_seq: u64,
+        to_seq: u64,
+        records: &[crate::log::Record],
+        frames: &mut Vec<OwnedFrame>,
+    ) {
+        let mut expected = from_seq;
+        let mut delivers = Vec::with_capacity(records.len());
+        for record in records {
+            let header = &record.header;
+            if header.sequence > expected {
+                frames.push(gap_frame(
+                    conversation_id,
+                    expected,
+                    header.sequence - 1,
+                    GapReason::EXPIRED,
+                ));
+            }
+            expected = header.sequence + 1;
+            match StoredMessage::decode(&record.payload) {
+                Ok(stored) => delivers.push(deliver_frame(header, &stored)),
+                Err(error) => {
+                    error!(shard = self.shard, conversation_id, sequence = header.sequence, %error, "unreadable record");
+                    frames.push(gap_frame(
+                        conversation_id,
+                        header.sequence,
+                        header.sequence,
+                        GapReason::UNAVAILABLE,
+                    ));
+                }
+            }
+        }
+        if expected <= to_seq {
+            frames.push(gap_frame(
+                conversation_id,
+                expected,
+                to_seq,
+                GapReason::EXPIRED,
+            ));
+        }
+        if let (Some(first), Some(last)) = (delivers.first(), delivers.last()) {
+            let (Message::Deliver(first), Message::Deliver(last)) = (&first.message, &last.message)
+            else {
+                unreachable!("deliver frames only");
+            };
+            let announce = Replay {
+                conversation_id,
+                from_sequence: first.sequence,
+                to_sequence: last.sequence,
+            };
+            frames.push(OwnedFrame {
+                lane: Lane::Urgent,
+                message: Message::Replay(announce),
+            });
+        }
+        self.counters.replayed += delivers.len() as u64;
+        // Urgent first, then sequence order (the sort is stable).
+        delivers.sort_by_key(|frame| frame.lane != Lane::Urgent);
+        frames.extend(delivers);
+    }
+
+    pub(super) fn history(
+        &mut self,
+        from: ConnRef,
+        conversation_id: u64,
+        query_id: u32,
+        before_sequence: u64,
+        limit: u16,
+    ) {
+        self.counters.history_queries += 1;
+        let released = self.conversations[&conversation_id].released_seq;
+        let below = if before_sequence == 0 {
+            released + 1
+        } else {
+            before_sequence.min(released + 1)
+        };
+        let limit = u64::from(limit.clamp(1, crate::chat::config::HISTORY_PAGE_MAX));
+        let first = below.saturating_sub(limit).max(1);
+        let mut messages = Vec::new();
+        if below > 1 {
+            match self
+                .log
+                .read(conversation_id, first, below - 1, limit as usize)
+            {
+                Ok(records) => {
+                    for record in &records {
+                        if let Ok(stored) = StoredMessage::decode(&record.payload) {
+                            if let Message::Deliver(deliver) =
+                                deliver_frame(&record.header, &stored).message
+                            {
+                                messages.push(deliver);
+                            }
+                        }
+                    }
+                }
+                Err(error) => return self.log_failed(from, conversation_id, &error),
+            }
+        }
+        let result = HistoryResult {
+            query_id,
+            conversation_id,
+            messages,
+            has_more: first > 1,
+        };
+        self.reply(from, vec![OwnedFrame::new(Message::HistoryResult(result))]);
+    }
+}

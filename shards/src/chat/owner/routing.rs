@@ -1,0 +1,184 @@
+//! Decisions of the routing shard applied to a conversation: bot answers, tickets, queueing and
+//! assignment (each a state record in the log and a `handoff` frame to the followers).
+
+use switchboard_protocol::app::{
+    Handoff, Message, MessageId, OwnedFrame, Ticket as TicketFrame, TicketStatus,
+};
+
+use super::{Owner, BOT_USER_ID};
+use crate::auth::{Claims, Role};
+use crate::chat::conversation::ConversationState;
+use crate::log::LogStorage;
+use crate::routing::shard::RoutingOutput;
+use crate::routing::ticket::ConversationSummary;
+
+/// One line for the agent console: what the bot understood.
+fn summary_line(summary: &ConversationSummary) -> String {
+    let intent = summary.intent.as_deref().unwrap_or("unknown");
+    let mut line = format!(
+        "intent {intent} ({:.0}%), sentiment {:.2}",
+        summary.confidence * 100.0,
+        summary.sentiment
+    );
+    for (slot, value) in &summary.slots {
+        line.push_str(&format!(", {slot}={value}"));
+    }
+    if let Some(last) = summary.last_messages.last() {
+        line.push_str(&format!("; last: {last}"));
+    }
+    line
+}
+
+impl<S: LogStorage> Owner<S> {
+    /// Acts on a decision of the routing shard about one of this shard's conversations.
+    pub fn handle_routing(&mut self, output: RoutingOutput, wall_ms: u64) {
+        match output {
+            RoutingOutput::BotMessage {
+                conversation, text, ..
+            } => self.bot_message(conversation, &text, wall_ms),
+            RoutingOutput::Ticket {
+                conversation,
+                ticket,
+                ..
+            } => {
+                if self.conversations.contains_key(&conversation) {
+                    let frame = Message::Ticket(TicketFrame {
+                        ticket_id: ticket.id,
+                        conversation_id: conversation,
+                        status: TicketStatus::OPENED,
+                        subject: ticket.category.clone(),
+                    });
+                    self.fan_out(conversation, OwnedFrame::new(frame), None);
+                }
+            }
+            RoutingOutput::Queued {
+                conversation,
+                group,
+                summary,
+                ..
+            } => {
+                let reason = summary.map_or_else(String::new, |summary| summary_line(&summary));
+                self.change_state(
+                    conversation,
+                    ConversationState::Queued,
+                    None,
+                    Some(group),
+                    reason,
+                );
+            }
+            RoutingOutput::Assigned {
+                conversation,
+                agent,
+                group,
+                agent_shards,
+                summary,
+                ..
+            } => {
+                if let Some(state) = self.conversations.get_mut(&conversation) {
+                    for shard in agent_shards {
+                        if shard < self.shards {
+                            state.interest.insert(shard);
+                        }
+                    }
+                }
+                let reason = summary.map_or_else(String::new, |summary| summary_line(&summary));
+                self.change_state(
+                    conversation,
+                    ConversationState::Assigned,
+                    Some(u64::from(agent)),
+                    Some(group),
+                    reason,
+                );
+            }
+            RoutingOutput::Requeued { conversation, .. } => {
+                let group = self.conversations.get(&conversation).and_then(|c| c.group);
+                self.change_state(
+                    conversation,
+                    ConversationState::Queued,
+                    None,
+                    group,
+                    "re-queued".into(),
+                );
+            }
+            RoutingOutput::Transferred { .. } | RoutingOutput::AgentAway { .. } => {}
+        }
+    }
+
+    /// The routing shard could not take a customer message (its ring is full): the conversation waits
+    /// for a human in the fallback group rather than for an answer that will not come.
+    pub fn routing_unavailable(&mut self, conversation: u64) {
+        let in_bot = self.conversations.get(&conversation).is_some_and(|c| {
+            matches!(
+                c.state,
+                ConversationState::Bot | ConversationState::Resolved
+            )
+        });
+        if in_bot {
+            let group = self.config.fallback_group;
+            self.change_state(
+                conversation,
+                ConversationState::Queued,
+                None,
+                Some(group),
+                "routing shard busy".into(),
+            );
+        }
+    }
+
+    pub(super) fn bot_message(&mut self, conversation_id: u64, text: &str, wall_ms: u64) {
+        let Some(conversation) = self.conversations.get(&conversation_id) else {
+            return;
+        };
+        if !matches!(
+            conversation.state,
+            ConversationState::Bot | ConversationState::Resolved
+        ) {
+            return;
+        }
+        let mut message_id = [0xA1; 16];
+        message_id[4..8].copy_from_slice(&(self.shard as u32).to_be_bytes());
+        message_id[8..].copy_from_slice(&self.log.next_lsn().to_be_bytes());
+        let bot = Claims {
+            key_id: String::new(),
+            tenant: conversation.tenant,
+            user: BOT_USER_ID,
+            role: Role::Bot,
+            groups: Vec::new(),
+            issued_at_s: 0,
+            expires_at_s: 0,
+        };
+        self.send(
+            None,
+            &bot,
+            conversation_id,
+            MessageId(message_id),
+            text,
+            wall_ms,
+        );
+    }
+
+    pub(super) fn change_state(
+        &mut self,
+        conversation_id: u64,
+        state: ConversationState,
+        agent: Option<u64>,
+        group: Option<u32>,
+        reason: String,
+    ) {
+        let Some(conversation) = self.conversations.get_mut(&conversation_id) else {
+            return;
+        };
+        conversation.state = state;
+        conversation.agent = agent;
+        conversation.group = group;
+        let snapshot = conversation.clone();
+        let _ = self.append_state(&snapshot);
+        let frame = Message::Handoff(Handoff {
+            conversation_id,
+            agent_id: agent.unwrap_or(0),
+            agent_group: group.map_or_else(String::new, |g| g.to_string()),
+            reason,
+        });
+        self.fan_out(conversation_id, OwnedFrame::new(frame), None);
+    }
+}
