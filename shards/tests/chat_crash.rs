@@ -141,6 +141,8 @@ fn sigkill_during_heavy_sending_loses_no_acknowledged_message() {
     let run_dir = dir.clone();
     run(async move {
         let dir = run_dir;
+        // The kill timer starts once the server answers (start-up is slow on a loaded machine).
+        drop(connect(addr, 999).await);
         let mut tasks = Vec::new();
         for user in 1..=CUSTOMERS {
             tasks.push(tokio::spawn(send_until_killed(addr, user)));

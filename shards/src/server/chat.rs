@@ -390,7 +390,8 @@ impl ChatShard {
                     agent,
                     conversation,
                 } => {
-                    if let Ok(agent) = u32::try_from(agent) {
+                    let agent = u32::try_from(agent).ok();
+                    if let Some(agent) = agent.filter(|_| self.config.routing_enabled) {
                         let input = RoutingInput::AgentReplied {
                             tenant,
                             agent,
@@ -546,7 +547,8 @@ impl ChatShard {
 
     /// An agent connection came or went: the routing shard tracks presence per shard.
     fn agent_presence(&mut self, claims: &Claims, online: bool) {
-        if claims.role != Role::Agent {
+        // With routing off nobody consumes the routing ring.
+        if claims.role != Role::Agent || !self.config.routing_enabled {
             return;
         }
         let Ok(agent) = u32::try_from(claims.user) else {

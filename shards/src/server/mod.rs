@@ -155,7 +155,7 @@ impl Server {
         let (mut chat, routing) = match config.mode {
             Mode::Chat => {
                 let (setups, routing) = chat_setups(config, shards)?;
-                (setups.into_iter().map(Some).collect(), Some(routing))
+                (setups.into_iter().map(Some).collect(), routing)
             }
             Mode::Echo => (Vec::new(), None),
         };
@@ -169,7 +169,7 @@ impl Server {
             stats: Vec::with_capacity(shards),
             routing: None,
         };
-        if let Some(routing) = routing.filter(|_| config.chat.routing_enabled) {
+        if let Some(routing) = routing {
             server.routing = Some(routing.spawn(shards)?);
         }
         for shard in 0..shards {
@@ -307,7 +307,7 @@ const MESH_RING_CAPACITY: usize = 8_192;
 fn chat_setups(
     config: &ServeConfig,
     shards: usize,
-) -> Result<(Vec<chat::ChatSetup>, RoutingSetup), ServerError> {
+) -> Result<(Vec<chat::ChatSetup>, Option<RoutingSetup>), ServerError> {
     let auth = config.auth.as_ref().ok_or(ServerError::ModeUnavailable {
         mode: "chat",
         why: "chat mode needs token keys: add an [auth] table (see switchboard.example.toml)",
@@ -317,18 +317,24 @@ fn chat_setups(
         message: format!("[auth]: {e}"),
     })?;
     let keyring = Arc::new(keyring);
-    let started = std::time::Instant::now();
-    let routing_shard =
-        crate::routing::shard::RoutingShard::new(config.routing.clone()).map_err(|e| {
-            ServerError::Shard {
-                shard: shards,
-                message: format!("routing shard: {e}"),
-            }
-        })?;
-    tracing::info!(
-        training_ms = started.elapsed().as_millis() as u64,
-        "routing shard trained"
-    );
+    // The routing shard trains its classifier at start; skip that when routing is off.
+    let routing_shard = if config.chat.routing_enabled {
+        let started = std::time::Instant::now();
+        let shard =
+            crate::routing::shard::RoutingShard::new(config.routing.clone()).map_err(|e| {
+                ServerError::Shard {
+                    shard: shards,
+                    message: format!("routing shard: {e}"),
+                }
+            })?;
+        tracing::info!(
+            training_ms = started.elapsed().as_millis() as u64,
+            "routing shard trained"
+        );
+        Some(shard)
+    } else {
+        None
+    };
     let mesh = switchboard_core::channel::Mesh::new(switchboard_core::channel::MeshConfig {
         shards_count: shards,
         ring_capacity: MESH_RING_CAPACITY,
@@ -337,10 +343,10 @@ fn chat_setups(
         shard: 0,
         message: format!("cross-core rings: {e}"),
     })?;
-    let routing = RoutingSetup {
+    let routing = routing_shard.map(|shard| RoutingSetup {
         endpoint: mesh.routing,
-        shard: routing_shard,
-    };
+        shard,
+    });
     let setups = mesh
         .shards
         .into_iter()
