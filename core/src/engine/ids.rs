@@ -12,7 +12,9 @@ pub struct ConnId {
 }
 
 impl ConnId {
-    pub(crate) fn new(index: u32, generation: u32) -> Self {
+    /// An id from its parts. Only the engine hands out live ids; one made up elsewhere (tests, a sans-IO
+    /// layer's fixtures) names no connection unless index and generation match a live one.
+    pub const fn new(index: u32, generation: u32) -> Self {
         Self { index, generation }
     }
 

@@ -42,6 +42,8 @@ use crate::routing::shard::RoutingInput;
 const MESH_BATCH_PER_PEER: usize = 1_024;
 /// Close code for a chat connection that negotiated no switchboard subprotocol (protocol error).
 const CLOSE_NO_SUBPROTOCOL: u16 = 1002;
+/// How often the log's retention (age, size) is applied, shard milliseconds.
+const RETENTION_CHECK_MS: u64 = 60_000;
 /// Customer value given to the router until a customer-profile source exists (mid-range: no preference).
 const DEFAULT_CUSTOMER_VALUE: f32 = 0.5;
 /// How long a client refused for a full ring should wait, milliseconds.
@@ -88,6 +90,8 @@ pub(crate) struct ChatShard {
     bytes_enqueued: u64,
     /// When the log commit in flight started.
     commit_started: Option<Instant>,
+    /// When (shard ms) the log's retention is applied next.
+    next_retention_ms: u64,
 }
 
 impl ChatShard {
@@ -122,6 +126,7 @@ impl ChatShard {
                 .map_err(|e| format!("[overload]: {e}"))?,
             bytes_enqueued: 0,
             commit_started: None,
+            next_retention_ms: RETENTION_CHECK_MS,
         })
     }
 
@@ -349,6 +354,13 @@ impl ChatShard {
         now: u64,
     ) {
         self.retry_overflow();
+        if now >= self.next_retention_ms {
+            self.next_retention_ms = now + RETENTION_CHECK_MS;
+            match self.owner.retain(wall_ms()) {
+                Ok(report) => debug!(shard = self.id, ?report, "retention"),
+                Err(error) => warn!(shard = self.id, %error, "log retention failed"),
+            }
+        }
         if let Some(io) = self.owner.begin_commit() {
             self.commit_started = Some(Instant::now());
             submit(engine, io);

@@ -133,4 +133,13 @@ impl<S: LogStorage> Owner<S> {
             }
         }
     }
+
+    /// Applies the log's retention (age and size, whole closed segments) at wall-clock `wall_ms`.
+    ///
+    /// # Errors
+    ///
+    /// The log's error when a segment cannot be deleted.
+    pub fn retain(&mut self, wall_ms: u64) -> Result<crate::log::RetentionReport, LogError> {
+        self.log.retain(wall_ms)
+    }
 }

@@ -21,6 +21,8 @@ use tracing::{error, warn};
 mod commit;
 mod replay;
 mod routing;
+#[cfg(test)]
+mod tests;
 
 use super::config::ChatConfig;
 use super::conversation::{Conversation, ConversationState};

@@ -1,0 +1,131 @@
+//! The owner without sockets: acks only after the commit, de-duplication, retention gaps on resume.
+
+use switchboard_core::engine::ConnId;
+use switchboard_protocol::app::{GapReason, Message, MessageId};
+
+use super::{Outbound, Owner};
+use crate::auth::{Claims, Role};
+use crate::chat::messages::{ConnRef, Request};
+use crate::chat::ChatConfig;
+use crate::log::{Durability, LogConfig, MemoryStorage, ShardLog};
+use crate::pii::PiiPolicy;
+
+fn owner(config: LogConfig) -> Owner<MemoryStorage> {
+    let (log, _) = ShardLog::open(config, MemoryStorage::new()).unwrap();
+    let chat = ChatConfig {
+        routing_enabled: false,
+        ..ChatConfig::default()
+    };
+    Owner::new(0, 1, chat, PiiPolicy::default(), log).unwrap()
+}
+
+fn customer() -> Claims {
+    Claims {
+        key_id: "k".into(),
+        tenant: 1,
+        user: 7,
+        role: Role::Customer,
+        groups: Vec::new(),
+        issued_at_s: 0,
+        expires_at_s: u64::MAX,
+    }
+}
+
+const FROM: ConnRef = ConnRef {
+    shard: 0,
+    conn: ConnId::new(3, 1),
+};
+
+fn send(owner: &mut Owner<MemoryStorage>, conversation: u64, n: u8, create: bool) {
+    let request = Request::Send {
+        message_id: MessageId([n; 16]),
+        conversation,
+        create,
+        text: format!("message {n}"),
+    };
+    owner.handle(FROM, &customer(), request, 1_000 + u64::from(n));
+}
+
+/// Drains the outputs and returns the frames replied to `FROM`.
+fn replies(owner: &mut Owner<MemoryStorage>) -> Vec<Message> {
+    let mut frames = Vec::new();
+    while let Some(output) = owner.poll_output() {
+        if let Outbound::Reply(reply) = output {
+            frames.extend(reply.frames.into_iter().map(|frame| frame.message));
+        }
+    }
+    frames
+}
+
+#[test]
+fn acks_wait_for_the_commit_and_retries_get_the_original_ack() {
+    let mut owner = owner(LogConfig::default());
+    send(&mut owner, 5, 1, true);
+    assert!(replies(&mut owner).is_empty(), "no ack before the commit");
+    owner.commit().unwrap();
+    let acks = replies(&mut owner);
+    assert!(
+        matches!(&acks[..], [Message::Ack(ack)] if ack.sequence == 1 && ack.conversation_id == 5)
+    );
+    // A retry before and after the commit: the same sequence, no second record.
+    send(&mut owner, 5, 2, false);
+    send(&mut owner, 5, 2, false);
+    owner.commit().unwrap();
+    send(&mut owner, 5, 2, false);
+    let acks: Vec<u64> = replies(&mut owner)
+        .into_iter()
+        .map(|m| match m {
+            Message::Ack(ack) => ack.sequence,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(acks, [2, 2, 2]);
+    assert_eq!(owner.counters().messages_stored, 2);
+    assert_eq!(owner.counters().duplicates, 2);
+}
+
+#[test]
+fn resume_reports_messages_removed_by_retention_as_a_gap() {
+    let mut config = LogConfig {
+        durability: Durability::Buffered,
+        segment_bytes_max: 1_024,
+        payload_bytes_max: 512,
+        retention_bytes_max: Some(2_048),
+        retention_ms: None,
+        ..LogConfig::default()
+    };
+    config.data_dir = "unused".into();
+    let mut owner = owner(config);
+    send(&mut owner, 9, 1, true);
+    for n in 2..=60 {
+        send(&mut owner, 9, n, false);
+        owner.commit().unwrap();
+    }
+    replies(&mut owner);
+    let report = owner.retain(10_000).unwrap();
+    assert!(report.segments > 0, "old segments deleted");
+    owner.handle(
+        FROM,
+        &customer(),
+        Request::Resume {
+            conversation: 9,
+            last_sequence: 0,
+        },
+        20_000,
+    );
+    let frames = replies(&mut owner);
+    let Message::Gap(gap) = &frames[0] else {
+        panic!("expected a gap first, got {:?}", frames[0]);
+    };
+    assert_eq!((gap.from_sequence, gap.reason), (1, GapReason::EXPIRED));
+    let delivered: Vec<u64> = frames
+        .iter()
+        .filter_map(|m| match m {
+            Message::Deliver(d) => Some(d.sequence),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(delivered.first(), Some(&(gap.to_sequence + 1)));
+    assert_eq!(delivered.last(), Some(&60));
+    assert!(delivered.windows(2).all(|w| w[1] == w[0] + 1));
+}
