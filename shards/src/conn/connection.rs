@@ -139,6 +139,11 @@ impl Connection {
         self.close_reason.as_ref()
     }
 
+    /// Bytes queued for the client and not yet handed to the transport (the overload detector's input).
+    pub fn queued_bytes(&self) -> usize {
+        self.send_queue.queued_bytes()
+    }
+
     /// The send queue's counters, for metrics.
     pub fn send_counters(&self) -> SendQueueCounters {
         self.send_queue.counters()

@@ -42,6 +42,8 @@ use crate::routing::shard::RoutingInput;
 const MESH_BATCH_PER_PEER: usize = 1_024;
 /// Close code for a chat connection that negotiated no switchboard subprotocol (protocol error).
 const CLOSE_NO_SUBPROTOCOL: u16 = 1002;
+/// How often the bytes queued for clients are summed for the overload detector, shard milliseconds.
+const QUEUE_SCAN_MS: u64 = 250;
 /// How often the log's retention (age, size) is applied, shard milliseconds.
 const RETENTION_CHECK_MS: u64 = 60_000;
 /// Customer value given to the router until a customer-profile source exists (mid-range: no preference).
@@ -86,8 +88,9 @@ pub(crate) struct ChatShard {
     joined: Vec<ConnId>,
     pub(crate) counters: ChatCounters,
     overload: OverloadDetector,
-    /// Bytes of frames queued for this shard's clients since start (queue depth = this − bytes sent).
-    bytes_enqueued: u64,
+    /// Bytes queued for this shard's clients at the last scan, and when (shard ms) the next scan is due.
+    queued_bytes: u64,
+    next_queue_scan_ms: u64,
     /// When the log commit in flight started.
     commit_started: Option<Instant>,
     /// When (shard ms) the log's retention is applied next.
@@ -124,7 +127,8 @@ impl ChatShard {
             counters: ChatCounters::default(),
             overload: OverloadDetector::new(setup.overload)
                 .map_err(|e| format!("[overload]: {e}"))?,
-            bytes_enqueued: 0,
+            queued_bytes: 0,
+            next_queue_scan_ms: 0,
             commit_started: None,
             next_retention_ms: RETENTION_CHECK_MS,
         })
@@ -179,7 +183,7 @@ impl ChatShard {
         {
             self.counters.unauthorized += 1;
             let frame = error_frame(ErrorCode::UNAUTHORIZED, "no hello in time", None);
-            self.bytes_enqueued += send_frame(&mut self.encoder, entry, &frame, now);
+            send_frame(&mut self.encoder, entry, &frame, now);
             entry.conn.close(CLOSE_POLICY, now);
         }
     }
@@ -212,14 +216,14 @@ impl ChatShard {
         for output in outputs.drain(..) {
             match output {
                 SessionOutput::Frame(frame) => {
-                    self.bytes_enqueued += send_frame(&mut self.encoder, entry, &frame, now);
+                    send_frame(&mut self.encoder, entry, &frame, now);
                 }
                 SessionOutput::Request(request) => {
                     let principal = principal.as_ref().expect("requests only after hello");
                     if let Err(refusal) = self.overload.admit(request_class(&request, principal)) {
                         self.counters.overload_refusals += 1;
                         let frame = OwnedFrame::new(Message::Error(refusal.error_report()));
-                        self.bytes_enqueued += send_frame(&mut self.encoder, entry, &frame, now);
+                        send_frame(&mut self.encoder, entry, &frame, now);
                         continue;
                     }
                     self.request(entry, principal, request, now);
@@ -283,7 +287,7 @@ impl ChatShard {
                 "owner shard busy",
                 Some(RING_FULL_RETRY_AFTER_MS),
             );
-            self.bytes_enqueued += send_frame(&mut self.encoder, entry, &frame, now);
+            send_frame(&mut self.encoder, entry, &frame, now);
         }
     }
 
@@ -437,15 +441,14 @@ impl ChatShard {
 
     /// Once per tick: feeds the overload detector (queued bytes, tick latency), logs a mode change, and
     /// publishes the counters.
-    pub(crate) fn observe(
-        &mut self,
-        now: u64,
-        bytes_sent: u64,
-        tick_us: u64,
-        stats: &mut ChatStats,
-    ) {
+    pub(crate) fn observe(&mut self, now: u64, table: &Table, tick_us: u64, stats: &mut ChatStats) {
+        if now >= self.next_queue_scan_ms {
+            // A full scan of the connections, so at most once per QUEUE_SCAN_MS (about 0.1 ms per 100K).
+            self.queued_bytes = table.queued_bytes();
+            self.next_queue_scan_ms = now + QUEUE_SCAN_MS;
+        }
         let sample = LoadSample {
-            queued_bytes: self.bytes_enqueued.saturating_sub(bytes_sent),
+            queued_bytes: self.queued_bytes,
             ring_percent: 0,
             latency_us: Some(tick_us),
         };
@@ -503,7 +506,7 @@ impl ChatShard {
             return;
         };
         for frame in &reply.frames {
-            self.bytes_enqueued += send_frame(&mut self.encoder, entry, frame, now);
+            send_frame(&mut self.encoder, entry, frame, now);
         }
         mark(entry, dirty);
     }
@@ -530,7 +533,7 @@ impl ChatShard {
         }
         for conn in targets.drain(..) {
             if let Some(entry) = table.get_mut(conn) {
-                self.bytes_enqueued += send_frame(&mut self.encoder, entry, &delivery.frame, now);
+                send_frame(&mut self.encoder, entry, &delivery.frame, now);
                 mark(entry, dirty);
             }
         }
@@ -637,10 +640,10 @@ fn mark(entry: &mut Entry, dirty: &mut Vec<ConnId>) {
     }
 }
 
-/// Encodes `frame` for the session's encoding and queues it on its lane; returns the bytes queued.
-fn send_frame(encoder: &mut Encoder, entry: &mut Entry, frame: &OwnedFrame, now: u64) -> u64 {
+/// Encodes `frame` for the session's encoding and queues it on its lane.
+fn send_frame(encoder: &mut Encoder, entry: &mut Entry, frame: &OwnedFrame, now: u64) {
     let Some(session) = entry.session.as_ref() else {
-        return 0;
+        return;
     };
     let mut out = Vec::new();
     let kind = match session.encoding() {
@@ -653,10 +656,8 @@ fn send_frame(encoder: &mut Encoder, entry: &mut Entry, frame: &OwnedFrame, now:
             DataKind::Text
         }
     };
-    let bytes = out.len() as u64;
     // A full queue closes the connection (1013); the client resumes from its last sequence.
     let _ = entry.conn.send(frame.lane, kind, Bytes::from(out), now);
-    bytes
 }
 
 /// The admission class of a request: a customer's chat send is a ticket-bearing message only through the

@@ -200,9 +200,8 @@ impl Shard {
                 chat.end_tick(&mut self.engine, &mut self.table, &mut self.dirty, now);
                 self.flush_dirty(now);
                 let tick_us = self.now_us().saturating_sub(self.received_us);
-                let sent = self.stats.bytes_sent.get();
                 if let Some(chat) = self.chat.as_mut() {
-                    chat.observe(now, sent, tick_us, &mut self.stats.chat);
+                    chat.observe(now, &self.table, tick_us, &mut self.stats.chat);
                 }
             }
         }

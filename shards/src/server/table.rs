@@ -97,6 +97,15 @@ impl Table {
     }
 
     /// Every connection id, for a drain that must touch them all.
+    /// Bytes queued for clients over every connection (a full scan: call it rarely).
+    pub(crate) fn queued_bytes(&self) -> u64 {
+        self.entries
+            .iter()
+            .flatten()
+            .map(|entry| entry.conn.queued_bytes() as u64)
+            .sum()
+    }
+
     pub(crate) fn ids(&self) -> impl Iterator<Item = ConnId> + '_ {
         self.entries.iter().flatten().map(|entry| entry.id)
     }
