@@ -1,0 +1,170 @@
+//! The chat shard's side of the cross-core rings: draining what peers sent, pushing with a per-peer
+//! overflow queue (a full ring never blocks and never drops), the routing shard's inputs, and the
+//! once-per-tick overload sample and metrics.
+
+use super::*;
+
+impl ChatShard {
+    pub(super) fn tell_unfollow(&mut self, conversation: u64) {
+        let owner = owner_of(conversation, self.shards);
+        if owner == self.id {
+            self.owner.unfollow(conversation, self.id);
+        } else {
+            self.push(
+                owner,
+                ShardMsg::Unfollow {
+                    conversation,
+                    shard: self.id,
+                },
+            );
+        }
+    }
+
+    /// Handles everything other shards sent since the last tick.
+    pub(crate) fn drain_mesh(&mut self, table: &mut Table, dirty: &mut Vec<ConnId>, now: u64) {
+        let mut batch = std::mem::take(&mut self.batch);
+        self.endpoint
+            .inbox
+            .drain(MESH_BATCH_PER_PEER, |_, message| batch.push(message));
+        for message in batch.drain(..) {
+            match message {
+                ShardMsg::Request {
+                    from,
+                    principal,
+                    request,
+                } => self.owner.handle(from, &principal, request, wall_ms()),
+                ShardMsg::Reply(reply) => self.apply_reply(reply, table, dirty, now),
+                ShardMsg::Deliver(delivery) => self.deliver_local(&delivery, table, dirty, now),
+                ShardMsg::Unfollow {
+                    conversation,
+                    shard,
+                } => self.owner.unfollow(conversation, shard),
+                ShardMsg::FromRouting(output) => self.owner.handle_routing(output, wall_ms()),
+                // Only the routing shard receives routing inputs.
+                ShardMsg::ToRouting(_) => {}
+            }
+        }
+        self.batch = batch;
+    }
+
+    /// Once per tick: feeds the overload detector (queued bytes, tick latency), logs a mode change, and
+    /// publishes the counters.
+    pub(crate) fn observe(&mut self, now: u64, table: &Table, tick_us: u64, stats: &mut ChatStats) {
+        if now >= self.next_queue_scan_ms {
+            // A full scan of the connections, so at most once per QUEUE_SCAN_MS (about 0.1 ms per 100K).
+            self.queued_bytes = table.queued_bytes();
+            self.next_queue_scan_ms = now + QUEUE_SCAN_MS;
+        }
+        let sample = LoadSample {
+            queued_bytes: self.queued_bytes,
+            ring_percent: 0,
+            latency_us: Some(tick_us),
+        };
+        if let Some(transition) = self.overload.observe(now, sample) {
+            warn!(
+                shard = self.id,
+                from = transition.from.label(),
+                to = transition.to.label(),
+                cause = transition.cause.label(),
+                "degradation mode changed"
+            );
+        }
+        let owner = self.owner.counters();
+        let pii = self.owner.pii_counts();
+        let detected = PiiKind::ALL.iter().map(|&kind| pii.detected(kind)).sum();
+        stats.publish(
+            [
+                owner.messages_stored,
+                owner.duplicates,
+                owner.conversations_created,
+                owner.forbidden,
+                owner.not_found,
+                self.counters.unauthorized,
+                owner.resumes,
+                owner.replayed,
+                owner.gaps,
+                owner.history_queries,
+                owner.log_errors,
+                self.counters.ring_full + self.counters.requests_refused_ring_full,
+                self.counters.overload_refusals,
+                detected,
+                pii.changed(),
+            ],
+            self.owner.conversation_count(),
+            self.overload.mode().as_u8(),
+        );
+    }
+
+    /// A customer message for the routing shard; when its ring is full the conversation waits for a human
+    /// instead (the routing shard never blocks a connection shard).
+    pub(super) fn route_or_degrade(&mut self, input: RoutingInput, conversation: u64) {
+        let routing = self.shards;
+        if !self.overflow[routing].is_empty()
+            || self
+                .endpoint
+                .outboxes
+                .push_deferred(routing, ShardMsg::ToRouting(input))
+                .is_err()
+        {
+            self.counters.ring_full += 1;
+            self.owner.routing_unavailable(conversation);
+        }
+    }
+
+    /// An agent connection came or went: the routing shard tracks presence per shard.
+    pub(super) fn agent_presence(&mut self, claims: &Claims, online: bool) {
+        // With routing off nobody consumes the routing ring.
+        if claims.role != Role::Agent || !self.config.routing_enabled {
+            return;
+        }
+        let Ok(agent) = u32::try_from(claims.user) else {
+            warn!(
+                shard = self.id,
+                user = claims.user,
+                "agent id above 2^32 cannot be routed"
+            );
+            return;
+        };
+        let input = if online {
+            RoutingInput::AgentOnline {
+                tenant: claims.tenant,
+                agent,
+                groups: claims.groups.clone(),
+                shard: self.id,
+            }
+        } else {
+            RoutingInput::AgentOffline {
+                tenant: claims.tenant,
+                agent,
+                shard: self.id,
+            }
+        };
+        self.push(self.shards, ShardMsg::ToRouting(input));
+    }
+
+    pub(super) fn push(&mut self, to: usize, message: ShardMsg) {
+        if !self.overflow[to].is_empty() {
+            return self.overflow[to].push_back(message);
+        }
+        if let Err(full) = self.endpoint.outboxes.push_deferred(to, message) {
+            self.counters.ring_full += 1;
+            warn!(
+                shard = self.id,
+                peer = to,
+                "ring full; holding messages for the next tick"
+            );
+            self.overflow[to].push_back(full.0);
+        }
+    }
+
+    pub(super) fn retry_overflow(&mut self) {
+        for to in 0..self.overflow.len() {
+            while let Some(message) = self.overflow[to].pop_front() {
+                if let Err(full) = self.endpoint.outboxes.push_deferred(to, message) {
+                    self.overflow[to].push_front(full.0);
+                    break;
+                }
+            }
+        }
+    }
+}
