@@ -201,7 +201,8 @@ impl Session {
                     }
                 }
             }
-            if out.iter().any(|o| matches!(o, SessionOutput::Close(_))) {
+            // A close is always the last output pushed; nothing after it is read.
+            if matches!(out.last(), Some(SessionOutput::Close(_))) {
                 return;
             }
         }

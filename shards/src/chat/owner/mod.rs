@@ -226,17 +226,11 @@ impl<S: LogStorage> Owner<S> {
     /// Handles one request from `from` at wall-clock `wall_ms` (Unix milliseconds, stored as `sent_at_ms`).
     pub fn handle(&mut self, from: ConnRef, principal: &Claims, request: Request, wall_ms: u64) {
         let conversation_id = request.conversation();
-        if let Request::Send {
-            create: true,
-            message_id,
-            ..
-        } = &request
-        {
+        if let Request::Send { create: true, .. } = &request {
             if !self.conversations.contains_key(&conversation_id) {
                 if let Err(code) = self.create(conversation_id, principal) {
                     return self.refuse(from, code, "cannot open a conversation", conversation_id);
                 }
-                let _ = message_id;
             }
         }
         let Some(conversation) = self.conversations.get_mut(&conversation_id) else {

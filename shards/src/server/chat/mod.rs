@@ -443,9 +443,10 @@ impl ChatShard {
                 session.note_follow(delivery.conversation);
             }
         }
+        let mut encoded = Encoded::new(&delivery.frame);
         for conn in targets.drain(..) {
             if let Some(entry) = table.get_mut(conn) {
-                send_frame(&mut self.encoder, entry, &delivery.frame, now);
+                send_encoded(&mut self.encoder, entry, &mut encoded, now);
                 mark(entry, dirty);
             }
         }
@@ -479,24 +480,60 @@ fn mark(entry: &mut Entry, dirty: &mut Vec<ConnId>) {
     }
 }
 
-/// Encodes `frame` for the session's encoding and queues it on its lane.
-fn send_frame(encoder: &mut Encoder, entry: &mut Entry, frame: &OwnedFrame, now: u64) {
+/// One frame and its encodings, each made at most once however many connections get it (a delivery to
+/// many followers encodes once per encoding, and every connection's queue shares the same bytes).
+struct Encoded<'a> {
+    frame: &'a OwnedFrame,
+    binary: Option<Bytes>,
+    json: Option<Bytes>,
+}
+
+impl<'a> Encoded<'a> {
+    fn new(frame: &'a OwnedFrame) -> Self {
+        Encoded {
+            frame,
+            binary: None,
+            json: None,
+        }
+    }
+
+    /// The frame's bytes and opcode for `encoding`.
+    fn get(&mut self, encoder: &mut Encoder, encoding: Encoding) -> (DataKind, Bytes) {
+        let frame = self.frame;
+        match encoding {
+            Encoding::Binary => {
+                let bytes = self.binary.get_or_insert_with(|| {
+                    let mut out = Vec::new();
+                    encoder.encode(frame, &mut out);
+                    Bytes::from(out)
+                });
+                (DataKind::Binary, bytes.clone())
+            }
+            Encoding::Json => {
+                let bytes = self.json.get_or_insert_with(|| {
+                    let mut out = Vec::new();
+                    json::encode_json(frame, &mut out);
+                    Bytes::from(out)
+                });
+                (DataKind::Text, bytes.clone())
+            }
+        }
+    }
+}
+
+/// Queues an encoded frame on the connection's lane for it.
+fn send_encoded(encoder: &mut Encoder, entry: &mut Entry, encoded: &mut Encoded<'_>, now: u64) {
     let Some(session) = entry.session.as_ref() else {
         return;
     };
-    let mut out = Vec::new();
-    let kind = match session.encoding() {
-        Encoding::Binary => {
-            encoder.encode(frame, &mut out);
-            DataKind::Binary
-        }
-        Encoding::Json => {
-            json::encode_json(frame, &mut out);
-            DataKind::Text
-        }
-    };
+    let (kind, bytes) = encoded.get(encoder, session.encoding());
     // A full queue closes the connection (1013); the client resumes from its last sequence.
-    let _ = entry.conn.send(frame.lane, kind, Bytes::from(out), now);
+    let _ = entry.conn.send(encoded.frame.lane, kind, bytes, now);
+}
+
+/// Encodes `frame` for the session's encoding and queues it on its lane.
+fn send_frame(encoder: &mut Encoder, entry: &mut Entry, frame: &OwnedFrame, now: u64) {
+    send_encoded(encoder, entry, &mut Encoded::new(frame), now);
 }
 
 /// The admission class of a request: a customer's chat send is a ticket-bearing message only through the
