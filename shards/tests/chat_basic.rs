@@ -1,12 +1,15 @@
 //! Chat mode over real sockets: hello and tokens, send → ack → deliver, de-duplicated retries, resume with
-//! replay, history pages, PII masking, access refusals, JSON clients, and recovery after a restart.
+//! replay, history pages, PII masking, access refusals, JSON clients, recovery after a restart, and
+//! conversation updates (resolve, transfer, re-open) without the routing shard.
 
 mod chat_support;
 
 use std::time::Duration;
 
 use chat_support::{chat_config, data_dir, message_id, run, start, stop, token, Client};
-use switchboard_protocol::app::{ErrorCode, HistoryQuery, Message, Typing};
+use switchboard_protocol::app::{
+    ConversationState, ConversationUpdate, ErrorCode, HistoryQuery, Message, Typing,
+};
 use switchboard_shards::auth::Role;
 
 const TENANT: u64 = 7;
@@ -358,6 +361,130 @@ fn epoll_engine_commits_and_delivers_too() {
             assert_eq!(ack(&mut customer).await, (conversation, n));
             assert_eq!(deliver(&mut admin).await.0, n);
         }
+    });
+    stop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A `conversation_update` request.
+fn update(conversation: u64, state: ConversationState, agent: u64, group: &str) -> Message {
+    Message::ConversationUpdate(ConversationUpdate {
+        conversation_id: conversation,
+        state,
+        agent_id: agent,
+        agent_group: group.into(),
+        reason: "by test".into(),
+    })
+}
+
+/// The next `conversation_update` or `error`, skipping other frames.
+async fn update_answer(client: &mut Client) -> Result<ConversationUpdate, ErrorCode> {
+    for _ in 0..20 {
+        match client.next().await.message {
+            Message::ConversationUpdate(update) => return Ok(update),
+            Message::Error(error) => return Err(error.code),
+            _ => {}
+        }
+    }
+    panic!("no answer to conversation_update");
+}
+
+#[test]
+fn conversation_updates_without_routing() {
+    let dir = data_dir("updates");
+    let server = start(&chat_config(2, &dir));
+    let addr = server.local_addr();
+    run(async move {
+        let mut customer =
+            Client::connect(addr, &token(TENANT, CUSTOMER, Role::Customer, &[])).await;
+        customer.send(0, message_id(1), "my refund?").await;
+        let (conversation, _) = ack(&mut customer).await;
+        let mut agent = Client::connect(addr, &token(TENANT, 77, Role::Agent, &[1, 5])).await;
+
+        // Malformed and forbidden requests.
+        customer
+            .send_frame(update(conversation, ConversationState::BOT, 0, ""))
+            .await;
+        assert_eq!(
+            update_answer(&mut customer).await.unwrap_err(),
+            ErrorCode::INVALID_STATE
+        );
+        customer
+            .send_frame(update(conversation, ConversationState::QUEUED, 0, "5"))
+            .await;
+        assert_eq!(
+            update_answer(&mut customer).await.unwrap_err(),
+            ErrorCode::FORBIDDEN
+        );
+        agent
+            .send_frame(update(conversation, ConversationState::QUEUED, 0, "five"))
+            .await;
+        assert_eq!(
+            update_answer(&mut agent).await.unwrap_err(),
+            ErrorCode::INVALID_STATE
+        );
+        let stranger = token(TENANT + 1, 78, Role::Agent, &[1]);
+        let mut stranger = Client::connect(addr, &stranger).await;
+        stranger
+            .send_frame(update(conversation, ConversationState::RESOLVED, 0, ""))
+            .await;
+        assert_eq!(
+            update_answer(&mut stranger).await.unwrap_err(),
+            ErrorCode::FORBIDDEN
+        );
+
+        // The agent (group 1 is the fallback queue) moves it to group 5, then takes it.
+        agent
+            .send_frame(update(conversation, ConversationState::QUEUED, 0, "5"))
+            .await;
+        let moved = update_answer(&mut agent).await.unwrap();
+        assert_eq!(
+            (moved.state, moved.agent_group.as_str()),
+            (ConversationState::QUEUED, "5")
+        );
+        agent
+            .send_frame(update(conversation, ConversationState::ASSIGNED, 77, ""))
+            .await;
+        let taken = update_answer(&mut agent).await.unwrap();
+        assert_eq!(
+            (taken.state, taken.agent_id),
+            (ConversationState::ASSIGNED, 77)
+        );
+        let seen = update_answer(&mut customer).await.unwrap();
+        assert_eq!(seen.state, ConversationState::QUEUED);
+        let seen = update_answer(&mut customer).await.unwrap();
+        assert_eq!(
+            (seen.state, seen.agent_id),
+            (ConversationState::ASSIGNED, 77)
+        );
+
+        // The customer says it is done; resolving again is idempotent.
+        customer
+            .send_frame(update(conversation, ConversationState::RESOLVED, 0, ""))
+            .await;
+        let done = update_answer(&mut customer).await.unwrap();
+        assert_eq!(done.state, ConversationState::RESOLVED);
+        customer
+            .send_frame(update(conversation, ConversationState::RESOLVED, 0, ""))
+            .await;
+        assert_eq!(
+            update_answer(&mut customer).await.unwrap().state,
+            ConversationState::RESOLVED
+        );
+        assert_eq!(
+            update_answer(&mut agent).await.unwrap().state,
+            ConversationState::RESOLVED
+        );
+
+        // Writing again re-opens it in the fallback queue (no routing shard here).
+        customer
+            .send(conversation, message_id(2), "one more thing")
+            .await;
+        let reopened = update_answer(&mut customer).await.unwrap();
+        assert_eq!(
+            (reopened.state, reopened.agent_group.as_str()),
+            (ConversationState::QUEUED, "1")
+        );
     });
     stop(server);
     let _ = std::fs::remove_dir_all(dir);

@@ -1,11 +1,14 @@
 //! The routing/AI shard wired into chat mode, end to end over real sockets: a knowledge-base question gets
 //! the bot's answer (AI lane), an out-of-scope question is handed to an online agent with the bot's summary
-//! and the agent's reply reaches the customer, and an angry customer goes straight to a human.
+//! and the agent's reply reaches the customer, and an angry customer goes straight to a human. Agents
+//! transfer and resolve conversations with `conversation_update`, and a customer writing again re-opens one.
 
 mod chat_support;
 
 use chat_support::{chat_config, data_dir, message_id, run, start, stop, token, Client};
-use switchboard_protocol::app::{Lane, Message, SenderRole};
+use switchboard_protocol::app::{
+    ConversationState, ConversationUpdate, ErrorCode, Lane, Message, SenderRole,
+};
 use switchboard_shards::auth::Role;
 use switchboard_shards::routing::shard::{RoutingShard, RoutingShardConfig};
 
@@ -43,7 +46,8 @@ fn bot_answers_hands_off_and_agents_reply() {
         // A knowledge-base question: the bot answers on the AI lane.
         let mut asker = Client::connect(addr, &token(TENANT, 1, Role::Customer, &[])).await;
         asker.send(0, message_id(1), "三连是什么意思").await;
-        assert!(matches!(asker.next().await.message, Message::Ack(_)));
+        // The bot's answer (AI lane) may overtake the ack (chat lane) queued with it.
+        asker.take(|m| matches!(m, Message::Ack(_))).await;
         let frame = asker.next().await;
         assert_eq!(frame.lane, Lane::AiAnswer);
         match frame.message {
@@ -58,8 +62,8 @@ fn bot_answers_hands_off_and_agents_reply() {
         // Out of scope: handed to the online agent with the summary; the agent's reply reaches the customer.
         let mut lost = Client::connect(addr, &token(TENANT, 2, Role::Customer, &[])).await;
         lost.send(0, message_id(2), "qwzx plorf").await;
-        let Message::Ack(ack) = lost.next().await.message else {
-            panic!("ack")
+        let Message::Ack(ack) = lost.take(|m| matches!(m, Message::Ack(_))).await.message else {
+            unreachable!()
         };
         let (conversation, agent_id, reason) = assigned(&mut agent).await;
         assert_eq!((conversation, agent_id), (ack.conversation_id, AGENT));
@@ -93,14 +97,186 @@ fn bot_answers_hands_off_and_agents_reply() {
         angry
             .send(0, message_id(4), "你们这帮骗子,马上退钱!!!")
             .await;
-        assert!(matches!(angry.next().await.message, Message::Ack(_)));
-        loop {
+        // The urgent handoff may overtake the (chat-lane) ack when both wait in the connection's queue.
+        let (mut acked, mut handed) = (false, false);
+        for _ in 0..20 {
             match angry.next().await.message {
-                Message::Handoff(handoff) if handoff.agent_id == AGENT => break,
-                Message::Handoff(_) => {}
+                Message::Ack(_) => acked = true,
+                Message::Handoff(handoff) if handoff.agent_id == AGENT => handed = true,
+                Message::Handoff(_) | Message::ConversationUpdate(_) => {}
                 other => panic!("expected a handoff, got {other:?}"),
             }
+            if acked && handed {
+                break;
+            }
         }
+        assert!(
+            acked && handed,
+            "angry customer acked and handed to the agent"
+        );
+    });
+    stop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Reads frames (at most 30) until `pick` returns something.
+async fn until<T>(client: &mut Client, mut pick: impl FnMut(Message) -> Option<T>) -> T {
+    for _ in 0..30 {
+        if let Some(found) = pick(client.next().await.message) {
+            return found;
+        }
+    }
+    panic!("the expected frame did not come");
+}
+
+/// A `conversation_update` asking for `state` (with `agent` or `group` as the transfer target).
+fn update(conversation: u64, state: ConversationState, agent: u64, group: &str) -> Message {
+    Message::ConversationUpdate(ConversationUpdate {
+        conversation_id: conversation,
+        state,
+        agent_id: agent,
+        agent_group: group.into(),
+        reason: "test".into(),
+    })
+}
+
+#[test]
+fn agents_transfer_and_resolve_and_the_customer_reopens() {
+    let dir = data_dir("routing-update");
+    let mut config = chat_config(2, &dir);
+    config.chat.routing_enabled = true;
+    let server = start(&config);
+    let addr = server.local_addr();
+    let groups: Vec<u32> = RoutingShard::new(RoutingShardConfig::default())
+        .unwrap()
+        .groups()
+        .iter()
+        .map(|group| group.id)
+        .collect();
+    const OTHER: u64 = 4343;
+    run(async move {
+        let first = Client::connect(addr, &token(TENANT, AGENT, Role::Agent, &groups)).await;
+        let second = Client::connect(addr, &token(TENANT, OTHER, Role::Agent, &groups)).await;
+        let mut customer = Client::connect(addr, &token(TENANT, 7, Role::Customer, &[])).await;
+        customer.send(0, message_id(10), "qwzx plorf").await;
+        let Message::Ack(ack) = customer
+            .take(|m| matches!(m, Message::Ack(_)))
+            .await
+            .message
+        else {
+            unreachable!()
+        };
+        let conversation = ack.conversation_id;
+        let (_, holder, _) = assigned(&mut customer).await;
+        let (mut holding, mut other, other_id) = if holder == AGENT {
+            (first, second, OTHER)
+        } else {
+            (second, first, AGENT)
+        };
+
+        // The customer may not transfer; the holder moves it to the other agent.
+        customer
+            .send_frame(update(
+                conversation,
+                ConversationState::ASSIGNED,
+                other_id,
+                "",
+            ))
+            .await;
+        let code = until(&mut customer, |m| match m {
+            Message::Error(error) => Some(error.code),
+            _ => None,
+        })
+        .await;
+        assert_eq!(code, ErrorCode::FORBIDDEN);
+        holding
+            .send_frame(update(
+                conversation,
+                ConversationState::ASSIGNED,
+                other_id,
+                "",
+            ))
+            .await;
+        let answer = until(&mut holding, |m| match m {
+            Message::ConversationUpdate(u) if u.agent_id == other_id => Some(u),
+            Message::Error(error) => panic!("transfer refused: {error:?}"),
+            _ => None,
+        })
+        .await;
+        assert_eq!(
+            (answer.state, answer.agent_id),
+            (ConversationState::ASSIGNED, other_id)
+        );
+        let handed = until(&mut other, |m| match m {
+            Message::Handoff(h) if h.conversation_id == conversation => Some(h.agent_id),
+            _ => None,
+        })
+        .await;
+        assert_eq!(handed, other_id);
+        let notice = until(&mut customer, |m| match m {
+            Message::ConversationUpdate(u) if u.agent_id == other_id => Some(u.state),
+            _ => None,
+        })
+        .await;
+        assert_eq!(notice, ConversationState::ASSIGNED);
+
+        // A transfer to an agent who is not online is refused and changes nothing.
+        other
+            .send_frame(update(
+                conversation,
+                ConversationState::ASSIGNED,
+                999_999,
+                "",
+            ))
+            .await;
+        let code = until(&mut other, |m| match m {
+            Message::Error(error) => Some(error.code),
+            _ => None,
+        })
+        .await;
+        assert_eq!(code, ErrorCode::INVALID_STATE);
+
+        // The new holder resolves it: everyone following hears.
+        other
+            .send_frame(update(conversation, ConversationState::RESOLVED, 0, ""))
+            .await;
+        let resolved = until(&mut other, |m| match m {
+            Message::ConversationUpdate(u) if u.state == ConversationState::RESOLVED => {
+                Some(u.state)
+            }
+            Message::Error(error) => panic!("resolve refused: {error:?}"),
+            _ => None,
+        })
+        .await;
+        assert_eq!(resolved, ConversationState::RESOLVED);
+        let resolved = until(&mut customer, |m| match m {
+            Message::ConversationUpdate(u) if u.state == ConversationState::RESOLVED => {
+                Some(u.state)
+            }
+            _ => None,
+        })
+        .await;
+        assert_eq!(resolved, ConversationState::RESOLVED);
+
+        // The customer writes again: the conversation re-opens with the bot.
+        customer
+            .send(conversation, message_id(11), "三连是什么意思")
+            .await;
+        let reopened = until(&mut customer, |m| match m {
+            Message::ConversationUpdate(u) if u.state != ConversationState::RESOLVED => {
+                Some(u.state)
+            }
+            _ => None,
+        })
+        .await;
+        assert_eq!(reopened, ConversationState::BOT);
+        let answer = until(&mut customer, |m| match m {
+            Message::Deliver(d) if d.sender_role == SenderRole::AI => Some(d.text),
+            _ => None,
+        })
+        .await;
+        assert!(answer.contains("三连"), "{answer}");
+        drop(holding);
     });
     stop(server);
     let _ = std::fs::remove_dir_all(dir);

@@ -124,6 +124,8 @@ impl Shadow {
                 self.release(conversation);
             }
             RoutingOutput::Transferred { conversation, .. } => self.release(conversation),
+            // A refused transfer changed nothing (a transfer may race a re-queue).
+            RoutingOutput::TransferRefused { .. } => {}
             RoutingOutput::AgentAway { tenant, agent } => {
                 self.chosen.insert((tenant, agent), Presence::Away);
             }

@@ -222,6 +222,32 @@ impl<T> Outboxes<T> {
         }
     }
 
+    /// Items queued now in the ring towards `to` (`0..=`[`Outboxes::ring_capacity`]), read lock-free
+    /// (see [`Producer::len`]); `None` when there is no ring to `to` (this participant, or out of range).
+    pub fn queued(&self, to: usize) -> Option<usize> {
+        self.producers.get(to)?.as_ref().map(Producer::len)
+    }
+
+    /// Items queued in the fullest of this participant's outgoing rings (0 with no ring).
+    pub fn queued_max(&self) -> usize {
+        self.producers
+            .iter()
+            .flatten()
+            .map(Producer::len)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Slots of each outgoing ring (every ring of a mesh has the same capacity; 0 with no ring).
+    pub fn ring_capacity(&self) -> usize {
+        self.producers
+            .iter()
+            .flatten()
+            .map(Producer::capacity)
+            .next()
+            .unwrap_or(0)
+    }
+
     /// Ids of the participants this one can send to.
     pub fn peers(&self) -> impl Iterator<Item = usize> + '_ {
         self.producers
@@ -236,5 +262,41 @@ impl<T> Outboxes<T> {
             .get_mut(to)
             .and_then(Option::as_mut)
             .unwrap_or_else(|| panic!("no ring to participant {to}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn occupancy_counts_each_outgoing_ring() {
+        let mut mesh = Mesh::<u32>::new(MeshConfig {
+            shards_count: 2,
+            ring_capacity: 4,
+        })
+        .unwrap();
+        let routing = mesh.routing_id();
+        let shard = &mut mesh.shards[0];
+        assert_eq!(shard.outboxes.ring_capacity(), 4);
+        assert_eq!(shard.outboxes.queued_max(), 0);
+        assert_eq!(shard.outboxes.queued(0), None, "no ring to itself");
+        assert_eq!(shard.outboxes.queued(routing + 1), None);
+        shard.outboxes.push(1, 10).unwrap();
+        for item in 0..4 {
+            shard.outboxes.push_deferred(routing, item).unwrap();
+        }
+        assert_eq!(shard.outboxes.queued(1), Some(1));
+        assert_eq!(shard.outboxes.queued(routing), Some(4));
+        assert_eq!(shard.outboxes.queued_max(), 4);
+        let mut taken = 0;
+        mesh.routing.inbox.drain(2, |from, _| {
+            assert_eq!(from, 0);
+            taken += 1;
+        });
+        assert_eq!(taken, 2);
+        let shard = &mesh.shards[0];
+        assert_eq!(shard.outboxes.queued(routing), Some(2));
+        assert_eq!(shard.outboxes.queued_max(), 2);
     }
 }

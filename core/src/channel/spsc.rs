@@ -129,6 +129,28 @@ impl<T> Producer<T> {
         self.ring.mask + 1
     }
 
+    /// Items in the ring now, as seen from the producer: `0..=capacity`.
+    ///
+    /// Lock-free and racy by nature: the consumer may take items while this runs, so the answer can be
+    /// higher than the truth by what it took since (never lower, as only this side adds items, and never
+    /// out of range, as the consumer's published `head` never passes the `tail` this side published).
+    pub fn len(&self) -> usize {
+        // Acquire pairs with the consumer's Release store of `head`, like the full-ring reload.
+        let head = self.ring.head.0.load(Ordering::Acquire);
+        let len = self.tail.wrapping_sub(head);
+        debug_assert!(
+            len <= self.capacity(),
+            "head {head} passed tail {}",
+            self.tail
+        );
+        len.min(self.capacity())
+    }
+
+    /// Whether the ring holds no item now (see [`Producer::len`] for how current the answer is).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Pushes `item` and wakes the consumer if it announced a sleep.
     ///
     /// # Errors
@@ -186,6 +208,20 @@ impl<T> Consumer<T> {
     /// Whether the ring currently holds no item (reloads the producer's index).
     pub fn is_empty(&self) -> bool {
         self.ring.tail.0.load(Ordering::Acquire) == self.head
+    }
+
+    /// Items in the ring now, as seen from the consumer: `0..=capacity`. Racy like [`Producer::len`]:
+    /// the producer may add items meanwhile, so the answer can be lower than the truth, never out of
+    /// range.
+    pub fn len(&self) -> usize {
+        let tail = self.ring.tail.0.load(Ordering::Acquire);
+        let len = tail.wrapping_sub(self.head);
+        debug_assert!(
+            len <= self.capacity(),
+            "tail {tail} ran past head {}",
+            self.head
+        );
+        len.min(self.capacity())
     }
 
     /// Takes the oldest item, or `None` if the ring is empty.
@@ -263,5 +299,81 @@ impl<T> std::fmt::Debug for Consumer<T> {
             .field("capacity", &self.capacity())
             .field("head", &self.head)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn len_follows_pushes_and_pops() {
+        let (mut producer, mut consumer) = channel::<u32>(4, None).unwrap();
+        assert_eq!((producer.len(), consumer.len()), (0, 0));
+        assert!(producer.is_empty());
+        for item in 0..4 {
+            producer.push(item).unwrap();
+            assert_eq!(producer.len(), item as usize + 1);
+            assert_eq!(consumer.len(), item as usize + 1);
+        }
+        assert_eq!(producer.push(9), Err(Full(9)));
+        assert_eq!(producer.len(), producer.capacity());
+        assert_eq!(consumer.pop(), Some(0));
+        assert_eq!((producer.len(), consumer.len()), (3, 3));
+        assert_eq!(consumer.pop_batch(8, drop), 3);
+        assert!(producer.is_empty());
+        assert_eq!(consumer.len(), 0);
+    }
+
+    #[test]
+    fn len_is_right_across_index_wrap_around() {
+        let (mut producer, mut consumer) = channel::<u8>(2, None).unwrap();
+        // Start both indices just below usize::MAX so the counters wrap during the test.
+        let start = usize::MAX - 2;
+        producer.tail = start;
+        producer.head_cache = start;
+        producer.ring.tail.0.store(start, Ordering::Relaxed);
+        producer.ring.head.0.store(start, Ordering::Relaxed);
+        consumer.head = start;
+        consumer.tail_cache = start;
+        for round in 0..6u8 {
+            producer.push(round).unwrap();
+            producer.push(round).unwrap();
+            assert_eq!(producer.len(), 2);
+            assert_eq!(consumer.pop(), Some(round));
+            assert_eq!((producer.len(), consumer.len()), (1, 1));
+            assert_eq!(consumer.pop(), Some(round));
+            assert_eq!(producer.len(), 0);
+        }
+    }
+
+    #[test]
+    fn len_never_leaves_its_range_while_both_sides_run() {
+        const ITEMS: u32 = 20_000;
+        let (mut producer, mut consumer) = channel::<u32>(64, None).unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut expected = 0;
+            while expected < ITEMS {
+                assert!(consumer.len() <= consumer.capacity());
+                match consumer.pop() {
+                    Some(item) => {
+                        assert_eq!(item, expected);
+                        expected += 1;
+                    }
+                    None => std::thread::yield_now(),
+                }
+            }
+        });
+        let mut next = 0;
+        while next < ITEMS {
+            let len = producer.len();
+            assert!(len <= producer.capacity(), "len {len}");
+            match producer.push(next) {
+                Ok(()) => next += 1,
+                Err(_) => std::thread::yield_now(),
+            }
+        }
+        reader.join().unwrap();
+        assert!(producer.is_empty());
     }
 }

@@ -1,4 +1,5 @@
-//! Open enumerations carried in bodies: error codes, sender roles, gap reasons, ticket states.
+//! Open enumerations carried in bodies: error codes, sender roles, gap reasons, ticket states,
+//! conversation states and degradation modes.
 //!
 //! Each is a newtype over its wire integer rather than a Rust `enum`, so a value added by a newer peer
 //! survives decoding and re-encoding unchanged (forward compatibility); the named constants are the values
@@ -116,6 +117,32 @@ open_enum! {
     }
 }
 
+open_enum! {
+    /// The routing state of a conversation, carried by `conversation_update` (u8 on the wire).
+    ConversationState(u8) {
+        /// The AI component answers; no human is involved.
+        BOT = 0 => "bot",
+        /// Waiting in an agent group's queue.
+        QUEUED = 1 => "queued",
+        /// A human agent holds the conversation.
+        ASSIGNED = 2 => "assigned",
+        /// Resolved; a later customer message re-opens it to the bot.
+        RESOLVED = 3 => "resolved",
+    }
+}
+
+open_enum! {
+    /// A shard's degradation mode, carried by `status` (u8 on the wire).
+    StatusMode(u8) {
+        /// Everything is served.
+        NORMAL = 0 => "normal",
+        /// Under pressure: `history_query` and `typing` are refused with `overloaded`.
+        BROWNOUT = 1 => "brownout",
+        /// Only `hello`, `ping`/`pong`, `resume` and urgent-lane traffic are served.
+        SURVIVAL = 2 => "survival",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,5 +159,15 @@ mod tests {
             TicketStatus::from_name("closed"),
             Some(TicketStatus::CLOSED)
         );
+        assert_eq!(
+            ConversationState::from_name("resolved"),
+            Some(ConversationState::RESOLVED)
+        );
+        assert_eq!(ConversationState(4).name(), None);
+        assert_eq!(
+            StatusMode::from_name("brownout"),
+            Some(StatusMode::BROWNOUT)
+        );
+        assert_eq!(StatusMode(3).name(), None);
     }
 }

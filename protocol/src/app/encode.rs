@@ -222,32 +222,9 @@ fn build_simple_body(b: &mut FlatBufferBuilder<'static>, message: &Message) {
     }
 }
 
-/// Builds the remaining bodies: those with strings, heartbeats and history queries.
+/// Builds the bodies of errors, heartbeats and history queries.
 fn build_text_body(b: &mut FlatBufferBuilder<'static>, message: &Message) {
     match message {
-        Message::Ticket(m) => {
-            let subject = string(b, &m.subject);
-            let args = fb::TicketBodyArgs {
-                ticket_id: m.ticket_id,
-                conversation_id: m.conversation_id,
-                status: m.status.0,
-                subject,
-            };
-            let root = fb::TicketBody::create(b, &args);
-            b.finish_minimal(root);
-        }
-        Message::Handoff(m) => {
-            let agent_group = string(b, &m.agent_group);
-            let reason = string(b, &m.reason);
-            let args = fb::HandoffBodyArgs {
-                conversation_id: m.conversation_id,
-                agent_id: m.agent_id,
-                agent_group,
-                reason,
-            };
-            let root = fb::HandoffBody::create(b, &args);
-            b.finish_minimal(root);
-        }
         Message::Error(m) => {
             let text = string(b, &m.message);
             let args = fb::ErrorBodyArgs {
@@ -282,6 +259,59 @@ fn build_text_body(b: &mut FlatBufferBuilder<'static>, message: &Message) {
                 limit: m.limit,
             };
             let root = fb::HistoryQueryBody::create(b, &args);
+            b.finish_minimal(root);
+        }
+        other => build_notice_body(b, other),
+    }
+}
+
+/// Builds the bodies of the urgent notices: tickets, handoffs, conversation updates, status.
+fn build_notice_body(b: &mut FlatBufferBuilder<'static>, message: &Message) {
+    match message {
+        Message::Ticket(m) => {
+            let subject = string(b, &m.subject);
+            let args = fb::TicketBodyArgs {
+                ticket_id: m.ticket_id,
+                conversation_id: m.conversation_id,
+                status: m.status.0,
+                subject,
+            };
+            let root = fb::TicketBody::create(b, &args);
+            b.finish_minimal(root);
+        }
+        Message::Handoff(m) => {
+            let agent_group = string(b, &m.agent_group);
+            let reason = string(b, &m.reason);
+            let args = fb::HandoffBodyArgs {
+                conversation_id: m.conversation_id,
+                agent_id: m.agent_id,
+                agent_group,
+                reason,
+            };
+            let root = fb::HandoffBody::create(b, &args);
+            b.finish_minimal(root);
+        }
+        Message::ConversationUpdate(m) => {
+            let agent_group = string(b, &m.agent_group);
+            let reason = string(b, &m.reason);
+            let args = fb::ConversationUpdateBodyArgs {
+                conversation_id: m.conversation_id,
+                state: m.state.0,
+                agent_id: m.agent_id,
+                agent_group,
+                reason,
+            };
+            let root = fb::ConversationUpdateBody::create(b, &args);
+            b.finish_minimal(root);
+        }
+        Message::Status(m) => {
+            let text = string(b, &m.message);
+            let args = fb::StatusBodyArgs {
+                mode: m.mode.0,
+                retry_after_ms: m.retry_after_ms,
+                message: text,
+            };
+            let root = fb::StatusBody::create(b, &args);
             b.finish_minimal(root);
         }
         other => unreachable!("{:?} is built by Encoder::build_body", other.kind()),

@@ -3,7 +3,7 @@
 /// The frame kind: byte 0 of the header. It selects the body's FlatBuffers root table (or, for
 /// [`Kind::Fragment`], the fragment layout).
 ///
-/// Values `0x00` and `0x13..=0xFF` are unassigned; a receiver skips such a frame (its length is in the
+/// Values `0x00` and `0x15..=0xFF` are unassigned; a receiver skips such a frame (its length is in the
 /// header) and the server answers with error code `unknown_kind` (see [`crate::app::ErrorCode`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
@@ -44,11 +44,16 @@ pub enum Kind {
     HistoryResult = 0x11,
     /// Both directions: one piece of a large frame.
     Fragment = 0x12,
+    /// Both directions: a conversation state change, requested (client → server) or announced
+    /// (server → client, to every follower).
+    ConversationUpdate = 0x13,
+    /// Server → client: the shard's degradation mode (normal, brownout, survival).
+    Status = 0x14,
 }
 
 impl Kind {
     /// Every assigned kind, in wire-value order.
-    pub const ALL: [Kind; 18] = [
+    pub const ALL: [Kind; 20] = [
         Kind::Hello,
         Kind::Welcome,
         Kind::Send,
@@ -67,6 +72,8 @@ impl Kind {
         Kind::HistoryQuery,
         Kind::HistoryResult,
         Kind::Fragment,
+        Kind::ConversationUpdate,
+        Kind::Status,
     ];
 
     /// The kind for a wire byte, or `None` when the byte is unassigned.
@@ -95,6 +102,8 @@ impl Kind {
             Kind::HistoryQuery => "history_query",
             Kind::HistoryResult => "history_result",
             Kind::Fragment => "fragment",
+            Kind::ConversationUpdate => "conversation_update",
+            Kind::Status => "status",
         }
     }
 
@@ -107,7 +116,11 @@ impl Kind {
     /// answer is a `Deliver` on [`Lane::AiAnswer`]). JSON frames without a `"lane"` get this lane.
     pub fn default_lane(self) -> Lane {
         match self {
-            Kind::Ticket | Kind::Handoff | Kind::Error => Lane::Urgent,
+            Kind::Ticket
+            | Kind::Handoff
+            | Kind::Error
+            | Kind::ConversationUpdate
+            | Kind::Status => Lane::Urgent,
             Kind::Send | Kind::Ack | Kind::Deliver | Kind::Fragment => Lane::Chat,
             _ => Lane::System,
         }
@@ -119,7 +132,7 @@ impl Kind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
 pub enum Lane {
-    /// Tickets, handoffs, errors: never wait behind anything.
+    /// Tickets, handoffs, errors, conversation updates, status: never wait behind anything.
     Urgent = 0,
     /// Answers from the AI component.
     AiAnswer = 1,
@@ -165,13 +178,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn all_is_every_assigned_value_in_order() {
+        for (index, kind) in Kind::ALL.into_iter().enumerate() {
+            assert_eq!(usize::from(kind as u8), index + 1);
+        }
+    }
+
+    #[test]
+    fn state_and_status_notices_are_urgent() {
+        assert_eq!(Kind::ConversationUpdate.default_lane(), Lane::Urgent);
+        assert_eq!(Kind::Status.default_lane(), Lane::Urgent);
+        assert_eq!(
+            Kind::from_name("conversation_update"),
+            Some(Kind::ConversationUpdate)
+        );
+        assert_eq!(Kind::from_name("status"), Some(Kind::Status));
+    }
+
+    #[test]
     fn wire_values_and_names_round_trip() {
         for kind in Kind::ALL {
             assert_eq!(Kind::from_u8(kind as u8), Some(kind));
             assert_eq!(Kind::from_name(kind.name()), Some(kind));
         }
         assert_eq!(Kind::from_u8(0), None);
-        assert_eq!(Kind::from_u8(0x13), None);
+        assert_eq!(Kind::from_u8(0x13), Some(Kind::ConversationUpdate));
+        assert_eq!(Kind::from_u8(0x14), Some(Kind::Status));
+        assert_eq!(Kind::from_u8(0x15), None);
         assert_eq!(Kind::from_u8(0xFF), None);
         for lane in Lane::ALL {
             assert_eq!(Lane::from_flags(lane as u8), lane);

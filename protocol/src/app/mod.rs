@@ -15,7 +15,8 @@
 //! - [`kind`]: frame kinds, priority lanes, flag bits.
 //! - [`varint`]: LEB128 encoding of lengths and ids.
 //! - [`header`]: the frame header and [`FrameLimits`].
-//! - [`codes`]: open enumerations (error codes, sender roles, gap reasons, ticket states).
+//! - [`codes`]: open enumerations (error codes, sender roles, gap reasons, ticket states, conversation
+//!   states, degradation modes).
 //! - [`model`]: the owned frame model shared by both encodings.
 //! - [`view`]: zero-copy decoding ([`parse_frame`], [`Frame`], [`Body`]); `to_owned` converts to the model.
 //! - [`encode`]: the binary [`Encoder`].
@@ -50,7 +51,7 @@ mod to_owned;
 pub mod varint;
 pub mod view;
 
-pub use codes::{ErrorCode, GapReason, SenderRole, TicketStatus};
+pub use codes::{ConversationState, ErrorCode, GapReason, SenderRole, StatusMode, TicketStatus};
 pub use encode::Encoder;
 pub use error::{ConfigError, FragmentError, FrameError, Reaction};
 pub use fragment::{encode_fragment, FragmentView, Fragmenter};

@@ -5,7 +5,7 @@
 //! user, agent and ticket ids are `u64`; sequences are `u64` per conversation, starting at 1. An empty
 //! string means "absent" in both encodings.
 
-use super::codes::{ErrorCode, GapReason, SenderRole, TicketStatus};
+use super::codes::{ConversationState, ErrorCode, GapReason, SenderRole, StatusMode, TicketStatus};
 use super::kind::{Kind, Lane};
 
 /// A 16-byte message id chosen by the sending client (UUID v4 or v7), used to de-duplicate retries.
@@ -256,6 +256,34 @@ pub struct Fragment {
     pub data: Vec<u8>,
 }
 
+/// `conversation_update`: both directions. Client → server it asks for a state change (agents and admins;
+/// customers only `resolved` for their own conversation); server → client it announces the new state to
+/// every follower of the conversation.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ConversationUpdate {
+    /// The conversation.
+    pub conversation_id: u64,
+    /// The requested or new state.
+    pub state: ConversationState,
+    /// The assigned (or requested) agent; 0 for none.
+    pub agent_id: u64,
+    /// The agent group's id as decimal text (a transfer target when queued); may be empty.
+    pub agent_group: String,
+    /// Why (for the agent console and logs).
+    pub reason: String,
+}
+
+/// `status`: server → client, the shard's degradation mode.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Status {
+    /// The current mode.
+    pub mode: StatusMode,
+    /// Advice for request classes the mode refuses, in milliseconds; 0 in normal mode.
+    pub retry_after_ms: u32,
+    /// Human-readable detail (English, for logs).
+    pub message: String,
+}
+
 /// The body of a frame, by kind.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[allow(missing_docs)] // Each variant is the struct of the same name.
@@ -278,6 +306,8 @@ pub enum Message {
     HistoryQuery(HistoryQuery),
     HistoryResult(HistoryResult),
     Fragment(Fragment),
+    ConversationUpdate(ConversationUpdate),
+    Status(Status),
 }
 
 impl Message {
@@ -302,6 +332,8 @@ impl Message {
             Message::HistoryQuery(_) => Kind::HistoryQuery,
             Message::HistoryResult(_) => Kind::HistoryResult,
             Message::Fragment(_) => Kind::Fragment,
+            Message::ConversationUpdate(_) => Kind::ConversationUpdate,
+            Message::Status(_) => Kind::Status,
         }
     }
 }

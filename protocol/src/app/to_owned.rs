@@ -1,6 +1,6 @@
 //! Converting a borrowed [`Frame`] into the owned model (for tests, the JSON bridge and slow paths).
 
-use super::codes::{ErrorCode, GapReason, SenderRole, TicketStatus};
+use super::codes::{ConversationState, ErrorCode, GapReason, SenderRole, StatusMode, TicketStatus};
 use super::generated as fb;
 use super::model::*;
 use super::view::{Body, Frame};
@@ -149,6 +149,18 @@ impl Body<'_> {
                 code: ErrorCode(b.code()),
                 message: text(b.message()),
                 retry_after_ms: b.retry_after_ms(),
+            }),
+            Body::ConversationUpdate(b) => Message::ConversationUpdate(ConversationUpdate {
+                conversation_id: b.conversation_id(),
+                state: ConversationState(b.state()),
+                agent_id: b.agent_id(),
+                agent_group: text(b.agent_group()),
+                reason: text(b.reason()),
+            }),
+            Body::Status(b) => Message::Status(Status {
+                mode: StatusMode(b.mode()),
+                retry_after_ms: b.retry_after_ms(),
+                message: text(b.message()),
             }),
             other => unreachable!("{other:?} is converted by Body::to_message"),
         }

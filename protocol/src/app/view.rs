@@ -42,6 +42,8 @@ pub enum Body<'a> {
     HistoryQuery(fb::HistoryQueryBody<'a>),
     HistoryResult(fb::HistoryResultBody<'a>),
     Fragment(FragmentView<'a>),
+    ConversationUpdate(fb::ConversationUpdateBody<'a>),
+    Status(fb::StatusBody<'a>),
 }
 
 impl Frame<'_> {
@@ -66,6 +68,8 @@ impl Frame<'_> {
             Body::HistoryQuery(_) => Kind::HistoryQuery,
             Body::HistoryResult(_) => Kind::HistoryResult,
             Body::Fragment(_) => Kind::Fragment,
+            Body::ConversationUpdate(_) => Kind::ConversationUpdate,
+            Body::Status(_) => Kind::Status,
         }
     }
 }
@@ -118,6 +122,8 @@ pub fn parse_body(kind: Kind, body: &[u8]) -> Result<Body<'_>, FrameError> {
         Kind::HistoryQuery => Body::HistoryQuery(root(kind, body)?),
         Kind::HistoryResult => Body::HistoryResult(root(kind, body)?),
         Kind::Fragment => Body::Fragment(parse_fragment_body(body)?),
+        Kind::ConversationUpdate => Body::ConversationUpdate(root(kind, body)?),
+        Kind::Status => Body::Status(root(kind, body)?),
     })
 }
 

@@ -208,6 +208,24 @@ pub fn message() -> BoxedStrategy<Message> {
                 })
             }),
         fragment().prop_map(Message::Fragment),
+        (any::<u64>(), any::<u8>(), any::<u64>(), text(), text()).prop_map(
+            |(conversation_id, state, agent_id, agent_group, reason)| {
+                Message::ConversationUpdate(ConversationUpdate {
+                    conversation_id,
+                    state: ConversationState(state),
+                    agent_id,
+                    agent_group,
+                    reason,
+                })
+            }
+        ),
+        (any::<u8>(), any::<u32>(), text()).prop_map(|(mode, retry_after_ms, message)| {
+            Message::Status(Status {
+                mode: StatusMode(mode),
+                retry_after_ms,
+                message,
+            })
+        }),
     ]
     .boxed()
 }
@@ -327,6 +345,18 @@ pub fn examples() -> Vec<OwnedFrame> {
             count: 2,
             total_bytes: 6,
             data: b"abc".to_vec(),
+        }),
+        Message::ConversationUpdate(ConversationUpdate {
+            conversation_id: 4821,
+            state: ConversationState::ASSIGNED,
+            agent_id: 2002,
+            agent_group: "17".into(),
+            reason: "transfer".into(),
+        }),
+        Message::Status(Status {
+            mode: StatusMode::BROWNOUT,
+            retry_after_ms: 2000,
+            message: "shard 3 under memory pressure".into(),
         }),
     ];
     messages.into_iter().map(OwnedFrame::new).collect()

@@ -2,9 +2,10 @@
 //! listener exports, merged across shards at scrape time. `docs/operations.md` lists them for operators and
 //! dashboards; keep the two in step.
 //!
-//! Not exported yet: `switchboard_ring_occupancy{from,to}` (the server runs no cross-core mesh yet), and the
-//! conversation metrics (routing decisions, handoffs, PII maskings, durable-log fsync latency, the
-//! `persisted` and `delivered` delivery stages), which come with the conversation layer.
+//! Ratios (ring occupancy, group fairness) are fractional, so they are written by hand after the integer
+//! families, like the process metrics. The routing families appear only when the routing shard runs.
+//!
+//! Not exported yet: the `persisted` and `delivered` delivery stages.
 
 use std::fmt::Write as _;
 
@@ -14,7 +15,7 @@ use switchboard_core::metrics::{MetricKind, PrometheusText, Snapshot};
 use super::process;
 use super::source::AdminSource;
 use crate::conn::Lane;
-use crate::server::chat_stats::CHAT_COUNTERS;
+use crate::server::chat_stats::{RoutingStatsReader, CHAT_COUNTERS, ROUTING_DECISIONS};
 use crate::server::stats::{CloseCause, StatsReader};
 
 /// Renders the whole exposition.
@@ -25,9 +26,114 @@ pub fn render_metrics(source: &AdminSource) -> String {
     render_traffic(&mut text, source.shards());
     render_latency(&mut text, source.shards());
     render_chat(&mut text, source.shards());
+    if let Some(routing) = source.routing() {
+        render_routing(&mut text, routing);
+    }
     let mut out = text.finish();
+    render_ring_occupancy(&mut out, source.shards());
+    if let Some(routing) = source.routing() {
+        render_fairness(&mut out, routing);
+    }
     render_process(&mut out);
     out
+}
+
+fn render_routing(text: &mut PrometheusText, routing: &RoutingStatsReader) {
+    text.family(
+        "switchboard_routing_decisions_total",
+        "Routing shard decisions by kind (bot answers, follow-up questions, tickets, handoffs queued for a \
+         human, assignments, re-queues, transfers).",
+        MetricKind::Counter,
+    );
+    for (index, decision) in ROUTING_DECISIONS.iter().enumerate() {
+        text.counter(
+            "switchboard_routing_decisions_total",
+            &[("decision", decision)],
+            routing.decision(index),
+        );
+    }
+    text.family(
+        "switchboard_routing_customer_messages_total",
+        "Customer messages the routing shard received (classified unless duplicate or already with a human).",
+        MetricKind::Counter,
+    );
+    text.counter(
+        "switchboard_routing_customer_messages_total",
+        &[],
+        routing.customer_messages(),
+    );
+    text.family(
+        "switchboard_routing_queue_depth",
+        "Conversations waiting in a group queue for a human agent.",
+        MetricKind::Gauge,
+    );
+    text.gauge("switchboard_routing_queue_depth", &[], routing.waiting());
+}
+
+/// Writes `# HELP`/`# TYPE gauge` of a fractional gauge family.
+fn float_family(out: &mut String, name: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} gauge");
+}
+
+/// Writes `name{label="value"} number`, escaping the label value and spelling infinities as Prometheus does.
+fn float_sample(out: &mut String, name: &str, label: (&str, &str), value: f64) {
+    let _ = write!(out, "{name}{{{}=\"", label.0);
+    for c in label.1.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push_str("\"} ");
+    if value.is_nan() {
+        out.push_str("NaN");
+    } else if value.is_infinite() {
+        out.push_str(if value > 0.0 { "+Inf" } else { "-Inf" });
+    } else {
+        let _ = write!(out, "{value}");
+    }
+    out.push('\n');
+}
+
+fn render_ring_occupancy(out: &mut String, shards: &[StatsReader]) {
+    float_family(
+        out,
+        "switchboard_ring_occupancy_ratio",
+        "Occupancy of the shard's fullest outgoing cross-core ring (to the other shards and the routing \
+         shard), 0 to 1 of its capacity; 0 in echo mode.",
+    );
+    let mut label = String::new();
+    for (index, shard) in shards.iter().enumerate() {
+        label.clear();
+        let _ = write!(label, "{index}");
+        let ratio = shard.chat().ring_occupancy_ratio();
+        float_sample(
+            out,
+            "switchboard_ring_occupancy_ratio",
+            ("shard", &label),
+            ratio,
+        );
+    }
+}
+
+fn render_fairness(out: &mut String, routing: &RoutingStatsReader) {
+    float_family(
+        out,
+        "switchboard_routing_fairness_ratio",
+        "Highest over lowest load of a group's online agents (worst tenant; 1 when even, +Inf while one idles \
+         and another works); groups with no online agent are absent.",
+    );
+    for (group, ratio) in routing.fairness() {
+        float_sample(
+            out,
+            "switchboard_routing_fairness_ratio",
+            ("group", group),
+            ratio,
+        );
+    }
 }
 
 /// Sums `value` over every shard.
@@ -267,5 +373,22 @@ fn render_process(out: &mut String) {
         // USER_HZ is 100, so two decimals are exact.
         const _: () = assert!(process::USER_HZ == 100);
         let _ = writeln!(out, "process_cpu_seconds_total {whole}.{fraction:02}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn float_samples_escape_labels_and_spell_infinity() {
+        let mut out = String::new();
+        float_sample(&mut out, "m", ("group", "a\"b\\c\nd"), f64::INFINITY);
+        float_sample(&mut out, "m", ("shard", "0"), 0.25);
+        float_sample(&mut out, "m", ("shard", "1"), 1.0);
+        assert_eq!(
+            out,
+            "m{group=\"a\\\"b\\\\c\\nd\"} +Inf\nm{shard=\"0\"} 0.25\nm{shard=\"1\"} 1\n"
+        );
     }
 }

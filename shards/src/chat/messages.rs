@@ -72,6 +72,26 @@ pub enum Request {
         /// Highest sequence read.
         sequence: u64,
     },
+    /// A state change asked by a client (`conversation_update`): resolve or transfer.
+    Update {
+        /// The conversation.
+        conversation: u64,
+        /// What to change.
+        change: StateChange,
+        /// Why, in the client's words (shown to the agents; may be empty).
+        reason: String,
+    },
+}
+
+/// A conversation state change a client may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateChange {
+    /// End the conversation (its customer, an agent on it, or an admin). A later customer message re-opens it.
+    Resolve,
+    /// Move it to this agent group's queue (agents and admins).
+    ToGroup(u32),
+    /// Give it to this agent (agents and admins); the agent must be online with capacity.
+    ToAgent(u64),
 }
 
 impl Request {
@@ -82,7 +102,8 @@ impl Request {
             | Request::Resume { conversation, .. }
             | Request::History { conversation, .. }
             | Request::Typing { conversation, .. }
-            | Request::Read { conversation, .. } => *conversation,
+            | Request::Read { conversation, .. }
+            | Request::Update { conversation, .. } => *conversation,
         }
     }
 }

@@ -8,15 +8,18 @@
 use std::sync::Arc;
 
 use switchboard_protocol::app::{
-    json, parse_frame, ErrorCode, FrameLimits, Message, OwnedFrame, Pong, Reaction, Reassembler,
-    ReassemblerConfig, Welcome, PROTOCOL_VERSION,
+    json, parse_frame, ConversationState, ConversationUpdate, ErrorCode, FrameLimits, Message,
+    OwnedFrame, Pong, Reaction, Reassembler, ReassemblerConfig, Welcome, PROTOCOL_VERSION,
 };
 
 use super::config::{ChatConfig, HISTORY_PAGE_MAX};
 use super::ids::new_conversation_id;
-use super::messages::Request;
+use super::messages::{Request, StateChange};
 use super::owner::error_frame;
 use crate::auth::{Claims, Keyring, TokenError, VerifyOptions};
+
+/// Longest `reason` a client may give in a `conversation_update`, bytes.
+pub const UPDATE_REASON_BYTES_MAX: usize = 512;
 
 /// Close code for a session that failed authentication or never said `hello` in time (policy violation).
 pub const CLOSE_POLICY: u16 = 1008;
@@ -284,7 +287,22 @@ impl Session {
                 conversation: receipt.conversation_id,
                 sequence: receipt.sequence,
             })),
+            Message::ConversationUpdate(update) => match state_change(&update) {
+                Ok(change) if update.reason.len() <= UPDATE_REASON_BYTES_MAX => {
+                    out.push(SessionOutput::Request(Request::Update {
+                        conversation: update.conversation_id,
+                        change,
+                        reason: update.reason,
+                    }))
+                }
+                Ok(_) => out.push(refusal(
+                    ErrorCode::MESSAGE_TOO_LARGE,
+                    "conversation_update reason longer than 512 bytes",
+                )),
+                Err(why) => out.push(refusal(ErrorCode::INVALID_STATE, why)),
+            },
             Message::Welcome(_)
+            | Message::Status(_)
             | Message::Ack(_)
             | Message::Deliver(_)
             | Message::Replay(_)
@@ -416,6 +434,23 @@ impl Session {
 /// Sessions hold no server-side state beyond the connection, so the token only identifies the issuer:
 /// resuming is driven by the per-conversation positions, which are always served.
 pub const RESUME_TOKEN_PREFIX: &str = "sb1.";
+
+/// What a client's `conversation_update` asks for, or why it is malformed.
+fn state_change(update: &ConversationUpdate) -> Result<StateChange, &'static str> {
+    match update.state {
+        ConversationState::RESOLVED => Ok(StateChange::Resolve),
+        ConversationState::QUEUED => update
+            .agent_group
+            .parse()
+            .map(StateChange::ToGroup)
+            .map_err(|_| "a transfer to a queue needs agent_group as a group id"),
+        ConversationState::ASSIGNED if update.agent_id != 0 => {
+            Ok(StateChange::ToAgent(update.agent_id))
+        }
+        ConversationState::ASSIGNED => Err("a transfer to an agent needs agent_id"),
+        _ => Err("clients may only resolve or transfer a conversation"),
+    }
+}
 
 fn refusal(code: ErrorCode, why: &str) -> SessionOutput {
     SessionOutput::Frame(error_frame(code, why, None))

@@ -81,7 +81,10 @@ impl RequestClass {
             Kind::ReadReceipt => Some(RequestClass::ReadReceipt),
             Kind::Typing => Some(RequestClass::Typing),
             Kind::HistoryQuery => Some(RequestClass::HistoryQuery),
+            // Resolving and transferring move conversations to and between humans: handoff traffic.
+            Kind::ConversationUpdate => Some(RequestClass::Handoff),
             Kind::Error
+            | Kind::Status
             | Kind::Fragment
             | Kind::Welcome
             | Kind::Ack

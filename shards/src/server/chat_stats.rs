@@ -1,9 +1,18 @@
-//! Chat-mode metrics of one shard: the owner's and sessions' counters, published lock-free once per tick
-//! (as differences, so the shard keeps plain integers) and summed over shards when `/metrics` is scraped.
+//! Chat-mode metrics: [`ChatStatsReader`] for one connection shard (the owner's and sessions' counters and
+//! the occupancy of its outgoing cross-core rings, published lock-free once per tick as differences, so the
+//! shard keeps plain integers, and summed over shards when `/metrics` is scraped), and
+//! [`RoutingStatsReader`] for the routing shard thread (its decisions, the customers waiting for a human
+//! and the fairness of each agent group), published the same way by that thread.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use switchboard_core::metrics::{
     Counter, CounterReader, Gauge, GaugeReader, Histogram, HistogramReader, Snapshot,
 };
+
+use crate::routing::agents::GroupFairness;
+use crate::routing::shard::{GroupConfig, RoutingCounters};
 
 /// Every chat counter, by metric label, in a fixed order.
 pub const CHAT_COUNTERS: [&str; 15] = [
@@ -32,7 +41,12 @@ pub(crate) struct ChatStats {
     conversations: Gauge,
     mode: Gauge,
     commit_latency: Histogram,
+    /// Occupancy of the fullest outgoing ring, in [`OCCUPANCY_SCALE`] parts of its capacity.
+    ring_occupancy: Gauge,
 }
+
+/// Ring occupancy is published as an integer number of parts per million of the capacity.
+const OCCUPANCY_SCALE: i64 = 1_000_000;
 
 /// The reading side (any thread).
 #[derive(Debug, Clone)]
@@ -41,6 +55,7 @@ pub struct ChatStatsReader {
     conversations: GaugeReader,
     mode: GaugeReader,
     commit_latency: HistogramReader,
+    ring_occupancy: GaugeReader,
 }
 
 impl ChatStats {
@@ -52,6 +67,7 @@ impl ChatStats {
             conversations: Gauge::new(),
             mode: Gauge::new(),
             commit_latency: Histogram::new(),
+            ring_occupancy: Gauge::new(),
             counters,
         };
         let reader = ChatStatsReader {
@@ -59,6 +75,7 @@ impl ChatStats {
             conversations: stats.conversations.reader(),
             mode: stats.mode.reader(),
             commit_latency: stats.commit_latency.reader(),
+            ring_occupancy: stats.ring_occupancy.reader(),
         };
         (stats, reader)
     }
@@ -79,6 +96,17 @@ impl ChatStats {
         }
         self.conversations.set(conversations as i64);
         self.mode.set(i64::from(mode));
+    }
+
+    /// The fullest of the shard's outgoing rings (to the other shards and the routing shard) holds `queued`
+    /// of its `capacity` slots.
+    pub(crate) fn publish_ring_occupancy(&mut self, queued: usize, capacity: usize) {
+        let parts = if capacity == 0 {
+            0
+        } else {
+            (queued.min(capacity) as u128 * OCCUPANCY_SCALE as u128 / capacity as u128) as i64
+        };
+        self.ring_occupancy.set(parts);
     }
 
     /// One log commit took `micros` from its start to its completion.
@@ -106,5 +134,234 @@ impl ChatStatsReader {
     /// Log commit latency (start of the write to the end of the sync), microseconds.
     pub fn commit_latency(&self) -> Snapshot {
         self.commit_latency.snapshot()
+    }
+
+    /// Occupancy of the shard's fullest outgoing cross-core ring at its last tick, `0.0..=1.0` of its
+    /// capacity (resolution one millionth).
+    pub fn ring_occupancy_ratio(&self) -> f64 {
+        self.ring_occupancy.get() as f64 / OCCUPANCY_SCALE as f64
+    }
+}
+
+/// Every routing decision counted, by metric label, in a fixed order (see [`routing_decisions`]).
+pub const ROUTING_DECISIONS: [&str; 7] = [
+    "bot_answer",
+    "follow_up",
+    "ticket",
+    "handoff_queued",
+    "assigned",
+    "requeued",
+    "transfer",
+];
+
+/// The routing shard's decision counts in [`ROUTING_DECISIONS`] order.
+pub fn routing_decisions(counters: &RoutingCounters) -> [u64; ROUTING_DECISIONS.len()] {
+    [
+        counters.answers,
+        counters.slot_questions,
+        counters.tickets,
+        counters.handoffs(),
+        counters.assignments,
+        counters.requeues(),
+        counters.transfers,
+    ]
+}
+
+/// Agent groups whose fairness is exported, at most (the first ones in configuration order): one series
+/// per group, so the label set stays bounded whatever the configuration holds.
+pub const ROUTING_GROUPS_EXPORTED_MAX: usize = 32;
+
+/// The raw value meaning "no online agent in this group": a NaN pattern no ratio takes.
+const FAIRNESS_ABSENT: u64 = u64::MAX;
+
+/// One exported group: its name (fixed at start) and its last published fairness ratio.
+#[derive(Debug)]
+struct GroupSlot {
+    id: u32,
+    name: String,
+    /// `f64::to_bits` of the worst `load_max / load_min` over tenants, or [`FAIRNESS_ABSENT`].
+    ratio_bits: AtomicU64,
+}
+
+/// The routing thread's publishing side.
+#[derive(Debug)]
+pub(crate) struct RoutingStats {
+    decisions: [Counter; ROUTING_DECISIONS.len()],
+    published: [u64; ROUTING_DECISIONS.len()],
+    customer_messages: Counter,
+    waiting: Gauge,
+    groups: Arc<[GroupSlot]>,
+}
+
+/// The routing shard's metrics, readable lock-free from any thread.
+#[derive(Debug, Clone)]
+pub struct RoutingStatsReader {
+    decisions: [CounterReader; ROUTING_DECISIONS.len()],
+    customer_messages: CounterReader,
+    waiting: GaugeReader,
+    groups: Arc<[GroupSlot]>,
+}
+
+impl RoutingStats {
+    /// A new pair exporting the first [`ROUTING_GROUPS_EXPORTED_MAX`] of `groups`.
+    pub(crate) fn new(groups: &[GroupConfig]) -> (RoutingStats, RoutingStatsReader) {
+        let slots: Arc<[GroupSlot]> = groups
+            .iter()
+            .take(ROUTING_GROUPS_EXPORTED_MAX)
+            .map(|group| GroupSlot {
+                id: group.id,
+                name: group.name.clone(),
+                ratio_bits: AtomicU64::new(FAIRNESS_ABSENT),
+            })
+            .collect();
+        let stats = RoutingStats {
+            decisions: std::array::from_fn(|_| Counter::new()),
+            published: [0; ROUTING_DECISIONS.len()],
+            customer_messages: Counter::new(),
+            waiting: Gauge::new(),
+            groups: Arc::clone(&slots),
+        };
+        let reader = RoutingStatsReader {
+            decisions: std::array::from_fn(|i| stats.decisions[i].reader()),
+            customer_messages: stats.customer_messages.reader(),
+            waiting: stats.waiting.reader(),
+            groups: slots,
+        };
+        (stats, reader)
+    }
+
+    /// Publishes the shard's cumulative counters (cheap: call after every batch).
+    pub(crate) fn publish_counters(&mut self, counters: &RoutingCounters) {
+        for (index, value) in routing_decisions(counters).into_iter().enumerate() {
+            let delta = value.saturating_sub(self.published[index]);
+            if delta > 0 {
+                self.decisions[index].add(delta);
+                self.published[index] = value;
+            }
+        }
+        let delta = counters
+            .customer_messages
+            .saturating_sub(self.customer_messages.get());
+        if delta > 0 {
+            self.customer_messages.add(delta);
+        }
+    }
+
+    /// Publishes the gauges: conversations waiting for a human and each exported group's fairness (worst
+    /// over tenants; groups with no online agent are absent).
+    pub(crate) fn publish_gauges(&mut self, waiting: usize, fairness: &[(u64, GroupFairness)]) {
+        self.waiting.set(i64::try_from(waiting).unwrap_or(i64::MAX));
+        for slot in self.groups.iter() {
+            let worst = fairness
+                .iter()
+                .filter(|(_, figure)| figure.group == slot.id)
+                .map(|(_, figure)| figure.ratio())
+                .reduce(f64::max);
+            let bits = worst.map_or(FAIRNESS_ABSENT, f64::to_bits);
+            slot.ratio_bits.store(bits, Ordering::Relaxed);
+        }
+    }
+}
+
+impl RoutingStatsReader {
+    /// Decisions of the kind at `index` of [`ROUTING_DECISIONS`] since start.
+    pub fn decision(&self, index: usize) -> u64 {
+        self.decisions[index].get()
+    }
+
+    /// Customer messages the routing shard received (each is classified unless it is a duplicate or its
+    /// conversation is already with a human).
+    pub fn customer_messages(&self) -> u64 {
+        self.customer_messages.get()
+    }
+
+    /// Conversations waiting in a group queue for a human.
+    pub fn waiting(&self) -> i64 {
+        self.waiting.get()
+    }
+
+    /// `(group name, fairness ratio)` of each exported group with online agents: the highest agent load
+    /// over the lowest (1.0 when even or all idle, infinite while someone idles and someone works).
+    pub fn fairness(&self) -> impl Iterator<Item = (&str, f64)> + '_ {
+        self.groups.iter().filter_map(|slot| {
+            let bits = slot.ratio_bits.load(Ordering::Relaxed);
+            (bits != FAIRNESS_ABSENT).then(|| (slot.name.as_str(), f64::from_bits(bits)))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(id: u32, name: &str) -> GroupConfig {
+        GroupConfig {
+            id,
+            name: name.to_owned(),
+            skills: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn ring_occupancy_is_a_ratio_of_capacity() {
+        let (mut stats, reader) = ChatStats::new();
+        assert_eq!(reader.ring_occupancy_ratio(), 0.0);
+        stats.publish_ring_occupancy(2_048, 8_192);
+        assert_eq!(reader.ring_occupancy_ratio(), 0.25);
+        stats.publish_ring_occupancy(9_000, 8_192);
+        assert_eq!(reader.ring_occupancy_ratio(), 1.0);
+        stats.publish_ring_occupancy(0, 0);
+        assert_eq!(reader.ring_occupancy_ratio(), 0.0);
+    }
+
+    #[test]
+    fn routing_counters_and_gauges_are_published() {
+        let (mut stats, reader) = RoutingStats::new(&[group(1, "billing"), group(2, "tech")]);
+        let mut counters = RoutingCounters {
+            customer_messages: 3,
+            answers: 2,
+            handoffs_low_confidence: 1,
+            handoffs_customer_asked: 1,
+            ..RoutingCounters::default()
+        };
+        stats.publish_counters(&counters);
+        counters.answers = 5;
+        stats.publish_counters(&counters);
+        assert_eq!(reader.decision(0), 5);
+        assert_eq!(reader.decision(3), 2);
+        assert_eq!(reader.customer_messages(), 3);
+        assert_eq!(reader.fairness().count(), 0, "no online agent yet");
+        let figure = |group, load_max, load_min| GroupFairness {
+            group,
+            agents: 2,
+            load_max,
+            load_min,
+        };
+        stats.publish_gauges(4, &[(1, figure(1, 2, 1)), (2, figure(1, 3, 1))]);
+        assert_eq!(reader.waiting(), 4);
+        let fairness: Vec<(&str, f64)> = reader.fairness().collect();
+        assert_eq!(fairness, [("billing", 3.0)], "the worst tenant counts");
+    }
+
+    #[test]
+    fn exported_groups_are_capped() {
+        let groups: Vec<GroupConfig> = (0..ROUTING_GROUPS_EXPORTED_MAX as u32 + 5)
+            .map(|id| group(id, "g"))
+            .collect();
+        let (mut stats, reader) = RoutingStats::new(&groups);
+        let all: Vec<(u64, GroupFairness)> = groups
+            .iter()
+            .map(|g| {
+                let figure = GroupFairness {
+                    group: g.id,
+                    agents: 1,
+                    load_max: 0,
+                    load_min: 0,
+                };
+                (1, figure)
+            })
+            .collect();
+        stats.publish_gauges(0, &all);
+        assert_eq!(reader.fairness().count(), ROUTING_GROUPS_EXPORTED_MAX);
     }
 }

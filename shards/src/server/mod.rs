@@ -125,6 +125,8 @@ struct RoutingThread {
     thread: JoinHandle<()>,
     stop: Arc<AtomicBool>,
     wake: Arc<WakeSignal>,
+    /// The routing shard's metrics, published by its thread.
+    stats: chat_stats::RoutingStatsReader,
 }
 
 impl RoutingSetup {
@@ -132,14 +134,20 @@ impl RoutingSetup {
         let stop = Arc::new(AtomicBool::new(false));
         let wake = self.endpoint.inbox.wake_signal();
         let flag = Arc::clone(&stop);
+        let (stats, reader) = chat_stats::RoutingStats::new(self.shard.groups());
         let thread = std::thread::Builder::new()
             .name("routing".into())
-            .spawn(move || routing::run(self.shard, self.endpoint, shards, flag))
+            .spawn(move || routing::run(self.shard, self.endpoint, shards, flag, stats))
             .map_err(|source| ServerError::Spawn {
                 shard: shards,
                 source,
             })?;
-        Ok(RoutingThread { thread, stop, wake })
+        Ok(RoutingThread {
+            thread,
+            stop,
+            wake,
+            stats: reader,
+        })
     }
 }
 
@@ -231,6 +239,11 @@ impl Server {
             Ok(Err(message)) => Err(ServerError::Shard { shard, message }),
             Err(_) => Err(ServerError::Panicked { shard }),
         }
+    }
+
+    /// The routing shard's metrics reader, when chat mode runs the routing shard.
+    pub fn routing_stats(&self) -> Option<&chat_stats::RoutingStatsReader> {
+        self.routing.as_ref().map(|routing| &routing.stats)
     }
 
     /// The address the shards listen on (with the real port when the configured one was 0).

@@ -104,7 +104,7 @@ struct Shard {
 }
 
 impl Shard {
-    fn new(setup: ShardSetup) -> Result<(Shard, SocketAddr, EngineChoice), String> {
+    fn new(mut setup: ShardSetup) -> Result<(Shard, SocketAddr, EngineChoice), String> {
         let (mut engine, choice) =
             Engine::new(&setup.engine_config, setup.engine_kind).map_err(|e| e.to_string())?;
         info!(shard = setup.id, %choice, "engine ready");
@@ -116,7 +116,9 @@ impl Shard {
             .map_err(|e| e.to_string())?;
         let chat = match setup.chat {
             Some(chat_setup) => {
+                setup.stats.recovery_started();
                 let chat = ChatShard::new(setup.id, chat_setup)?;
+                setup.stats.recovery_done();
                 engine
                     .watch_eventfd(chat.wake_fd())
                     .map_err(|e| e.to_string())?;
@@ -202,7 +204,9 @@ impl Shard {
                 let tick_us = self.now_us().saturating_sub(self.received_us);
                 if let Some(chat) = self.chat.as_mut() {
                     chat.observe(now, &self.table, tick_us, &mut self.stats.chat);
+                    chat.tell_mode(&mut self.table, &mut self.dirty, now);
                 }
+                self.flush_dirty(now);
             }
         }
     }

@@ -108,6 +108,35 @@ impl CloseCause {
     }
 }
 
+/// Where a shard is in recovering its durable state, as published in [`StatsReader::recovery`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovery {
+    /// The shard has nothing to recover (echo mode) or has not said it does.
+    NotNeeded,
+    /// The shard is replaying its durable log and rebuilding its conversations.
+    Running,
+    /// Recovery finished.
+    Done,
+}
+
+impl Recovery {
+    fn as_i64(self) -> i64 {
+        match self {
+            Recovery::NotNeeded => 0,
+            Recovery::Running => 1,
+            Recovery::Done => 2,
+        }
+    }
+
+    fn from_i64(value: i64) -> Recovery {
+        match value {
+            1 => Recovery::Running,
+            2 => Recovery::Done,
+            _ => Recovery::NotNeeded,
+        }
+    }
+}
+
 /// The shard's side: plain counters, updated without atomic read-modify-write.
 #[derive(Debug)]
 pub(crate) struct ShardStats {
@@ -120,6 +149,8 @@ pub(crate) struct ShardStats {
     pub(crate) closed: [Counter; CloseCause::ALL.len()],
     /// 1 while the shard's loop runs (it listens), 0 before and after.
     pub(crate) listening: Gauge,
+    /// A [`Recovery`] state: set by [`ShardStats::recovery_started`] and [`ShardStats::recovery_done`].
+    recovery: Gauge,
     messages_in: [Counter; LANE_COUNT],
     messages_out: [Counter; LANE_COUNT],
     /// Connections with data messages queued and not yet handed to the engine.
@@ -141,6 +172,7 @@ impl ShardStats {
             bytes_sent: Counter::new(),
             closed: std::array::from_fn(|_| Counter::new()),
             listening: Gauge::new(),
+            recovery: Gauge::new(),
             messages_in: std::array::from_fn(|_| Counter::new()),
             messages_out: std::array::from_fn(|_| Counter::new()),
             queue_depth: Gauge::new(),
@@ -155,6 +187,7 @@ impl ShardStats {
             bytes_sent: stats.bytes_sent.reader(),
             closed: std::array::from_fn(|i| stats.closed[i].reader()),
             listening: stats.listening.reader(),
+            recovery: stats.recovery.reader(),
             messages_in: std::array::from_fn(|i| stats.messages_in[i].reader()),
             messages_out: std::array::from_fn(|i| stats.messages_out[i].reader()),
             queue_depth: stats.queue_depth.reader(),
@@ -162,6 +195,17 @@ impl ShardStats {
             delivery_sent: stats.delivery_sent.reader(),
         };
         (stats, reader)
+    }
+
+    /// The shard starts recovering its durable state: `/readyz` answers "shard N recovering" until
+    /// [`ShardStats::recovery_done`].
+    pub(crate) fn recovery_started(&mut self) {
+        self.recovery.set(Recovery::Running.as_i64());
+    }
+
+    /// The shard finished recovering its durable state.
+    pub(crate) fn recovery_done(&mut self) {
+        self.recovery.set(Recovery::Done.as_i64());
     }
 
     /// Counts one connection ended for `cause`.
@@ -240,6 +284,7 @@ pub struct StatsReader {
     bytes_sent: CounterReader,
     closed: [CounterReader; CloseCause::ALL.len()],
     listening: GaugeReader,
+    recovery: GaugeReader,
     messages_in: [CounterReader; LANE_COUNT],
     messages_out: [CounterReader; LANE_COUNT],
     queue_depth: GaugeReader,
@@ -283,6 +328,11 @@ impl StatsReader {
         self.listening.get() > 0
     }
 
+    /// Where the shard is in recovering its durable state.
+    pub fn recovery(&self) -> Recovery {
+        Recovery::from_i64(self.recovery.get())
+    }
+
     /// Complete messages received from clients in `lane` (see the module docs for how lanes are assigned).
     pub fn messages_in(&self, lane: Lane) -> u64 {
         self.messages_in[lane_index(lane)].get()
@@ -307,5 +357,20 @@ impl StatsReader {
     /// engine.
     pub fn delivery_sent(&self) -> Snapshot {
         self.delivery_sent.snapshot()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovery_is_published() {
+        let (mut stats, reader) = ShardStats::new();
+        assert_eq!(reader.recovery(), Recovery::NotNeeded);
+        stats.recovery_started();
+        assert_eq!(reader.recovery(), Recovery::Running);
+        stats.recovery_done();
+        assert_eq!(reader.recovery(), Recovery::Done);
     }
 }

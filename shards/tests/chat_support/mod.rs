@@ -68,6 +68,9 @@ pub fn chat_config(shards: usize, dir: &Path) -> ServeConfig {
     config.limits.drain_timeout_ms = 2_000;
     // Plain messaging unless a test turns the bot on: its answers would take sequence numbers.
     config.chat.routing_enabled = false;
+    // A busy test machine makes slow ticks; load shedding (and its `status` frames) only where a test
+    // turns it on.
+    config.overload.enabled = false;
     config.validate().expect("test configuration is valid");
     config
 }
@@ -146,6 +149,33 @@ impl Client {
             encoder: Encoder::new(),
             pending: Default::default(),
         }
+    }
+
+    /// Connects (binary) with the client socket's receive buffer fixed at `recv_buffer_bytes`, so that a
+    /// client that stops reading makes the server queue frames (lane tests), then sends `hello`.
+    pub async fn connect_small_window(
+        addr: SocketAddr,
+        token: &str,
+        recv_buffer_bytes: u32,
+    ) -> Client {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(recv_buffer_bytes).unwrap();
+        let stream = socket.connect(addr).await.unwrap();
+        let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", "switchboard.v1".parse().unwrap());
+        let (ws, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
+            .await
+            .expect("handshake succeeds");
+        let mut client = Client {
+            ws,
+            json: false,
+            encoder: Encoder::new(),
+            pending: Default::default(),
+        };
+        client.hello(token).await;
+        client
     }
 
     /// Connects (binary), or `None` when the server does not accept connections (yet).
@@ -274,6 +304,23 @@ impl Client {
                 return Some(frame);
             }
         }
+    }
+
+    /// The first frame (already read or next to arrive) for which `wanted` holds, leaving every other
+    /// frame in place, in order, for later reads: for frames whose relative order the lanes may change
+    /// (an urgent `handoff` can overtake a chat-lane `ack` queued with it). Reads at most 100 frames.
+    pub async fn take(&mut self, wanted: impl Fn(&Message) -> bool) -> OwnedFrame {
+        let mut skipped = std::collections::VecDeque::new();
+        for _ in 0..100 {
+            let frame = self.next().await;
+            if wanted(&frame.message) {
+                skipped.extend(self.pending.drain(..));
+                self.pending = skipped;
+                return frame;
+            }
+            skipped.push_back(frame);
+        }
+        panic!("the wanted frame did not come: {skipped:?}");
     }
 
     /// Reads until the stream closes; returns the close code seen (if any).

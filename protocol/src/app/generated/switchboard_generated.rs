@@ -2379,6 +2379,287 @@ impl core::fmt::Debug for HistoryResultBody<'_> {
       ds.finish()
   }
 }
+pub enum ConversationUpdateBodyOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// kind 0x13, both directions: client -> server asks for a state change (agents, admins; customers only
+/// `resolved` for their own conversation); server -> client tells every follower the new state.
+pub struct ConversationUpdateBody<'a> {
+  pub _tab: flatbuffers::Table<'a>,
+}
+
+impl<'a> flatbuffers::Follow<'a> for ConversationUpdateBody<'a> {
+  type Inner = ConversationUpdateBody<'a>;
+  #[inline]
+  fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: flatbuffers::Table { buf, loc } }
+  }
+}
+
+impl<'a> ConversationUpdateBody<'a> {
+  pub const VT_CONVERSATION_ID: flatbuffers::VOffsetT = 4;
+  pub const VT_STATE: flatbuffers::VOffsetT = 6;
+  pub const VT_AGENT_ID: flatbuffers::VOffsetT = 8;
+  pub const VT_AGENT_GROUP: flatbuffers::VOffsetT = 10;
+  pub const VT_REASON: flatbuffers::VOffsetT = 12;
+
+  #[inline]
+  pub fn init_from_table(table: flatbuffers::Table<'a>) -> Self {
+    ConversationUpdateBody { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr>(
+    _fbb: &'mut_bldr mut flatbuffers::FlatBufferBuilder<'bldr>,
+    args: &'args ConversationUpdateBodyArgs<'args>
+  ) -> flatbuffers::WIPOffset<ConversationUpdateBody<'bldr>> {
+    let mut builder = ConversationUpdateBodyBuilder::new(_fbb);
+    builder.add_agent_id(args.agent_id);
+    builder.add_conversation_id(args.conversation_id);
+    if let Some(x) = args.reason { builder.add_reason(x); }
+    if let Some(x) = args.agent_group { builder.add_agent_group(x); }
+    builder.add_state(args.state);
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn conversation_id(&self) -> u64 {
+    self._tab.get::<u64>(ConversationUpdateBody::VT_CONVERSATION_ID, Some(0)).unwrap()
+  }
+  /// 0 bot, 1 queued, 2 assigned, 3 resolved.
+  #[inline]
+  pub fn state(&self) -> u8 {
+    self._tab.get::<u8>(ConversationUpdateBody::VT_STATE, Some(0)).unwrap()
+  }
+  /// The assigned agent; 0 for none.
+  #[inline]
+  pub fn agent_id(&self) -> u64 {
+    self._tab.get::<u64>(ConversationUpdateBody::VT_AGENT_ID, Some(0)).unwrap()
+  }
+  /// The agent group's id as decimal text; may be empty.
+  #[inline]
+  pub fn agent_group(&self) -> Option<&'a str> {
+    self._tab.get::<flatbuffers::ForwardsUOffset<&str>>(ConversationUpdateBody::VT_AGENT_GROUP, None)
+  }
+  #[inline]
+  pub fn reason(&self) -> Option<&'a str> {
+    self._tab.get::<flatbuffers::ForwardsUOffset<&str>>(ConversationUpdateBody::VT_REASON, None)
+  }
+}
+
+impl flatbuffers::Verifiable for ConversationUpdateBody<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut flatbuffers::Verifier, pos: usize
+  ) -> Result<(), flatbuffers::InvalidFlatbuffer> {
+    use self::flatbuffers::Verifiable;
+    v.visit_table(pos)?
+     .visit_field::<u64>("conversation_id", Self::VT_CONVERSATION_ID, false)?
+     .visit_field::<u8>("state", Self::VT_STATE, false)?
+     .visit_field::<u64>("agent_id", Self::VT_AGENT_ID, false)?
+     .visit_field::<flatbuffers::ForwardsUOffset<&str>>("agent_group", Self::VT_AGENT_GROUP, false)?
+     .visit_field::<flatbuffers::ForwardsUOffset<&str>>("reason", Self::VT_REASON, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct ConversationUpdateBodyArgs<'a> {
+    pub conversation_id: u64,
+    pub state: u8,
+    pub agent_id: u64,
+    pub agent_group: Option<flatbuffers::WIPOffset<&'a str>>,
+    pub reason: Option<flatbuffers::WIPOffset<&'a str>>,
+}
+impl<'a> Default for ConversationUpdateBodyArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    ConversationUpdateBodyArgs {
+      conversation_id: 0,
+      state: 0,
+      agent_id: 0,
+      agent_group: None,
+      reason: None,
+    }
+  }
+}
+
+pub struct ConversationUpdateBodyBuilder<'a: 'b, 'b> {
+  fbb_: &'b mut flatbuffers::FlatBufferBuilder<'a>,
+  start_: flatbuffers::WIPOffset<flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b> ConversationUpdateBodyBuilder<'a, 'b> {
+  #[inline]
+  pub fn add_conversation_id(&mut self, conversation_id: u64) {
+    self.fbb_.push_slot::<u64>(ConversationUpdateBody::VT_CONVERSATION_ID, conversation_id, 0);
+  }
+  #[inline]
+  pub fn add_state(&mut self, state: u8) {
+    self.fbb_.push_slot::<u8>(ConversationUpdateBody::VT_STATE, state, 0);
+  }
+  #[inline]
+  pub fn add_agent_id(&mut self, agent_id: u64) {
+    self.fbb_.push_slot::<u64>(ConversationUpdateBody::VT_AGENT_ID, agent_id, 0);
+  }
+  #[inline]
+  pub fn add_agent_group(&mut self, agent_group: flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<flatbuffers::WIPOffset<_>>(ConversationUpdateBody::VT_AGENT_GROUP, agent_group);
+  }
+  #[inline]
+  pub fn add_reason(&mut self, reason: flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<flatbuffers::WIPOffset<_>>(ConversationUpdateBody::VT_REASON, reason);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut flatbuffers::FlatBufferBuilder<'a>) -> ConversationUpdateBodyBuilder<'a, 'b> {
+    let start = _fbb.start_table();
+    ConversationUpdateBodyBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> flatbuffers::WIPOffset<ConversationUpdateBody<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl core::fmt::Debug for ConversationUpdateBody<'_> {
+  fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+    let mut ds = f.debug_struct("ConversationUpdateBody");
+      ds.field("conversation_id", &self.conversation_id());
+      ds.field("state", &self.state());
+      ds.field("agent_id", &self.agent_id());
+      ds.field("agent_group", &self.agent_group());
+      ds.field("reason", &self.reason());
+      ds.finish()
+  }
+}
+pub enum StatusBodyOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// kind 0x14, server -> client: the shard's degradation mode.
+pub struct StatusBody<'a> {
+  pub _tab: flatbuffers::Table<'a>,
+}
+
+impl<'a> flatbuffers::Follow<'a> for StatusBody<'a> {
+  type Inner = StatusBody<'a>;
+  #[inline]
+  fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: flatbuffers::Table { buf, loc } }
+  }
+}
+
+impl<'a> StatusBody<'a> {
+  pub const VT_MODE: flatbuffers::VOffsetT = 4;
+  pub const VT_RETRY_AFTER_MS: flatbuffers::VOffsetT = 6;
+  pub const VT_MESSAGE: flatbuffers::VOffsetT = 8;
+
+  #[inline]
+  pub fn init_from_table(table: flatbuffers::Table<'a>) -> Self {
+    StatusBody { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr>(
+    _fbb: &'mut_bldr mut flatbuffers::FlatBufferBuilder<'bldr>,
+    args: &'args StatusBodyArgs<'args>
+  ) -> flatbuffers::WIPOffset<StatusBody<'bldr>> {
+    let mut builder = StatusBodyBuilder::new(_fbb);
+    if let Some(x) = args.message { builder.add_message(x); }
+    builder.add_retry_after_ms(args.retry_after_ms);
+    builder.add_mode(args.mode);
+    builder.finish()
+  }
+
+
+  /// 0 normal, 1 brownout, 2 survival.
+  #[inline]
+  pub fn mode(&self) -> u8 {
+    self._tab.get::<u8>(StatusBody::VT_MODE, Some(0)).unwrap()
+  }
+  /// Advice for refused request classes, in milliseconds; 0 in normal mode.
+  #[inline]
+  pub fn retry_after_ms(&self) -> u32 {
+    self._tab.get::<u32>(StatusBody::VT_RETRY_AFTER_MS, Some(0)).unwrap()
+  }
+  /// Human-readable (English, for logs).
+  #[inline]
+  pub fn message(&self) -> Option<&'a str> {
+    self._tab.get::<flatbuffers::ForwardsUOffset<&str>>(StatusBody::VT_MESSAGE, None)
+  }
+}
+
+impl flatbuffers::Verifiable for StatusBody<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut flatbuffers::Verifier, pos: usize
+  ) -> Result<(), flatbuffers::InvalidFlatbuffer> {
+    use self::flatbuffers::Verifiable;
+    v.visit_table(pos)?
+     .visit_field::<u8>("mode", Self::VT_MODE, false)?
+     .visit_field::<u32>("retry_after_ms", Self::VT_RETRY_AFTER_MS, false)?
+     .visit_field::<flatbuffers::ForwardsUOffset<&str>>("message", Self::VT_MESSAGE, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct StatusBodyArgs<'a> {
+    pub mode: u8,
+    pub retry_after_ms: u32,
+    pub message: Option<flatbuffers::WIPOffset<&'a str>>,
+}
+impl<'a> Default for StatusBodyArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    StatusBodyArgs {
+      mode: 0,
+      retry_after_ms: 0,
+      message: None,
+    }
+  }
+}
+
+pub struct StatusBodyBuilder<'a: 'b, 'b> {
+  fbb_: &'b mut flatbuffers::FlatBufferBuilder<'a>,
+  start_: flatbuffers::WIPOffset<flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b> StatusBodyBuilder<'a, 'b> {
+  #[inline]
+  pub fn add_mode(&mut self, mode: u8) {
+    self.fbb_.push_slot::<u8>(StatusBody::VT_MODE, mode, 0);
+  }
+  #[inline]
+  pub fn add_retry_after_ms(&mut self, retry_after_ms: u32) {
+    self.fbb_.push_slot::<u32>(StatusBody::VT_RETRY_AFTER_MS, retry_after_ms, 0);
+  }
+  #[inline]
+  pub fn add_message(&mut self, message: flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<flatbuffers::WIPOffset<_>>(StatusBody::VT_MESSAGE, message);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut flatbuffers::FlatBufferBuilder<'a>) -> StatusBodyBuilder<'a, 'b> {
+    let start = _fbb.start_table();
+    StatusBodyBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> flatbuffers::WIPOffset<StatusBody<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl core::fmt::Debug for StatusBody<'_> {
+  fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+    let mut ds = f.debug_struct("StatusBody");
+      ds.field("mode", &self.mode());
+      ds.field("retry_after_ms", &self.retry_after_ms());
+      ds.field("message", &self.message());
+      ds.finish()
+  }
+}
 }  // pub mod v1
 }  // pub mod switchboard
 

@@ -5,7 +5,9 @@ use simd_json::prelude::*;
 use simd_json::BorrowedValue;
 
 use super::JsonError;
-use crate::app::codes::{ErrorCode, GapReason, SenderRole, TicketStatus};
+use crate::app::codes::{
+    ConversationState, ErrorCode, GapReason, SenderRole, StatusMode, TicketStatus,
+};
 use crate::app::kind::{Kind, Lane};
 use crate::app::model::*;
 
@@ -136,6 +138,25 @@ fn read_other(kind: Kind, f: &Fields<'_, '_>) -> Result<Message, JsonError> {
             has_more: f.boolean("has_more")?,
         }),
         Kind::Fragment => Message::Fragment(read_fragment(f)?),
+        other => read_state_notice(other, f)?,
+    })
+}
+
+/// Reads the conversation and shard state notices.
+fn read_state_notice(kind: Kind, f: &Fields<'_, '_>) -> Result<Message, JsonError> {
+    Ok(match kind {
+        Kind::ConversationUpdate => Message::ConversationUpdate(ConversationUpdate {
+            conversation_id: f.id("conversation_id")?,
+            state: f.open_enum("state", ConversationState::from_name, ConversationState)?,
+            agent_id: f.id("agent_id")?,
+            agent_group: f.string("agent_group")?,
+            reason: f.string("reason")?,
+        }),
+        Kind::Status => Message::Status(Status {
+            mode: f.open_enum("mode", StatusMode::from_name, StatusMode)?,
+            retry_after_ms: f.small("retry_after_ms")?,
+            message: f.string("message")?,
+        }),
         other => unreachable!("{other:?} is read by read_message"),
     })
 }
@@ -414,6 +435,44 @@ mod tests {
             Err(JsonError::InvalidField {
                 field: "limit",
                 expected: "an integer in range"
+            })
+        );
+    }
+
+    #[test]
+    fn state_notices_read_names_numbers_and_defaults() {
+        let mut text =
+            br#"{"kind":"conversation_update","conversation_id":"9","state":"resolved"}"#.to_vec();
+        let frame = parse_json(&mut text).unwrap();
+        assert_eq!(frame.lane, Lane::Urgent);
+        assert_eq!(
+            frame.message,
+            Message::ConversationUpdate(ConversationUpdate {
+                conversation_id: 9,
+                state: ConversationState::RESOLVED,
+                ..Default::default()
+            })
+        );
+        let mut text = br#"{"kind":"conversation_update","state":7,"agent_id":"3"}"#.to_vec();
+        let Message::ConversationUpdate(update) = parse_json(&mut text).unwrap().message else {
+            panic!("not a conversation_update");
+        };
+        assert_eq!((update.state, update.agent_id), (ConversationState(7), 3));
+        let mut text = br#"{"kind":"status","mode":"survival","retry_after_ms":5000}"#.to_vec();
+        assert_eq!(
+            parse_json(&mut text).unwrap().message,
+            Message::Status(Status {
+                mode: StatusMode::SURVIVAL,
+                retry_after_ms: 5000,
+                message: String::new(),
+            })
+        );
+        let mut text = br#"{"kind":"status","mode":"degraded"}"#.to_vec();
+        assert_eq!(
+            parse_json(&mut text),
+            Err(JsonError::InvalidField {
+                field: "mode",
+                expected: "a known name or an integer"
             })
         );
     }

@@ -151,6 +151,25 @@ fn write_other(o: &mut Object<'_>, message: &Message) {
             debug_assert_eq!(written, encoded_bytes);
             o.out.push(b'"');
         }
+        other => write_state_notice(o, other),
+    }
+}
+
+/// Writes the conversation and shard state notices.
+fn write_state_notice(o: &mut Object<'_>, message: &Message) {
+    match message {
+        Message::ConversationUpdate(m) => {
+            o.id("conversation_id", m.conversation_id);
+            o.open_enum("state", m.state.name(), m.state.0.into());
+            o.id("agent_id", m.agent_id);
+            o.text("agent_group", &m.agent_group);
+            o.text("reason", &m.reason);
+        }
+        Message::Status(m) => {
+            o.open_enum("mode", m.mode.name(), m.mode.0.into());
+            o.number("retry_after_ms", m.retry_after_ms.into());
+            o.text("message", &m.message);
+        }
         other => unreachable!("{:?} is written by write_message", other.kind()),
     }
 }
@@ -304,6 +323,38 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             r#"{"kind":"typing","lane":"system","conversation_id":"42","user_id":"7","active":true}"#
+        );
+    }
+
+    #[test]
+    fn conversation_update_frame_text() {
+        let frame = OwnedFrame::new(Message::ConversationUpdate(ConversationUpdate {
+            conversation_id: 42,
+            state: crate::app::ConversationState::QUEUED,
+            agent_id: 0,
+            agent_group: "17".into(),
+            reason: String::new(),
+        }));
+        let mut out = Vec::new();
+        encode_json(&frame, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"kind":"conversation_update","lane":"urgent","conversation_id":"42","state":"queued","agent_id":"0","agent_group":"17"}"#
+        );
+    }
+
+    #[test]
+    fn status_frame_text_and_unknown_mode_as_number() {
+        let frame = OwnedFrame::new(Message::Status(Status {
+            mode: crate::app::StatusMode(9),
+            retry_after_ms: 0,
+            message: "x".into(),
+        }));
+        let mut out = Vec::new();
+        encode_json(&frame, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"kind":"status","lane":"urgent","mode":9,"retry_after_ms":0,"message":"x"}"#
         );
     }
 }

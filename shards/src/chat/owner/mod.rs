@@ -23,6 +23,7 @@ mod replay;
 mod routing;
 #[cfg(test)]
 mod tests;
+mod update;
 
 use super::config::ChatConfig;
 use super::conversation::{Conversation, ConversationState};
@@ -33,6 +34,7 @@ use super::recovery::recover_conversations;
 use super::stored::{StoredMessage, StoredState, META_CONVERSATION, RECORD_MESSAGE, RECORD_STATE};
 use crate::auth::{authorize, Action, Claims, Role};
 use crate::log::{LogError, LogFile, LogStorage, Lsn, RecordHeader, ShardLog};
+use crate::routing::shard::RoutingInput;
 
 /// The file handle type of a storage's segments (a raw fd on disk).
 pub type FileHandle<S> = <<S as LogStorage>::File as LogFile>::Handle;
@@ -72,6 +74,8 @@ pub enum Outbound {
         /// The stored (masked) text.
         text: String,
     },
+    /// Anything else for the routing shard (a resolved conversation, a transfer).
+    ToRouting(RoutingInput),
     /// An agent answered in a conversation (stops the routing shard's reply timer).
     AgentReplied {
         /// The conversation's tenant.
@@ -137,6 +141,8 @@ pub struct Owner<S: LogStorage> {
     counters: OwnerCounters,
     pii_counts: PiiCounts,
     scratch: Vec<u8>,
+    /// Transfers sent to the routing shard, by conversation: who asked, and the reason text.
+    transfers: HashMap<u64, (ConnRef, String)>,
 }
 
 impl<S: LogStorage> std::fmt::Debug for Owner<S> {
@@ -177,6 +183,7 @@ impl<S: LogStorage> Owner<S> {
             counters: OwnerCounters::default(),
             pii_counts: PiiCounts::default(),
             scratch: Vec::new(),
+            transfers: HashMap::new(),
         })
     }
 
@@ -243,7 +250,10 @@ impl<S: LogStorage> Owner<S> {
             );
         };
         let action = match request {
-            Request::Send { .. } | Request::Typing { .. } | Request::Read { .. } => Action::Write,
+            Request::Send { .. }
+            | Request::Typing { .. }
+            | Request::Read { .. }
+            | Request::Update { .. } => Action::Write,
             Request::Resume { .. } | Request::History { .. } => Action::Read,
         };
         if let Err(denied) = authorize(principal, action, &conversation.facts()) {
@@ -252,7 +262,21 @@ impl<S: LogStorage> Owner<S> {
             return self.refuse(from, denied.error_code(), denied.label(), conversation_id);
         }
         conversation.interest.insert(from.shard);
+        let reopens = conversation.state == ConversationState::Resolved
+            && principal.role == Role::Customer
+            && matches!(request, Request::Send { .. });
+        if reopens
+            && self
+                .log
+                .lookup_message(&request_message_id(&request))
+                .is_none()
+        {
+            self.reopen(conversation_id);
+        }
         match request {
+            Request::Update { change, reason, .. } => {
+                self.update(from, principal, conversation_id, change, &reason)
+            }
             Request::Send {
                 message_id, text, ..
             } => self.send(
@@ -529,6 +553,14 @@ impl<S: LogStorage> Owner<S> {
                 Some(RETRY_AFTER_FAILURE_MS),
             )],
         );
+    }
+}
+
+/// The message id of a `send` (zeros for other requests).
+fn request_message_id(request: &Request) -> [u8; 16] {
+    match request {
+        Request::Send { message_id, .. } => message_id.0,
+        _ => [0; 16],
     }
 }
 

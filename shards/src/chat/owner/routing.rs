@@ -5,9 +5,11 @@ use switchboard_protocol::app::{
     Handoff, Message, MessageId, OwnedFrame, Ticket as TicketFrame, TicketStatus,
 };
 
+use super::update::update_frame;
 use super::{Owner, BOT_USER_ID};
 use crate::auth::{Claims, Role};
 use crate::chat::conversation::ConversationState;
+use crate::chat::messages::ConnRef;
 use crate::log::LogStorage;
 use crate::routing::shard::RoutingOutput;
 use crate::routing::ticket::ConversationSummary;
@@ -64,6 +66,7 @@ impl<S: LogStorage> Owner<S> {
                     None,
                     Some(group),
                     reason,
+                    None,
                 );
             }
             RoutingOutput::Assigned {
@@ -88,6 +91,7 @@ impl<S: LogStorage> Owner<S> {
                     Some(u64::from(agent)),
                     Some(group),
                     reason,
+                    None,
                 );
             }
             RoutingOutput::Requeued { conversation, .. } => {
@@ -98,9 +102,20 @@ impl<S: LogStorage> Owner<S> {
                     None,
                     group,
                     "re-queued".into(),
+                    None,
                 );
             }
-            RoutingOutput::Transferred { .. } | RoutingOutput::AgentAway { .. } => {}
+            RoutingOutput::Transferred {
+                conversation,
+                target,
+                ..
+            } => self.transfer_done(conversation, target),
+            RoutingOutput::TransferRefused {
+                conversation,
+                reason,
+                ..
+            } => self.transfer_refused(conversation, &reason),
+            RoutingOutput::AgentAway { .. } => {}
         }
     }
 
@@ -121,6 +136,7 @@ impl<S: LogStorage> Owner<S> {
                 None,
                 Some(group),
                 "routing shard busy".into(),
+                None,
             );
         }
     }
@@ -164,6 +180,7 @@ impl<S: LogStorage> Owner<S> {
         agent: Option<u64>,
         group: Option<u32>,
         reason: String,
+        asked_by: Option<ConnRef>,
     ) {
         let Some(conversation) = self.conversations.get_mut(&conversation_id) else {
             return;
@@ -173,12 +190,29 @@ impl<S: LogStorage> Owner<S> {
         conversation.group = group;
         let snapshot = conversation.clone();
         let _ = self.append_state(&snapshot);
-        let frame = Message::Handoff(Handoff {
-            conversation_id,
-            agent_id: agent.unwrap_or(0),
-            agent_group: group.map_or_else(String::new, |g| g.to_string()),
-            reason,
-        });
-        self.fan_out(conversation_id, OwnedFrame::new(frame), None);
+        if matches!(
+            state,
+            ConversationState::Queued | ConversationState::Assigned
+        ) {
+            // The agents' console view: where it went and what the bot understood.
+            let frame = Message::Handoff(Handoff {
+                conversation_id,
+                agent_id: agent.unwrap_or(0),
+                agent_group: group.map_or_else(String::new, |g| g.to_string()),
+                reason: reason.clone(),
+            });
+            self.fan_out(conversation_id, OwnedFrame::new(frame), None);
+        }
+        // Everyone's compact notice (the customer too, so not the bot's summary); the client that asked
+        // gets it as its answer.
+        let notice = if asked_by.is_none() && !matches!(state, ConversationState::Resolved) {
+            update_frame(&snapshot, state.label())
+        } else {
+            update_frame(&snapshot, &reason)
+        };
+        if let Some(asker) = asked_by {
+            self.reply(asker, vec![notice.clone()]);
+        }
+        self.fan_out(conversation_id, notice, asked_by);
     }
 }

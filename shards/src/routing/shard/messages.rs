@@ -166,7 +166,8 @@ pub enum RoutingOutput {
         /// Why.
         reason: RequeueReason,
     },
-    /// An explicit transfer happened; a `Queued` or `Assigned` follows.
+    /// An explicit transfer happened. To a group, a `Queued` (and maybe an `Assigned`) follows; to an
+    /// agent, nothing follows: the conversation is that agent's now.
     Transferred {
         /// The tenant.
         tenant: TenantId,
@@ -176,6 +177,18 @@ pub enum RoutingOutput {
         from_agent: Option<AgentId>,
         /// Where it went.
         target: TransferTarget,
+    },
+    /// An explicit transfer could not be done (unknown or unavailable agent, unknown group, conversation
+    /// not with humans); nothing changed. The owner tells the client who asked.
+    TransferRefused {
+        /// The tenant.
+        tenant: TenantId,
+        /// The conversation.
+        conversation: ConversationId,
+        /// Where it was to go.
+        target: TransferTarget,
+        /// Why not, for the client (English).
+        reason: String,
     },
     /// The router set an agent away after a reply timeout; the owner tells the agent's console.
     AgentAway {

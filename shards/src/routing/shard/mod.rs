@@ -194,6 +194,16 @@ impl<B: Brain> RoutingShard<B> {
         self.conversations.len()
     }
 
+    /// Conversations waiting in a group queue for a human, over every tenant and group (for metrics:
+    /// builds each queue's list, so call it at most a few times a second).
+    pub fn waiting_count(&self) -> usize {
+        let per_tenant = self.tenants.values();
+        per_tenant
+            .map(|t| self.groups.iter().map(|g| t.router.waiting(g.id).len()))
+            .map(Iterator::sum::<usize>)
+            .sum()
+    }
+
     /// Whether the conversation is in human hands (waiting or assigned).
     pub fn is_with_humans(&self, conversation: ConversationId) -> bool {
         self.conversations
@@ -271,12 +281,23 @@ impl<B: Brain> RoutingShard<B> {
                 conversation,
                 target,
             } => {
-                self.check_tenant(tenant, conversation)?;
                 let input = RouterInput::Transfer {
                     conversation,
                     target,
                 };
-                self.route(tenant, input, QueueReason::Transferred)
+                let result = self
+                    .check_tenant(tenant, conversation)
+                    .and_then(|()| self.route(tenant, input, QueueReason::Transferred));
+                if let Err(error) = &result {
+                    // The owner tells the agent who asked; nothing else changed.
+                    self.outbox.push_back(RoutingOutput::TransferRefused {
+                        tenant,
+                        conversation,
+                        target,
+                        reason: error.to_string(),
+                    });
+                }
+                result
             }
             RoutingInput::Tick => {
                 self.tick(self.now_ms);

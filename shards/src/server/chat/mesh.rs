@@ -55,9 +55,14 @@ impl ChatShard {
             self.queued_bytes = table.queued_bytes();
             self.next_queue_scan_ms = now + QUEUE_SCAN_MS;
         }
+        // The fullest outgoing ring, the one to the routing shard included (read lock-free, racy by at most
+        // what the peers took meanwhile).
+        let ring_queued = self.endpoint.outboxes.queued_max();
+        let ring_capacity = self.endpoint.outboxes.ring_capacity();
+        stats.publish_ring_occupancy(ring_queued, ring_capacity);
         let sample = LoadSample {
             queued_bytes: self.queued_bytes,
-            ring_percent: 0,
+            ring_percent: LoadSample::ring_percent_of(ring_queued, ring_capacity),
             latency_us: Some(tick_us),
         };
         if let Some(transition) = self.overload.observe(now, sample) {

@@ -11,6 +11,7 @@
 //! per-peer overflow queue that is retried first on the next tick (the data is already durable).
 
 mod mesh;
+mod status;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -35,7 +36,7 @@ use crate::chat::{
 };
 use crate::conn::DataKind;
 use crate::log::{CommitCompletion, CommitIo, DirStorage, LogConfig, ShardLog};
-use crate::overload::{LoadSample, OverloadConfig, OverloadDetector, RequestClass};
+use crate::overload::{LoadSample, Mode, OverloadConfig, OverloadDetector, RequestClass};
 use crate::pii::PiiKind;
 use crate::pii::PiiPolicy;
 use crate::routing::shard::RoutingInput;
@@ -90,6 +91,8 @@ pub(crate) struct ChatShard {
     joined: Vec<ConnId>,
     pub(crate) counters: ChatCounters,
     overload: OverloadDetector,
+    /// The mode last told to the clients in `status` frames.
+    told_mode: Mode,
     /// Bytes queued for this shard's clients at the last scan, and when (shard ms) the next scan is due.
     queued_bytes: u64,
     next_queue_scan_ms: u64,
@@ -129,6 +132,7 @@ impl ChatShard {
             counters: ChatCounters::default(),
             overload: OverloadDetector::new(setup.overload)
                 .map_err(|e| format!("[overload]: {e}"))?,
+            told_mode: Mode::Normal,
             queued_bytes: 0,
             next_queue_scan_ms: 0,
             commit_started: None,
@@ -215,6 +219,7 @@ impl ChatShard {
         let mut outputs = std::mem::take(&mut self.outputs);
         session.handle_message(payload, &ctx, &mut outputs);
         let principal = session.principal().cloned();
+        let mut authenticated = false;
         for output in outputs.drain(..) {
             match output {
                 SessionOutput::Frame(frame) => {
@@ -231,6 +236,7 @@ impl ChatShard {
                     self.request(entry, principal, request, now);
                 }
                 SessionOutput::Authenticated(claims) => {
+                    authenticated = true;
                     entry.conn.set_app_deadline(None);
                     self.local.add_user(claims.tenant, claims.user, conn);
                     self.agent_presence(&claims, true);
@@ -251,6 +257,10 @@ impl ChatShard {
             }
         }
         self.outputs = outputs;
+        // After the `welcome`: a shard under load says so at once.
+        if let Some(frame) = self.status_for_new_session().filter(|_| authenticated) {
+            send_frame(&mut self.encoder, entry, &frame, now);
+        }
     }
 
     /// Sends `request` to its owner (or handles it here when this shard owns the conversation).
@@ -265,7 +275,7 @@ impl ChatShard {
                 self.local.follow(conversation, entry.id, true)
             }
             Request::Resume { .. } => self.local.follow(conversation, entry.id, false),
-            Request::History { .. } | Request::Read { .. } => {}
+            Request::History { .. } | Request::Read { .. } | Request::Update { .. } => {}
         }
         let owner = owner_of(conversation, self.shards);
         if owner == self.id {
@@ -361,6 +371,7 @@ impl ChatShard {
                     };
                     self.route_or_degrade(input, conversation);
                 }
+                Outbound::ToRouting(input) => self.push(self.shards, ShardMsg::ToRouting(input)),
                 Outbound::AgentReplied {
                     tenant,
                     agent,
@@ -546,6 +557,7 @@ fn request_class(request: &Request, principal: &Claims) -> RequestClass {
         Request::History { .. } => RequestClass::HistoryQuery,
         Request::Typing { .. } => RequestClass::Typing,
         Request::Read { .. } => RequestClass::ReadReceipt,
+        Request::Update { .. } => RequestClass::Handoff,
     }
 }
 
