@@ -28,7 +28,7 @@ cargo build --release --locked --bin switchboard
 work=$(mktemp -d)
 trap 'kill "$server_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-./target/release/switchboard serve --mode echo --listen "127.0.0.1:$port" --shards 1 \
+"${CARGO_TARGET_DIR:-$root/target}/release/switchboard" serve --mode echo --listen "127.0.0.1:$port" --shards 1 \
   --config scripts/autobahn/server.toml >"$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do

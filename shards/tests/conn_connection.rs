@@ -473,7 +473,7 @@ fn connection_state_stays_small() {
     // Hundreds of thousands of idle connections per node: the per-connection footprint matters.
     let size = std::mem::size_of::<Connection>();
     println!("size_of::<Connection>() = {size}");
-    assert!(size <= 1_200, "Connection grew to {size} bytes");
+    assert!(size <= 512, "Connection grew to {size} bytes");
 }
 
 #[test]

@@ -36,6 +36,8 @@
 //! - `error`: [`EngineError`].
 //! - `choice`: which backend was chosen and why ([`EngineChoice`]).
 //! - `slots`: connection index allocation with generations.
+//! - `send_list`: a connection's ordered send buffers, the first one inline (no allocation per idle
+//!   connection).
 //! - `file_op`: file operations on plain descriptors (`write_file`, `sync_file`) and the
 //!   bounded table that owns their buffers until completion.
 //! - `sys`: the libc wrappers both backends use.
@@ -64,6 +66,7 @@ mod error;
 mod event;
 mod file_op;
 mod ids;
+mod send_list;
 mod slots;
 mod sys;
 pub mod uring;

@@ -8,6 +8,14 @@
 //! States: `Handshaking` (collecting the upgrade request) → `Open` → `Closing` (our Close is queued, we wait
 //! for the client's) → `Closed` (nothing more to do but flush what is queued, then drop the transport).
 //! Every path to `Closed` records a [`CloseReason`]; see [`crate::conn`] for the codes.
+//!
+//! Memory (100,000 idle connections per process must fit in 1 KiB each): the settings are shared, the
+//! handshake and HTTP buffers are freed as soon as the 101 is written, and the receive assembler is boxed
+//! and allocated only when a frame other than a complete ping or pong arrives (those are decoded straight
+//! from the input, so heartbeat traffic allocates nothing). Buffers grown by a burst (assembler, send-queue
+//! rings, event queue) are kept while the connection is busy and released when its heartbeat next pings,
+//! i.e. after a whole heartbeat interval without a received byte, so a busy connection never reallocates
+//! per message and an idle one holds no heap buffer.
 
 use std::collections::VecDeque;
 
@@ -16,7 +24,9 @@ use switchboard_protocol::ws::handshake::{
     parse_upgrade_request, write_rejection, HandshakeError, HeadError,
 };
 use switchboard_protocol::ws::handshake::{Subprotocol, UpgradeRequest};
-use switchboard_protocol::ws::{Event, MessageAssembler, Role};
+use switchboard_protocol::ws::{
+    apply_mask, Event, FrameHeader, MessageAssembler, OpCode, Role, WsError,
+};
 
 use super::app_fragment::switchboard_v1_fragmentation;
 use super::close::{is_sendable, CloseReason, CLOSE_NORMAL, HTTP_REQUEST_TIMEOUT};
@@ -70,20 +80,31 @@ enum Inbound {
     Close(Option<u16>),
 }
 
+/// Wire bytes of a masked client control frame with a payload of at most 125 bytes: 2 header bytes and the
+/// 4-byte mask key. Used to follow frame boundaries across control events (see `Connection::assembler_clean`).
+const CONTROL_FRAME_OVERHEAD_BYTES: usize = 6;
+
 /// One client connection. See the module documentation.
 #[derive(Debug)]
 pub struct Connection {
     config: ConnectionConfig,
     state: ConnectionState,
+    /// Whether `assembler` (if any) is between messages and frames, so it can be dropped and later replaced
+    /// by a fresh one without changing what is decoded. Conservative: `false` when unsure.
+    assembler_clean: bool,
     /// The upgrade request so far (at most `handshake_bytes_max`); freed once the handshake ends.
     handshake_buf: Vec<u8>,
     handshake_deadline_ms: u64,
     /// HTTP response bytes (101 or a rejection) not yet handed to the writer; they precede all frames.
     http_out: Vec<u8>,
-    assembler: MessageAssembler,
+    /// The receive state machine; `None` while between frames and not needed (see the module docs).
+    assembler: Option<Box<MessageAssembler>>,
     heartbeat: Heartbeat,
     rate: FrameRateLimiter,
     send_queue: SendQueue,
+    /// The `Opened` event until polled: always the first event, kept apart so that a connection whose only
+    /// event is `Opened` (every echo-mode connection) never allocates the event queue.
+    opened: Option<ConnectionEvent>,
     events: VecDeque<ConnectionEvent>,
     /// When the last text/binary message arrived (or the connection opened), for the idle timeout.
     last_message_ms: u64,
@@ -102,21 +123,21 @@ pub struct Connection {
 impl Connection {
     /// A connection accepted at `now_ms`, waiting for its upgrade request.
     pub fn new(config: ConnectionConfig, now_ms: u64) -> Self {
-        let assembler = MessageAssembler::new(Role::Server, config.assembler)
-            .expect("Limits::validate keeps the assembler limits in range");
         Self {
             state: ConnectionState::Handshaking,
+            assembler_clean: true,
             handshake_buf: Vec::new(),
             handshake_deadline_ms: now_ms + config.handshake_timeout_ms,
             http_out: Vec::new(),
-            assembler,
-            heartbeat: Heartbeat::new(config.heartbeat, now_ms),
+            assembler: None,
+            heartbeat: Heartbeat::new(&config.settings().heartbeat, now_ms),
             rate: FrameRateLimiter::new(config.frames_per_second_max, now_ms),
             send_queue: SendQueue::new(
                 Fragmentation::WebSocket,
                 config.fragment_bytes,
                 config.send_queue_bytes_max,
             ),
+            opened: None,
             events: VecDeque::new(),
             last_message_ms: now_ms,
             close_deadline_ms: None,
@@ -214,9 +235,10 @@ impl Connection {
                 .set_fragmentation(switchboard_v1_fragmentation());
         }
         self.state = ConnectionState::Open;
-        self.heartbeat = Heartbeat::new(self.config.heartbeat, now_ms);
+        self.heartbeat = Heartbeat::new(&self.config.settings().heartbeat, now_ms);
         self.last_message_ms = now_ms;
-        self.events.push_back(ConnectionEvent::Opened {
+        debug_assert!(self.events.is_empty(), "Opened is the first event");
+        self.opened = Some(ConnectionEvent::Opened {
             request: Box::new(request),
             heartbeat_interval_ms: self.heartbeat.advertised_interval_ms(),
         });
@@ -275,15 +297,33 @@ impl Connection {
         }
         self.heartbeat.on_activity(now_ms);
         let mut offset = 0;
+        // Where in `input` the assembler is known to be clean (between messages and frames), if anywhere.
+        let mut clean_at = (self.assembler_clean || self.assembler.is_none()).then_some(0);
         while matches!(self.state, ConnectionState::Open | ConnectionState::Closing) {
-            match self.assembler.handle_bytes(&input[offset..]) {
-                Ok(consumed) => offset += consumed,
+            let (inbound, consumed) = match self.next_inbound(&input[offset..]) {
+                Ok(next) => next,
                 // Messages that arrived whole before the violation are still answered, then our Close
                 // (Autobahn 3.2, 4.x, 5.15 expect the earlier echo); the close deadline bounds the wait.
-                Err(error) => return self.start_close(CloseReason::Protocol(error), true, now_ms),
-            }
-            let Some(inbound) = self.next_inbound() else {
+                Err(error) => {
+                    self.assembler_clean = false;
+                    return self.start_close(CloseReason::Protocol(error), true, now_ms);
+                }
+            };
+            offset += consumed;
+            let Some(inbound) = inbound else {
+                self.assembler_clean = self.assembler.is_none() || clean_at == Some(input.len());
                 return;
+            };
+            clean_at = match &inbound {
+                // Decoded without an assembler: there is no partial state anywhere.
+                _ if self.assembler.is_none() => Some(offset),
+                // A complete message leaves the assembler between messages.
+                Inbound::Data(..) => Some(offset),
+                // A control frame keeps it clean only if it was the only frame since the clean point.
+                Inbound::Ping(_, len) | Inbound::Pong(_, len) => clean_at
+                    .map(|at| at + CONTROL_FRAME_OVERHEAD_BYTES + len)
+                    .filter(|&at| at == offset),
+                Inbound::Close(_) => None,
             };
             // Only an open connection is rate-limited, and never by its Close: after our 1008 the client's
             // Close must still complete the handshake (the rest of `input` is read to find it).
@@ -295,30 +335,78 @@ impl Connection {
             }
             self.handle_inbound(inbound, now_ms);
         }
+        self.assembler_clean = false;
     }
 
-    /// The assembler's next event, copied out.
-    fn next_inbound(&mut self) -> Option<Inbound> {
-        let copy_control = |payload: &[u8]| {
-            let mut buf = [0; CONTROL_PAYLOAD_BYTES_MAX];
-            buf[..payload.len()].copy_from_slice(payload);
-            (buf, payload.len())
+    /// The next received frame or message and the input bytes used. Decodes a complete ping or pong
+    /// directly when no assembler is needed; anything else goes through the (then allocated) assembler.
+    fn next_inbound(&mut self, input: &[u8]) -> Result<(Option<Inbound>, usize), WsError> {
+        if self.assembler.is_none() {
+            if input.is_empty() {
+                return Ok((None, 0));
+            }
+            if let Some(decoded) = self.decode_whole_control(input) {
+                return Ok(decoded);
+            }
+        }
+        let config = self.config;
+        let assembler = self.assembler.get_or_insert_with(|| {
+            Box::new(
+                MessageAssembler::new(Role::Server, config.assembler)
+                    .expect("ConnectionConfig validated the assembler limits"),
+            )
+        });
+        let consumed = assembler.handle_bytes(input)?;
+        Ok((next_event(assembler), consumed))
+    }
+
+    /// A whole ping or pong at the start of `input`, decoded exactly as a fresh assembler would; `None`
+    /// for anything else (other opcodes, a partial or invalid frame: the assembler handles those).
+    fn decode_whole_control(&self, input: &[u8]) -> Option<(Option<Inbound>, usize)> {
+        let (header, header_len) = FrameHeader::parse(input, Role::Server).ok()??;
+        let len = usize::try_from(header.payload_len).ok()?;
+        let control = matches!(header.opcode, OpCode::Ping | OpCode::Pong);
+        let fits = len <= CONTROL_PAYLOAD_BYTES_MAX
+            && len <= self.config.assembler.frame_payload_bytes_max;
+        if !control || !header.fin || !fits || input.len() < header_len + len {
+            return None;
+        }
+        let mut payload = [0; CONTROL_PAYLOAD_BYTES_MAX];
+        payload[..len].copy_from_slice(&input[header_len..header_len + len]);
+        if let Some(key) = header.mask {
+            apply_mask(&mut payload[..len], key, 0);
+        }
+        let inbound = match header.opcode {
+            OpCode::Ping => Inbound::Ping(payload, len),
+            _ => Inbound::Pong(payload, len),
         };
-        Some(match self.assembler.poll_event()? {
-            Event::Text(text) => {
-                Inbound::Data(DataKind::Text, Bytes::copy_from_slice(text.as_bytes()))
-            }
-            Event::Binary(data) => Inbound::Data(DataKind::Binary, Bytes::copy_from_slice(data)),
-            Event::Ping(payload) => {
-                let (buf, len) = copy_control(payload);
-                Inbound::Ping(buf, len)
-            }
-            Event::Pong(payload) => {
-                let (buf, len) = copy_control(payload);
-                Inbound::Pong(buf, len)
-            }
-            Event::Close(frame) => Inbound::Close(frame.map(|frame| frame.code.0)),
-        })
+        Some((Some(inbound), header_len + len))
+    }
+
+    /// Frees the buffers a burst grew, once the connection has been quiet for a heartbeat interval: the
+    /// assembler (if between frames), the send queue's rings (if empty) and the event queue (if empty).
+    fn release_idle_buffers(&mut self) {
+        if self.assembler_clean {
+            self.assembler = None;
+        }
+        self.send_queue.release_idle_buffers();
+        if self.events.is_empty() {
+            self.events = VecDeque::new();
+        }
+    }
+
+    /// Heap bytes this connection holds in its own buffers (capacities; boxed parts by size), not counting
+    /// the allocator's overhead or payloads shared with other connections (`Bytes`). For memory budgets.
+    pub fn buffer_bytes(&self) -> usize {
+        let assembler = self
+            .assembler
+            .as_ref()
+            .map_or(0, |_| std::mem::size_of::<MessageAssembler>());
+        self.handshake_buf.capacity()
+            + self.http_out.capacity()
+            + assembler
+            + self.send_queue.buffer_bytes()
+            + self.events.capacity() * std::mem::size_of::<ConnectionEvent>()
     }
 
     fn handle_inbound(&mut self, inbound: Inbound, now_ms: u64) {
@@ -428,6 +516,9 @@ impl Connection {
             }
             ConnectionState::Open => match self.heartbeat.handle_timeout(now_ms) {
                 Some(HeartbeatAction::SendPing { payload }) => {
+                    // A ping is due only after a whole interval without a received byte: quiet enough to
+                    // give back what the last burst grew.
+                    self.release_idle_buffers();
                     self.send_queue.enqueue_ping(payload)
                 }
                 Some(HeartbeatAction::Expired) => self.abort(CloseReason::HeartbeatTimeout),
@@ -482,6 +573,10 @@ impl Connection {
         let http = self.http_out.len().min(max_bytes);
         out.extend_from_slice(&self.http_out[..http]);
         self.http_out.drain(..http);
+        if self.http_out.is_empty() {
+            // The 101 (or a rejection) is written once: keep no buffer for the connection's lifetime.
+            self.http_out = Vec::new();
+        }
         let mut written = http;
         if self.http_out.is_empty() && max_bytes - written >= self.send_queue.frame_bytes_max() {
             written += self.send_queue.poll_transmit(out, max_bytes - written);
@@ -501,7 +596,7 @@ impl Connection {
 
     /// Hands out the next event for the shard. Changed by `handle_bytes`.
     pub fn poll_event(&mut self) -> Option<ConnectionEvent> {
-        self.events.pop_front()
+        self.opened.take().or_else(|| self.events.pop_front())
     }
 
     /// Checks the relations between the fields; debug builds and tests only.
@@ -536,4 +631,26 @@ impl Connection {
                 && !self.send_queue.has_pending()
                 && self.bytes_in_flight == 0)
     }
+}
+
+/// The assembler's next event, copied out so its borrow ends before the event is handled.
+fn next_event(assembler: &mut MessageAssembler) -> Option<Inbound> {
+    let copy_control = |payload: &[u8]| {
+        let mut buf = [0; CONTROL_PAYLOAD_BYTES_MAX];
+        buf[..payload.len()].copy_from_slice(payload);
+        (buf, payload.len())
+    };
+    Some(match assembler.poll_event()? {
+        Event::Text(text) => Inbound::Data(DataKind::Text, Bytes::copy_from_slice(text.as_bytes())),
+        Event::Binary(data) => Inbound::Data(DataKind::Binary, Bytes::copy_from_slice(data)),
+        Event::Ping(payload) => {
+            let (buf, len) = copy_control(payload);
+            Inbound::Ping(buf, len)
+        }
+        Event::Pong(payload) => {
+            let (buf, len) = copy_control(payload);
+            Inbound::Pong(buf, len)
+        }
+        Event::Close(frame) => Inbound::Close(frame.map(|frame| frame.code.0)),
+    })
 }

@@ -67,11 +67,30 @@ pub enum HeartbeatAction {
     Expired,
 }
 
-/// A ping we sent and whose pong has not arrived.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct OutstandingPing {
-    token: u64,
-    sent_ms: u64,
+/// One connection's heartbeat state. Time is always passed in, in milliseconds on any monotonic clock.
+///
+/// Packed (it exists once per connection): the bounds are a shared reference, the outstanding ping's token
+/// is always `next_token - 1` so only its send time is kept, and the optional values use flags.
+#[derive(Debug, Clone)]
+pub struct Heartbeat {
+    config: &'static HeartbeatConfig,
+    /// Smoothed RTT, in eighths of a millisecond; meaningful once `has_rtt`.
+    srtt: u64,
+    /// RTT variation, in eighths of a millisecond; meaningful once `has_rtt`.
+    rttvar: u64,
+    /// When the last byte was received from the peer.
+    last_activity_ms: u64,
+    /// When the outstanding ping (token `next_token - 1`) was sent; meaningful while `outstanding`.
+    ping_sent_ms: u64,
+    /// Token of the next ping; increases so a late pong for an older ping is not mistaken for the current.
+    next_token: u64,
+    /// The last RTT sample (ms) not yet taken by [`Heartbeat::take_sample_ms`], for metrics; meaningful
+    /// while `has_sample`.
+    sample_ms: u64,
+    has_rtt: bool,
+    outstanding: bool,
+    has_sample: bool,
+    expired: bool,
 }
 
 /// The smoothed RTT and its variation, in eighths of a millisecond.
@@ -81,24 +100,9 @@ struct RttEstimate {
     rttvar: u64,
 }
 
-/// One connection's heartbeat state. Time is always passed in, in milliseconds on any monotonic clock.
-#[derive(Debug, Clone)]
-pub struct Heartbeat {
-    config: HeartbeatConfig,
-    rtt: Option<RttEstimate>,
-    /// When the last byte was received from the peer.
-    last_activity_ms: u64,
-    outstanding: Option<OutstandingPing>,
-    /// Token of the next ping; increases so a late pong for an older ping is not mistaken for the current.
-    next_token: u64,
-    expired: bool,
-    /// The last RTT sample (ms) not yet taken by [`Heartbeat::take_sample_ms`], for metrics.
-    sample_ms: Option<u64>,
-}
-
 impl Heartbeat {
     /// A heartbeat for a connection that became open at `now_ms`.
-    pub fn new(config: HeartbeatConfig, now_ms: u64) -> Self {
+    pub fn new(config: &'static HeartbeatConfig, now_ms: u64) -> Self {
         assert!(
             config.interval_ms_min <= config.interval_ms_max,
             "validated by Limits"
@@ -109,13 +113,24 @@ impl Heartbeat {
         );
         Self {
             config,
-            rtt: None,
+            srtt: 0,
+            rttvar: 0,
             last_activity_ms: now_ms,
-            outstanding: None,
+            ping_sent_ms: 0,
             next_token: 1,
+            sample_ms: 0,
+            has_rtt: false,
+            outstanding: false,
+            has_sample: false,
             expired: false,
-            sample_ms: None,
         }
+    }
+
+    fn rtt(&self) -> Option<RttEstimate> {
+        self.has_rtt.then_some(RttEstimate {
+            srtt: self.srtt,
+            rttvar: self.rttvar,
+        })
     }
 
     /// The interval to announce to the client: the longest a healthy quiet connection goes without a ping.
@@ -126,7 +141,9 @@ impl Heartbeat {
     /// The current ping interval, within `[interval_ms_min, interval_ms_max]`.
     pub fn interval_ms(&self) -> u64 {
         let (min, max) = (self.config.interval_ms_min, self.config.interval_ms_max);
-        let Some(rtt) = self.rtt else { return min };
+        let Some(rtt) = self.rtt() else {
+            return min;
+        };
         let divisor = rtt.srtt.max(JITTER_SRTT_FLOOR_MS * RTT_SCALE);
         let jitter = rtt.rttvar.min(divisor);
         max - (max - min) * jitter / divisor
@@ -138,7 +155,7 @@ impl Heartbeat {
             self.config.pong_timeout_ms_min,
             self.config.pong_timeout_ms_max,
         );
-        match self.rtt {
+        match self.rtt() {
             None => max,
             Some(rtt) => ((rtt.srtt + 4 * rtt.rttvar).div_ceil(RTT_SCALE)).clamp(min, max),
         }
@@ -146,17 +163,17 @@ impl Heartbeat {
 
     /// The smoothed RTT in ms, once a pong has been measured.
     pub fn srtt_ms(&self) -> Option<u64> {
-        self.rtt.map(|rtt| rtt.srtt / RTT_SCALE)
+        self.rtt().map(|rtt| rtt.srtt / RTT_SCALE)
     }
 
     /// The RTT variation in ms, once a pong has been measured.
     pub fn rttvar_ms(&self) -> Option<u64> {
-        self.rtt.map(|rtt| rtt.rttvar / RTT_SCALE)
+        self.rtt().map(|rtt| rtt.rttvar / RTT_SCALE)
     }
 
     /// Whether a ping is waiting for its pong.
     pub fn ping_outstanding(&self) -> bool {
-        self.outstanding.is_some()
+        self.outstanding
     }
 
     /// Records that bytes were received from the peer at `now_ms`.
@@ -168,26 +185,26 @@ impl Heartbeat {
     /// an RTT sample); an unsolicited or stale pong only counts as activity.
     pub fn on_pong(&mut self, payload: &[u8], now_ms: u64) -> bool {
         self.on_activity(now_ms);
-        let Some(ping) = self.outstanding else {
-            return false;
-        };
-        if payload != ping.token.to_be_bytes() {
+        if !self.outstanding || payload != (self.next_token - 1).to_be_bytes() {
             return false;
         }
-        self.outstanding = None;
-        self.add_sample(now_ms.saturating_sub(ping.sent_ms));
+        self.outstanding = false;
+        self.add_sample(now_ms.saturating_sub(self.ping_sent_ms));
         true
     }
 
     /// Takes the RTT sample (ms) measured by the last matching pong, if not taken yet. Changed by `on_pong`.
     pub fn take_sample_ms(&mut self) -> Option<u64> {
-        self.sample_ms.take()
+        let sample = self.has_sample.then_some(self.sample_ms);
+        self.has_sample = false;
+        sample
     }
 
     fn add_sample(&mut self, rtt_ms: u64) {
-        self.sample_ms = Some(rtt_ms);
+        self.sample_ms = rtt_ms;
+        self.has_sample = true;
         let sample = rtt_ms * RTT_SCALE;
-        self.rtt = Some(match self.rtt {
+        let estimate = match self.rtt() {
             None => RttEstimate {
                 srtt: sample,
                 rttvar: sample / 2,
@@ -196,7 +213,10 @@ impl Heartbeat {
                 rttvar: rttvar - rttvar / 4 + srtt.abs_diff(sample) / 4,
                 srtt: srtt - srtt / 8 + sample / 8,
             },
-        });
+        };
+        self.srtt = estimate.srtt;
+        self.rttvar = estimate.rttvar;
+        self.has_rtt = true;
     }
 
     /// The instant (ms) at which [`Heartbeat::handle_timeout`] must next be called: the pong deadline while a
@@ -205,9 +225,10 @@ impl Heartbeat {
         if self.expired {
             return None;
         }
-        Some(match self.outstanding {
-            Some(ping) => ping.sent_ms.max(self.last_activity_ms) + self.pong_timeout_ms(),
-            None => self.last_activity_ms + self.interval_ms(),
+        Some(if self.outstanding {
+            self.ping_sent_ms.max(self.last_activity_ms) + self.pong_timeout_ms()
+        } else {
+            self.last_activity_ms + self.interval_ms()
         })
     }
 
@@ -218,16 +239,14 @@ impl Heartbeat {
         if now_ms < due_ms {
             return None;
         }
-        if self.outstanding.is_some() {
+        if self.outstanding {
             self.expired = true;
             return Some(HeartbeatAction::Expired);
         }
         let token = self.next_token;
         self.next_token += 1;
-        self.outstanding = Some(OutstandingPing {
-            token,
-            sent_ms: now_ms,
-        });
+        self.outstanding = true;
+        self.ping_sent_ms = now_ms;
         Some(HeartbeatAction::SendPing {
             payload: token.to_be_bytes(),
         })
@@ -257,7 +276,7 @@ mod tests {
 
     #[test]
     fn quiet_connection_is_pinged_at_the_interval() {
-        let mut hb = Heartbeat::new(CONFIG, 1_000);
+        let mut hb = Heartbeat::new(&CONFIG, 1_000);
         assert_eq!(hb.poll_timeout(), Some(1_000 + CONFIG.interval_ms_min));
         assert_eq!(hb.handle_timeout(5_999), None);
         let mut now = round_trip(&mut hb, 20);
@@ -276,7 +295,7 @@ mod tests {
 
     #[test]
     fn busy_connection_is_never_pinged() {
-        let mut hb = Heartbeat::new(CONFIG, 0);
+        let mut hb = Heartbeat::new(&CONFIG, 0);
         for now in (0..600_000).step_by(1_000) {
             hb.on_activity(now);
             assert_eq!(hb.handle_timeout(now), None);
@@ -286,7 +305,7 @@ mod tests {
 
     #[test]
     fn rtt_growth_widens_the_deadline() {
-        let mut hb = Heartbeat::new(CONFIG, 0);
+        let mut hb = Heartbeat::new(&CONFIG, 0);
         round_trip(&mut hb, 10);
         let narrow = hb.pong_timeout_ms();
         assert_eq!(
@@ -302,7 +321,7 @@ mod tests {
 
     #[test]
     fn missed_pong_expires_once() {
-        let mut hb = Heartbeat::new(CONFIG, 0);
+        let mut hb = Heartbeat::new(&CONFIG, 0);
         assert!(matches!(
             hb.handle_timeout(5_000),
             Some(HeartbeatAction::SendPing { .. })
@@ -316,7 +335,7 @@ mod tests {
 
     #[test]
     fn data_after_ping_extends_the_deadline_and_stale_pong_does_not_count() {
-        let mut hb = Heartbeat::new(CONFIG, 0);
+        let mut hb = Heartbeat::new(&CONFIG, 0);
         let Some(HeartbeatAction::SendPing { payload }) = hb.handle_timeout(5_000) else {
             panic!()
         };
@@ -334,7 +353,7 @@ mod tests {
 
     #[test]
     fn jitter_shrinks_the_interval_and_bounds_hold() {
-        let mut hb = Heartbeat::new(CONFIG, 0);
+        let mut hb = Heartbeat::new(&CONFIG, 0);
         for rtt in [50, 900, 30, 1_200, 10, 2_000, 40, 3_000] {
             round_trip(&mut hb, rtt);
             let interval = hb.interval_ms();
@@ -357,7 +376,7 @@ mod tests {
 
     #[test]
     fn loopback_zero_rtt_is_steady() {
-        let mut hb = Heartbeat::new(CONFIG, 0);
+        let mut hb = Heartbeat::new(&CONFIG, 0);
         for _ in 0..3 {
             round_trip(&mut hb, 0);
         }

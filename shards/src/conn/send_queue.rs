@@ -8,7 +8,12 @@
 //!   re-examined after every fragment and an urgent message waits behind at most one fragment. With
 //!   [`Fragmentation::WebSocket`] (plain clients) fragments are RFC 6455 continuation frames, which another
 //!   data message may not interleave (RFC 6455 5.4): only control frames go between them.
-//! - Control frames (pong, ping, close) sit in fixed slots ahead of all lanes, so they cost no allocation.
+//! - Our ping and close sit in fixed slots ahead of all lanes, so they cost no allocation; pongs answering
+//!   the client's pings wait in a small ring ahead of them.
+//! - Memory of an idle queue: the lanes, the pong ring and the fragment scratch live in one boxed
+//!   `QueueBuffers` allocated at the first message or pong. [`SendQueue::release_idle_buffers`] frees it
+//!   once everything is written; the connection calls it only after a heartbeat interval without traffic,
+//!   so a busy connection keeps its rings (no allocation per message) and an idle one holds none.
 //! - The queue is bounded by `send_queue_bytes_max`, counting payload bytes plus [`ENTRY_OVERHEAD_BYTES`]
 //!   per message (so a flood of tiny messages is bounded too). Exceeding it is
 //!   [`SendQueueError::Full`]: the client is not reading and is closed with 1013 (try again later).
@@ -123,14 +128,22 @@ struct PendingClose {
     after_data: bool,
 }
 
+/// The queue's growable parts, boxed together so an idle queue holds one `None` instead of them.
+#[derive(Debug, Default)]
+struct QueueBuffers {
+    lanes: [VecDeque<Outbound>; LANE_COUNT],
+    /// Pongs owed, oldest first: the first unsent one plus at most `PONGS_QUEUED_MAX` more.
+    pongs: VecDeque<ControlFrame>,
+    /// Where an app fragment prefix is written before its frame header is known.
+    scratch: Vec<u8>,
+}
+
 /// One connection's outbound queue. See the module documentation.
 #[derive(Debug)]
 pub struct SendQueue {
-    lanes: [VecDeque<Outbound>; LANE_COUNT],
-    pong: Option<ControlFrame>,
-    /// Further pongs owed, oldest first, at most `PONGS_QUEUED_MAX`; empty (unallocated) unless the client
-    /// sends several pings between two writes.
-    pongs_more: VecDeque<ControlFrame>,
+    /// Lanes, pongs and scratch; `None` until the first message or pong and after
+    /// [`SendQueue::release_idle_buffers`].
+    buffers: Option<Box<QueueBuffers>>,
     /// Our heartbeat ping's 8-byte token (kept small: this struct exists once per connection).
     ping: Option<[u8; PING_PAYLOAD_BYTES]>,
     close: Option<PendingClose>,
@@ -143,8 +156,6 @@ pub struct SendQueue {
     send_queue_bytes_max: usize,
     next_message_number: u64,
     counters: SendQueueCounters,
-    /// Where an app fragment prefix is written before its frame header is known.
-    scratch: Vec<u8>,
 }
 
 impl SendQueue {
@@ -156,9 +167,7 @@ impl SendQueue {
     ) -> Self {
         assert!(fragment_bytes > 0, "validated by Limits");
         Self {
-            lanes: Default::default(),
-            pong: None,
-            pongs_more: VecDeque::new(),
+            buffers: None,
             ping: None,
             close: None,
             close_written: false,
@@ -169,8 +178,40 @@ impl SendQueue {
             send_queue_bytes_max,
             next_message_number: 0,
             counters: SendQueueCounters::default(),
-            scratch: Vec::new(),
         }
+    }
+
+    /// The buffers, allocated on first use.
+    fn buffers_mut(&mut self) -> &mut QueueBuffers {
+        self.buffers.get_or_insert_with(Box::default)
+    }
+
+    /// Frees the lanes, the pong ring and the scratch buffer if nothing is queued in them; the next message
+    /// or pong allocates them again. Call it when the connection has gone quiet, not after every write.
+    pub fn release_idle_buffers(&mut self) {
+        let idle = self.buffers.as_ref().is_some_and(|buffers| {
+            buffers.pongs.is_empty() && buffers.lanes.iter().all(VecDeque::is_empty)
+        });
+        if idle {
+            debug_assert!(self.continuing.is_none() && self.queued_bytes == 0);
+            self.buffers = None;
+        }
+    }
+
+    /// Heap bytes held by the queue's buffers (their capacities, not counting the allocator's own
+    /// overhead), for memory budgets and tests.
+    pub fn buffer_bytes(&self) -> usize {
+        self.buffers.as_ref().map_or(0, |buffers| {
+            let lanes: usize = buffers
+                .lanes
+                .iter()
+                .map(|lane| lane.capacity() * std::mem::size_of::<Outbound>())
+                .sum();
+            std::mem::size_of::<QueueBuffers>()
+                + lanes
+                + buffers.pongs.capacity() * std::mem::size_of::<ControlFrame>()
+                + buffers.scratch.capacity()
+        })
     }
 
     /// Changes how large messages are cut; only while nothing is queued (at the start of a connection,
@@ -220,10 +261,11 @@ impl SendQueue {
             });
         }
         self.queued_bytes += charge;
-        self.lanes[lane_index(lane)].push_back(Outbound {
+        let message_number = self.next_message_number;
+        self.buffers_mut().lanes[lane_index(lane)].push_back(Outbound {
             payload,
             offset: 0,
-            message_number: self.next_message_number,
+            message_number,
             next_index: 0,
             kind,
         });
@@ -238,16 +280,14 @@ impl SendQueue {
             return;
         }
         let frame = ControlFrame::new(wire::OPCODE_PONG, payload);
-        if self.pong.is_none() {
-            self.pong = Some(frame);
-            return;
+        let pongs = &mut self.buffers_mut().pongs;
+        // RFC 6455 5.5.3 allows answering only the latest ping; we answer the first unsent one and each of
+        // the last few, which is what clients measuring RTT per ping expect, and drop the oldest of the
+        // others beyond the bound.
+        if pongs.len() == 1 + PONGS_QUEUED_MAX {
+            pongs.remove(1);
         }
-        // RFC 6455 5.5.3 allows answering only the latest ping; we answer each of the last few, which is
-        // what clients measuring RTT per ping expect, and drop the oldest beyond the bound.
-        if self.pongs_more.len() == PONGS_QUEUED_MAX {
-            self.pongs_more.pop_front();
-        }
-        self.pongs_more.push_back(frame);
+        pongs.push_back(frame);
     }
 
     /// Queues a Ping with our heartbeat token, replacing an unsent one.
@@ -275,8 +315,10 @@ impl SendQueue {
 
     /// Drops every queued data message (the close path, or a connection being torn down).
     pub fn discard_data(&mut self) {
-        for lane in &mut self.lanes {
-            lane.clear();
+        if let Some(buffers) = self.buffers.as_mut() {
+            for lane in &mut buffers.lanes {
+                lane.clear();
+            }
         }
         self.continuing = None;
         self.queued_bytes = 0;
@@ -289,10 +331,11 @@ impl SendQueue {
 
     /// Whether anything (data or control) waits to be written. Changed by `enqueue*` and `poll_transmit`.
     pub fn has_pending(&self) -> bool {
-        self.pong.is_some()
-            || self.ping.is_some()
+        self.ping.is_some()
             || self.close.is_some()
-            || self.lanes.iter().any(|lane| !lane.is_empty())
+            || self.buffers.as_ref().is_some_and(|buffers| {
+                !buffers.pongs.is_empty() || buffers.lanes.iter().any(|lane| !lane.is_empty())
+            })
     }
 
     /// Whether our Close frame has been handed to the writer.
@@ -307,12 +350,20 @@ impl SendQueue {
 
     /// Queued messages per lane, highest priority first.
     pub fn lane_lengths(&self) -> [usize; LANE_COUNT] {
-        Lane::ALL.map(|lane| self.lanes[lane_index(lane)].len())
+        Lane::ALL.map(|lane| {
+            self.buffers
+                .as_ref()
+                .map_or(0, |buffers| buffers.lanes[lane_index(lane)].len())
+        })
     }
 
     /// Capacity of each lane's ring, to check that memory does not grow beyond the bound.
     pub fn lane_capacities(&self) -> [usize; LANE_COUNT] {
-        Lane::ALL.map(|lane| self.lanes[lane_index(lane)].capacity())
+        Lane::ALL.map(|lane| {
+            self.buffers
+                .as_ref()
+                .map_or(0, |buffers| buffers.lanes[lane_index(lane)].capacity())
+        })
     }
 
     /// Appends the next frames to `out`, at most `max_bytes` bytes, in priority order: pong, ping, then the
@@ -341,7 +392,11 @@ impl SendQueue {
         if self.close_written {
             return false;
         }
-        let control = match (self.pong, self.ping) {
+        let pong = self
+            .buffers
+            .as_ref()
+            .and_then(|buffers| buffers.pongs.front().copied());
+        let control = match (pong, self.ping) {
             (Some(pong), _) => Some(pong),
             (None, Some(token)) => Some(ControlFrame::new(wire::OPCODE_PING, &token)),
             (None, None) => None,
@@ -351,10 +406,12 @@ impl SendQueue {
                 return false;
             }
             frame.write(out);
-            if self.pong.take().is_none() {
-                self.ping = None;
+            match self.buffers.as_mut() {
+                Some(buffers) if pong.is_some() => {
+                    buffers.pongs.pop_front();
+                }
+                _ => self.ping = None,
             }
-            self.pong = self.pongs_more.pop_front();
             self.counters.frames_written += 1;
             return true;
         }
@@ -389,16 +446,18 @@ impl SendQueue {
         if let Some(lane) = self.continuing {
             return Some(lane);
         }
+        let buffers = self.buffers.as_ref()?;
         Lane::ALL
             .into_iter()
-            .find(|&lane| !self.lanes[lane_index(lane)].is_empty())
+            .find(|&lane| !buffers.lanes[lane_index(lane)].is_empty())
     }
 
     /// Writes the next fragment (or the whole message) of the head of `lane`, if it fits in `budget`.
     fn write_fragment(&mut self, lane: Lane, out: &mut Vec<u8>, budget: usize) -> bool {
         let fragmentation = self.fragmentation;
         let fragment_bytes = self.fragment_bytes;
-        let message = self.lanes[lane_index(lane)]
+        let buffers = self.buffers.as_deref_mut().expect("next_lane found a lane");
+        let message = buffers.lanes[lane_index(lane)]
             .front_mut()
             .expect("next_lane found it non-empty");
         let total = message.payload.len();
@@ -440,7 +499,7 @@ impl SendQueue {
                     };
                     write_app_fragment(
                         out,
-                        &mut self.scratch,
+                        &mut buffers.scratch,
                         &info,
                         (prefix_bytes_max, write_prefix),
                         chunk,
@@ -454,7 +513,7 @@ impl SendQueue {
         self.queued_bytes -= chunk;
         self.counters.frames_written += 1;
         if last {
-            self.lanes[lane_index(lane)].pop_front();
+            buffers.lanes[lane_index(lane)].pop_front();
             self.queued_bytes -= ENTRY_OVERHEAD_BYTES;
             self.counters.messages_sent += 1;
             self.continuing = None;
@@ -468,9 +527,9 @@ impl SendQueue {
     pub fn invariants(&self) {
         if cfg!(debug_assertions) {
             let charged: usize = self
-                .lanes
+                .buffers
                 .iter()
-                .flatten()
+                .flat_map(|buffers| buffers.lanes.iter().flatten())
                 .map(|m| m.payload.len() - m.offset + ENTRY_OVERHEAD_BYTES)
                 .sum();
             assert_eq!(charged, self.queued_bytes, "queued_bytes matches the lanes");

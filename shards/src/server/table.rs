@@ -110,3 +110,35 @@ impl Table {
         self.entries.iter().flatten().map(|entry| entry.id)
     }
 }
+
+/// Budget of one table slot (`Option<Entry>`, the connection state machine inline): with the heap an
+/// idle connection holds (none, see `Connection::buffer_bytes`) and the engine's per-connection state, an
+/// idle connection must stay under 1 KiB of process RSS.
+pub(crate) const ENTRY_BYTES_MAX: usize = 576;
+/// Budget of the connection state machine inside the entry.
+pub(crate) const CONNECTION_BYTES_MAX: usize = 512;
+
+// The slot is written (and so made resident) for every connection index the engine hands out.
+const _: () = assert!(std::mem::size_of::<Option<Entry>>() <= ENTRY_BYTES_MAX);
+const _: () = assert!(std::mem::size_of::<Connection>() <= CONNECTION_BYTES_MAX);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_and_connection_stay_within_their_budgets() {
+        let entry = std::mem::size_of::<Option<Entry>>();
+        let connection = std::mem::size_of::<Connection>();
+        assert!(
+            entry <= ENTRY_BYTES_MAX,
+            "table entry grew to {entry} bytes"
+        );
+        assert!(
+            connection <= CONNECTION_BYTES_MAX,
+            "Connection grew to {connection} bytes"
+        );
+        // The chat session is boxed, so echo-mode and idle connections pay one pointer for it.
+        assert_eq!(std::mem::size_of::<Option<Box<crate::chat::Session>>>(), 8);
+    }
+}

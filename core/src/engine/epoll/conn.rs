@@ -1,20 +1,20 @@
 //! One epoll connection: its socket, its ordered send queue and its interest set.
 
 use std::{
-    collections::VecDeque,
     io::{ErrorKind, Write},
     net::TcpStream,
 };
 
 use crate::engine::event::{Errno, Event};
 use crate::engine::ids::ConnId;
+use crate::engine::send_list::SendList;
 
 /// Per-connection state of the epoll backend.
 #[derive(Debug)]
 pub(super) struct EpollConn {
     pub(super) stream: TcpStream,
     /// Buffers waiting to be written, in order; the front one is `front_written` bytes done.
-    pub(super) sends: VecDeque<Vec<u8>>,
+    pub(super) sends: SendList,
     pub(super) front_written: usize,
     /// A nonblocking connect is in progress (waiting for writability).
     pub(super) connecting: bool,
@@ -32,7 +32,7 @@ impl EpollConn {
     pub(super) fn new(stream: TcpStream, connecting: bool) -> Self {
         Self {
             stream,
-            sends: VecDeque::new(),
+            sends: SendList::new(),
             front_written: 0,
             connecting,
             read_closed: false,
@@ -94,7 +94,7 @@ impl EpollConn {
         out: &mut impl FnMut(Event<'static>),
     ) {
         self.front_written = 0;
-        for buf in self.sends.drain(..) {
+        for buf in self.sends.drain_all() {
             out(Event::SendComplete {
                 conn,
                 buf,

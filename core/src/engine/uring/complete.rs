@@ -170,7 +170,7 @@ impl UringEngine {
                 _ => Errno(libc::EPIPE),
             };
             state.front_written = 0;
-            for buf in state.in_flight.drain(..) {
+            for buf in state.in_flight.drain_all() {
                 self.queue.push_back(Pending::Ready(Event::SendComplete {
                     conn,
                     buf,

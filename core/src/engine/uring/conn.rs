@@ -1,9 +1,9 @@
 //! One io_uring connection's state: where its direct descriptor lives, which operations are in
 //! flight and the buffers they own.
 
-use std::{collections::VecDeque, os::fd::OwnedFd};
+use std::os::fd::OwnedFd;
 
-use crate::engine::sys::RawSockAddr;
+use crate::engine::{send_list::SendList, sys::RawSockAddr};
 
 /// Lifecycle of a connection slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,9 +68,9 @@ pub(super) struct UringConn {
     /// Reading ended (EOF or error); recv is not re-armed.
     pub(super) read_closed: bool,
     /// Sends waiting behind the one in flight.
-    pub(super) sends: VecDeque<Vec<u8>>,
+    pub(super) sends: SendList,
     /// The buffers the kernel is sending from, in order (one op covers all of them).
-    pub(super) in_flight: VecDeque<Vec<u8>>,
+    pub(super) in_flight: SendList,
     /// Bytes of `in_flight[0]` already sent (after a short send).
     pub(super) front_written: usize,
     /// The iovec array and msghdr a batched send points the kernel at; allocated on the first
@@ -97,8 +97,8 @@ impl UringConn {
             ops: 0,
             recv_armed: false,
             read_closed: false,
-            sends: VecDeque::new(),
-            in_flight: VecDeque::new(),
+            sends: SendList::new(),
+            in_flight: SendList::new(),
             front_written: 0,
             send_io: None,
             shutdown_pending: false,

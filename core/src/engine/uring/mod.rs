@@ -261,7 +261,7 @@ impl UringEngine {
         }
         let state = &mut self.conns[conn.index()];
         state.phase = Phase::Closing;
-        for buf in state.sends.drain(..) {
+        for buf in state.sends.drain_all() {
             let result = Err(Errno::CANCELLED);
             self.queue
                 .push_back(Pending::Ready(Event::SendComplete { conn, buf, result }));
@@ -461,7 +461,7 @@ impl UringEngine {
     /// then the descriptor (if any) is closed silently.
     fn fail_connect(&mut self, conn: ConnId, cause: Errno) {
         let state = &mut self.conns[conn.index()];
-        for buf in state.sends.drain(..) {
+        for buf in state.sends.drain_all() {
             self.queue.push_back(Pending::Ready(Event::SendComplete {
                 conn,
                 buf,

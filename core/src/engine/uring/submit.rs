@@ -96,7 +96,7 @@ impl UringEngine {
         }
         if !state.sends.is_empty() {
             let batch = state.sends.len().min(SEND_BATCH_BUFFERS_MAX);
-            state.in_flight.extend(state.sends.drain(..batch));
+            state.sends.move_front_to(&mut state.in_flight, batch);
             state.front_written = 0;
             self.submit_send(conn);
         } else if state.shutdown_pending {
@@ -121,7 +121,8 @@ impl UringEngine {
             !state.in_flight.is_empty() && state.in_flight.len() <= SEND_BATCH_BUFFERS_MAX
         );
         let entry = if state.in_flight.len() == 1 {
-            let rest = &state.in_flight[0][state.front_written..];
+            let front = state.in_flight.front().expect("one buffer in flight");
+            let rest = &front[state.front_written..];
             let len = rest.len().min(u32::MAX as usize) as u32;
             opcode::Send::new(fd, rest.as_ptr(), len)
                 .flags(libc::MSG_NOSIGNAL)
