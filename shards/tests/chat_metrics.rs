@@ -1,5 +1,6 @@
 //! Chat-mode metrics on `/metrics`, parsed with the strict Prometheus text parser: the conversation-layer
-//! counters, the conversation gauge, the commit latency histogram and the degradation mode move with traffic.
+//! counters, the conversation gauge, the commit latency and stage latency histograms and the degradation mode
+//! move with traffic.
 
 mod admin_support;
 mod chat_support;
@@ -42,6 +43,16 @@ fn chat_counters_move_with_traffic() {
             .send(ack.conversation_id, message_id(1), "retry")
             .await;
         customer.next().await;
+        // An admin follows the conversation; the next message is delivered to it live.
+        let mut admin = Client::connect(addr, &token(5, 9, Role::Admin, &[])).await;
+        admin.resume(&[(ack.conversation_id, 0)]).await;
+        admin.next().await;
+        admin.next().await;
+        customer
+            .send(ack.conversation_id, message_id(3), "second")
+            .await;
+        customer.next().await;
+        assert!(matches!(admin.next().await.message, Message::Deliver(_)));
         let mut other = Client::connect(addr, &token(5, 2, Role::Customer, &[])).await;
         other
             .send(ack.conversation_id, message_id(2), "not mine")
@@ -62,7 +73,7 @@ fn chat_counters_move_with_traffic() {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert_eq!(events(&exposition, "messages_stored"), 1.0);
+    assert_eq!(events(&exposition, "messages_stored"), 2.0);
     assert_eq!(events(&exposition, "duplicates"), 1.0);
     assert_eq!(events(&exposition, "conversations_created"), 1.0);
     assert_eq!(events(&exposition, "forbidden"), 1.0);
@@ -75,6 +86,17 @@ fn chat_counters_move_with_traffic() {
             .unwrap_or(0.0)
             >= 1.0
     );
+    // Stage latencies: both messages persisted, the second delivered live (replays are not measured).
+    let stage_count = |stage: &str| {
+        exposition
+            .get(
+                "switchboard_chat_stage_latency_seconds_count",
+                &[("stage", stage)],
+            )
+            .unwrap_or(0.0)
+    };
+    assert_eq!(stage_count("persisted"), 2.0);
+    assert_eq!(stage_count("delivered"), 1.0);
     server.drain();
     server.join().unwrap();
     drop(admin);

@@ -15,7 +15,9 @@ use switchboard_core::metrics::{MetricKind, PrometheusText, Snapshot};
 use super::process;
 use super::source::AdminSource;
 use crate::conn::Lane;
-use crate::server::chat_stats::{RoutingStatsReader, CHAT_COUNTERS, ROUTING_DECISIONS};
+use crate::server::chat_stats::{
+    RoutingStatsReader, CHAT_COUNTERS, CHAT_STAGES, ROUTING_DECISIONS,
+};
 use crate::server::stats::{CloseCause, StatsReader};
 
 /// Renders the whole exposition.
@@ -324,6 +326,22 @@ fn render_chat(text: &mut PrometheusText, shards: &[StatsReader]) {
         MetricKind::Histogram,
     );
     text.histogram("switchboard_log_commit_latency_seconds", &[], &commit);
+    text.family(
+        "switchboard_chat_stage_latency_seconds",
+        "Chat message latency from the decoded send to each stage: persisted (log commit done, acked) and delivered (queued to a follower connection).",
+        MetricKind::Histogram,
+    );
+    for (index, stage) in CHAT_STAGES.iter().enumerate() {
+        let mut merged = Snapshot::empty();
+        for shard in shards {
+            merged.merge(&shard.chat().stage_latency(index));
+        }
+        text.histogram(
+            "switchboard_chat_stage_latency_seconds",
+            &[("stage", stage)],
+            &merged,
+        );
+    }
 }
 
 fn render_latency(text: &mut PrometheusText, shards: &[StatsReader]) {

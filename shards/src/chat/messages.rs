@@ -39,6 +39,9 @@ pub enum Request {
         create: bool,
         /// The text, as the client sent it (masked by the owner).
         text: String,
+        /// When the connection shard decoded it, on the process-wide microsecond clock (0: not measured);
+        /// the stage latencies (persisted, delivered) are measured from here.
+        received_us: u64,
     },
     /// Replay what the client missed after `last_sequence` (`resume`).
     Resume {
@@ -136,6 +139,9 @@ pub struct Delivery {
     pub frame: OwnedFrame,
     /// The connection that caused it (it got an `ack` instead), skipped.
     pub origin: Option<ConnRef>,
+    /// For a client's message: when its `send` was decoded, on the process-wide microsecond clock; 0 for
+    /// everything else (not measured).
+    pub received_us: u64,
 }
 
 impl Delivery {

@@ -251,6 +251,7 @@ impl Session {
                         conversation,
                         create,
                         text: send.text,
+                        received_us: 0,
                     }));
                 }
             }

@@ -41,9 +41,22 @@ pub(crate) struct ChatStats {
     conversations: Gauge,
     mode: Gauge,
     commit_latency: Histogram,
+    /// Chat message latency by stage, from the moment its `send` was decoded: stored (covered by a
+    /// commit), delivered (queued to a follower's connection). Indexed by [`CHAT_STAGES`].
+    stages: [Histogram; CHAT_STAGES.len()],
     /// Occupancy of the fullest outgoing ring, in [`OCCUPANCY_SCALE`] parts of its capacity.
     ring_occupancy: Gauge,
 }
+
+/// The stages of a chat message's latency, by metric label: `persisted` (the log commit covering it
+/// completed, so it is acknowledged) and `delivered` (queued to a follower connection's lane, on whichever
+/// shard). Both are measured from the moment the connection shard decoded the `send`.
+pub const CHAT_STAGES: [&str; 2] = ["persisted", "delivered"];
+
+/// Index of `persisted` in [`CHAT_STAGES`].
+pub(crate) const STAGE_PERSISTED: usize = 0;
+/// Index of `delivered` in [`CHAT_STAGES`].
+pub(crate) const STAGE_DELIVERED: usize = 1;
 
 /// Ring occupancy is published as an integer number of parts per million of the capacity.
 const OCCUPANCY_SCALE: i64 = 1_000_000;
@@ -55,6 +68,7 @@ pub struct ChatStatsReader {
     conversations: GaugeReader,
     mode: GaugeReader,
     commit_latency: HistogramReader,
+    stages: [HistogramReader; CHAT_STAGES.len()],
     ring_occupancy: GaugeReader,
 }
 
@@ -67,6 +81,7 @@ impl ChatStats {
             conversations: Gauge::new(),
             mode: Gauge::new(),
             commit_latency: Histogram::new(),
+            stages: std::array::from_fn(|_| Histogram::new()),
             ring_occupancy: Gauge::new(),
             counters,
         };
@@ -75,6 +90,7 @@ impl ChatStats {
             conversations: stats.conversations.reader(),
             mode: stats.mode.reader(),
             commit_latency: stats.commit_latency.reader(),
+            stages: std::array::from_fn(|i| stats.stages[i].reader()),
             ring_occupancy: stats.ring_occupancy.reader(),
         };
         (stats, reader)
@@ -113,6 +129,11 @@ impl ChatStats {
     pub(crate) fn record_commit_us(&mut self, micros: u64) {
         self.commit_latency.record(micros);
     }
+
+    /// A chat message reached stage `stage` ([`CHAT_STAGES`] index) `micros` after its `send` was decoded.
+    pub(crate) fn record_stage_us(&mut self, stage: usize, micros: u64) {
+        self.stages[stage].record(micros);
+    }
 }
 
 impl ChatStatsReader {
@@ -134,6 +155,11 @@ impl ChatStatsReader {
     /// Log commit latency (start of the write to the end of the sync), microseconds.
     pub fn commit_latency(&self) -> Snapshot {
         self.commit_latency.snapshot()
+    }
+
+    /// Chat message latency to stage `stage` ([`CHAT_STAGES`] index), microseconds.
+    pub fn stage_latency(&self, stage: usize) -> Snapshot {
+        self.stages[stage].snapshot()
     }
 
     /// Occupancy of the shard's fullest outgoing cross-core ring at its last tick, `0.0..=1.0` of its

@@ -278,14 +278,17 @@ impl<S: LogStorage> Owner<S> {
                 self.update(from, principal, conversation_id, change, &reason)
             }
             Request::Send {
-                message_id, text, ..
+                message_id,
+                text,
+                received_us,
+                ..
             } => self.send(
                 Some(from),
                 principal,
                 conversation_id,
                 message_id,
                 &text,
-                wall_ms,
+                (wall_ms, received_us),
             ),
             Request::Resume { last_sequence, .. } => {
                 self.resume(from, conversation_id, last_sequence)
@@ -352,7 +355,7 @@ impl<S: LogStorage> Owner<S> {
         conversation_id: u64,
         message_id: MessageId,
         text: &str,
-        wall_ms: u64,
+        (wall_ms, received_us): (u64, u64),
     ) {
         if let Some((conversation, sequence)) = self.log.lookup_message(&message_id.0) {
             if let Some(from) = from {
@@ -426,6 +429,7 @@ impl<S: LogStorage> Owner<S> {
             conversation: conversation_id,
             frame: deliver_frame(&header, &stored),
             origin: from,
+            received_us,
         };
         // The routing shard sees every customer message (for humans' conversations it only refreshes the
         // summary and sentiment).
@@ -517,6 +521,7 @@ impl<S: LogStorage> Owner<S> {
             agent: conversation.agent,
             frame,
             origin,
+            received_us: 0,
         };
         self.out.push_back(Outbound::Deliver {
             shards: conversation.interest,

@@ -169,7 +169,7 @@ impl<S: LogStorage> Owner<S> {
             conversation_id,
             MessageId(message_id),
             text,
-            wall_ms,
+            (wall_ms, 0),
         );
     }
 

@@ -42,6 +42,7 @@ fn send(owner: &mut Owner<MemoryStorage>, conversation: u64, n: u8, create: bool
         conversation,
         create,
         text: format!("message {n}"),
+        received_us: 0,
     };
     owner.handle(FROM, &customer(), request, 1_000 + u64::from(n));
 }

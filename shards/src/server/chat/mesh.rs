@@ -50,6 +50,9 @@ impl ChatShard {
     /// Once per tick: feeds the overload detector (queued bytes, tick latency), logs a mode change, and
     /// publishes the counters.
     pub(crate) fn observe(&mut self, now: u64, table: &Table, tick_us: u64, stats: &mut ChatStats) {
+        for (stage, micros) in self.stage_samples.drain(..) {
+            stats.record_stage_us(stage, micros);
+        }
         if now >= self.next_queue_scan_ms {
             // A full scan of the connections, so at most once per QUEUE_SCAN_MS (about 0.1 ms per 100K).
             self.queued_bytes = table.queued_bytes();

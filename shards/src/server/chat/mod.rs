@@ -14,7 +14,7 @@ mod mesh;
 mod status;
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -24,7 +24,7 @@ use switchboard_protocol::app::{encode::Encoder, json, ErrorCode, Message, Owned
 use switchboard_protocol::ws::handshake::{Subprotocol, UpgradeRequest};
 use tracing::{debug, info, warn};
 
-use super::chat_stats::ChatStats;
+use super::chat_stats::{ChatStats, STAGE_DELIVERED, STAGE_PERSISTED};
 use super::table::{Entry, Table};
 use crate::auth::{Claims, Keyring, Role};
 use crate::chat::ids::owner_of;
@@ -41,6 +41,8 @@ use crate::pii::PiiKind;
 use crate::pii::PiiPolicy;
 use crate::routing::shard::RoutingInput;
 
+/// Stage latency samples kept between two publishes (one per tick); more in one tick are not sampled.
+const STAGE_SAMPLES_MAX: usize = 65_536;
 /// Items taken from each peer's ring per tick, so one busy peer cannot starve the others.
 const MESH_BATCH_PER_PEER: usize = 1_024;
 /// Close code for a chat connection that negotiated no switchboard subprotocol (protocol error).
@@ -100,6 +102,9 @@ pub(crate) struct ChatShard {
     commit_started: Option<Instant>,
     /// When (shard ms) the log's retention is applied next.
     next_retention_ms: u64,
+    /// Stage latency samples (stage, microseconds) since the last publish; bounded by
+    /// [`STAGE_SAMPLES_MAX`] per tick.
+    stage_samples: Vec<(usize, u64)>,
 }
 
 impl ChatShard {
@@ -137,6 +142,7 @@ impl ChatShard {
             next_queue_scan_ms: 0,
             commit_started: None,
             next_retention_ms: RETENTION_CHECK_MS,
+            stage_samples: Vec::new(),
         })
     }
 
@@ -218,6 +224,7 @@ impl ChatShard {
         };
         let mut outputs = std::mem::take(&mut self.outputs);
         session.handle_message(payload, &ctx, &mut outputs);
+        let received_us = process_us();
         let principal = session.principal().cloned();
         let mut authenticated = false;
         for output in outputs.drain(..) {
@@ -225,7 +232,13 @@ impl ChatShard {
                 SessionOutput::Frame(frame) => {
                     send_frame(&mut self.encoder, entry, &frame, now);
                 }
-                SessionOutput::Request(request) => {
+                SessionOutput::Request(mut request) => {
+                    if let Request::Send {
+                        received_us: stamp, ..
+                    } = &mut request
+                    {
+                        *stamp = received_us;
+                    }
                     let principal = principal.as_ref().expect("requests only after hello");
                     if let Err(refusal) = self.overload.admit(request_class(&request, principal)) {
                         self.counters.overload_refusals += 1;
@@ -346,6 +359,10 @@ impl ChatShard {
                 }
                 Outbound::Reply(reply) => self.push(reply.to.shard, ShardMsg::Reply(reply)),
                 Outbound::Deliver { shards, delivery } => {
+                    if delivery.received_us != 0 {
+                        // Released by the commit that covers it: stored and acknowledged now.
+                        self.stage_sample(STAGE_PERSISTED, delivery.received_us);
+                    }
                     for shard in shards.iter() {
                         if shard == self.id {
                             self.deliver_local(&delivery, table, dirty, now);
@@ -454,6 +471,9 @@ impl ChatShard {
                 session.note_follow(delivery.conversation);
             }
         }
+        if delivery.received_us != 0 && !targets.is_empty() {
+            self.stage_sample(STAGE_DELIVERED, delivery.received_us);
+        }
         let mut encoded = Encoded::new(&delivery.frame);
         for conn in targets.drain(..) {
             if let Some(entry) = table.get_mut(conn) {
@@ -559,6 +579,23 @@ fn request_class(request: &Request, principal: &Claims) -> RequestClass {
         Request::Read { .. } => RequestClass::ReadReceipt,
         Request::Update { .. } => RequestClass::Handoff,
     }
+}
+
+impl ChatShard {
+    /// Notes that a message measured from `received_us` reached `stage` now.
+    fn stage_sample(&mut self, stage: usize, received_us: u64) {
+        if self.stage_samples.len() < STAGE_SAMPLES_MAX {
+            let micros = process_us().saturating_sub(received_us);
+            self.stage_samples.push((stage, micros));
+        }
+    }
+}
+
+/// Microseconds on a monotonic clock shared by every thread of the process (from its first use, plus one so
+/// that 0 can mean "not measured"): a message's stage latencies are measured across shards.
+pub(crate) fn process_us() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_micros() as u64 + 1
 }
 
 /// Unix time in milliseconds (0 if the clock is before 1970).
