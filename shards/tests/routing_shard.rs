@@ -6,6 +6,7 @@ use switchboard_shards::routing::dialogue::HandoffReason;
 use switchboard_shards::routing::events::{RequeueReason, TransferTarget};
 use switchboard_shards::routing::kb::KnowledgeBase;
 use switchboard_shards::routing::ngram::{NgramBrain, TrainConfig};
+use switchboard_shards::routing::sentiment::STRONGLY_NEGATIVE_MAX;
 use switchboard_shards::routing::shard::{
     QueueReason, RoutingInput, RoutingOutput, RoutingShard, RoutingShardConfig, RoutingShardError,
 };
@@ -190,6 +191,72 @@ fn an_angry_customer_goes_straight_to_a_human_and_keeps_the_agent() {
     assert!(say(&mut s, 30, 1, 30, 3, "三连是什么意思").is_empty());
     assert_eq!(s.router(1).and_then(|r| r.assigned_agent(30)), Some(1));
     assert_eq!(s.counters().answers, 0);
+}
+
+#[test]
+fn a_waiting_customer_who_turns_angry_is_served_before_calmer_earlier_ones() {
+    const ANGRY: &str = "你们这帮骗子,马上退钱!!!";
+    let mut config = RoutingShardConfig::default();
+    config.agents.capacity = 1;
+    let mut s = shard(config);
+    let general = s.default_group();
+    // Three calm customers the bot cannot help wait for the general group, nobody online yet.
+    for (now_ms, conversation) in [(100, 51), (200, 52), (300, 53)] {
+        let out = say(&mut s, now_ms, 1, conversation, 1, "qwzx plorf");
+        let queued = matches!(
+            out.as_slice(),
+            [RoutingOutput::Queued {
+                priority: Priority::Normal,
+                ..
+            }]
+        );
+        assert!(queued, "{out:?}");
+    }
+    // A calm follow-up changes nothing; an angry one moves the latest arrival to the front, silently.
+    assert!(say(&mut s, 400, 1, 53, 2, "hello? anyone there").is_empty());
+    assert_eq!(s.counters().escalations, 0);
+    assert!(say(&mut s, 500, 1, 53, 3, ANGRY).is_empty());
+    let router = s.router(1).expect("tenant router");
+    assert_eq!(router.waiting(general), [53, 51, 52]);
+    assert_eq!(
+        router.request(53).map(|r| r.priority),
+        Some(Priority::Urgent)
+    );
+    // Already urgent: no second escalation.
+    assert!(say(&mut s, 600, 1, 53, 4, ANGRY).is_empty());
+    let c = s.counters();
+    assert_eq!(
+        (c.escalations, c.human_messages, c.classifications),
+        (1, 3, 3)
+    );
+    // An agent with room for one comes online: the angry customer first, the anger in the summary.
+    match online(&mut s, 700, 1, 8, &[general], 0).as_slice() {
+        [RoutingOutput::Assigned {
+            conversation: 53,
+            agent: 8,
+            summary,
+            ..
+        }] => {
+            let summary = summary.as_ref().expect("summary");
+            assert!(summary.sentiment <= STRONGLY_NEGATIVE_MAX, "{summary:?}");
+        }
+        other => panic!("expected the angry customer assigned first, got {other:?}"),
+    }
+    // Then the calm ones in arrival order as the agent frees up.
+    for (now_ms, done, next) in [(800, 53, 51), (900, 51, 52)] {
+        let resolve = RoutingInput::ConversationResolved {
+            tenant: 1,
+            conversation: done,
+        };
+        s.handle(now_ms, resolve).expect("resolved");
+        s.invariants();
+        let out = drain(&mut s);
+        let assigned = matches!(
+            out.as_slice(),
+            [RoutingOutput::Assigned { conversation, .. }] if *conversation == next
+        );
+        assert!(assigned, "{out:?}");
+    }
 }
 
 #[test]

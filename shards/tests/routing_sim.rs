@@ -1,5 +1,5 @@
-//! Simulated time: 2,000 conversations, 50 agents, random presence changes, replies, transfers and
-//! closes, all from a seed. Checks that no conversation is lost, none goes to an offline, away or full
+//! Simulated time: 2,000 conversations, 50 agents, random presence changes, replies, transfers,
+//! escalations and closes, all from a seed. Checks that no conversation is lost, none goes to an offline, away or full
 //! agent, queue order is respected at every assignment, and replaying the event log reproduces every
 //! decision.
 
@@ -21,6 +21,15 @@ const STEP_MS: u64 = 250;
 const ARRIVAL_WINDOW_MS: u64 = 600_000;
 const STEPS_MAX: u64 = 20_000;
 
+/// Priorities drawn for arrivals and escalations (normal twice as likely).
+const PRIORITIES: [Priority; 5] = [
+    Priority::Low,
+    Priority::Normal,
+    Priority::Normal,
+    Priority::High,
+    Priority::Urgent,
+];
+
 type Key = (Reverse<Priority>, u64, u64);
 
 /// The test's own model of the router, rebuilt from the events alone.
@@ -33,6 +42,7 @@ struct Shadow {
     assigned: BTreeMap<u64, (u32, bool)>,
     closed: BTreeSet<u64>,
     assignments: usize,
+    escalations: usize,
 }
 
 impl Shadow {
@@ -65,6 +75,38 @@ impl Shadow {
         );
         *load += 1;
         self.assigned.insert(conversation, (agent, false));
+    }
+
+    /// Re-keys a waiting conversation with the same arrival time and sequence number; an assigned one
+    /// stays with its agent (a later `Queued` carries its new priority).
+    fn escalate(
+        &mut self,
+        conversation: u64,
+        from: Priority,
+        to: Priority,
+        waiting_in: Option<u32>,
+    ) {
+        assert!(to > from, "escalations only raise the priority");
+        let Some(group) = waiting_in else {
+            assert!(
+                self.assigned.contains_key(&conversation),
+                "escalated conversation {conversation} is neither waiting nor assigned"
+            );
+            return;
+        };
+        let queue = self
+            .queues
+            .get_mut(&group)
+            .expect("queued before escalated");
+        let key = queue
+            .iter()
+            .find(|(_, &c)| c == conversation)
+            .map(|(&k, _)| k);
+        let key = key.expect("escalated conversation waits in the named group");
+        assert_eq!(key.0, Reverse(from), "escalated from its queued priority");
+        queue.remove(&key);
+        queue.insert((Reverse(to), key.1, key.2), conversation);
+        self.escalations += 1;
     }
 
     fn apply(&mut self, event: &RouterEvent) {
@@ -120,6 +162,12 @@ impl Shadow {
                     self.give_to_agent(conversation, agent);
                 }
             }
+            RouterEvent::Escalated {
+                conversation,
+                from,
+                to,
+                waiting_in,
+            } => self.escalate(conversation, from, to, waiting_in),
             RouterEvent::Closed {
                 conversation,
                 agent,
@@ -234,6 +282,33 @@ fn agents_work(router: &mut Router, shadow: &mut Shadow, rng: &mut Pcg32, now: u
     }
 }
 
+/// One step of customers turning angry: sometimes a waiting, an assigned or an unknown conversation is
+/// escalated to a random priority (which may be no higher, a no-op, or refer to nothing, an error).
+fn customers_escalate(router: &mut Router, shadow: &mut Shadow, rng: &mut Pcg32, now: u64) {
+    if rng.below(3) != 0 {
+        return;
+    }
+    let waiting: Vec<u64> = shadow
+        .queues
+        .values()
+        .flat_map(|q| q.values().copied())
+        .collect();
+    let conversation = match rng.below(10) {
+        0..=6 if !waiting.is_empty() => waiting[rng.below(waiting.len() as u32) as usize],
+        7 | 8 if !shadow.assigned.is_empty() => {
+            let index = rng.below(shadow.assigned.len() as u32) as usize;
+            *shadow.assigned.keys().nth(index).expect("index in range")
+        }
+        _ => CONVERSATIONS + u64::from(rng.below(10)),
+    };
+    let priority = PRIORITIES[rng.below(PRIORITIES.len() as u32) as usize];
+    let input = RouterInput::Escalate {
+        conversation,
+        priority,
+    };
+    drive(router, shadow, now, input);
+}
+
 fn simulate(seed: u64) -> (Router, Shadow, RouterConfig) {
     let config = RouterConfig {
         seed,
@@ -254,13 +329,7 @@ fn simulate(seed: u64) -> (Router, Shadow, RouterConfig) {
     for _ in 0..STEPS_MAX {
         now += STEP_MS;
         while next < arrivals.len() && arrivals[next] <= now {
-            let priority = [
-                Priority::Low,
-                Priority::Normal,
-                Priority::Normal,
-                Priority::High,
-                Priority::Urgent,
-            ][rng.below(5) as usize];
+            let priority = PRIORITIES[rng.below(PRIORITIES.len() as u32) as usize];
             let group = rng.below(GROUPS);
             let request = HandoffRequest {
                 conversation: next as u64,
@@ -306,6 +375,9 @@ fn simulate(seed: u64) -> (Router, Shadow, RouterConfig) {
                 );
             }
         }
+        if !closing {
+            customers_escalate(&mut router, &mut shadow, &mut rng, now);
+        }
         agents_work(&mut router, &mut shadow, &mut rng, now, closing);
         drive(&mut router, &mut shadow, now, RouterInput::Tick);
         if now % 10_000 == 0 {
@@ -335,17 +407,23 @@ fn thousands_of_conversations_none_lost_none_misrouted_order_respected() {
         .filter(|e| matches!(e, RouterEvent::Requeued { .. }))
         .count();
     println!(
-        "assignments {} requeues {requeues} inputs {}",
+        "assignments {} requeues {requeues} escalations {} inputs {}",
         shadow.assignments,
+        shadow.escalations,
         router.event_log().count()
     );
     assert!(requeues > 0, "the scenario exercised re-queueing");
+    assert!(shadow.escalations > 0, "the scenario exercised escalation");
 }
 
 #[test]
 fn replaying_the_event_log_reproduces_every_decision() {
     let (router, _, config) = simulate(77);
     assert!(router.log_complete());
+    let escalations = router
+        .event_log()
+        .filter(|t| matches!(t.input, RouterInput::Escalate { .. }));
+    assert!(escalations.count() > 0, "the log holds escalations");
     let replayed = Router::replay(config.clone(), router.event_log()).expect("config");
     assert!(
         router.decisions().eq(replayed.decisions()),

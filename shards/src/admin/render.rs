@@ -65,6 +65,16 @@ fn render_routing(text: &mut PrometheusText, routing: &RoutingStatsReader) {
         routing.customer_messages(),
     );
     text.family(
+        "switchboard_routing_classifications_total",
+        "Customer messages the intent classifier ran on (the bot's phase of a conversation).",
+        MetricKind::Counter,
+    );
+    text.counter(
+        "switchboard_routing_classifications_total",
+        &[],
+        routing.classifications(),
+    );
+    text.family(
         "switchboard_routing_queue_depth",
         "Conversations waiting in a group queue for a human agent.",
         MetricKind::Gauge,

@@ -64,6 +64,18 @@ pub enum RouterInput {
         /// Where it goes.
         target: TransferTarget,
     },
+    /// Raise a conversation's priority (an angry customer while with humans). A waiting conversation is
+    /// re-keyed in its group's queue with `priority`, keeping its original arrival time, so it moves ahead
+    /// of lower priorities but stays behind earlier arrivals of the same priority; an assigned one keeps its
+    /// agent and only the priority it would be re-queued with changes. An equal or lower `priority` changes
+    /// nothing (priorities only go up); an unknown conversation is
+    /// [`RouterError::UnknownConversation`](super::router::RouterError::UnknownConversation).
+    Escalate {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The new priority.
+        priority: Priority,
+    },
     /// Time passed: check grace periods and reply timeouts.
     Tick,
 }
@@ -158,6 +170,18 @@ pub enum RouterEvent {
         from_agent: Option<AgentId>,
         /// Where it went.
         target: TransferTarget,
+    },
+    /// A conversation's priority was raised by [`RouterInput::Escalate`].
+    Escalated {
+        /// The conversation.
+        conversation: ConversationId,
+        /// Its priority before.
+        from: Priority,
+        /// Its priority now.
+        to: Priority,
+        /// The group whose queue it was re-keyed in (same arrival time and sequence number); `None` when it
+        /// is assigned: it keeps its agent, and `to` applies if it is ever re-queued.
+        waiting_in: Option<GroupId>,
     },
     /// The conversation ended and left the router.
     Closed {

@@ -10,6 +10,22 @@ use super::text::Language;
 pub type ConversationId = u64;
 
 /// Priority of a conversation waiting for a human; higher is served first.
+///
+/// # The ladder
+///
+/// What the routing shard gives each conversation it hands to humans:
+///
+/// - [`Priority::Urgent`]: a strongly negative message ([`NEGATIVE_SENTIMENT_PRIORITY`]): at handoff by the
+///   bot, or later while the conversation is with humans (an *escalation*, see
+///   [`RouterInput::Escalate`](super::events::RouterInput::Escalate)).
+/// - [`Priority::High`]: the customer asked for a human (or never gave a required slot) about an intent of
+///   urgent urgency.
+/// - [`Priority::Normal`]: the bot was not confident, or the customer asked for a human about an intent of
+///   normal or low urgency.
+/// - [`Priority::Low`]: never given by the routing shard itself; for callers that enqueue directly.
+///
+/// A conversation's priority only ever goes up: an escalation to an equal or lower priority is ignored, and
+/// a re-queue or a transfer to a group keeps the (possibly escalated) priority and the original arrival time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Priority {
     /// Information requests and feedback.
@@ -21,6 +37,10 @@ pub enum Priority {
     /// An angry customer or an explicit emergency.
     Urgent,
 }
+
+/// The priority an angry customer gets: at a bot handoff for strongly negative sentiment, and when a
+/// customer already with humans sends a strongly negative message.
+pub const NEGATIVE_SENTIMENT_PRIORITY: Priority = Priority::Urgent;
 
 impl Priority {
     /// The priority an intent's urgency implies.

@@ -170,7 +170,7 @@ impl ChatStatsReader {
 }
 
 /// Every routing decision counted, by metric label, in a fixed order (see [`routing_decisions`]).
-pub const ROUTING_DECISIONS: [&str; 7] = [
+pub const ROUTING_DECISIONS: [&str; 8] = [
     "bot_answer",
     "follow_up",
     "ticket",
@@ -178,6 +178,7 @@ pub const ROUTING_DECISIONS: [&str; 7] = [
     "assigned",
     "requeued",
     "transfer",
+    "escalated",
 ];
 
 /// The routing shard's decision counts in [`ROUTING_DECISIONS`] order.
@@ -190,6 +191,7 @@ pub fn routing_decisions(counters: &RoutingCounters) -> [u64; ROUTING_DECISIONS.
         counters.assignments,
         counters.requeues(),
         counters.transfers,
+        counters.escalations,
     ]
 }
 
@@ -215,6 +217,7 @@ pub(crate) struct RoutingStats {
     decisions: [Counter; ROUTING_DECISIONS.len()],
     published: [u64; ROUTING_DECISIONS.len()],
     customer_messages: Counter,
+    classifications: Counter,
     waiting: Gauge,
     groups: Arc<[GroupSlot]>,
 }
@@ -224,6 +227,7 @@ pub(crate) struct RoutingStats {
 pub struct RoutingStatsReader {
     decisions: [CounterReader; ROUTING_DECISIONS.len()],
     customer_messages: CounterReader,
+    classifications: CounterReader,
     waiting: GaugeReader,
     groups: Arc<[GroupSlot]>,
 }
@@ -244,12 +248,14 @@ impl RoutingStats {
             decisions: std::array::from_fn(|_| Counter::new()),
             published: [0; ROUTING_DECISIONS.len()],
             customer_messages: Counter::new(),
+            classifications: Counter::new(),
             waiting: Gauge::new(),
             groups: Arc::clone(&slots),
         };
         let reader = RoutingStatsReader {
             decisions: std::array::from_fn(|i| stats.decisions[i].reader()),
             customer_messages: stats.customer_messages.reader(),
+            classifications: stats.classifications.reader(),
             waiting: stats.waiting.reader(),
             groups: slots,
         };
@@ -270,6 +276,12 @@ impl RoutingStats {
             .saturating_sub(self.customer_messages.get());
         if delta > 0 {
             self.customer_messages.add(delta);
+        }
+        let delta = counters
+            .classifications
+            .saturating_sub(self.classifications.get());
+        if delta > 0 {
+            self.classifications.add(delta);
         }
     }
 
@@ -299,6 +311,11 @@ impl RoutingStatsReader {
     /// conversation is already with a human).
     pub fn customer_messages(&self) -> u64 {
         self.customer_messages.get()
+    }
+
+    /// Customer messages the classifier ran on (bot phase) since start.
+    pub fn classifications(&self) -> u64 {
+        self.classifications.get()
     }
 
     /// Conversations waiting in a group queue for a human.
@@ -345,6 +362,7 @@ mod tests {
         let (mut stats, reader) = RoutingStats::new(&[group(1, "billing"), group(2, "tech")]);
         let mut counters = RoutingCounters {
             customer_messages: 3,
+            classifications: 2,
             answers: 2,
             handoffs_low_confidence: 1,
             handoffs_customer_asked: 1,
@@ -356,6 +374,7 @@ mod tests {
         assert_eq!(reader.decision(0), 5);
         assert_eq!(reader.decision(3), 2);
         assert_eq!(reader.customer_messages(), 3);
+        assert_eq!(reader.classifications(), 2);
         assert_eq!(reader.fairness().count(), 0, "no online agent yet");
         let figure = |group, load_max, load_min| GroupFairness {
             group,

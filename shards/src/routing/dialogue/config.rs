@@ -7,7 +7,8 @@ use thiserror::Error;
 pub struct DialogueConfig {
     /// Below this confidence the bot hands the conversation to a human instead of guessing.
     pub confidence_threshold: f32,
-    /// At or below this sentiment score the bot hands off with [`Priority::Urgent`](super::super::ticket::Priority::Urgent).
+    /// At or below this sentiment score the bot hands off with [`Priority::Urgent`](super::super::ticket::Priority::Urgent),
+    /// and the routing shard escalates a conversation already with humans to that priority.
     pub sentiment_handoff_max: f32,
     /// Most conversations tracked at once.
     pub conversations_max: usize,

@@ -20,7 +20,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use super::brain::{Brain, Classification};
 use super::kb::{render, IntentAction, KnowledgeBase};
 use super::text::{detect_language, Language};
-use super::ticket::{ConversationId, ConversationSummary, Priority, Ticket};
+use super::ticket::{
+    ConversationId, ConversationSummary, Priority, Ticket, NEGATIVE_SENTIMENT_PRIORITY,
+};
 
 /// Longest message kept in a conversation's history, in characters; longer ones are cut.
 pub const HISTORY_MESSAGE_CHARS_MAX: usize = 500;
@@ -142,7 +144,8 @@ impl<B: Brain> Dialogue<B> {
 
     /// Records a customer message without deciding anything, for a conversation a human now handles: the
     /// message still feeds the history, the collected slots and the sentiment that summaries report.
-    /// Returns the message's sentiment score.
+    /// Returns the message's sentiment score (the routing shard escalates the conversation when it is at or
+    /// below `sentiment_handoff_max`).
     pub fn observe_message(
         &mut self,
         conversation: ConversationId,
@@ -355,7 +358,7 @@ impl<B: Brain> Dialogue<B> {
     ) -> Decision {
         self.state_mut(conversation).pending = None;
         let priority = match reason {
-            HandoffReason::NegativeSentiment => Priority::Urgent,
+            HandoffReason::NegativeSentiment => NEGATIVE_SENTIMENT_PRIORITY,
             HandoffReason::LowConfidence => Priority::Normal,
             HandoffReason::CustomerAsked | HandoffReason::SlotNotProvided => intent
                 .map(|i| Priority::from_urgency(self.kb.intents[i].urgency))

@@ -9,6 +9,11 @@
 //! original arrival) goes first; it goes to the eligible agent (online, serving the group, below capacity)
 //! with the highest `0.6 × value match + 0.3 × skill match + 0.1 × random − load_penalty × load ratio`.
 //!
+//! Escalation ([`RouterInput::Escalate`]) only ever raises a conversation's priority and never changes its
+//! arrival time: a waiting conversation is re-keyed in its queue, an assigned one keeps its agent. Being an
+//! input, it is in the event log like every other, so replay still reproduces every decision. The priority
+//! ladder is documented on [`Priority`](super::ticket::Priority).
+//!
 //! # Layout
 //!
 //! - `config`: [`RouterConfig`] and [`RouterError`].
@@ -175,6 +180,10 @@ impl Router {
                 conversation,
                 target,
             } => self.transfer(conversation, target),
+            RouterInput::Escalate {
+                conversation,
+                priority,
+            } => self.escalate(conversation, priority),
             RouterInput::Tick => {
                 self.tick();
                 Ok(())

@@ -6,7 +6,7 @@ use std::cmp::Reverse;
 use super::super::agents::{Agent, AgentId, AgentSpec, GroupId, GroupSpec, Presence};
 use super::super::events::{HandoffRequest, RequeueReason, RouterEvent, TransferTarget};
 use super::super::queue::{QueueKey, WaitQueue};
-use super::super::ticket::ConversationId;
+use super::super::ticket::{ConversationId, Priority};
 use super::{Place, Router, RouterError, Tracked};
 
 impl Router {
@@ -210,6 +210,47 @@ impl Router {
                 self.push_waiting(conversation, group);
             }
         }
+        Ok(())
+    }
+
+    /// Raises a tracked conversation's priority; equal or lower is a no-op. A waiting conversation is
+    /// re-keyed in its queue under the same arrival time and sequence number; an assigned one keeps its
+    /// agent, and the new key is used if it is ever re-queued or transferred to a group.
+    pub(super) fn escalate(
+        &mut self,
+        conversation: ConversationId,
+        priority: Priority,
+    ) -> Result<(), RouterError> {
+        let tracked = self
+            .conversations
+            .get_mut(&conversation)
+            .ok_or(RouterError::UnknownConversation(conversation))?;
+        let old_key = tracked.key;
+        let from = old_key.priority.0;
+        if priority <= from {
+            return Ok(());
+        }
+        tracked.key = old_key.with_priority(priority);
+        tracked.request.priority = priority;
+        let waiting_in = match tracked.place {
+            Place::Waiting { group } => Some(group),
+            Place::Assigned { .. } => None,
+        };
+        if let Some(group) = waiting_in {
+            let queue = &mut self.groups.get_mut(&group).expect("tracked group exists").1;
+            let moved = queue.rekey(&old_key, priority);
+            assert_eq!(
+                moved,
+                Some(old_key.with_priority(priority)),
+                "waiting under its key"
+            );
+        }
+        self.emit(RouterEvent::Escalated {
+            conversation,
+            from,
+            to: priority,
+            waiting_in,
+        });
         Ok(())
     }
 

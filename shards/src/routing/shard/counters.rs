@@ -13,6 +13,13 @@ pub struct RoutingCounters {
     pub duplicate_messages: u64,
     /// Customer messages in conversations handled by humans (they only feed the summary).
     pub human_messages: u64,
+    /// Customer messages classified by the bot (messages in conversations still with the bot, excluding
+    /// duplicates); each runs the intent classifier once.
+    pub classifications: u64,
+    /// Escalations: conversations with humans whose priority a strongly negative customer message raised
+    /// (a waiting one moves up its group's queue; an assigned one keeps its agent and would be re-queued at
+    /// the raised priority). A message that does not raise the priority (already urgent) is not counted.
+    pub escalations: u64,
     /// Bot answers sent (including the answer that goes with a ticket).
     pub answers: u64,
     /// Slot questions sent.

@@ -3,13 +3,17 @@
 //!
 //! Once a conversation is handed to humans it stays there until resolved: later customer messages only feed
 //! the summary and sentiment, so an agent never sees the bot talk over them, and an angry customer keeps
-//! their agent.
+//! their agent. A strongly negative message (at or below the same `sentiment_handoff_max` that makes the bot
+//! hand over) escalates the conversation to [`NEGATIVE_SENTIMENT_PRIORITY`]: while it waits, it moves ahead
+//! of calmer customers in its group's queue (behind earlier arrivals of the same priority).
 
 use super::super::agents::GroupId;
 use super::super::brain::Brain;
 use super::super::dialogue::{Decision, HandoffReason};
 use super::super::events::{HandoffRequest, RouterInput};
-use super::super::ticket::{ConversationId, ConversationSummary, Priority};
+use super::super::ticket::{
+    ConversationId, ConversationSummary, Priority, NEGATIVE_SENTIMENT_PRIORITY,
+};
 use super::{QueueReason, RoutingOutput, RoutingShard, RoutingShardError, TenantId};
 
 /// Who is handling a conversation.
@@ -66,10 +70,15 @@ impl<B: Brain> RoutingShard<B> {
         let text = truncate(message.text, self.config.limits.message_bytes_max);
         if phase == Phase::Human {
             self.counters.human_messages += 1;
-            self.dialogue
+            let sentiment = self
+                .dialogue
                 .observe_message(conversation, text, self.now_ms);
+            if sentiment <= self.dialogue.config().sentiment_handoff_max {
+                return self.escalate(message.tenant, conversation);
+            }
             return Ok(());
         }
+        self.counters.classifications += 1;
         let decision = self
             .dialogue
             .handle_message(conversation, text, self.now_ms);
@@ -227,6 +236,20 @@ impl<B: Brain> RoutingShard<B> {
         self.bot_activity
             .remove(&(state.last_active_ms, conversation));
         Ok(())
+    }
+
+    /// Raises a conversation with humans to the angry customer's priority (a no-op if it is already there).
+    fn escalate(
+        &mut self,
+        tenant: TenantId,
+        conversation: ConversationId,
+    ) -> Result<(), RoutingShardError> {
+        let input = RouterInput::Escalate {
+            conversation,
+            priority: NEGATIVE_SENTIMENT_PRIORITY,
+        };
+        // An escalation queues nothing, so the hint is never used.
+        self.route(tenant, input, QueueReason::Transferred)
     }
 
     /// The group covering the summary's intent's skill when the bot was confident, else the default group.

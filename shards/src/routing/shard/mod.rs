@@ -25,7 +25,8 @@
 //! - One [`Dialogue`] for all tenants: conversation ids are unique on the node and the knowledge base is
 //!   shared, so per-tenant copies of the trained brain would only cost memory.
 //! - A conversation handed to humans never gets a bot answer again; its later messages refresh the summary
-//!   the assigned agent receives.
+//!   the assigned agent receives, and a strongly negative one escalates it (a waiting customer who turns
+//!   angry moves up the queue; see [`Priority`](super::ticket::Priority) for the ladder).
 //! - Refusals are typed errors and change nothing; inputs that refer to nothing (an agent going offline
 //!   twice, an unknown conversation resolved) are counted and ignored, so no input can panic the shard.
 

@@ -189,6 +189,12 @@ impl<B: Brain> RoutingShard<B> {
                 live.chosen = Presence::Away;
                 Some(RoutingOutput::AgentAway { tenant, agent })
             }
+            // The owner needs no notice: the agent's console learns nothing new (the summary it gets at
+            // assignment carries the sentiment), and the customer's place shows only in the order served.
+            RouterEvent::Escalated { .. } => {
+                self.counters.escalations += 1;
+                None
+            }
             // The owner asked for the close; there is nothing to tell it.
             RouterEvent::Closed { .. } => None,
         }
