@@ -3,10 +3,16 @@
 //!
 //! Run a short smoke with `cargo bench -p switchboard-bench --bench routing -- --warm-up-time 0.2
 //! --measurement-time 0.5`.
+//!
+//! With `ROUTING_RESULTS_DIR=DIR` set, criterion does not run; instead the plain measurements in
+//! [`measure`] write `DIR/routing-classify.json` (per-message classification latency over the held-out
+//! set), `DIR/routing-decisions.json` (a `RoutingShard` fed a recorded stream in a tight loop) and
+//! `DIR/routing-train.json` (start-up training of the shipped knowledge base). `bench/scripts/routing.sh`
+//! does that with a release build.
 
 use std::hint::black_box;
 
-use criterion::{criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput};
 use switchboard_shards::routing::agents::{AgentSpec, GroupSpec, Presence};
 use switchboard_shards::routing::brain::Brain;
 use switchboard_shards::routing::events::{HandoffRequest, RouterInput};
@@ -130,4 +136,14 @@ mod groups {
     criterion::criterion_group!(benches, classify, train, route);
 }
 
-criterion_main!(groups::benches);
+#[path = "routing/measure.rs"]
+mod measure;
+
+fn main() {
+    if let Some(dir) = std::env::var_os("ROUTING_RESULTS_DIR") {
+        measure::run(std::path::Path::new(&dir));
+        return;
+    }
+    groups::benches();
+    Criterion::default().configure_from_args().final_summary();
+}

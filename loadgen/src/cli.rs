@@ -240,7 +240,14 @@ mod tests {
     #[test]
     fn example_scenario_files_are_valid() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-        for name in ["echo-open-loop", "chat", "churn", "burst", "fanout"] {
+        for name in [
+            "echo-open-loop",
+            "chat",
+            "chat-routed",
+            "churn",
+            "burst",
+            "fanout",
+        ] {
             let path = dir.join(format!("{name}.toml"));
             let args = Args {
                 scenario_file: Some(path),
@@ -248,6 +255,8 @@ mod tests {
             };
             let config = args.to_config().unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(config.scenario.is_chat(), name != "echo-open-loop");
+            let routed = config.chat.as_ref().is_some_and(|c| c.routing.is_some());
+            assert_eq!(routed, name == "chat-routed");
         }
     }
 

@@ -36,6 +36,8 @@
 //!   "send_lag": { same percentile fields },   // how late the client sent vs. its schedule
 //!   "connect_latency": { same fields },       // connect() to TCP established
 //!   "upgrade_latency": { same fields },       // connect() to a validated 101
+//!   "routing": { "bot_answers": 900, "follow_ups": 40, "handoffs": 120,   // routed chat only
+//!                "assignments": 118, "handoffs_unplanned": 3, "tickets": 25 },
 //!   "errors": { "total": 0, "by_cause": { "connect: Connection refused (os error 111)": 3 } },
 //!   "correctness_ok": true,         // no errors, nothing lost, duplicated, reordered or skipped
 //!   "cpu": { "user_secs": 1.2, "system_secs": 3.4, "total_secs": 4.6,
@@ -46,6 +48,12 @@
 //! `latency` has one entry per message kind and priority lane: plain WebSocket echo has one kind (`echo`)
 //! on one lane (`ws`); the switchboard.v1 scenarios have `ack` (send → ack at the sender) and `deliver`
 //! (send → live deliver, one value per recipient) on lane `chat`, both from the intended send time.
+//! Routed chat (`routing = true`) adds `bot_answer` on lane `ai_answer` (customer question → the AI
+//! message answering it), `handoff` on lane `urgent` (an out-of-scope or angry customer's first message →
+//! the `handoff` assigning it at the agent) and `agent_reply` on lane `chat` (agent reply → its live
+//! deliver at the customer), all from the intended send time, and the `routing` counts object (absent
+//! otherwise): AI answers and follow-up questions received by customers, conversations handed off (seen
+//! by customers) and assigned (seen by agents), handoffs of bot-question customers, tickets.
 //! In those scenarios `sent` counts sends and `received` first deliveries (over all recipients), and
 //! `lost` counts acked sequences never delivered to a follower connected at the end. Percentiles come from HDR
 //! histograms with 3 significant digits recorded in nanoseconds.
@@ -135,6 +143,8 @@ pub struct RunReport {
     pub send_lag: Percentiles,
     pub connect_latency: Percentiles,
     pub upgrade_latency: Percentiles,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routing: Option<serde_json::Value>,
     pub errors: serde_json::Value,
     pub correctness_ok: bool,
     pub cpu: serde_json::Value,
@@ -148,13 +158,24 @@ fn latency_entries(config: &RunConfig, stats: &Stats) -> Vec<KindLatency> {
         percentiles: Percentiles::of(histogram),
     };
     if config.scenario.is_chat() {
-        vec![
+        let mut entries = vec![
             entry("ack", "chat", &stats.ack_latency),
             entry("deliver", "chat", &stats.deliver_latency),
-        ]
+        ];
+        if routed(config) {
+            entries.push(entry("bot_answer", "ai_answer", &stats.bot_answer_latency));
+            entries.push(entry("handoff", "urgent", &stats.handoff_latency));
+            entries.push(entry("agent_reply", "chat", &stats.agent_reply_latency));
+        }
+        entries
     } else {
         vec![entry("echo", "ws", &stats.latency)]
     }
+}
+
+/// Whether the run is routed chat.
+fn routed(config: &RunConfig) -> bool {
+    config.chat.as_ref().is_some_and(|c| c.routing.is_some())
 }
 
 /// What the run measured besides the merged counters.
@@ -212,6 +233,12 @@ impl RunReport {
             send_lag: Percentiles::of(&stats.send_lag),
             connect_latency: Percentiles::of(&stats.connect),
             upgrade_latency: Percentiles::of(&stats.upgrade),
+            routing: routed(config).then(|| {
+                serde_json::json!({
+                    "bot_answers": stats.bot_answers, "follow_ups": stats.follow_ups,
+                    "handoffs": stats.handoffs, "assignments": stats.assignments,
+                    "handoffs_unplanned": stats.handoffs_unplanned, "tickets": stats.tickets })
+            }),
             errors: serde_json::json!({ "total": stats.error_count(), "by_cause": stats.errors }),
             correctness_ok: stats.correctness_failures() == 0,
             cpu: serde_json::json!({
@@ -271,9 +298,17 @@ impl RunReport {
                 stats.reconnects
             );
         }
+        if let Some(r) = &self.routing {
+            let _ = writeln!(
+                s,
+                "routing: bot answers {} follow-ups {} handoffs {} (unplanned {}) assignments {} tickets {}",
+                r["bot_answers"], r["follow_ups"], r["handoffs"], r["handoffs_unplanned"],
+                r["assignments"], r["tickets"]
+            );
+        }
         let _ = writeln!(
             s,
-            "{:<18}{:>9}{:>11}{:>11}{:>11}{:>11}{:>11}{:>11}",
+            "{:<24}{:>9}{:>11}{:>11}{:>11}{:>11}{:>11}{:>11}",
             "latency (us)", "count", "p50", "p90", "p99", "p99.9", "p99.99", "max"
         );
         let kinds = self
@@ -289,7 +324,7 @@ impl RunReport {
         for (name, p) in kinds.chain(others) {
             let _ = writeln!(
                 s,
-                "{name:<18}{:>9}{:>11.1}{:>11.1}{:>11.1}{:>11.1}{:>11.1}{:>11.1}",
+                "{name:<24}{:>9}{:>11.1}{:>11.1}{:>11.1}{:>11.1}{:>11.1}{:>11.1}",
                 p.count, p.p50, p.p90, p.p99, p.p99_9, p.p99_99, p.max
             );
         }

@@ -32,6 +32,13 @@ pub struct Stats {
     pub ack_latency: Histogram<u64>,
     /// switchboard.v1: `send` to each follower's live `deliver`, from the intended send time.
     pub deliver_latency: Histogram<u64>,
+    /// Routed chat: a customer question's intended send time to the bot's message (AI lane) answering it.
+    pub bot_answer_latency: Histogram<u64>,
+    /// Routed chat: an out-of-scope or angry customer's first message (intended time) to the `handoff`
+    /// assigning it at the agent.
+    pub handoff_latency: Histogram<u64>,
+    /// Routed chat: an agent reply's intended send time to its live `deliver` at the customer.
+    pub agent_reply_latency: Histogram<u64>,
     /// From `connect` to the TCP connection being established.
     pub connect: Histogram<u64>,
     /// From `connect` to the 101 response being validated.
@@ -80,6 +87,19 @@ pub struct Stats {
     pub reconnects: u64,
     /// Agent replies dropped because the agent was reconnecting.
     pub replies_dropped: u64,
+    /// Routed chat: bot answers received by customers (AI messages that are not follow-up questions).
+    pub bot_answers: u64,
+    /// Routed chat: bot follow-up questions (asking for a missing slot) received by customers.
+    pub follow_ups: u64,
+    /// Routed chat: conversations handed off, as seen by their customers (first `handoff` frame).
+    pub handoffs: u64,
+    /// Routed chat: conversations assigned to an agent, as seen by the agent (`handoff` naming it).
+    pub assignments: u64,
+    /// Routed chat: handoffs of customers who only asked knowledge-base questions (low confidence,
+    /// slots not given): counted, not timed.
+    pub handoffs_unplanned: u64,
+    /// Routed chat: distinct `ticket` frames received by customers.
+    pub tickets: u64,
     /// Errors by cause (e.g. `connect: Connection refused (os error 111)`).
     pub errors: BTreeMap<String, u64>,
 }
@@ -91,6 +111,9 @@ impl Default for Stats {
             send_lag: new_histogram(),
             ack_latency: new_histogram(),
             deliver_latency: new_histogram(),
+            bot_answer_latency: new_histogram(),
+            handoff_latency: new_histogram(),
+            agent_reply_latency: new_histogram(),
             connect: new_histogram(),
             upgrade: new_histogram(),
             connects_started: 0,
@@ -115,6 +138,12 @@ impl Default for Stats {
             gaps: 0,
             reconnects: 0,
             replies_dropped: 0,
+            bot_answers: 0,
+            follow_ups: 0,
+            handoffs: 0,
+            assignments: 0,
+            handoffs_unplanned: 0,
+            tickets: 0,
             errors: BTreeMap::new(),
         }
     }
@@ -149,6 +178,9 @@ impl Stats {
             (&mut self.send_lag, &other.send_lag),
             (&mut self.ack_latency, &other.ack_latency),
             (&mut self.deliver_latency, &other.deliver_latency),
+            (&mut self.bot_answer_latency, &other.bot_answer_latency),
+            (&mut self.handoff_latency, &other.handoff_latency),
+            (&mut self.agent_reply_latency, &other.agent_reply_latency),
             (&mut self.connect, &other.connect),
             (&mut self.upgrade, &other.upgrade),
         ] {
@@ -176,6 +208,12 @@ impl Stats {
         self.gaps += other.gaps;
         self.reconnects += other.reconnects;
         self.replies_dropped += other.replies_dropped;
+        self.bot_answers += other.bot_answers;
+        self.follow_ups += other.follow_ups;
+        self.handoffs += other.handoffs;
+        self.assignments += other.assignments;
+        self.handoffs_unplanned += other.handoffs_unplanned;
+        self.tickets += other.tickets;
         for (cause, count) in &other.errors {
             *self.errors.entry(cause.clone()).or_insert(0) += count;
         }

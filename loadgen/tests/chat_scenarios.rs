@@ -139,6 +139,42 @@ fn chat_customers_and_replying_agents() {
 }
 
 #[test]
+fn routed_chat_bot_answers_handoffs_and_agents() {
+    // 2 threads × (1 agent + 5 customers); customer kinds by share: with these shares each thread has at
+    // least one out-of-scope or angry customer (handed off) and bot-question customers.
+    let (outcome, json) = run_scenario(
+        "routed",
+        "chat",
+        "customers_per_agent = 5\nagent_think_ms = 50\nrouting = true\n\
+         bot_question_share = 0.6\nout_of_scope_share = 0.25\nangry_share = 0.15",
+        &[
+            "--connections",
+            "12",
+            "--duration",
+            "2",
+            "--rate",
+            "30",
+            "--threads",
+            "2",
+        ],
+    );
+    assert_clean(&outcome, &json);
+    let stats = &outcome.stats;
+    assert!(stats.bot_answers > 0, "the bot answered: {stats:?}");
+    assert!(stats.handoffs > 0, "customers were handed off");
+    assert!(stats.assignments > 0, "agents were assigned by the server");
+    assert!(!stats.handoff_latency.is_empty(), "handoffs were timed");
+    assert!(
+        !stats.agent_reply_latency.is_empty(),
+        "agent replies reached customers"
+    );
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(value["latency"][2]["kind"], "bot_answer");
+    assert_eq!(value["latency"][2]["lane"], "ai_answer");
+    assert_eq!(value["routing"]["bot_answers"], stats.bot_answers);
+}
+
+#[test]
 fn churn_resumes_without_loss_or_duplicates() {
     let (outcome, json) = run_scenario(
         "churn",

@@ -1,7 +1,7 @@
 //! [`Actor`]: one logical chat client (a customer or an agent) that outlives its connections, and the
 //! role layout of a thread's connections per scenario.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use switchboard_core::engine::ConnId;
 use switchboard_protocol::app::MessageId;
@@ -11,6 +11,36 @@ use crate::config::Scenario;
 
 /// User ids of agent tokens start here (customers use `connection number + 1`).
 pub const AGENT_USER_BASE: u64 = 1 << 40;
+/// User ids of routed agents' tokens start here: the routing shard takes 32-bit agent ids.
+pub const ROUTED_AGENT_USER_BASE: u64 = 1 << 31;
+/// Questions a routed customer remembers while waiting for the bot's answers; more are not timed.
+pub const AWAITING_BOT_MAX: usize = 4_096;
+
+/// What a routed customer talks about (`routing = true`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CustomerKind {
+    /// Knowledge-base questions: the bot answers (or asks a follow-up).
+    BotQuestions,
+    /// Questions the bot cannot answer: handed to a human at the first message.
+    OutOfScope,
+    /// Strongly negative messages: straight to a human.
+    Angry,
+}
+
+impl CustomerKind {
+    /// The kind of customer number `number` for the given shares (deterministic, spread evenly).
+    pub fn of(number: u32, out_of_scope_share: f64, angry_share: f64) -> CustomerKind {
+        // A golden-ratio sequence spreads every share evenly over any run of customers.
+        let x = (f64::from(number) * 0.618_033_988_749_895).fract();
+        if x < angry_share {
+            CustomerKind::Angry
+        } else if x < angry_share + out_of_scope_share {
+            CustomerKind::OutOfScope
+        } else {
+            CustomerKind::BotQuestions
+        }
+    }
+}
 
 /// What an actor does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +96,18 @@ pub struct Actor {
     pub customer_messages: u64,
     /// Latest intended time used in a message id, so ids stay unique.
     pub last_intended_ns: u64,
+    /// Routed customers: what they talk about.
+    pub kind: Option<CustomerKind>,
+    /// Routed customers: intended times of questions the bot has not answered yet, oldest first (the bot
+    /// answers a conversation's messages in order, so each AI message answers the oldest).
+    pub awaiting_bot: VecDeque<u64>,
+    /// Routed customers: intended time of the first message (what hands an out-of-scope or angry
+    /// customer to a human).
+    pub first_intended_ns: Option<u64>,
+    /// Routed customers: a `handoff` arrived; later messages go to the human, not the bot.
+    pub handed_off: bool,
+    /// Routed agents: conversations a `handoff` assigned to them.
+    pub assigned: BTreeSet<u64>,
 }
 
 impl Actor {
@@ -83,6 +125,11 @@ impl Actor {
             pending: Vec::new(),
             customer_messages: 0,
             last_intended_ns: 0,
+            kind: None,
+            awaiting_bot: VecDeque::new(),
+            first_intended_ns: None,
+            handed_off: false,
+            assigned: BTreeSet::new(),
         }
     }
 
@@ -155,5 +202,14 @@ mod tests {
         );
         assert_eq!(customers_of(Scenario::Chat, 10, 4), 8);
         assert_eq!(customers_of(Scenario::Fanout, 10, 4), 1);
+    }
+
+    #[test]
+    fn customer_kinds_follow_the_shares() {
+        let kinds: Vec<CustomerKind> = (0..1000).map(|n| CustomerKind::of(n, 0.15, 0.05)).collect();
+        let count = |kind| kinds.iter().filter(|&&k| k == kind).count();
+        assert!((140..=160).contains(&count(CustomerKind::OutOfScope)));
+        assert!((40..=60).contains(&count(CustomerKind::Angry)));
+        assert_eq!(CustomerKind::of(3, 0.0, 0.0), CustomerKind::BotQuestions);
     }
 }

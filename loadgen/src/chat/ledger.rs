@@ -5,8 +5,14 @@
 //! seen) plus the sequences seen above it. After a reconnect it resumes from `prefix`; the server then
 //! replays `prefix + 1..`, and a replayed sequence already seen live before the resume is a legitimate
 //! re-delivery (the client asked for it), not a duplicate.
+//!
+//! Order is checked per priority lane: the protocol keeps order within a lane only (an AI answer on the
+//! `ai_answer` lane may overtake an earlier chat message; docs/protocol.md, "Lanes"), so a delivery is out
+//! of order when a higher sequence came before it *on the same lane*.
 
 use std::collections::BTreeSet;
+
+use switchboard_protocol::app::Lane;
 
 /// Sequences remembered above the contiguous prefix; more means the follower is hopelessly behind and
 /// the excess counts as lost at once.
@@ -17,7 +23,7 @@ pub const SEEN_ABOVE_PREFIX_MAX: usize = 65_536;
 pub enum Verdict {
     /// First delivery, after every earlier delivery on this connection.
     InOrder,
-    /// First delivery, but after a delivery of a later sequence.
+    /// First delivery, but after a delivery of a later sequence on the same lane.
     OutOfOrder,
     /// Already seen (delivered or acked to this connection) and not asked for again.
     Duplicate,
@@ -32,10 +38,12 @@ pub struct FollowerTrack {
     prefix: u64,
     /// Sequences above `prefix` seen so far.
     seen: BTreeSet<u64>,
-    /// Highest sequence delivered since the last (re)connect: deliveries must climb.
-    last_delivered: u64,
-    /// A replay the follower asked for is running up to this sequence.
+    /// Highest sequence delivered per lane since the last (re)connect: deliveries must climb per lane.
+    last_delivered: [u64; Lane::ALL.len()],
+    /// A replay the follower asked for is running up to this sequence...
     replay_to: Option<u64>,
+    /// ...and this many of its deliveries have not arrived yet.
+    replay_left: u64,
     /// Sequences forgotten because `seen` was full: counted lost.
     overflow: u64,
 }
@@ -75,18 +83,25 @@ impl FollowerTrack {
     /// A `replay` of `from..=to` was announced.
     pub fn begin_replay(&mut self, from: u64, to: u64) {
         self.replay_to = Some(to);
-        self.last_delivered = from.saturating_sub(1);
+        self.replay_left = (to + 1).saturating_sub(from);
+        self.last_delivered = [from.saturating_sub(1); Lane::ALL.len()];
     }
 
-    /// Classifies a `deliver` of `sequence`.
-    pub fn deliver(&mut self, sequence: u64) -> Verdict {
+    /// Classifies a `deliver` of `sequence` that arrived on `lane`.
+    pub fn deliver(&mut self, sequence: u64, lane: Lane) -> Verdict {
         let replaying = self.replay_to.is_some_and(|to| sequence <= to);
-        if self.replay_to.is_some_and(|to| sequence >= to) {
-            self.replay_to = None;
+        let last = &mut self.last_delivered[lane as usize];
+        let ordered = sequence > *last;
+        *last = (*last).max(sequence);
+        let first = self.mark(sequence);
+        // The replay is over once all its deliveries arrived (its lanes may interleave).
+        if replaying {
+            self.replay_left = self.replay_left.saturating_sub(1);
+            if self.replay_left == 0 {
+                self.replay_to = None;
+            }
         }
-        let ordered = sequence > self.last_delivered;
-        self.last_delivered = self.last_delivered.max(sequence);
-        match (self.mark(sequence), ordered) {
+        match (first, ordered) {
             (true, true) => Verdict::InOrder,
             (true, false) => Verdict::OutOfOrder,
             (false, _) if replaying => Verdict::Redelivered,
@@ -98,7 +113,7 @@ impl FollowerTrack {
     /// it will be replayed and must not count as duplicates.
     pub fn reconnecting(&mut self) {
         self.seen.clear();
-        self.last_delivered = self.prefix;
+        self.last_delivered = [self.prefix; Lane::ALL.len()];
         self.replay_to = None;
     }
 
@@ -116,30 +131,39 @@ mod tests {
     #[test]
     fn in_order_own_and_missing() {
         let mut track = FollowerTrack::default();
-        assert_eq!(track.deliver(1), Verdict::InOrder);
+        assert_eq!(track.deliver(1, Lane::Chat), Verdict::InOrder);
         track.own(2);
-        assert_eq!(track.deliver(4), Verdict::InOrder);
+        assert_eq!(track.deliver(4, Lane::Chat), Verdict::InOrder);
         assert_eq!(track.prefix(), 2);
         assert_eq!(track.missing(5), 2); // 3 and 5
-        assert_eq!(track.deliver(3), Verdict::OutOfOrder);
-        assert_eq!(track.deliver(3), Verdict::Duplicate);
+        assert_eq!(track.deliver(3, Lane::Chat), Verdict::OutOfOrder);
+        assert_eq!(track.deliver(3, Lane::Chat), Verdict::Duplicate);
         assert_eq!(track.prefix(), 4);
         assert_eq!(track.missing(4), 0);
+    }
+
+    #[test]
+    fn order_is_per_lane() {
+        let mut track = FollowerTrack::default();
+        assert_eq!(track.deliver(2, Lane::AiAnswer), Verdict::InOrder);
+        assert_eq!(track.deliver(1, Lane::Chat), Verdict::InOrder);
+        assert_eq!(track.deliver(4, Lane::Chat), Verdict::InOrder);
+        assert_eq!(track.deliver(3, Lane::Chat), Verdict::OutOfOrder);
     }
 
     #[test]
     fn replay_after_reconnect_is_not_duplicate() {
         let mut track = FollowerTrack::default();
         for s in 1..=3 {
-            assert_eq!(track.deliver(s), Verdict::InOrder);
+            assert_eq!(track.deliver(s, Lane::Chat), Verdict::InOrder);
         }
         track.reconnecting();
         // Live 5 sneaks in before the replay of 4..=5 that the resume asked for.
-        assert_eq!(track.deliver(5), Verdict::InOrder);
+        assert_eq!(track.deliver(5, Lane::Chat), Verdict::InOrder);
         track.begin_replay(4, 5);
-        assert_eq!(track.deliver(4), Verdict::InOrder);
-        assert_eq!(track.deliver(5), Verdict::Redelivered);
-        assert_eq!(track.deliver(5), Verdict::Duplicate);
+        assert_eq!(track.deliver(4, Lane::Chat), Verdict::InOrder);
+        assert_eq!(track.deliver(5, Lane::Chat), Verdict::Redelivered);
+        assert_eq!(track.deliver(5, Lane::Chat), Verdict::Duplicate);
         assert_eq!(track.missing(5), 0);
     }
 }

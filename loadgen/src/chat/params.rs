@@ -10,14 +10,25 @@
 //! burst_start = 2.0          # burst: seconds from the start to the spike
 //! burst_duration = 2.0       # burst: length of the spike, seconds
 //! burst_factor = 6.0         # burst: rate multiplier during the spike
+//! routing = false            # chat: agents are routed by the server's routing shard (see below)
+//! bot_question_share = 0.8   # routing: customers asking knowledge-base questions (the bot answers)
+//! out_of_scope_share = 0.15  # routing: customers asking what the bot cannot answer (handed off)
+//! angry_share = 0.05         # routing: angry customers (straight to a human)
+//! agent_groups = [1, 2]      # routing: groups in the agents' tokens (default: every built-in group)
 //!
 //! [auth]                     # the server's keyring table, verbatim
 //! active_key_id = "load"
 //! keys = [{ id = "load", secret_hex = "0001…1f" }]
 //! ```
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 use switchboard_shards::auth::KeyringConfig;
+use switchboard_shards::routing::kb::KnowledgeBase;
+use switchboard_shards::routing::shard::default_groups;
+
+use super::questions::QuestionPool;
 
 use crate::config::ConfigError;
 
@@ -39,6 +50,26 @@ pub struct ChatSection {
     pub burst_start: Option<f64>,
     pub burst_duration: Option<f64>,
     pub burst_factor: Option<f64>,
+    pub routing: Option<bool>,
+    pub bot_question_share: Option<f64>,
+    pub out_of_scope_share: Option<f64>,
+    pub angry_share: Option<f64>,
+    pub agent_groups: Option<Vec<u32>>,
+}
+
+/// Routed chat (`routing = true`): who the customers are and which groups the agents serve.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoutingParams {
+    /// Share of customers asking knowledge-base questions, in `[0, 1]`.
+    pub bot_question_share: f64,
+    /// Share of customers asking what the bot cannot answer, in `[0, 1]`.
+    pub out_of_scope_share: f64,
+    /// Share of angry customers, in `[0, 1]`; the three shares sum to 1.
+    pub angry_share: f64,
+    /// Groups named in every agent token.
+    pub agent_groups: Vec<u32>,
+    /// What the customers say (built once per run; shared by the threads).
+    pub questions: Arc<QuestionPool>,
 }
 
 /// Parameters of the switchboard.v1 scenarios (`chat`, `churn`, `burst`, `fanout`).
@@ -62,6 +93,8 @@ pub struct ChatParams {
     pub burst_factor: f64,
     /// The keyring that signs the tokens (the server's `[auth]` table).
     pub auth: KeyringConfig,
+    /// `Some` when the server's routing shard assigns the agents (chat only).
+    pub routing: Option<RoutingParams>,
 }
 
 impl ChatParams {
@@ -87,6 +120,7 @@ impl ChatParams {
                 _ => 0.0,
             },
             burst_factor: chat.burst_factor.unwrap_or(6.0),
+            routing: routing_params(scenario, &chat)?,
             auth,
         };
         params.validate()?;
@@ -122,8 +156,65 @@ impl ChatParams {
         range("chat.burst_start", self.burst_start_secs, 0.0, 86_400.0)?;
         range("chat.burst_duration", self.burst_secs, 0.0, 86_400.0)?;
         range("chat.burst_factor", self.burst_factor, 1.0, 1_000.0)?;
+        if let Some(routing) = &self.routing {
+            range(
+                "chat.bot_question_share",
+                routing.bot_question_share,
+                0.0,
+                1.0,
+            )?;
+            range(
+                "chat.out_of_scope_share",
+                routing.out_of_scope_share,
+                0.0,
+                1.0,
+            )?;
+            range("chat.angry_share", routing.angry_share, 0.0, 1.0)?;
+            let sum = routing.bot_question_share + routing.out_of_scope_share + routing.angry_share;
+            range(
+                "chat.*_share (sum)",
+                sum,
+                1.0 - SHARE_SUM_SLACK,
+                1.0 + SHARE_SUM_SLACK,
+            )?;
+            let groups = routing.agent_groups.len() as f64;
+            range("chat.agent_groups (count)", groups, 1.0, 1_000.0)?;
+        }
         switchboard_shards::auth::Keyring::from_config(&self.auth)
             .map(|_| ())
             .map_err(|e| ConfigError::BadAuth(e.to_string()))
     }
+}
+
+/// How far the three customer shares may sum from 1 (rounding in hand-written files).
+pub const SHARE_SUM_SLACK: f64 = 1e-6;
+
+/// The routed-chat parameters: `None` unless `routing = true`, which only `chat` accepts.
+fn routing_params(
+    scenario: &str,
+    chat: &ChatSection,
+) -> Result<Option<RoutingParams>, ConfigError> {
+    if !chat.routing.unwrap_or(false) {
+        return Ok(None);
+    }
+    if scenario != "chat" {
+        return Err(ConfigError::BadLayout(format!(
+            "chat.routing = true is only for the chat scenario, not {scenario}"
+        )));
+    }
+    let agent_groups = match &chat.agent_groups {
+        Some(groups) => groups.clone(),
+        None => {
+            let kb = KnowledgeBase::builtin().map_err(|e| ConfigError::BadLayout(e.to_string()))?;
+            default_groups(&kb).iter().map(|g| g.id).collect()
+        }
+    };
+    let questions = QuestionPool::shipped().map_err(|e| ConfigError::BadLayout(e.to_string()))?;
+    Ok(Some(RoutingParams {
+        bot_question_share: chat.bot_question_share.unwrap_or(0.8),
+        out_of_scope_share: chat.out_of_scope_share.unwrap_or(0.15),
+        angry_share: chat.angry_share.unwrap_or(0.05),
+        agent_groups,
+        questions: Arc::new(questions),
+    }))
 }

@@ -6,8 +6,8 @@
 //! `deliver` alone gives the latency from the intended send time.
 
 use switchboard_protocol::app::{
-    parse_frame, Encoder, FrameLimits, Hello, Message, MessageId, Pong, Resume, ResumePosition,
-    SendMessage,
+    parse_frame, Encoder, FrameLimits, Hello, Lane, Message, MessageId, Pong, Resume,
+    ResumePosition, SendMessage,
 };
 use switchboard_protocol::ws::{encode_frame, OpCode};
 
@@ -122,8 +122,8 @@ impl Writer {
     }
 }
 
-/// Splits one WebSocket payload into its frames (several may share a message).
-pub fn frames(payload: &[u8]) -> Result<Vec<Message>, ClientError> {
+/// Splits one WebSocket payload into its frames (several may share a message), with their lanes.
+pub fn frames(payload: &[u8]) -> Result<Vec<(Lane, Message)>, ClientError> {
     let limits = FrameLimits {
         body_bytes_max: BODY_BYTES_MAX,
     };
@@ -132,7 +132,7 @@ pub fn frames(payload: &[u8]) -> Result<Vec<Message>, ClientError> {
     while !input.is_empty() {
         match parse_frame(input, &limits) {
             Ok(Some((frame, used))) => {
-                messages.push(frame.body.to_message());
+                messages.push((frame.lane, frame.body.to_message()));
                 input = &input[used..];
             }
             Ok(None) => return Err(ClientError::CorruptPayload),

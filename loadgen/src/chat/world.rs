@@ -8,17 +8,43 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use switchboard_protocol::app::{Ack, Deliver, Message, SenderRole};
+use switchboard_protocol::app::{Ack, Deliver, Lane, Message, MessageId, SenderRole};
 use switchboard_shards::auth::{Keyring, Role as TokenRole};
 
-use super::actor::{role_of, Actor, Pending, Role, AGENT_USER_BASE};
+use super::actor::ROUTED_AGENT_USER_BASE;
+use super::actor::{role_of, Actor, CustomerKind, Pending, Role, AGENT_USER_BASE};
 use super::ledger::Verdict;
-use super::params::{ChatParams, TOKEN_TTL_S};
+use super::params::{ChatParams, RoutingParams, TOKEN_TTL_S};
+use super::routed::RoutedState;
 use super::wire::{frames, IdParts, Writer};
 use crate::client::ClientError;
 use crate::config::RunConfig;
 use crate::rng::Rng;
 use crate::stats::{record, Stats};
+
+/// The token identity of connection `number` in `role`: customers are users `number + 1`; agents are
+/// admin observers, or (routed) agent-role users with the configured groups. A routed customer follows no
+/// one in advance: the server assigns agents.
+fn identity<'a>(
+    role: &mut Role,
+    number: u32,
+    routing: Option<&'a RoutingParams>,
+) -> (u64, TokenRole, &'a [u32]) {
+    match (role, routing) {
+        (Role::Customer { followers }, _) => {
+            if routing.is_some() {
+                followers.clear();
+            }
+            (u64::from(number) + 1, TokenRole::Customer, &[])
+        }
+        (Role::Agent { .. }, Some(r)) => (
+            ROUTED_AGENT_USER_BASE + u64::from(number),
+            TokenRole::Agent,
+            &r.agent_groups,
+        ),
+        (Role::Agent { .. }, None) => (AGENT_USER_BASE + u64::from(number), TokenRole::Admin, &[]),
+    }
+}
 
 /// The per-call context: where counts go, masks, and the time.
 pub struct ChatContext<'a> {
@@ -33,12 +59,16 @@ pub struct ChatContext<'a> {
 /// One thread's chat state.
 #[derive(Debug)]
 pub struct ChatWorld {
-    run_id: u32,
+    pub(super) run_id: u32,
     threads: u32,
     think_ns: u64,
     reply_every: u32,
-    /// Text of every message (`--size` bytes).
-    text: String,
+    /// Text of every unrouted message (`--size` bytes).
+    pub(super) text: String,
+    /// Routed chat: the customer shares, agent groups and questions.
+    pub(super) routing: Option<RoutingParams>,
+    /// Routed chat: conversations' customers and early assignments.
+    pub(super) routed: Option<RoutedState>,
     /// Actors by local index (`number / threads`).
     pub actors: Vec<Actor>,
     /// Highest acked sequence per conversation.
@@ -47,7 +77,7 @@ pub struct ChatWorld {
     replies: BinaryHeap<Reverse<(u64, u32, u64)>>,
     /// Frames for other actors' connections: (local index, WebSocket bytes).
     pub outbox: Vec<(u32, Vec<u8>)>,
-    writer: Writer,
+    pub(super) writer: Writer,
 }
 
 impl ChatWorld {
@@ -63,31 +93,39 @@ impl ChatWorld {
             .map_or(0, |d| d.as_secs());
         let owned = config.connections_of_thread(thread);
         let threads = config.threads as u32;
+        let routing = params.routing.as_ref();
+        // Routed: one tenant per client thread, so every conversation's agent is on its thread.
+        let tenant = params.tenant + routing.map_or(0, |_| thread as u64);
         let mut actors = Vec::with_capacity(owned as usize);
         for k in 0..owned {
             let number = k * threads + thread as u32;
-            let role = role_of(
+            let mut role = role_of(
                 config.scenario,
                 k,
                 owned,
                 params.customers_per_agent,
-                params.agent_reply_every > 0,
+                params.agent_reply_every > 0 || routing.is_some(),
             );
-            let (user, token_role) = match role {
-                Role::Customer { .. } => (u64::from(number) + 1, TokenRole::Customer),
-                Role::Agent { .. } => (AGENT_USER_BASE + u64::from(number), TokenRole::Admin),
-            };
+            let (user, token_role, groups) = identity(&mut role, number, routing);
             let token = keyring
                 .mint(
-                    params.tenant,
+                    tenant,
                     user,
                     token_role,
-                    &[],
+                    groups,
                     now_s.saturating_sub(60),
                     TOKEN_TTL_S,
                 )
                 .map_err(|e| format!("mint: {e}"))?;
-            actors.push(Actor::new(number, role, token));
+            let mut actor = Actor::new(number, role, token);
+            if let (true, Some(r)) = (actor.is_customer(), routing) {
+                actor.kind = Some(CustomerKind::of(
+                    number,
+                    r.out_of_scope_share,
+                    r.angry_share,
+                ));
+            }
+            actors.push(actor);
         }
         Ok(ChatWorld {
             run_id: config.run_id,
@@ -95,6 +133,8 @@ impl ChatWorld {
             think_ns: params.agent_think_ms * 1_000_000,
             reply_every: params.agent_reply_every,
             text: "x".repeat(config.size_bytes),
+            routing: routing.cloned(),
+            routed: routing.map(|_| RoutedState::default()),
             actors,
             heads: HashMap::new(),
             replies: BinaryHeap::new(),
@@ -131,14 +171,16 @@ impl ChatWorld {
     ) -> Result<bool, ClientError> {
         let k = self.local(number);
         let mut welcomed = false;
-        for message in frames(payload)? {
+        for (lane, message) in frames(payload)? {
             match message {
                 Message::Welcome(_) => {
                     welcomed = true;
                     self.on_welcome(k, ctx, out);
                 }
                 Message::Ack(ack) => self.on_ack(k, &ack, ctx, out),
-                Message::Deliver(deliver) => self.on_deliver(k, &deliver, ctx),
+                Message::Deliver(deliver) => self.on_deliver(k, &deliver, lane, ctx),
+                Message::Handoff(handoff) => self.on_handoff(k, &handoff, ctx, out),
+                Message::Ticket(_) if self.actors[k].is_customer() => ctx.stats.tickets += 1,
                 Message::Replay(replay) => {
                     let track = self.actors[k].follows.entry(replay.conversation_id);
                     track
@@ -174,14 +216,14 @@ impl ChatWorld {
         if !positions.is_empty() {
             self.writer.resume(&positions, ctx.rng.mask(), out);
         }
-        for pending in actor.pending.iter().filter(|p| p.sent) {
-            self.writer.send(
-                pending.id,
-                pending.conversation,
-                &self.text,
-                ctx.rng.mask(),
-                out,
-            );
+        let resend: Vec<(MessageId, u64)> = actor
+            .pending
+            .iter()
+            .filter(|p| p.sent)
+            .map(|p| (p.id, p.conversation))
+            .collect();
+        for (id, conversation) in resend {
+            self.write_message(k, id, conversation, ctx.rng.mask(), out);
             ctx.stats.resent += 1;
         }
     }
@@ -210,20 +252,19 @@ impl ChatWorld {
         }
         // The opening send: the conversation exists; send what waited for it, tell the agents.
         actor.conversation = Some(ack.conversation_id);
+        let mut waiting = Vec::new();
         for pending in actor.pending.iter_mut().filter(|p| !p.sent) {
             pending.sent = true;
             pending.conversation = ack.conversation_id;
-            self.writer.send(
-                pending.id,
-                ack.conversation_id,
-                &self.text,
-                ctx.rng.mask(),
-                out,
-            );
+            waiting.push(pending.id);
         }
         let Role::Customer { followers } = actor.role.clone() else {
             unreachable!("checked above");
         };
+        for id in waiting {
+            self.write_message(k, id, ack.conversation_id, ctx.rng.mask(), out);
+        }
+        self.note_opened(k, ack.conversation_id, ctx);
         for agent in followers {
             self.follow(agent as usize, ack.conversation_id, ctx.rng);
         }
@@ -241,14 +282,23 @@ impl ChatWorld {
         }
     }
 
-    fn on_deliver(&mut self, k: usize, deliver: &Deliver, ctx: &mut ChatContext<'_>) {
+    fn on_deliver(&mut self, k: usize, deliver: &Deliver, lane: Lane, ctx: &mut ChatContext<'_>) {
+        let actor = &mut self.actors[k];
+        // A routed customer's first AI answer (AI lane) can overtake the opening `ack` (chat lane), and a
+        // newly assigned routed agent may get deliveries before its `handoff`.
+        if actor.kind.is_some() && actor.conversation.is_none() {
+            actor.follows.entry(deliver.conversation_id).or_default();
+        }
+        if self.routed.is_some() && !actor.is_customer() {
+            self.agent_follows_early(k, deliver.conversation_id, ctx);
+        }
         let actor = &mut self.actors[k];
         let Some(track) = actor.follows.get_mut(&deliver.conversation_id) else {
             ctx.stats.error("deliver of a conversation not followed");
             return;
         };
         let replaying = track.replaying(deliver.sequence);
-        match track.deliver(deliver.sequence) {
+        match track.deliver(deliver.sequence, lane) {
             Verdict::InOrder => {}
             Verdict::OutOfOrder => ctx.stats.out_of_order += 1,
             Verdict::Duplicate => {
@@ -261,6 +311,9 @@ impl ChatWorld {
             }
         }
         ctx.stats.received += 1;
+        let head = self.heads.entry(deliver.conversation_id).or_insert(0);
+        *head = (*head).max(deliver.sequence);
+        self.on_routed_deliver(k, deliver, !replaying, ctx);
         if replaying {
             ctx.stats.replayed += 1;
         } else if let Some(parts) = IdParts::of(deliver.message_id, self.run_id) {
@@ -268,14 +321,22 @@ impl ChatWorld {
             record(&mut ctx.stats.deliver_latency, latency);
         }
         let from_customer = deliver.sender_role == SenderRole::CUSTOMER;
+        if self.routed_agent_skips(k, replaying) || self.reply_every == 0 {
+            return;
+        }
+        let actor = &mut self.actors[k];
         if let (Role::Agent { replies: true }, true) = (&actor.role, from_customer) {
             actor.customer_messages += 1;
             if actor.customer_messages % u64::from(self.reply_every) == 0 {
-                let due = ctx.now_ns + self.think_ns;
-                self.replies
-                    .push(Reverse((due, k as u32, deliver.conversation_id)));
+                self.schedule_reply(ctx.now_ns, k, deliver.conversation_id);
             }
         }
+    }
+
+    /// Agent `k` answers in `conversation` after the think time.
+    pub(super) fn schedule_reply(&mut self, now_ns: u64, k: usize, conversation: u64) {
+        let due = now_ns + self.think_ns;
+        self.replies.push(Reverse((due, k as u32, conversation)));
     }
 
     /// Appends customer `number`'s scheduled message (intended at `intended_ns`) to `out`, unless
@@ -324,12 +385,14 @@ impl ChatWorld {
             conversation,
             sent: now,
         });
-        if now {
-            self.writer
-                .send(id, conversation, &self.text, ctx.rng.mask(), out);
+        let mut scratch = Vec::new();
+        let target = if now { out } else { &mut scratch };
+        let bytes = self.write_message(k, id, conversation, ctx.rng.mask(), target) as u64;
+        if self.actors[k].is_customer() {
+            self.note_question(k, intended_ns);
         }
         ctx.stats.sent += 1;
-        ctx.stats.bytes_sent += self.text.len() as u64;
+        ctx.stats.bytes_sent += bytes;
         record(
             &mut ctx.stats.send_lag,
             ctx.now_ns.saturating_sub(intended_ns).max(1),
@@ -391,5 +454,6 @@ impl ChatWorld {
             .map(|a| a.pending.len() as u64)
             .sum::<u64>();
         stats.lost += self.missing();
+        self.settle_routed(stats);
     }
 }
