@@ -12,6 +12,7 @@ fn principal(role: Role, user: u64, groups: &[u32]) -> Claims {
         user,
         role,
         groups: groups.to_vec(),
+        value_percent: None,
         issued_at_s: 0,
         expires_at_s: 100,
     }

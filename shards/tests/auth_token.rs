@@ -143,11 +143,17 @@ fn version_unknown_key_and_bad_fields_are_refused() {
         .decode(good.split_once('.').unwrap().0)
         .unwrap();
     let mut other_version = payload.clone();
-    other_version[0] = 2;
+    other_version[0] = 3;
     assert_eq!(
         ring.verify(&sign(&other_version), at(NOW)),
-        Err(TokenError::UnsupportedVersion(2))
+        Err(TokenError::UnsupportedVersion(3))
     );
+    // A version 1 payload (no customer value) is still accepted, unrated.
+    let mut version_1 = payload.clone();
+    version_1[0] = 1;
+    version_1.pop();
+    let claims = ring.verify(&sign(&version_1), at(NOW)).unwrap();
+    assert_eq!((claims.user, claims.value_percent), (1, None));
     let mut other_key = payload.clone();
     other_key[2] = b'z';
     assert_eq!(
@@ -431,5 +437,31 @@ fn token_command_parses_and_mints() {
         TokenCli::try_parse_from(["token", "--tenant", "7", "--user", "1", "--role", "bot"])
             .is_err(),
         "a key is required"
+    );
+}
+
+#[test]
+fn customers_carry_a_value_and_only_customers() {
+    let ring = keyring("a");
+    let rated = ring
+        .mint_rated(7, 1, Role::Customer, &[], Some(85), NOW, 100)
+        .unwrap();
+    assert_eq!(
+        ring.verify(&rated, at(NOW)).unwrap().value_percent,
+        Some(85)
+    );
+    assert_eq!(
+        ring.mint_rated(7, 1, Role::Customer, &[], Some(101), NOW, 100),
+        Err(MintError::BadValue {
+            value: 101,
+            role: Role::Customer
+        })
+    );
+    assert_eq!(
+        ring.mint_rated(7, 2, Role::Agent, &[1], Some(50), NOW, 100),
+        Err(MintError::BadValue {
+            value: 50,
+            role: Role::Agent
+        })
     );
 }

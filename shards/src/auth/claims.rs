@@ -4,8 +4,14 @@
 use super::error::TokenError;
 use super::role::Role;
 
-/// The payload version this code mints and verifies.
-pub const TOKEN_VERSION: u8 = 1;
+/// The payload version this code mints. Version 2 adds the customer value after the groups.
+pub const TOKEN_VERSION: u8 = 2;
+/// The first payload version, still verified (it has no customer value: the customer is unrated).
+pub const TOKEN_VERSION_V1: u8 = 1;
+/// Highest customer value, percent.
+pub const VALUE_PERCENT_MAX: u8 = 100;
+/// The customer-value byte of an unrated user (every non-customer, and customers without a rating).
+const VALUE_UNRATED: u8 = 0xFF;
 /// Most agent groups one token carries.
 pub const GROUPS_MAX: usize = 32;
 /// Longest key id, bytes.
@@ -26,6 +32,10 @@ pub struct Claims {
     pub role: Role,
     /// Agent groups the agent serves (routing `GroupId`s); empty for other roles.
     pub groups: Vec<u32>,
+    /// How valuable the customer is to the tenant (tier, spend, history), in percent (0..=100), as the
+    /// platform that minted the token rates them; it weighs 0.6 in choosing an agent. `None` for
+    /// unrated customers (routing assumes 50) and for every other role.
+    pub value_percent: Option<u8>,
     /// When the token was minted, unix seconds.
     pub issued_at_s: u64,
     /// When the token stops being accepted, unix seconds.
@@ -64,18 +74,35 @@ impl Claims {
         for group in &self.groups {
             out.extend_from_slice(&group.to_be_bytes());
         }
+        assert!(
+            self.value_percent
+                .is_none_or(|value| value <= VALUE_PERCENT_MAX && self.role == Role::Customer),
+            "customer value checked by mint"
+        );
+        out.push(self.value_percent.unwrap_or(VALUE_UNRATED));
     }
 }
 
-/// Reads the version and key id at the front of `payload`; returns the key id and the rest.
+/// The parts of a payload before the MAC check: its version, key id, and the bytes after the key id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header<'a> {
+    /// [`TOKEN_VERSION_V1`] or [`TOKEN_VERSION`].
+    pub version: u8,
+    /// The signing key's id.
+    pub key_id: &'a str,
+    /// The fields after the key id, for [`parse_body`].
+    pub body: &'a [u8],
+}
+
+/// Reads the version and key id at the front of `payload`.
 ///
 /// # Errors
 ///
 /// [`TokenError::Malformed`] when truncated or the key id is invalid,
-/// [`TokenError::UnsupportedVersion`] for another version.
-pub fn split_header(payload: &[u8]) -> Result<(&str, &[u8]), TokenError> {
+/// [`TokenError::UnsupportedVersion`] for a version other than 1 or 2.
+pub fn split_header(payload: &[u8]) -> Result<Header<'_>, TokenError> {
     let (&version, rest) = payload.split_first().ok_or(TokenError::Malformed)?;
-    if version != TOKEN_VERSION {
+    if version != TOKEN_VERSION && version != TOKEN_VERSION_V1 {
         return Err(TokenError::UnsupportedVersion(version));
     }
     let (&key_id_len, rest) = rest.split_first().ok_or(TokenError::Malformed)?;
@@ -88,16 +115,33 @@ pub fn split_header(payload: &[u8]) -> Result<(&str, &[u8]), TokenError> {
     if !is_valid_key_id(key_id) {
         return Err(TokenError::Malformed);
     }
-    Ok((key_id, body))
+    Ok(Header {
+        version,
+        key_id,
+        body,
+    })
 }
 
-/// Parses the fields after the key id (`body` from [`split_header`]) into claims.
+/// Parses the fields after the key id (from [`split_header`]) into claims.
 ///
 /// # Errors
 ///
-/// [`TokenError::Malformed`] when truncated, trailing bytes remain, the role is unknown, or groups
-/// are present for a non-agent or exceed [`GROUPS_MAX`].
-pub fn parse_body(key_id: &str, body: &[u8]) -> Result<Claims, TokenError> {
+/// [`TokenError::Malformed`] when truncated, trailing bytes remain, the role is unknown, groups are
+/// present for a non-agent or exceed [`GROUPS_MAX`], or a customer value is above 100 or given for a
+/// non-customer.
+pub fn parse_body(header: Header<'_>) -> Result<Claims, TokenError> {
+    let Header {
+        version,
+        key_id,
+        body,
+    } = header;
+    // Version 2 ends with the customer-value byte.
+    let (body, value_percent) = if version == TOKEN_VERSION_V1 {
+        (body, None)
+    } else {
+        let (&value, body) = body.split_last().ok_or(TokenError::Malformed)?;
+        (body, (value != VALUE_UNRATED).then_some(value))
+    };
     if body.len() < FIXED_BYTES {
         return Err(TokenError::Malformed);
     }
@@ -113,6 +157,7 @@ pub fn parse_body(key_id: &str, body: &[u8]) -> Result<Claims, TokenError> {
     if group_count > GROUPS_MAX
         || (group_count > 0 && role != Role::Agent)
         || groups_bytes.len() != 4 * group_count
+        || value_percent.is_some_and(|value| value > VALUE_PERCENT_MAX || role != Role::Customer)
     {
         return Err(TokenError::Malformed);
     }
@@ -126,6 +171,7 @@ pub fn parse_body(key_id: &str, body: &[u8]) -> Result<Claims, TokenError> {
         user: word(1),
         role,
         groups,
+        value_percent,
         issued_at_s: word(2),
         expires_at_s: word(3),
     })
@@ -142,6 +188,7 @@ mod tests {
             user: 42,
             role: Role::Agent,
             groups: vec![1, u32::MAX],
+            value_percent: None,
             issued_at_s: 10,
             expires_at_s: 20,
         }
@@ -151,14 +198,69 @@ mod tests {
     fn payload_round_trip_and_exact_layout() {
         let mut payload = Vec::new();
         agent().encode_payload(&mut payload);
-        assert_eq!(payload.len(), 2 + 3 + FIXED_BYTES + 8);
+        assert_eq!(payload.len(), 2 + 3 + FIXED_BYTES + 8 + 1);
         assert_eq!(&payload[..5], &[TOKEN_VERSION, 3, b'k', b'-', b'1']);
-        let (key_id, body) = split_header(&payload).unwrap();
-        assert_eq!(parse_body(key_id, body).unwrap(), agent());
+        assert_eq!(
+            parse_body(split_header(&payload).unwrap()).unwrap(),
+            agent()
+        );
         for cut in 0..payload.len() {
-            let result = split_header(&payload[..cut]).and_then(|(id, body)| parse_body(id, body));
+            let result = split_header(&payload[..cut]).and_then(parse_body);
             assert!(result.is_err(), "truncated at {cut}");
         }
+    }
+
+    fn customer(value_percent: Option<u8>) -> Claims {
+        Claims {
+            role: Role::Customer,
+            groups: Vec::new(),
+            value_percent,
+            ..agent()
+        }
+    }
+
+    #[test]
+    fn customer_value_round_trips_and_is_checked() {
+        for value in [None, Some(0), Some(73), Some(VALUE_PERCENT_MAX)] {
+            let mut payload = Vec::new();
+            customer(value).encode_payload(&mut payload);
+            assert_eq!(
+                parse_body(split_header(&payload).unwrap()),
+                Ok(customer(value))
+            );
+        }
+        let mut payload = Vec::new();
+        customer(Some(50)).encode_payload(&mut payload);
+        *payload.last_mut().unwrap() = 101;
+        assert_eq!(
+            parse_body(split_header(&payload).unwrap()),
+            Err(TokenError::Malformed)
+        );
+        // A value on an agent token is malformed.
+        let mut payload = Vec::new();
+        agent().encode_payload(&mut payload);
+        *payload.last_mut().unwrap() = 50;
+        assert_eq!(
+            parse_body(split_header(&payload).unwrap()),
+            Err(TokenError::Malformed)
+        );
+    }
+
+    #[test]
+    fn version_1_payloads_are_still_read_as_unrated() {
+        let mut payload = Vec::new();
+        customer(None).encode_payload(&mut payload);
+        payload[0] = TOKEN_VERSION_V1;
+        payload.pop();
+        assert_eq!(
+            parse_body(split_header(&payload).unwrap()),
+            Ok(customer(None))
+        );
+        payload[0] = 3;
+        assert_eq!(
+            split_header(&payload),
+            Err(TokenError::UnsupportedVersion(3))
+        );
     }
 
     #[test]
@@ -166,8 +268,10 @@ mod tests {
         let mut payload = Vec::new();
         agent().encode_payload(&mut payload);
         payload[5] = Role::Customer.wire_byte();
-        let (key_id, body) = split_header(&payload).unwrap();
-        assert_eq!(parse_body(key_id, body), Err(TokenError::Malformed));
+        assert_eq!(
+            parse_body(split_header(&payload).unwrap()),
+            Err(TokenError::Malformed)
+        );
         assert!(is_valid_key_id("2026-11_a.b"));
         assert!(!is_valid_key_id(""));
         assert!(!is_valid_key_id("a b"));

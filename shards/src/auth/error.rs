@@ -88,6 +88,16 @@ pub enum MintError {
         /// [`super::claims::GROUPS_MAX`].
         max: usize,
     },
+    /// Caller: a customer value above 100 percent, or one given for a role other than customer.
+    #[error(
+        "customer value {value} is above 100 or given for role {role} (only customers are rated)"
+    )]
+    BadValue {
+        /// The value given, percent.
+        value: u8,
+        /// The token's role.
+        role: super::Role,
+    },
 }
 
 /// A key (or keyring) configuration that cannot be used. The operator's fault.

@@ -18,17 +18,20 @@
 //!   `forbidden`).
 //! - [`cli`]: `switchboard token`, which prints a token.
 //!
-//! ## Token format (version 1)
+//! ## Token format (version 2)
 //!
 //! ```text
 //! token   = base64url(payload) "." base64url(mac)        ; RFC 4648 §5 alphabet, no padding
 //! mac     = HMAC-SHA256(key[key_id], payload)            ; 32 bytes, over the decoded payload bytes
-//! payload = version:u8 (= 1)
+//! payload = version:u8 (= 2)
 //!           key_id_len:u8 (1..=32) key_id:key_id_len bytes ([A-Za-z0-9._-])
 //!           role:u8 (0 customer, 1 agent, 2 bot, 3 admin)
 //!           tenant_id:u64 user_id:u64 issued_at_s:u64 expires_at_s:u64   ; big-endian, unix seconds
 //!           group_count:u8 (0..=32; 0 unless role = agent) group_id:u32 × group_count (big-endian)
+//!           customer_value:u8 (0..=100 percent; 255 = unrated, the only value for other roles)
 //! ```
+//!
+//! Version 1 tokens (the same without `customer_value`) are still verified; their customers are unrated.
 //!
 //! Verification order, so every failure has one well-defined answer: size limit, split at the one
 //! `.`, base64 of both parts, MAC length, version, key id, **MAC** (constant time, `verify_slice`),

@@ -107,21 +107,22 @@ impl<S: LogStorage> Owner<S> {
                 let frame = ack_frame(message_id, pending.conversation, pending.sequence);
                 self.reply(to, vec![frame]);
             }
-            let text = match (&pending.delivery.frame.message, pending.for_routing) {
-                (Message::Deliver(deliver), true) => Some(deliver.text.clone()),
+            let routed = match (&pending.delivery.frame.message, pending.for_routing) {
+                (Message::Deliver(deliver), Some(value)) => Some((deliver.text.clone(), value)),
                 _ => None,
             };
             self.out.push_back(Outbound::Deliver {
                 shards,
                 delivery: Arc::new(pending.delivery),
             });
-            if let Some(text) = text {
+            if let Some((text, customer_value)) = routed {
                 self.out.push_back(Outbound::CustomerMessage {
                     tenant,
                     conversation: pending.conversation,
                     customer,
                     sequence: pending.sequence,
                     text,
+                    customer_value,
                 });
             }
             if let Some(agent) = pending.from_agent {

@@ -73,6 +73,8 @@ pub enum Outbound {
         sequence: u64,
         /// The stored (masked) text.
         text: String,
+        /// The customer's value to the tenant, `0..=1` (from their token).
+        customer_value: f32,
     },
     /// Anything else for the routing shard (a resolved conversation, a transfer).
     ToRouting(RoutingInput),
@@ -121,8 +123,8 @@ struct Pending {
     /// Connections to ack (the sender, plus retries that arrived before the commit).
     ack_to: Vec<(ConnRef, MessageId)>,
     delivery: Delivery,
-    /// Set for customer messages the routing shard should see.
-    for_routing: bool,
+    /// For customer messages the routing shard should see: the customer's value to the tenant, `0..=1`.
+    for_routing: Option<f32>,
     /// Set for agent messages (the routing shard's reply timer).
     from_agent: Option<u64>,
 }
@@ -440,7 +442,7 @@ impl<S: LogStorage> Owner<S> {
             sequence,
             ack_to: from.map(|from| (from, message_id)).into_iter().collect(),
             delivery,
-            for_routing: routed,
+            for_routing: routed.then(|| customer_value(principal)),
             from_agent: (principal.role == Role::Agent).then_some(principal.user),
         });
     }
@@ -559,6 +561,17 @@ impl<S: LogStorage> Owner<S> {
             )],
         );
     }
+}
+
+/// The value routing assumes for a customer whose token carries none, `0..=1`.
+pub const UNRATED_CUSTOMER_VALUE: f32 = 0.5;
+
+/// A customer's value to the tenant for routing, `0..=1`: the token's rating, or
+/// [`UNRATED_CUSTOMER_VALUE`].
+fn customer_value(principal: &Claims) -> f32 {
+    principal
+        .value_percent
+        .map_or(UNRATED_CUSTOMER_VALUE, |percent| f32::from(percent) / 100.0)
 }
 
 /// The message id of a `send` (zeros for other requests).

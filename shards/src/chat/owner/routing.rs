@@ -160,6 +160,7 @@ impl<S: LogStorage> Owner<S> {
             user: BOT_USER_ID,
             role: Role::Bot,
             groups: Vec::new(),
+            value_percent: None,
             issued_at_s: 0,
             expires_at_s: 0,
         };

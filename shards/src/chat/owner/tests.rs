@@ -1,4 +1,5 @@
-//! The owner without sockets: acks only after the commit, de-duplication, retention gaps on resume.
+//! The owner without sockets: acks only after the commit, de-duplication, retention gaps on resume, the
+//! customer value handed to the routing shard.
 
 use switchboard_core::engine::ConnId;
 use switchboard_protocol::app::{GapReason, Message, MessageId};
@@ -26,6 +27,7 @@ fn customer() -> Claims {
         user: 7,
         role: Role::Customer,
         groups: Vec::new(),
+        value_percent: None,
         issued_at_s: 0,
         expires_at_s: u64::MAX,
     }
@@ -129,4 +131,39 @@ fn resume_reports_messages_removed_by_retention_as_a_gap() {
     assert_eq!(delivered.first(), Some(&(gap.to_sequence + 1)));
     assert_eq!(delivered.last(), Some(&60));
     assert!(delivered.windows(2).all(|w| w[1] == w[0] + 1));
+}
+
+#[test]
+fn the_routing_shard_gets_the_customer_value_from_the_token() {
+    let (log, _) = ShardLog::open(LogConfig::default(), MemoryStorage::new()).unwrap();
+    let mut owner = Owner::new(0, 1, ChatConfig::default(), PiiPolicy::default(), log).unwrap();
+    let values = |owner: &mut Owner<MemoryStorage>| {
+        let mut values = Vec::new();
+        while let Some(output) = owner.poll_output() {
+            if let Outbound::CustomerMessage { customer_value, .. } = output {
+                values.push(customer_value);
+            }
+        }
+        values
+    };
+    for (n, (rating, expected)) in [(Some(80), 0.8), (None, super::UNRATED_CUSTOMER_VALUE)]
+        .into_iter()
+        .enumerate()
+    {
+        let principal = Claims {
+            user: 100 + n as u64,
+            value_percent: rating,
+            ..customer()
+        };
+        let request = Request::Send {
+            message_id: MessageId([n as u8 + 1; 16]),
+            conversation: 40 + n as u64,
+            create: true,
+            text: "where is my refund".into(),
+            received_us: 0,
+        };
+        owner.handle(FROM, &principal, request, 1_000);
+        owner.commit().unwrap();
+        assert_eq!(values(&mut owner), [expected]);
+    }
 }

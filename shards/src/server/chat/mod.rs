@@ -51,8 +51,6 @@ const CLOSE_NO_SUBPROTOCOL: u16 = 1002;
 const QUEUE_SCAN_MS: u64 = 250;
 /// How often the log's retention (age, size) is applied, shard milliseconds.
 const RETENTION_CHECK_MS: u64 = 60_000;
-/// Customer value given to the router until a customer-profile source exists (mid-range: no preference).
-const DEFAULT_CUSTOMER_VALUE: f32 = 0.5;
 /// How long a client refused for a full ring should wait, milliseconds.
 const RING_FULL_RETRY_AFTER_MS: u32 = 100;
 
@@ -377,6 +375,7 @@ impl ChatShard {
                     customer,
                     sequence,
                     text,
+                    customer_value,
                 } => {
                     let input = RoutingInput::CustomerMessage {
                         tenant,
@@ -384,7 +383,7 @@ impl ChatShard {
                         customer,
                         sequence,
                         text,
-                        customer_value: DEFAULT_CUSTOMER_VALUE,
+                        customer_value,
                     };
                     self.route_or_degrade(input, conversation);
                 }
