@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Renders the benchmark dashboard (bench/dashboard/index.html) in headless Chromium and checks it:
-# no console errors, and every chart's <svg> is in the rendered DOM. Saves a screenshot to
+# no console errors, and every chart's <svg> is in the rendered DOM (the Scenarios chart included, with
+# its curves when the history has scenario records). Saves a screenshot to
 # bench/results/dashboard.png. Installs Debian's `chromium` if it is missing.
 #
 # Usage: bash scripts/dashboard-test.sh
@@ -43,6 +44,14 @@ charts=$(grep -o 'data-chart="[^"]*"' "$page" | sort -u)
 for chart in $charts; do
   grep -q "$chart" "$scratch/dom.html" || fail "$chart is not in the rendered DOM"
 done
+# The Scenarios section (compare --scenario) always has its deliver-latency chart, empty or not.
+for chart in 'data-chart="scenario-deliver"'; do
+  grep -q "$chart" "$scratch/dom.html" || fail "$chart (Scenarios section) is not in the rendered DOM"
+done
+if grep -q '"scenarios":\[{' "$history"; then
+  grep -oP 'data-chart="scenario-deliver".*?</svg>' "$scratch/dom.html" | grep -q 'class="curve"' ||
+    fail "the history has scenario records but scenario-deliver draws no curve"
+fi
 expected=$(grep -o '<svg class="chart"' "$page" | wc -l)
 rendered=$(grep -o '<svg class="chart"' "$scratch/dom.html" | wc -l)
 [ "$expected" = "$rendered" ] || fail "$rendered of $expected charts rendered"
@@ -53,7 +62,7 @@ axes=$(grep -o '<g class="axis [xy]">' "$scratch/dom.html" | wc -l)
 echo "$rendered charts rendered, no console errors"
 
 step "screenshot"
-chromium "${flags[@]}" --hide-scrollbars --window-size=1400,3400 --screenshot="$scratch/dashboard.png" "$url" \
+chromium "${flags[@]}" --hide-scrollbars --window-size=1400,4600 --screenshot="$scratch/dashboard.png" "$url" \
   2>>"$scratch/console.log" >/dev/null || fail "screenshot failed"
 cp "$scratch/dashboard.png" bench/results/dashboard.png
 echo "saved bench/results/dashboard.png"

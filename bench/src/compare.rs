@@ -160,6 +160,7 @@ pub fn run(options: &CompareOptions) -> Record {
         latency: assemble::latency(&latency, options),
         memory: assemble::memory(&memory),
         skipped,
+        scenarios: Vec::new(),
     };
     Record {
         schema: RECORD_SCHEMA,
@@ -203,6 +204,7 @@ fn settings(options: &CompareOptions) -> Settings {
         server_cpu: options.server_cpu,
         loadgen_cpu: options.loadgen_cpu,
         quick: options.quick,
+        scenarios: Vec::new(),
     }
 }
 

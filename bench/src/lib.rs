@@ -14,6 +14,9 @@
 //! - [`servers`]: the servers compared, started pinned to a CPU; their RSS.
 //! - [`compare`], [`phases`], [`assemble`]: `switchboard-bench compare` — interleaved rounds of
 //!   closed-loop throughput, open-loop latency and idle memory, summarised as median with min–max.
+//! - [`scenario`]: `switchboard-bench compare --scenario …` — the switchboard.v1 scenarios (chat,
+//!   routed chat, fan-out, burst, churn) against a chat-mode Switchboard, Switchboard only, with a
+//!   PASS/FAIL verdict from the loadgen's correctness counts.
 //! - [`summary`]: median/min/max and ratios. [`machine`]: revision, CPU, memory, kernel.
 //! - [`record`]: the JSON record kept in `bench/results/history.jsonl` and `latest.json`.
 //! - [`table`]: Markdown tables of a record. [`report`]: the static HTML dashboard.
@@ -35,6 +38,7 @@ pub mod peer;
 pub mod phases;
 pub mod record;
 pub mod report;
+pub mod scenario;
 pub mod servers;
 pub mod summary;
 pub mod table;

@@ -32,7 +32,7 @@ fn run_pinned(command: Command, cpu: usize, seconds_max: u64) -> anyhow::Result<
 }
 
 /// Runs `command` under `taskset -c cpu` with a time limit, whatever its exit status.
-fn run_pinned_raw(
+pub(crate) fn run_pinned_raw(
     command: Command,
     cpu: usize,
     seconds_max: u64,

@@ -2,6 +2,8 @@
 //!
 //! ```text
 //! switchboard-bench compare [--quick] [--runs N] [--servers a,b] [--sizes 64,1024] [--connections 100,1000]
+//! switchboard-bench compare --scenario chat|chat-routed|fanout|burst|churn|all [--runs N] [--duration S]
+//!                           [--connections N]
 //! switchboard-bench report  [--history FILE] [--out FILE]
 //! ```
 
@@ -11,7 +13,8 @@ use std::process::{Command, ExitCode};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use switchboard_bench::compare::{self, CompareOptions};
-use switchboard_bench::record::{self, load_history};
+use switchboard_bench::record::{self, load_history, Verdict};
+use switchboard_bench::scenario::{self, ScenarioOptions};
 use switchboard_bench::servers::{Binaries, ServerKind};
 use switchboard_bench::{report, table};
 
@@ -28,7 +31,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Action {
     /// Run the side-by-side comparison and append the result to the history.
-    Compare(CompareArgs),
+    Compare(Box<CompareArgs>),
     /// Write the static dashboard from the history.
     Report(ReportArgs),
 }
@@ -50,7 +53,8 @@ struct CompareArgs {
     /// Message sizes in bytes (default 64,1024,16384; quick 64).
     #[arg(long, value_delimiter = ',')]
     sizes: Option<Vec<usize>>,
-    /// Connection counts for echo (default 100,1000; quick 100).
+    /// Connection counts for echo (default 100,1000; quick 100); with `--scenario`, one count
+    /// overriding every scenario file's.
     #[arg(long, value_delimiter = ',')]
     connections: Option<Vec<u32>>,
     /// Idle connection counts for memory (default 10000,100000; quick 10000); empty list skips.
@@ -59,9 +63,14 @@ struct CompareArgs {
     /// Open-loop load levels as fractions of each server's peak.
     #[arg(long, value_delimiter = ',', default_value = "0.25,0.5,0.75")]
     load_fractions: Vec<f64>,
-    /// Scenario: `echo`; `chat|fanout|burst|churn` need the conversation layer (issue 4).
-    #[arg(long, default_value = "echo")]
-    scenario: String,
+    /// `echo` (the side-by-side echo comparison), or switchboard.v1 scenarios, comma-separated:
+    /// chat, chat-routed, fanout, burst, churn, or `all` (every one whose loadgen file exists).
+    /// Scenarios run against Switchboard only; any lost, duplicated or unacked message fails them.
+    #[arg(long, value_delimiter = ',', default_value = "echo")]
+    scenario: Vec<String>,
+    /// Directory of the loadgen scenario files.
+    #[arg(long, default_value = "loadgen/scenarios")]
+    scenarios_dir: PathBuf,
     /// CPU the servers are pinned to.
     #[arg(long, default_value_t = 0)]
     server_cpu: usize,
@@ -95,7 +104,7 @@ struct ReportArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Action::Compare(args) => run_compare(args),
+        Action::Compare(args) => run_compare(*args),
         Action::Report(args) => run_report(&args),
     };
     match result {
@@ -108,22 +117,8 @@ fn main() -> ExitCode {
 }
 
 fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
-    if args.scenario != "echo" {
-        if matches!(
-            args.scenario.as_str(),
-            "chat" | "fanout" | "burst" | "churn"
-        ) {
-            eprintln!(
-                "switchboard-bench: scenario `{}` needs the conversation layer (issue 4), which is not \
-                 built yet; only `echo` can be compared now",
-                args.scenario
-            );
-            return Ok(ExitCode::from(2));
-        }
-        bail!(
-            "unknown scenario `{}` (echo, chat, fanout, burst, churn)",
-            args.scenario
-        );
+    if args.scenario != ["echo"] {
+        return run_scenarios(&args);
     }
     let options = options(&args)?;
     if !args.no_build {
@@ -143,6 +138,60 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         latest.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn run_scenarios(args: &CompareArgs) -> anyhow::Result<ExitCode> {
+    let scenarios = scenario::catalog::select(&args.scenario, &args.scenarios_dir)?;
+    let connections = match args.connections.as_deref() {
+        None => None,
+        Some([one]) => Some(*one),
+        Some(_) => bail!("with --scenario, --connections takes one count"),
+    };
+    let options = options(args)?;
+    if !args.no_build {
+        build_scenario_binaries(&options.binaries)?;
+    }
+    let scenario_options = ScenarioOptions {
+        scenarios,
+        scenarios_dir: args.scenarios_dir.clone(),
+        runs: options.runs,
+        duration_s: options.duration_s,
+        connections,
+        server_cpu: args.server_cpu,
+        loadgen_cpu: args.loadgen_cpu,
+        loadgen_threads: args.loadgen_threads,
+        work_dir: options.work_dir.clone(),
+        results_dir: args.results_dir.clone(),
+        binaries: options.binaries.clone(),
+        quick: args.quick,
+    };
+    let record = scenario::run(&scenario_options);
+    let _ = std::fs::remove_dir_all(&options.work_dir);
+    let record = record?;
+    std::fs::create_dir_all(&args.results_dir)?;
+    let history = args.results_dir.join("history.jsonl");
+    // `latest.json` stays the latest echo comparison: the README table is made from it.
+    let latest = args.results_dir.join("scenario-latest.json");
+    record::save(&record, &history, &latest)?;
+    println!("{}", table::markdown(&record));
+    println!(
+        "appended to {} and wrote {}",
+        history.display(),
+        latest.display()
+    );
+    let failed: Vec<&str> = record
+        .results
+        .scenarios
+        .iter()
+        .filter(|s| s.verdict == Verdict::Fail)
+        .map(|s| s.name.as_str())
+        .collect();
+    if failed.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("switchboard-bench: FAILED scenarios: {}", failed.join(", "));
+        Ok(ExitCode::FAILURE)
+    }
 }
 
 fn options(args: &CompareArgs) -> anyhow::Result<CompareOptions> {
@@ -218,6 +267,27 @@ fn build(binaries: &Binaries) -> anyhow::Result<()> {
                 args.join(" ")
             );
         }
+    }
+    Ok(())
+}
+
+/// Builds the chat server and the load generator (all a scenario run starts).
+fn build_scenario_binaries(binaries: &Binaries) -> anyhow::Result<()> {
+    let target_dir = binaries
+        .release_dir
+        .parent()
+        .context("release dir has no parent")?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    eprintln!("building switchboard and switchboard-loadgen");
+    let status = Command::new(&cargo)
+        .args(["build", "--release", "--quiet"])
+        .args(["-p", "switchboard-shards", "--bin", "switchboard"])
+        .args(["-p", "switchboard-loadgen", "--bin", "switchboard-loadgen"])
+        .env("CARGO_TARGET_DIR", target_dir)
+        .status()
+        .context("running cargo")?;
+    if !status.success() {
+        bail!("building switchboard and switchboard-loadgen failed");
     }
     Ok(())
 }

@@ -1,5 +1,9 @@
 //! The JSON record of one comparison run, as appended to `bench/results/history.jsonl` and written
 //! to `bench/results/latest.json`. The dashboard reads only these types.
+//!
+//! One record per `compare` invocation: an echo comparison fills `results.throughput`, `latency` and
+//! `memory`; a `--scenario` invocation fills `results.scenarios` (and `settings.scenarios`) instead.
+//! Both sections are optional when reading, so records written before scenarios existed still parse.
 
 use std::io::Write;
 use std::path::Path;
@@ -9,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::load::Percentiles;
 use crate::machine::Machine;
+pub use crate::scenario::result::{KindSummary, ScenarioResult, Verdict};
 use crate::summary::Summary;
 
 /// Version of the record layout; bump when a field changes meaning.
@@ -56,6 +61,9 @@ pub struct Settings {
     pub loadgen_cpu: usize,
     /// Whether `--quick` shortened the run.
     pub quick: bool,
+    /// switchboard.v1 scenarios run (`compare --scenario`); empty for an echo comparison.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scenarios: Vec<String>,
 }
 
 /// Everything measured.
@@ -69,6 +77,22 @@ pub struct Results {
     pub memory: Vec<MemoryCell>,
     /// Figures not measured, with the reason.
     pub skipped: Vec<Skipped>,
+    /// switchboard.v1 scenarios (Switchboard only); absent in echo records.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scenarios: Vec<ScenarioResult>,
+}
+
+impl Record {
+    /// Whether the record has echo figures (throughput, latency or memory).
+    pub fn has_echo(&self) -> bool {
+        let r = &self.results;
+        !(r.throughput.is_empty() && r.latency.is_empty() && r.memory.is_empty())
+    }
+
+    /// Whether the record has scenario figures.
+    pub fn has_scenarios(&self) -> bool {
+        !self.results.scenarios.is_empty()
+    }
 }
 
 /// Closed-loop echo messages per second of one server at one size and connection count.
@@ -173,4 +197,90 @@ pub fn load_history(history: &Path) -> anyhow::Result<Vec<Record>> {
                 .with_context(|| format!("{} line {}", history.display(), index + 1))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::outcome::Correctness;
+
+    /// A record written before scenarios existed (the committed sample).
+    const OLD_RECORD: &str = include_str!("../results/sample-history.jsonl");
+
+    fn scenario_result() -> ScenarioResult {
+        let spread = Summary {
+            median: 900.0,
+            min: 800.0,
+            max: 1000.0,
+            runs: 3,
+        };
+        ScenarioResult {
+            name: "chat".to_owned(),
+            file: "loadgen/scenarios/chat.toml".to_owned(),
+            routing: false,
+            connections: Some(100),
+            rate_per_s: Some(500.0),
+            runs: 3,
+            sent_per_s: Some(spread),
+            delivered_per_s: Some(spread),
+            latency: vec![KindSummary {
+                kind: "deliver".to_owned(),
+                lane: "chat".to_owned(),
+                count: 3000,
+                median_us: Percentiles::from_values([400.0, 900.0, 1500.0, 5900.0, 7000.0, 8000.0]),
+                p50_us: spread,
+                p99_us: spread,
+                p99_9_us: spread,
+            }],
+            correctness: Correctness::default(),
+            routing_counts: Default::default(),
+            server_rss_bytes_max: Some(spread),
+            server_cpu_share: None,
+            loadgen_cpu_share: Some(spread),
+            verdict: Verdict::Pass,
+            failures: Vec::new(),
+            notes: vec!["a note".to_owned()],
+            reports: vec!["bench/results/scenario-chat-1.json".to_owned()],
+        }
+    }
+
+    #[test]
+    fn old_records_still_parse() {
+        let line = OLD_RECORD.lines().find(|l| !l.trim().is_empty()).unwrap();
+        assert!(!line.contains("scenarios"), "the sample predates scenarios");
+        let record: Record = serde_json::from_str(line).unwrap();
+        assert!(record.has_echo());
+        assert!(!record.has_scenarios());
+        assert!(record.settings.scenarios.is_empty());
+        let written = serde_json::to_string(&record).unwrap();
+        assert!(
+            !written.contains("scenarios"),
+            "echo records keep their old shape"
+        );
+    }
+
+    #[test]
+    fn scenario_records_round_trip_through_the_history_file() {
+        let line = OLD_RECORD.lines().find(|l| !l.trim().is_empty()).unwrap();
+        let mut record: Record = serde_json::from_str(line).unwrap();
+        record.results = Results {
+            scenarios: vec![scenario_result()],
+            ..Results::default()
+        };
+        record.settings.scenarios = vec!["chat".to_owned()];
+        assert!(record.has_scenarios() && !record.has_echo());
+        let dir = std::env::temp_dir().join(format!("sb-bench-record-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (history, latest) = (dir.join("history.jsonl"), dir.join("latest.json"));
+        std::fs::write(&history, format!("{line}\n\n")).unwrap();
+        save(&record, &history, &latest).unwrap();
+        let back = load_history(&history).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[1], record);
+        assert!(back[0].results.scenarios.is_empty());
+        let latest: Record =
+            serde_json::from_str(&std::fs::read_to_string(&latest).unwrap()).unwrap();
+        assert_eq!(latest, record);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

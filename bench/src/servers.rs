@@ -147,6 +147,42 @@ impl RunningServer {
             }
         }
         let log_path = work_dir.join(format!("{}.log", kind.name()));
+        Self::spawn(kind, command, addr, work_dir, log_path)
+    }
+
+    /// Starts `switchboard serve --config CONFIG` in chat mode (the config says where it listens:
+    /// `addr`), pinned to `cpu`, logging to `run_dir/switchboard.log`, and waits until it accepts
+    /// connections.
+    ///
+    /// # Errors
+    ///
+    /// The binary is missing, exits early, or does not listen within [`STARTUP_MS_MAX`].
+    pub fn start_chat(
+        binaries: &Binaries,
+        cpu: usize,
+        run_dir: &Path,
+        config: &Path,
+        addr: SocketAddr,
+    ) -> anyhow::Result<Self> {
+        let mut command = Command::new("taskset");
+        command
+            .arg("-c")
+            .arg(cpu.to_string())
+            .arg(binaries.bin("switchboard"))
+            .arg("serve")
+            .arg("--config")
+            .arg(config);
+        let log_path = run_dir.join("switchboard.log");
+        Self::spawn(ServerKind::Switchboard, command, addr, run_dir, log_path)
+    }
+
+    fn spawn(
+        kind: ServerKind,
+        mut command: Command,
+        addr: SocketAddr,
+        work_dir: &Path,
+        log_path: PathBuf,
+    ) -> anyhow::Result<Self> {
         let log = std::fs::File::create(&log_path)?;
         command
             .current_dir(work_dir)
@@ -196,6 +232,17 @@ impl RunningServer {
     pub fn rss_bytes(&self) -> anyhow::Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
         parse_vm_rss_bytes(&status).context("no VmRSS in /proc/PID/status")
+    }
+
+    /// CPU time the server used so far (user + system over all its threads), in seconds.
+    ///
+    /// # Errors
+    ///
+    /// The process is gone or `/proc/PID/stat` is malformed.
+    pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        let ticks = parse_stat_cpu_ticks(&stat).context("malformed /proc/PID/stat")?;
+        Ok(ticks as f64 / USER_HZ_TICKS_PER_S)
     }
 
     /// Whether the process is still running.
@@ -267,8 +314,23 @@ pub fn parse_vm_rss_bytes(status: &str) -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// Clock ticks per second of `/proc/PID/stat` times: the kernel's `USER_HZ`, which is 100 on every
+/// architecture Linux exposes to user space (`sysconf(_SC_CLK_TCK)`).
+pub const USER_HZ_TICKS_PER_S: f64 = 100.0;
+
+/// Reads `utime + stime` (fields 14 and 15, in clock ticks) of a `/proc/PID/stat` line; the command
+/// name (field 2) may hold spaces and parentheses, so fields are counted after its last `)`.
+pub fn parse_stat_cpu_ticks(stat: &str) -> Option<u64> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // fields[0] is field 3 (state), so field N is fields[N - 3].
+    let utime: u64 = fields.get(14 - 3)?.parse().ok()?;
+    let stime: u64 = fields.get(15 - 3)?.parse().ok()?;
+    Some(utime + stime)
+}
+
 /// A loopback port nobody listens on now (bound then released).
-fn free_port() -> anyhow::Result<SocketAddr> {
+pub fn free_port() -> anyhow::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     Ok(listener.local_addr()?)
 }
@@ -311,6 +373,13 @@ mod tests {
         let status = "Name:\tx\nVmPeak:\t  9000 kB\nVmRSS:\t  2048 kB\n";
         assert_eq!(parse_vm_rss_bytes(status), Some(2 * 1024 * 1024));
         assert_eq!(parse_vm_rss_bytes("Name: x\n"), None);
+    }
+
+    #[test]
+    fn reads_cpu_ticks_past_an_odd_name() {
+        let stat = "4242 (sw (b) x) S 1 2 3 0 -1 4194560 10 0 0 0 250 75 0 0 20 0 3 0 100 1 1";
+        assert_eq!(parse_stat_cpu_ticks(stat), Some(325));
+        assert_eq!(parse_stat_cpu_ticks("4242 (x) S 1"), None);
     }
 
     #[test]

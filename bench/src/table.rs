@@ -115,6 +115,7 @@ pub fn markdown(record: &Record) -> String {
         }
         out.push('\n');
     }
+    out.push_str(&crate::scenario::table::markdown(&results.scenarios));
     if !results.skipped.is_empty() {
         out.push_str("Not measured:\n\n");
         for skipped in &results.skipped {

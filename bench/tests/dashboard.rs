@@ -7,9 +7,11 @@
 use switchboard_bench::load::Percentiles;
 use switchboard_bench::machine::Machine;
 use switchboard_bench::record::{
-    LatencyCell, MemoryCell, Record, Results, Settings, Skipped, ThroughputCell, RECORD_SCHEMA,
+    KindSummary, LatencyCell, MemoryCell, Record, Results, ScenarioResult, Settings, Skipped,
+    ThroughputCell, Verdict, RECORD_SCHEMA,
 };
 use switchboard_bench::report::render;
+use switchboard_bench::scenario::outcome::Correctness;
 use switchboard_bench::summary::Summary;
 
 const SERVERS: [&str; 3] = ["switchboard", "tokio-tungstenite", "fastwebsockets"];
@@ -96,9 +98,69 @@ fn fixture_record(revision: &str, scale: f64) -> Record {
             server_cpu: 0,
             loadgen_cpu: 1,
             quick: true,
+            scenarios: Vec::new(),
         },
         results,
     }
+}
+
+/// A made-up `compare --scenario` record: chat passes, fanout fails with one lost message.
+fn fixture_scenario_record(revision: &str, scale: f64) -> Record {
+    let mut record = fixture_record(revision, 1.0);
+    record.results = Results::default();
+    record.settings.scenarios = vec!["chat".to_owned(), "fanout".to_owned()];
+    for (index, name) in record.settings.scenarios.clone().iter().enumerate() {
+        let base = 400.0 * scale * (1.0 + index as f64);
+        let latency = |kind: &str| KindSummary {
+            kind: kind.to_owned(),
+            lane: "chat".to_owned(),
+            count: 1000,
+            median_us: Percentiles::from_values([
+                base,
+                base * 3.0,
+                base * 8.0,
+                base * 15.0,
+                base * 20.0,
+                base * 25.0,
+            ]),
+            p50_us: summary(base),
+            p99_us: summary(base * 8.0),
+            p99_9_us: summary(base * 15.0),
+        };
+        let lost = u64::from(name == "fanout");
+        record.results.scenarios.push(ScenarioResult {
+            name: name.clone(),
+            file: format!("loadgen/scenarios/{name}.toml"),
+            routing: false,
+            connections: Some(100),
+            rate_per_s: Some(500.0),
+            runs: 3,
+            sent_per_s: Some(summary(990.0)),
+            delivered_per_s: Some(summary(985.0)),
+            latency: vec![latency("ack"), latency("deliver")],
+            correctness: Correctness {
+                lost,
+                ..Correctness::default()
+            },
+            routing_counts: Default::default(),
+            server_rss_bytes_max: Some(summary(20.0 * 1048576.0)),
+            server_cpu_share: Some(summary(0.3)),
+            loadgen_cpu_share: Some(summary(0.1)),
+            verdict: if lost > 0 {
+                Verdict::Fail
+            } else {
+                Verdict::Pass
+            },
+            failures: if lost > 0 {
+                vec!["run 2: lost 1".to_owned()]
+            } else {
+                Vec::new()
+            },
+            notes: Vec::new(),
+            reports: Vec::new(),
+        });
+    }
+    record
 }
 
 /// The `<svg …>…</svg>` element whose `data-chart` is `name`.
@@ -111,13 +173,14 @@ fn chart<'a>(html: &'a str, name: &str) -> &'a str {
     &html[start..end]
 }
 
-const CHARTS: [&str; 9] = [
+const CHARTS: [&str; 10] = [
     "throughput-100",
     "throughput-1000",
     "latency-25",
     "latency-50",
     "latency-75",
     "memory",
+    "scenario-deliver",
     "history-throughput",
     "history-latency",
     "history-memory",
@@ -127,8 +190,10 @@ const CHARTS: [&str; 9] = [
 fn every_chart_has_axes_units_and_legend() {
     let history = vec![
         fixture_record("fixture-a", 1.0),
+        fixture_scenario_record("fixture-s1", 1.0),
         fixture_record("fixture-b", 1.02),
         fixture_record("fixture-c", 0.8),
+        fixture_scenario_record("fixture-s2", 1.5),
     ];
     let html = render(history.last().unwrap(), &history);
     // Kept for looking at: target/tmp/dashboard-fixture.html.
@@ -137,7 +202,7 @@ fn every_chart_has_axes_units_and_legend() {
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(!html.contains("<script"), "the page needs no script");
     assert!(!html.contains("src=\"http"), "the page loads nothing");
-    for name in CHARTS {
+    for name in CHARTS.iter().chain(&["history-scenario-deliver"]) {
         let svg = chart(&html, name);
         assert!(svg.contains("<g class=\"axis x\">"), "{name}: x axis");
         assert!(svg.contains("<g class=\"axis y\">"), "{name}: y axis");
@@ -161,6 +226,33 @@ fn every_chart_has_axes_units_and_legend() {
         !chart(&html, "history-memory").contains("point regression"),
         "memory did not regress"
     );
+    // The echo charts come from the last echo record even though a scenario record is the latest.
+    assert!(chart(&html, "throughput-100").contains("<rect class=\"bar\""));
+    let deliver = chart(&html, "scenario-deliver");
+    assert!(deliver.contains("µs, log scale"));
+    for scenario in ["chat", "fanout"] {
+        assert!(
+            deliver.contains(&format!(">{scenario}</text>")),
+            "{scenario} in the legend"
+        );
+        assert!(
+            html.contains(&format!("data-scenario=\"{scenario}\"")),
+            "{scenario} table"
+        );
+    }
+    assert!(html.contains("Switchboard only"));
+    assert!(html.contains(">FAIL</span>"), "the failed scenario says so");
+    assert!(
+        chart(&html, "history-scenario-deliver").contains("point regression"),
+        "deliver p99 got 50% worse from fixture-s1 to fixture-s2"
+    );
+    assert_eq!(
+        chart(&html, "history-throughput")
+            .matches("<circle")
+            .count(),
+        3 * 4,
+        "echo history has only the echo records (4 series × 3 records)"
+    );
 }
 
 #[test]
@@ -178,4 +270,23 @@ fn empty_figures_still_draw_labelled_charts() {
         assert!(!svg.contains("NaN"), "{name}: no NaN coordinates");
     }
     assert!(chart(&html, "latency-50").contains("not measured"));
+    assert!(chart(&html, "scenario-deliver").contains("no scenario run yet"));
+    assert!(
+        !html.contains("history-scenario-deliver"),
+        "one record: no history"
+    );
+}
+
+#[test]
+fn a_history_of_scenario_records_only_renders() {
+    let record = fixture_scenario_record("fixture-s1", 1.0);
+    let html = render(&record, std::slice::from_ref(&record));
+    for name in CHARTS {
+        let svg = chart(&html, name);
+        assert!(svg.contains("<g class=\"legend\">"), "{name}");
+        assert!(!svg.contains("NaN"), "{name}: no NaN coordinates");
+    }
+    assert!(chart(&html, "scenario-deliver").contains("class=\"curve\""));
+    assert!(chart(&html, "throughput-100").contains("not measured"));
+    assert!(!html.contains("history-scenario-deliver"));
 }

@@ -182,9 +182,13 @@ pub fn latency(record: &Record) -> Vec<String> {
                 .iter()
                 .filter(|c| (c.load_fraction - fraction).abs() < 1e-9)
                 .collect();
-            let curves: Vec<(String, Percentiles)> = cells
+            let curves: Vec<Curve> = cells
                 .iter()
-                .map(|c| (c.server.clone(), c.median_us))
+                .map(|c| Curve {
+                    name: c.server.clone(),
+                    colour: server_colour(record, &c.server),
+                    percentiles: c.median_us,
+                })
                 .collect();
             let (conns, bytes) = cells
                 .first()
@@ -204,23 +208,41 @@ pub fn latency(record: &Record) -> Vec<String> {
             percentile_chart(
                 &format!("latency-{:.0}", fraction * 100.0),
                 &title,
+                "round-trip latency (µs, log scale)",
                 &curves,
-                record,
+                NOT_MEASURED_NOTE,
             )
         })
         .collect()
 }
 
-fn percentile_chart(
+/// One percentile curve: its legend name, colour and values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curve {
+    /// Legend name.
+    pub name: String,
+    /// Stroke colour.
+    pub colour: String,
+    /// The percentiles, in microseconds.
+    pub percentiles: Percentiles,
+}
+
+/// What a chart with no data says.
+pub const NOT_MEASURED_NOTE: &str = "not measured in this run (see the skipped list)";
+
+/// Percentile curves on an HDR-style x axis and a log-scale y axis titled `y_title`; `empty_note`
+/// is written over the plot when there is no curve.
+pub fn percentile_chart(
     name: &str,
     title: &str,
-    curves: &[(String, Percentiles)],
-    record: &Record,
+    y_title: &str,
+    curves: &[Curve],
+    empty_note: &str,
 ) -> String {
     let mut chart = Chart::new(name, title);
     let values: Vec<f64> = curves
         .iter()
-        .flat_map(|(_, p)| p.values())
+        .flat_map(|c| c.percentiles.values())
         .filter(|v| *v > 0.0)
         .collect();
     let low = values.iter().copied().fold(f64::INFINITY, f64::min);
@@ -230,25 +252,25 @@ fn percentile_chart(
     } else {
         Scale::log_decades(low, high)
     };
-    chart.y_axis(&scale, "round-trip latency (µs, log scale)");
+    chart.y_axis(&scale, y_title);
     let position_max = percentile_position(100.0);
-    for (server, percentiles) in curves {
+    for curve in curves {
         let mut points = String::new();
-        for ((_, level), value) in Percentiles::LEVELS.iter().zip(percentiles.values()) {
+        for ((_, level), value) in Percentiles::LEVELS.iter().zip(curve.percentiles.values()) {
             let x = chart.x_px(percentile_position(*level) / position_max);
             let y = chart.y_px(scale.fraction(value));
             let _ = write!(points, "{x:.1},{y:.1} ");
         }
-        let colour = server_colour(record, server);
         chart.push(&format!(
-            "<polyline class=\"curve\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\">\
+            "<polyline class=\"curve\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\">\
              <title>{}</title></polyline>",
+            curve.colour,
             points.trim_end(),
-            escape(server)
+            escape(&curve.name)
         ));
     }
     if curves.is_empty() {
-        chart.note("not measured in this run (see the skipped list)");
+        chart.note(empty_note);
     }
     let ticks: Vec<_> = Percentiles::LEVELS
         .iter()
@@ -262,7 +284,7 @@ fn percentile_chart(
     chart.x_axis(&ticks, "percentile (HDR log scale: 1 − p)");
     let legend: Vec<_> = curves
         .iter()
-        .map(|(s, _)| (s.clone(), server_colour(record, s), false))
+        .map(|c| (c.name.clone(), c.colour.clone(), false))
         .collect();
     chart.legend(&legend);
     chart.finish()

@@ -1,10 +1,14 @@
-//! The dashboard page: the latest run's charts and tables, then the history.
+//! The dashboard page: the latest echo comparison's charts, the latest scenario run's charts and
+//! tables, then the history.
+//!
+//! Echo comparisons and scenario runs are separate records in the same history, so each section takes
+//! the last record that has its figures: a scenario run does not blank the echo charts.
 
 use std::fmt::Write;
 
 use crate::record::Record;
 use crate::report::history::{self, Better, HistoryChart, Regression};
-use crate::report::{charts, svg::escape};
+use crate::report::{charts, scenarios, svg::escape};
 use crate::table::{engine_label, markdown};
 
 const STYLE: &str =
@@ -16,39 +20,69 @@ svg .title{font-size:13px;font-weight:600}svg .axis-title{font-size:11px;fill:#4
 svg .note{fill:#888;font-style:italic}\
 pre{background:#fff;border:1px solid #ddd;padding:8px;overflow-x:auto;font-size:12px}\
 .regression{color:#b00;font-weight:600}table{border-collapse:collapse}\
-td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}";
+td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}\
+.pass{color:#070;font-weight:600}table.scenario{background:#fff;margin-bottom:8px}\
+table.scenario th{text-align:left;font-weight:normal}";
 
 /// Renders the whole page for the latest record and the history (oldest first; it includes the latest).
 pub fn render(latest: &Record, history: &[Record]) -> String {
+    let echo_history: Vec<Record> = history.iter().filter(|r| r.has_echo()).cloned().collect();
+    let scenario_history: Vec<Record> = history
+        .iter()
+        .filter(|r| r.has_scenarios())
+        .cloned()
+        .collect();
+    let echo_latest = if latest.has_echo() {
+        latest
+    } else {
+        echo_history.last().unwrap_or(latest)
+    };
+    let scenario_latest = scenario_history.last();
     let mut html = String::new();
     let _ = write!(
         html,
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <title>Switchboard benchmarks</title><style>{STYLE}</style></head><body>\
-         <h1>Switchboard benchmarks</h1><p>Latest run: revision <code>{}</code>, {}; engine: {}.</p>",
-        escape(&latest.git_revision),
-        escape(&latest.machine.summary()),
-        escape(engine_label(latest.engine.as_deref())),
+         <h1>Switchboard benchmarks</h1><p>Latest echo comparison: revision <code>{}</code>, {}; engine: {}.</p>",
+        escape(&echo_latest.git_revision),
+        escape(&echo_latest.machine.summary()),
+        escape(engine_label(echo_latest.engine.as_deref())),
     );
-    section(&mut html, "Echo throughput", &charts::throughput(latest));
+    section(
+        &mut html,
+        "Echo throughput",
+        &charts::throughput(echo_latest),
+    );
     section(
         &mut html,
         "Latency percentiles (open loop)",
-        &charts::latency(latest),
+        &charts::latency(echo_latest),
     );
     section(
         &mut html,
         "Memory per idle connection",
-        &[charts::memory(latest)],
+        &[charts::memory(echo_latest)],
     );
     let mut regressions = Vec::new();
-    let history_charts = history_charts(history, &mut regressions);
+    let mut scenario_charts = vec![scenarios::deliver_chart(scenario_latest)];
+    scenario_charts.extend(scenarios::history_chart(
+        &scenario_history,
+        &mut regressions,
+    ));
+    section(&mut html, "Scenarios (Switchboard only)", &scenario_charts);
+    html.push_str(&scenarios::tables_html(scenario_latest));
+    let history_charts = history_charts(&echo_history, &mut regressions);
     section(&mut html, "Switchboard across revisions", &history_charts);
     regressions_list(&mut html, &regressions);
+    let mut numbers = markdown(echo_latest);
+    if let Some(record) = scenario_latest.filter(|r| *r != echo_latest) {
+        numbers.push('\n');
+        numbers.push_str(&markdown(record));
+    }
     let _ = writeln!(
         html,
-        "<h2>Latest run in numbers</h2><pre>{}</pre></body></html>",
-        escape(&markdown(latest))
+        "<h2>Latest runs in numbers</h2><pre>{}</pre></body></html>",
+        escape(&numbers)
     );
     html
 }
