@@ -108,6 +108,10 @@ pub struct Actor {
     pub handed_off: bool,
     /// Routed agents: conversations a `handoff` assigned to them.
     pub assigned: BTreeSet<u64>,
+    /// Customers: the next schedule index when the last connection closed. The next connection starts
+    /// there, so sends that fell due while disconnected go out after the reconnect stamped with their
+    /// intended times (the downtime shows as latency, not as a lower send rate).
+    pub schedule_index: Option<u64>,
 }
 
 impl Actor {
@@ -130,6 +134,7 @@ impl Actor {
             first_intended_ns: None,
             handed_off: false,
             assigned: BTreeSet::new(),
+            schedule_index: None,
         }
     }
 

@@ -105,7 +105,7 @@ impl Shard {
 
     /// `conn` is closed: forget it; a churned actor reconnects at once while the run is loading.
     pub(super) fn on_closed(&mut self, conn: ConnId) {
-        let Some(number) = self.state.remove(conn) else {
+        let Some((number, next_index)) = self.state.remove(conn) else {
             return;
         };
         let running = self.state.stage == super::Stage::Running;
@@ -113,6 +113,9 @@ impl Shard {
             return;
         };
         let actor = world.actor(number);
+        if actor.is_customer() && next_index > 0 {
+            actor.schedule_index = Some(next_index);
+        }
         let reconnect = std::mem::take(&mut actor.reconnect);
         world.on_disconnected(number);
         if reconnect && running {

@@ -349,14 +349,15 @@ impl State {
     }
 
     /// Drops the entry of `conn`; returns its connection number.
-    fn remove(&mut self, conn: ConnId) -> Option<u32> {
+    /// Forgets `conn`; returns its connection number and the next open-loop schedule index it held.
+    fn remove(&mut self, conn: ConnId) -> Option<(u32, u64)> {
         let mut entry = self.entries[conn.index()].take()?;
         if entry.id != conn {
             self.entries[conn.index()] = Some(entry);
             return None;
         }
         entry.client.finish(&mut self.stats);
-        Some(entry.client.number)
+        Some((entry.client.number, entry.client.next_index))
     }
 
     fn recycle(&mut self, mut buf: Vec<u8>) {

@@ -94,7 +94,13 @@ impl Shard {
                     return;
                 };
                 let phase = f64::from(entry.client.number) / f64::from(state.config.connections);
-                let first = schedule.first_index_at(now_secs, phase);
+                // A reconnecting customer carries on where its last connection stopped: what fell due
+                // meanwhile is sent now, timed from when it was due.
+                let resumed = state
+                    .chat
+                    .as_mut()
+                    .and_then(|world| world.actor(entry.client.number).schedule_index.take());
+                let first = resumed.unwrap_or_else(|| schedule.first_index_at(now_secs, phase));
                 entry.client.next_index = first;
                 let due_ns = (schedule.due_secs(first, phase) * 1e9) as u64;
                 let key = (due_ns, conn.index() as u32, conn.generation());
