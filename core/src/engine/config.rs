@@ -22,11 +22,16 @@ pub struct EngineConfig {
     /// direct descriptors spread over as many rings as needed; epoll is further capped by
     /// `RLIMIT_NOFILE`.
     pub connections_max: u32,
-    /// Size of one receive buffer; one `Data` event carries at most this many bytes.
+    /// Size of one receive buffer; one `Data` event carries at most this many bytes. On kernels
+    /// with incremental buffer consumption (6.12+) a recv takes only the bytes it fills, so many
+    /// small reads share one buffer and a large buffer costs nothing per small message; without
+    /// it, buffers larger than 4 KiB are registered as 4 KiB buffers (same memory).
     pub recv_buffer_bytes: u32,
     /// Provided receive buffers of the shard (a power of two), split evenly over its io_uring
-    /// rings (at least 64 each). Only connections with bytes in flight hold one, so this
-    /// bounds read memory (`recv_buffer_count × recv_buffer_bytes`), not connections.
+    /// rings (at least 64 each). Only bytes received and not yet handled occupy them (idle
+    /// connections hold none), so this bounds read memory (`recv_buffer_count ×
+    /// recv_buffer_bytes`, mapped lazily, resident as traffic cycles through it and given back
+    /// when the engine goes idle), not connections.
     pub recv_buffer_count: u32,
     /// Submission queue entries per io_uring ring (a power of two); the completion queue is 4×.
     pub ring_entries: u32,
@@ -43,7 +48,7 @@ impl Default for EngineConfig {
     fn default() -> Self {
         Self {
             connections_max: 16_384,
-            recv_buffer_bytes: 4096,
+            recv_buffer_bytes: 64 * 1024,
             recv_buffer_count: 1024,
             ring_entries: 1024,
             file_table_slots_max: 0,

@@ -300,7 +300,9 @@ impl Connection {
         // Where in `input` the assembler is known to be clean (between messages and frames), if anywhere.
         let mut clean_at = (self.assembler_clean || self.assembler.is_none()).then_some(0);
         while matches!(self.state, ConnectionState::Open | ConnectionState::Closing) {
-            let (inbound, consumed) = match self.next_inbound(&input[offset..]) {
+            // A fresh (or clean) assembler may be bypassed for a whole frame: same result, fewer copies.
+            let clean = self.assembler.is_none() || clean_at == Some(offset);
+            let (inbound, consumed) = match self.next_inbound(&input[offset..], clean) {
                 Ok(next) => next,
                 // Messages that arrived whole before the violation are still answered, then our Close
                 // (Autobahn 3.2, 4.x, 5.15 expect the earlier echo); the close deadline bounds the wait.
@@ -338,14 +340,23 @@ impl Connection {
         self.assembler_clean = false;
     }
 
-    /// The next received frame or message and the input bytes used. Decodes a complete ping or pong
-    /// directly when no assembler is needed; anything else goes through the (then allocated) assembler.
-    fn next_inbound(&mut self, input: &[u8]) -> Result<(Option<Inbound>, usize), WsError> {
-        if self.assembler.is_none() {
+    /// The next received frame or message and the input bytes used. When the assembler is absent or
+    /// `clean` (between messages and frames at the start of `input`), a complete ping or pong, or a complete
+    /// unfragmented text or binary message, is decoded directly from the input; anything else goes through
+    /// the (then allocated) assembler.
+    fn next_inbound(
+        &mut self,
+        input: &[u8],
+        clean: bool,
+    ) -> Result<(Option<Inbound>, usize), WsError> {
+        if clean {
             if input.is_empty() {
                 return Ok((None, 0));
             }
             if let Some(decoded) = self.decode_whole_control(input) {
+                return Ok(decoded);
+            }
+            if let Some(decoded) = self.decode_whole_data(input) {
                 return Ok(decoded);
             }
         }
@@ -381,6 +392,38 @@ impl Connection {
             _ => Inbound::Pong(payload, len),
         };
         Some((Some(inbound), header_len + len))
+    }
+
+    /// A whole unfragmented text or binary message at the start of `input`, unmasked straight into its
+    /// payload (one copy instead of two through the assembler; into the send queue's spare allocation when
+    /// there is one, so echo allocates nothing per message), decoded exactly as a fresh assembler would;
+    /// `None` for anything else (other opcodes, a fragment, a partial frame, a limit exceeded, invalid
+    /// UTF-8: the assembler handles those and reports the same errors).
+    fn decode_whole_data(&mut self, input: &[u8]) -> Option<(Option<Inbound>, usize)> {
+        let (header, header_len) = FrameHeader::parse(input, Role::Server).ok()??;
+        let kind = match header.opcode {
+            OpCode::Binary => DataKind::Binary,
+            OpCode::Text => DataKind::Text,
+            _ => return None,
+        };
+        let len = usize::try_from(header.payload_len).ok()?;
+        let limits = &self.config.assembler;
+        let fits = len <= limits.frame_payload_bytes_max && len <= limits.message_bytes_max;
+        if !header.fin || !fits || input.len() - header_len < len {
+            return None;
+        }
+        let mut payload = self.send_queue.take_spare().unwrap_or_default();
+        payload.extend_from_slice(&input[header_len..header_len + len]);
+        if let Some(key) = header.mask {
+            apply_mask(&mut payload, key, 0);
+        }
+        if kind == DataKind::Text && std::str::from_utf8(&payload).is_err() {
+            return None;
+        }
+        Some((
+            Some(Inbound::Data(kind, payload.freeze())),
+            header_len + len,
+        ))
     }
 
     /// Frees the buffers a burst grew, once the connection has been quiet for a heartbeat interval: the

@@ -20,7 +20,7 @@
 
 use std::collections::VecDeque;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::lane::{lane_index, DataKind, Lane, LANE_COUNT};
 use super::wire::{self, ControlFrame};
@@ -35,6 +35,10 @@ pub const PING_PAYLOAD_BYTES: usize = 8;
 
 /// Unsent pongs kept beyond the first; a ping flood beyond this answers only the latest pings.
 pub const PONGS_QUEUED_MAX: usize = 16;
+
+/// Largest written payload kept for reuse (see [`SendQueue::take_spare`]); the receive assembler's
+/// default retention, so a busy connection holds no more than it would through the assembler.
+pub const SPARE_PAYLOAD_BYTES_MAX: usize = 64 << 10;
 
 /// What an app-level fragment prefix needs to know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +140,9 @@ struct QueueBuffers {
     pongs: VecDeque<ControlFrame>,
     /// Where an app fragment prefix is written before its frame header is known.
     scratch: Vec<u8>,
+    /// The allocation of the last completely written payload this queue held alone, for the next
+    /// received message (echo), so a busy connection does not allocate and free one per message.
+    spare: Option<BytesMut>,
 }
 
 /// One connection's outbound queue. See the module documentation.
@@ -198,6 +205,13 @@ impl SendQueue {
         }
     }
 
+    /// An emptied buffer for the next received payload, if a written payload left one (see `spare`).
+    pub fn take_spare(&mut self) -> Option<BytesMut> {
+        let mut spare = self.buffers.as_mut()?.spare.take()?;
+        spare.clear();
+        Some(spare)
+    }
+
     /// Heap bytes held by the queue's buffers (their capacities, not counting the allocator's own
     /// overhead), for memory budgets and tests.
     pub fn buffer_bytes(&self) -> usize {
@@ -211,6 +225,7 @@ impl SendQueue {
                 + lanes
                 + buffers.pongs.capacity() * std::mem::size_of::<ControlFrame>()
                 + buffers.scratch.capacity()
+                + buffers.spare.as_ref().map_or(0, BytesMut::capacity)
         })
     }
 
@@ -513,7 +528,12 @@ impl SendQueue {
         self.queued_bytes -= chunk;
         self.counters.frames_written += 1;
         if last {
-            buffers.lanes[lane_index(lane)].pop_front();
+            let written = buffers.lanes[lane_index(lane)].pop_front();
+            if let Some(Ok(spare)) = written.map(|message| message.payload.try_into_mut()) {
+                if spare.capacity() <= SPARE_PAYLOAD_BYTES_MAX {
+                    buffers.spare = Some(spare);
+                }
+            }
             self.queued_bytes -= ENTRY_OVERHEAD_BYTES;
             self.counters.messages_sent += 1;
             self.continuing = None;

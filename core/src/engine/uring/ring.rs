@@ -152,15 +152,15 @@ impl Ring {
                 ),
                 _ => RingError::Setup("register_files_sparse", Errno::from_io(&e)),
             })?;
-        let mut bufs = BufRing::new(buffer_count, buffer_bytes)
-            .map_err(|errno| RingError::Setup("buffer ring alloc", errno))?;
-        bufs.register(&submitter, BUFFER_GROUP)
-            .map_err(|errno| match errno.0 {
+        let bufs = BufRing::build(&submitter, BUFFER_GROUP, buffer_count, buffer_bytes).map_err(
+            |errno| match errno.0 {
                 libc::EINVAL => RingError::Unavailable(
                     "provided buffer rings unsupported (kernel < 5.19)".to_owned(),
                 ),
+                libc::ENOMEM => RingError::Setup("buffer ring alloc", errno),
                 _ => RingError::Setup("register_buf_ring", errno),
-            })?;
+            },
+        )?;
         Ok(Self {
             uring,
             bufs,
@@ -241,6 +241,14 @@ impl Ring {
         let mut submission = self.uring.submission();
         submission.sync();
         !submission.is_empty() || submission.taskrun()
+    }
+
+    /// Whether completions are posted and not yet reaped (e.g. a recv that completed inline during an
+    /// overflow submit in `push`). Costs no syscall.
+    pub(super) fn has_unreaped(&mut self) -> bool {
+        let mut completion = self.uring.completion();
+        completion.sync();
+        !completion.is_empty()
     }
 
     /// Copies out every ready completion as `(user_data, result, flags)`.
