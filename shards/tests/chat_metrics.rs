@@ -97,6 +97,18 @@ fn chat_counters_move_with_traffic() {
     };
     assert_eq!(stage_count("persisted"), 2.0);
     assert_eq!(stage_count("delivered"), 1.0);
+    // Messages by lane: sends arrive on the chat lane, hello and resume on the system lane; the refusal
+    // went out on the urgent lane, acks and deliveries on the chat lane.
+    let messages = |direction: &str, lane: &str| {
+        exposition.value(
+            "switchboard_messages_total",
+            &[("direction", direction), ("lane", lane)],
+        )
+    };
+    assert_eq!(messages("in", "chat"), 4.0);
+    assert_eq!(messages("in", "system"), 4.0);
+    assert!(messages("out", "urgent") >= 1.0);
+    assert!(messages("out", "chat") >= 5.0);
     server.drain();
     server.join().unwrap();
     drop(admin);

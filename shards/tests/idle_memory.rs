@@ -156,3 +156,18 @@ fn a_partial_frame_keeps_the_assembler_across_the_quiet_period() {
     conn.handle_bytes(&message[3..], due + 1);
     assert_eq!(flush(&mut conn), [0x81, 5, b'h', b'e', b'l', b'l', b'o']);
 }
+
+#[test]
+fn a_valid_close_needs_no_assembler() {
+    // Thousands of connections closing in one tick must not allocate an assembler each: a valid Close is
+    // decoded directly (an invalid one still goes through the assembler and its errors; see Autobahn 7.x).
+    let mut conn = open(Mode::Echo);
+    let close = client_frame(OpCode::Close, &[0x03, 0xE8, b'b', b'y', b'e']);
+    let (_, allocations) = count_allocations(|| conn.handle_bytes(&close, 10));
+    assert!(
+        allocations <= 1,
+        "at most the send queue's buffers for the reply, got {allocations} allocations"
+    );
+    let reply = flush(&mut conn);
+    assert_eq!(&reply[..4], &[0x88, 0x02, 0x03, 0xE8], "close 1000 echoed");
+}

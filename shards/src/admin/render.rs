@@ -272,7 +272,7 @@ fn render_connections(text: &mut PrometheusText, shards: &[StatsReader]) {
 fn render_traffic(text: &mut PrometheusText, shards: &[StatsReader]) {
     text.family(
         "switchboard_messages_total",
-        "Complete WebSocket messages, by direction (in: from clients, out: handed to the kernel) and lane.",
+        "Messages by direction (in: from clients; chat mode counts switchboard.v1 frames by their lane, echo mode WebSocket messages; out: handed to the kernel, by the lane they were queued on) and lane.",
         MetricKind::Counter,
     );
     for lane in Lane::ALL {

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 use switchboard_protocol::app::{
-    json, parse_frame, ConversationState, ConversationUpdate, ErrorCode, FrameLimits, Message,
-    OwnedFrame, Pong, Reaction, Reassembler, ReassemblerConfig, Welcome, PROTOCOL_VERSION,
+    json, parse_frame, ConversationState, ConversationUpdate, ErrorCode, FrameLimits, Lane,
+    Message, OwnedFrame, Pong, Reaction, Reassembler, ReassemblerConfig, Welcome, PROTOCOL_VERSION,
 };
 
 use super::config::{ChatConfig, HISTORY_PAGE_MAX};
@@ -46,6 +46,8 @@ pub enum SessionOutput {
     Close(u16),
     /// A token was refused (for counters and logs; the reason is never sent to the client).
     Unauthorized(TokenError),
+    /// A complete frame arrived on this lane (for the per-lane message counts).
+    Received(Lane),
 }
 
 /// The environment a message is handled in.
@@ -217,6 +219,7 @@ impl Session {
         ctx: &SessionContext<'_>,
         out: &mut Vec<SessionOutput>,
     ) {
+        out.push(SessionOutput::Received(frame.lane));
         match frame.message {
             Message::Ping(ping) => {
                 out.push(SessionOutput::Frame(OwnedFrame::new(Message::Pong(Pong {

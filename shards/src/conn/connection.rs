@@ -20,6 +20,7 @@
 use std::collections::VecDeque;
 
 use bytes::Bytes;
+use switchboard_protocol::ws::close::parse_close_payload;
 use switchboard_protocol::ws::handshake::{
     parse_upgrade_request, write_rejection, HandshakeError, HeadError,
 };
@@ -371,12 +372,13 @@ impl Connection {
         Ok((next_event(assembler), consumed))
     }
 
-    /// A whole ping or pong at the start of `input`, decoded exactly as a fresh assembler would; `None`
-    /// for anything else (other opcodes, a partial or invalid frame: the assembler handles those).
+    /// A whole ping, pong or valid close at the start of `input`, decoded exactly as a fresh assembler
+    /// would; `None` for anything else (other opcodes, a partial or invalid frame: the assembler handles
+    /// those).
     fn decode_whole_control(&self, input: &[u8]) -> Option<(Option<Inbound>, usize)> {
         let (header, header_len) = FrameHeader::parse(input, Role::Server).ok()??;
         let len = usize::try_from(header.payload_len).ok()?;
-        let control = matches!(header.opcode, OpCode::Ping | OpCode::Pong);
+        let control = matches!(header.opcode, OpCode::Ping | OpCode::Pong | OpCode::Close);
         let fits = len <= CONTROL_PAYLOAD_BYTES_MAX
             && len <= self.config.assembler.frame_payload_bytes_max;
         if !control || !header.fin || !fits || input.len() < header_len + len {
@@ -389,7 +391,13 @@ impl Connection {
         }
         let inbound = match header.opcode {
             OpCode::Ping => Inbound::Ping(payload, len),
-            _ => Inbound::Pong(payload, len),
+            OpCode::Pong => Inbound::Pong(payload, len),
+            // A valid Close needs no assembler either (so a burst of thousands of closes allocates none);
+            // an invalid one goes through it, which reports the error exactly as before.
+            _ => match parse_close_payload(&payload[..len]) {
+                Ok(frame) => Inbound::Close(frame.map(|frame| frame.code.0)),
+                Err(_) => return None,
+            },
         };
         Some((Some(inbound), header_len + len))
     }

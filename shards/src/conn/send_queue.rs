@@ -104,6 +104,8 @@ pub struct SendQueueCounters {
     pub messages_enqueued: u64,
     /// Data messages completely handed to the writer.
     pub messages_sent: u64,
+    /// `messages_sent` by lane (indexed by `lane_index`).
+    pub sent_by_lane: [u64; LANE_COUNT],
     /// Frames handed to the writer (data fragments and control frames).
     pub frames_written: u64,
     /// Bytes handed to the writer.
@@ -536,6 +538,7 @@ impl SendQueue {
             }
             self.queued_bytes -= ENTRY_OVERHEAD_BYTES;
             self.counters.messages_sent += 1;
+            self.counters.sent_by_lane[lane_index(lane)] += 1;
             self.continuing = None;
         } else if matches!(fragmentation, Fragmentation::WebSocket) {
             self.continuing = Some(lane);

@@ -20,8 +20,14 @@ use super::ShardControl;
 use crate::conn::{Connection, ConnectionConfig, ConnectionEvent};
 use crate::log::CommitCompletion;
 
-/// Bytes of one send buffer: large enough to batch many small frames into one `send`.
+/// Bytes of one send buffer at most: large enough to batch many small frames into one `send`.
 const SEND_BUFFER_BYTES: usize = 64 * 1024;
+/// Smallest new send buffer: a close or control frame, or a few small messages. A new buffer is sized to
+/// what the connection has queued (plus frame headers), not to the maximum, so that a burst of thousands of
+/// closes or pongs in one tick does not touch a 64 KiB allocation each.
+const SEND_BUFFER_BYTES_MIN: usize = 512;
+/// Room for frame headers on top of the queued payload bytes when sizing a new send buffer.
+const SEND_HEADERS_BYTES: usize = 64;
 /// Send buffers kept for reuse; more than this in flight at once are allocated and freed.
 const SEND_BUFFERS_RETAINED_MAX: usize = 1024;
 /// Close code for a drain: "going away", the client should reconnect (to another node or after restart).
@@ -119,6 +125,7 @@ impl Shard {
                 setup.stats.recovery_started();
                 let chat = ChatShard::new(setup.id, chat_setup)?;
                 setup.stats.recovery_done();
+                setup.stats.count_in_by_frame_lane();
                 engine
                     .watch_eventfd(chat.wake_fd())
                     .map_err(|e| e.to_string())?;
@@ -389,12 +396,12 @@ impl Shard {
             return;
         };
         if entry.bytes_in_flight == 0 && !entry.closing {
-            let mut buf = self
-                .free_buffers
-                .pop()
-                .unwrap_or_else(|| Vec::with_capacity(SEND_BUFFER_BYTES));
+            let mut buf = self.free_buffers.pop().unwrap_or_else(|| {
+                let need = entry.conn.queued_bytes() + SEND_HEADERS_BYTES;
+                Vec::with_capacity(need.clamp(SEND_BUFFER_BYTES_MIN, SEND_BUFFER_BYTES))
+            });
             let max = SEND_BUFFER_BYTES.max(entry.conn.transmit_bytes_min());
-            let sent_before = entry.conn.send_counters().messages_sent;
+            let sent_before = entry.conn.send_counters();
             let written = entry.conn.poll_transmit(&mut buf, max);
             self.stats
                 .after_transmit(entry, sent_before, self.flushed_us);
@@ -431,6 +438,7 @@ impl Shard {
                 (ConnectionEvent::Message { payload, .. }, Some(chat)) => {
                     let interval = self.heartbeat_interval_ms;
                     chat.message(&mut self.table, conn, &payload, now, interval);
+                    self.stats.count_in_by_lane(chat.take_lanes_in());
                 }
                 (ConnectionEvent::AppDeadline, Some(chat)) => chat.deadline(entry, now),
                 // Echo mode answers messages inside `Connection` and sets no deadline.

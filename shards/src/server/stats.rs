@@ -12,8 +12,9 @@ use super::table::Entry;
 use crate::conn::lane::{lane_index, LANE_COUNT};
 use crate::conn::{CloseReason, Lane, SendQueueCounters};
 
-/// The lane messages are counted in until the conversation layer assigns lanes: echo mode answers every
-/// message in the chat lane, and chat mode has no conversation layer yet.
+/// The lane of messages without one: echo mode receives and answers every message in the chat lane. In chat
+/// mode incoming messages are counted by the lane of their switchboard.v1 frame
+/// ([`ShardStats::count_in_by_lane`]) and outgoing ones by the lane they were queued on.
 const UNROUTED_LANE: Lane = Lane::Chat;
 
 /// Microseconds in a millisecond, for the heartbeat's millisecond RTT samples.
@@ -158,6 +159,8 @@ pub(crate) struct ShardStats {
     heartbeat_rtt: Histogram,
     /// Echo: from the tick that read a message to the tick that handed its echo to the engine.
     delivery_sent: Histogram,
+    /// Chat mode: incoming messages are counted by frame lane, not as WebSocket messages.
+    lanes_from_frames: bool,
 }
 
 impl ShardStats {
@@ -178,6 +181,7 @@ impl ShardStats {
             queue_depth: Gauge::new(),
             heartbeat_rtt: Histogram::new(),
             delivery_sent: Histogram::new(),
+            lanes_from_frames: false,
         };
         let reader = StatsReader {
             chat: chat_reader,
@@ -208,6 +212,20 @@ impl ShardStats {
         self.recovery.set(Recovery::Done.as_i64());
     }
 
+    /// Chat mode: from now on incoming messages are counted by [`ShardStats::count_in_by_lane`].
+    pub(crate) fn count_in_by_frame_lane(&mut self) {
+        self.lanes_from_frames = true;
+    }
+
+    /// Chat mode: `received[i]` complete switchboard.v1 frames arrived on lane `i`.
+    pub(crate) fn count_in_by_lane(&mut self, received: [u64; LANE_COUNT]) {
+        for (counter, count) in self.messages_in.iter_mut().zip(received) {
+            if count > 0 {
+                counter.add(count);
+            }
+        }
+    }
+
     /// Counts one connection ended for `cause`.
     pub(crate) fn count_close(&mut self, cause: CloseCause) {
         self.closed[cause.index()].increment();
@@ -223,7 +241,9 @@ impl ShardStats {
     ) {
         let received = entry.conn.messages_received() - received_before;
         if received > 0 {
-            self.messages_in[lane_index(UNROUTED_LANE)].add(received);
+            if !self.lanes_from_frames {
+                self.messages_in[lane_index(UNROUTED_LANE)].add(received);
+            }
             entry.received_at_us.get_or_insert(received_us);
         }
         if let Some(rtt_ms) = entry.conn.take_rtt_sample_ms() {
@@ -234,16 +254,26 @@ impl ShardStats {
         self.update_queued(entry, entry.conn.send_counters());
     }
 
-    /// Records what `entry.conn.poll_transmit` did, given `send_counters().messages_sent` before the call and
-    /// the time of the flush: messages out, their delivery latency, and whether output is still queued.
+    /// Records what `entry.conn.poll_transmit` did, given `send_counters()` before the call and the time of
+    /// the flush: messages out by lane, their delivery latency, and whether output is still queued.
     ///
     /// Messages are timed from the tick that read the oldest unsent one, so when several reads queue up
     /// behind one send, the later ones are over-reported (never under-reported).
-    pub(crate) fn after_transmit(&mut self, entry: &mut Entry, sent_before: u64, flushed_us: u64) {
+    pub(crate) fn after_transmit(
+        &mut self,
+        entry: &mut Entry,
+        before: SendQueueCounters,
+        flushed_us: u64,
+    ) {
         let counters = entry.conn.send_counters();
-        let sent = counters.messages_sent - sent_before;
+        let sent = counters.messages_sent - before.messages_sent;
         if sent > 0 {
-            self.messages_out[lane_index(UNROUTED_LANE)].add(sent);
+            for (lane, counter) in self.messages_out.iter_mut().enumerate() {
+                let lane_sent = counters.sent_by_lane[lane] - before.sent_by_lane[lane];
+                if lane_sent > 0 {
+                    counter.add(lane_sent);
+                }
+            }
             if let Some(received_us) = entry.received_at_us {
                 let latency_us = flushed_us.saturating_sub(received_us);
                 for _ in 0..sent {

@@ -34,6 +34,7 @@ use crate::chat::session::CLOSE_POLICY;
 use crate::chat::{
     ChatConfig, Encoding, LocalIndex, Outbound, Owner, Session, SessionContext, SessionOutput,
 };
+use crate::conn::lane::{lane_index, LANE_COUNT};
 use crate::conn::DataKind;
 use crate::log::{CommitCompletion, CommitIo, DirStorage, LogConfig, ShardLog};
 use crate::overload::{LoadSample, Mode, OverloadConfig, OverloadDetector, RequestClass};
@@ -103,6 +104,8 @@ pub(crate) struct ChatShard {
     /// Stage latency samples (stage, microseconds) since the last publish; bounded by
     /// [`STAGE_SAMPLES_MAX`] per tick.
     stage_samples: Vec<(usize, u64)>,
+    /// Complete frames received from clients by lane since the shard last took them.
+    lanes_in: [u64; LANE_COUNT],
 }
 
 impl ChatShard {
@@ -141,6 +144,7 @@ impl ChatShard {
             commit_started: None,
             next_retention_ms: RETENTION_CHECK_MS,
             stage_samples: Vec::new(),
+            lanes_in: [0; LANE_COUNT],
         })
     }
 
@@ -265,6 +269,7 @@ impl ChatShard {
                     debug!(shard = self.id, ?conn, %error, "token refused");
                 }
                 SessionOutput::Close(code) => entry.conn.close(code, now),
+                SessionOutput::Received(lane) => self.lanes_in[lane_index(lane)] += 1,
             }
         }
         self.outputs = outputs;
@@ -581,6 +586,11 @@ fn request_class(request: &Request, principal: &Claims) -> RequestClass {
 }
 
 impl ChatShard {
+    /// Frames received from clients by lane (indexed by `lane_index`) since the last call.
+    pub(crate) fn take_lanes_in(&mut self) -> [u64; LANE_COUNT] {
+        std::mem::take(&mut self.lanes_in)
+    }
+
     /// Notes that a message measured from `received_us` reached `stage` now.
     fn stage_sample(&mut self, stage: usize, received_us: u64) {
         if self.stage_samples.len() < STAGE_SAMPLES_MAX {
