@@ -30,8 +30,10 @@ pub struct EngineConfig {
     /// Provided receive buffers of the shard (a power of two), split evenly over its io_uring
     /// rings (at least 64 each). Only bytes received and not yet handled occupy them (idle
     /// connections hold none), so this bounds read memory (`recv_buffer_count ×
-    /// recv_buffer_bytes`, mapped lazily, resident as traffic cycles through it and given back
-    /// when the engine goes idle), not connections.
+    /// recv_buffer_bytes`, mapped lazily and resident once traffic has cycled through it), not
+    /// connections. The pages are never given back while the ring lives: the kernel may fill any
+    /// free buffer at any moment (also from io-wq worker threads), so `MADV_DONTNEED` on them lost
+    /// received bytes (a 1-in-10 corruption under load, fixed by removing it).
     pub recv_buffer_count: u32,
     /// Submission queue entries per io_uring ring (a power of two); the completion queue is 4×.
     pub ring_entries: u32,

@@ -340,6 +340,7 @@ impl Shard {
             shard = self.id,
             ?conn,
             cause = cause.label(),
+            reason = ?entry.conn.close_reason(),
             "connection closed"
         );
         self.stats.count_close(cause);

@@ -252,26 +252,6 @@ impl BufRing {
     }
 }
 
-impl BufRing {
-    /// Gives the buffers' memory back to the OS (`MADV_DONTNEED` on the mapping); the next bytes
-    /// received fault fresh zeroed pages in. Only call when no received bytes are unreported or
-    /// unhandled: every recv completion reaped and every slice released (the kernel may write
-    /// into the buffers again right after, which is fine).
-    pub(super) fn trim(&self) {
-        // SAFETY: the range is exactly our own page-aligned mapping, which holds no Rust values
-        // and no bytes anyone still reads (the caller's contract); after MADV_DONTNEED the pages
-        // read as zeros, which is valid content for a receive buffer.
-        let result = unsafe {
-            libc::madvise(
-                self.buffers.as_ptr().cast(),
-                self.buffers_bytes,
-                libc::MADV_DONTNEED,
-            )
-        };
-        debug_assert_eq!(result, 0, "madvise on our own buffer mapping");
-    }
-}
-
 /// `(count, buffer_bytes)` for a ring without incremental consumption: the same memory as
 /// `count × buffer_bytes`, cut into `FALLBACK_BUFFER_BYTES` buffers while the entry count allows.
 fn fallback_geometry(count: u32, buffer_bytes: u32) -> (u32, u32) {

@@ -111,7 +111,6 @@ impl UringEngine {
         let closing = self.conns[conn.index()].phase == Phase::Closing;
         if result > 0 {
             let bid = cqueue::buffer_select(flags).expect("recv completion without a buffer");
-            self.received_since_trim += result as u64;
             let bufs = &mut self.rings[ring as usize].bufs;
             let slice = bufs.slice(bid, result as u32, cqueue::buffer_more(flags));
             if closing {

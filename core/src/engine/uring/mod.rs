@@ -51,8 +51,6 @@ use super::{
 
 /// Single-shot accepts kept in flight per listener and ring when the table is nearly full.
 const SINGLE_ACCEPTS_PER_LISTENER: u32 = 16;
-/// Least time between two trims of the receive buffers' memory (see `UringEngine::trim_idle`).
-const RECV_TRIM_INTERVAL_MS: u64 = 1_000;
 
 /// A queued event; `Data` refers to a slice of a provided buffer still owned by its ring.
 enum Pending {
@@ -82,10 +80,6 @@ pub struct UringEngine {
     lent: Option<(u32, Slice)>,
     completions: Vec<(u64, i32, u32)>,
     listen_backlog: u32,
-    /// Bytes received since the receive buffers' memory was last given back.
-    received_since_trim: u64,
-    /// When it was last given back.
-    trimmed_at: Instant,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -160,8 +154,6 @@ impl UringEngine {
             lent: None,
             completions: Vec::with_capacity(config.ring_entries as usize * 4),
             listen_backlog: config.listen_backlog,
-            received_since_trim: 0,
-            trimmed_at: Instant::now(),
             _not_send: PhantomData,
         };
         engine.link_secondaries()?;
@@ -293,10 +285,6 @@ impl UringEngine {
     /// One tick: submit, wait up to `timeout`, reap every ring; see `Engine::poll`.
     pub fn poll(&mut self, timeout: Option<Duration>) -> Result<bool, EngineError> {
         self.recycle_lent();
-        if timeout.is_none() && self.queue.is_empty() {
-            // About to sleep with no deadline at all: nothing is due, so give the pages back now.
-            self.trim_idle(true);
-        }
         self.rearm_accepts();
         self.enter_secondaries()?;
         let deadline = timeout.map(|t| Instant::now() + t);
@@ -326,34 +314,9 @@ impl UringEngine {
             }
         }
         if self.queue.is_empty() {
-            self.trim_idle(false);
             self.queue.push_back(Pending::Ready(Event::Timeout));
         }
         Ok(true)
-    }
-
-    /// After a wait that brought nothing, or before a wait without deadline (`now`): gives the
-    /// receive buffers' pages back to the OS if bytes went through them since the last trim (at
-    /// most once per `RECV_TRIM_INTERVAL_MS` unless `now`). The provided-buffer rings are used
-    /// round-robin, so without this every buffer would stay resident after traffic (e.g. 100,000
-    /// handshakes) although idle connections hold none. Safe only when every posted completion
-    /// was reaped (checked), the event queue is empty and nothing is lent (the callers' state);
-    /// recvs on sockets are completed by this thread, so nothing writes the buffers meanwhile.
-    fn trim_idle(&mut self, now: bool) {
-        debug_assert!(self.queue.is_empty() && self.lent.is_none());
-        let due = self.trimmed_at.elapsed() >= Duration::from_millis(RECV_TRIM_INTERVAL_MS);
-        if self.received_since_trim == 0 || !(due || now) {
-            return;
-        }
-        // Bytes of a posted but unreaped recv completion are in the buffers: keep them.
-        if self.rings.iter_mut().any(Ring::has_unreaped) {
-            return;
-        }
-        for ring in &self.rings {
-            ring.bufs.trim();
-        }
-        self.received_since_trim = 0;
-        self.trimmed_at = Instant::now();
     }
 
     /// The next event of this tick; see `Engine::next_event`.

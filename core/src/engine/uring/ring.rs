@@ -243,14 +243,6 @@ impl Ring {
         !submission.is_empty() || submission.taskrun()
     }
 
-    /// Whether completions are posted and not yet reaped (e.g. a recv that completed inline during an
-    /// overflow submit in `push`). Costs no syscall.
-    pub(super) fn has_unreaped(&mut self) -> bool {
-        let mut completion = self.uring.completion();
-        completion.sync();
-        !completion.is_empty()
-    }
-
     /// Copies out every ready completion as `(user_data, result, flags)`.
     pub(super) fn reap(&mut self, out: &mut Vec<(u64, i32, u32)>) {
         out.extend(
