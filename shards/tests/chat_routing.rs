@@ -11,6 +11,7 @@ use switchboard_protocol::app::{
 };
 use switchboard_shards::auth::Role;
 use switchboard_shards::routing::shard::{RoutingShard, RoutingShardConfig};
+use switchboard_shards::server::Server;
 
 const TENANT: u64 = 21;
 const AGENT: u64 = 4242;
@@ -27,19 +28,24 @@ async fn assigned(client: &mut Client) -> (u64, u64, String) {
     panic!("no assignment");
 }
 
-#[test]
-fn bot_answers_hands_off_and_agents_reply() {
-    let dir = data_dir("routing");
-    let mut config = chat_config(2, &dir);
+/// A 2-shard chat server with the routing shard on, and every agent group of the built-in KB.
+fn routed_server(dir: &std::path::Path) -> (Server, Vec<u32>) {
+    let mut config = chat_config(2, dir);
     config.chat.routing_enabled = true;
-    let server = start(&config);
-    let addr = server.local_addr();
-    let groups: Vec<u32> = RoutingShard::new(RoutingShardConfig::default())
+    let groups = RoutingShard::new(RoutingShardConfig::default())
         .unwrap()
         .groups()
         .iter()
         .map(|group| group.id)
         .collect();
+    (start(&config), groups)
+}
+
+#[test]
+fn bot_answers_hands_off_and_agents_reply() {
+    let dir = data_dir("routing");
+    let (server, groups) = routed_server(&dir);
+    let addr = server.local_addr();
     run(async move {
         let mut agent = Client::connect(addr, &token(TENANT, AGENT, Role::Agent, &groups)).await;
 
@@ -143,16 +149,8 @@ fn update(conversation: u64, state: ConversationState, agent: u64, group: &str) 
 #[test]
 fn agents_transfer_and_resolve_and_the_customer_reopens() {
     let dir = data_dir("routing-update");
-    let mut config = chat_config(2, &dir);
-    config.chat.routing_enabled = true;
-    let server = start(&config);
+    let (server, groups) = routed_server(&dir);
     let addr = server.local_addr();
-    let groups: Vec<u32> = RoutingShard::new(RoutingShardConfig::default())
-        .unwrap()
-        .groups()
-        .iter()
-        .map(|group| group.id)
-        .collect();
     const OTHER: u64 = 4343;
     run(async move {
         let first = Client::connect(addr, &token(TENANT, AGENT, Role::Agent, &groups)).await;
