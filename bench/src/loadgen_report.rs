@@ -34,10 +34,14 @@ struct Throughput {
     received_per_sec: f64,
 }
 
+/// One entry of the report's `latency` list (shared with the scenario reader, `scenario::outcome`).
 #[derive(Debug, Deserialize)]
-struct KindLatency {
-    kind: String,
-    count: u64,
+pub(crate) struct KindLatency {
+    pub(crate) kind: String,
+    /// The lane the kind travels on (switchboard.v1 scenarios; absent for echo).
+    #[serde(default)]
+    pub(crate) lane: String,
+    pub(crate) count: u64,
     p50: f64,
     p90: f64,
     p99: f64,
@@ -46,9 +50,34 @@ struct KindLatency {
     max: f64,
 }
 
+impl KindLatency {
+    /// Its percentiles, microseconds.
+    pub(crate) fn percentiles(&self) -> Percentiles {
+        Percentiles {
+            p50: self.p50,
+            p90: self.p90,
+            p99: self.p99,
+            p99_9: self.p99_9,
+            p99_99: self.p99_99,
+            max: self.max,
+        }
+    }
+}
+
+/// The report's `errors` object.
 #[derive(Debug, Deserialize)]
-struct Errors {
-    total: u64,
+pub(crate) struct Errors {
+    pub(crate) total: u64,
+}
+
+/// Refuses a report of another layout than [`LOADGEN_SCHEMA_VERSION`].
+pub(crate) fn check_schema(schema_version: u32) -> anyhow::Result<()> {
+    if schema_version != LOADGEN_SCHEMA_VERSION {
+        bail!(
+            "switchboard-loadgen report schema {schema_version} (this harness reads {LOADGEN_SCHEMA_VERSION})"
+        );
+    }
+    Ok(())
 }
 
 #[derive(Debug, Deserialize)]
@@ -64,26 +93,14 @@ struct Cpu {
 pub fn parse_loadgen_report(text: &str) -> anyhow::Result<LoadResult> {
     let report: Report =
         serde_json::from_str(text).context("parsing the switchboard-loadgen report")?;
-    if report.schema_version != LOADGEN_SCHEMA_VERSION {
-        bail!(
-            "switchboard-loadgen report schema {} (this harness reads {LOADGEN_SCHEMA_VERSION})",
-            report.schema_version
-        );
-    }
+    check_schema(report.schema_version)?;
     let echo = report
         .latency
         .iter()
         .find(|l| l.kind == "echo" && l.count > 0);
     Ok(LoadResult {
         messages_per_s: report.throughput.received_per_sec,
-        latency_us: echo.map(|l| Percentiles {
-            p50: l.p50,
-            p90: l.p90,
-            p99: l.p99,
-            p99_9: l.p99_9,
-            p99_99: l.p99_99,
-            max: l.max,
-        }),
+        latency_us: echo.map(KindLatency::percentiles),
         connections_established: Some(report.connections.open_at_end),
         errors: report.errors.total,
         loadgen_cpu_s: Some(report.cpu.total_secs),

@@ -7,11 +7,11 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use crate::load::Percentiles;
-use crate::loadgen_report::LOADGEN_SCHEMA_VERSION;
+use crate::loadgen_report::{check_schema, Errors, KindLatency};
 
 /// Correctness counts of a run (or summed over runs): any non-zero count fails the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -112,7 +112,7 @@ struct Report {
     schema_version: u32,
     messages: Messages,
     throughput: Throughput,
-    latency: Vec<Kind>,
+    latency: Vec<KindLatency>,
     #[serde(default)]
     routing: Option<BTreeMap<String, serde_json::Value>>,
     errors: Errors,
@@ -140,24 +140,6 @@ struct Throughput {
 }
 
 #[derive(Debug, Deserialize)]
-struct Kind {
-    kind: String,
-    lane: String,
-    count: u64,
-    p50: f64,
-    p90: f64,
-    p99: f64,
-    p99_9: f64,
-    p99_99: f64,
-    max: f64,
-}
-
-#[derive(Debug, Deserialize)]
-struct Errors {
-    total: u64,
-}
-
-#[derive(Debug, Deserialize)]
 struct Cpu {
     share_of_one_core: f64,
 }
@@ -170,12 +152,7 @@ struct Cpu {
 pub fn parse_scenario_report(text: &str) -> anyhow::Result<RunOutcome> {
     let report: Report =
         serde_json::from_str(text).context("parsing the switchboard-loadgen scenario report")?;
-    if report.schema_version != LOADGEN_SCHEMA_VERSION {
-        bail!(
-            "switchboard-loadgen report schema {} (this harness reads {LOADGEN_SCHEMA_VERSION})",
-            report.schema_version
-        );
-    }
+    check_schema(report.schema_version)?;
     let m = &report.messages;
     Ok(RunOutcome {
         sent_per_s: report.throughput.sent_per_sec,
@@ -188,9 +165,7 @@ pub fn parse_scenario_report(text: &str) -> anyhow::Result<RunOutcome> {
                 kind: k.kind.clone(),
                 lane: k.lane.clone(),
                 count: k.count,
-                percentiles: Percentiles::from_values([
-                    k.p50, k.p90, k.p99, k.p99_9, k.p99_99, k.max,
-                ]),
+                percentiles: k.percentiles(),
             })
             .collect(),
         correctness: Correctness {
