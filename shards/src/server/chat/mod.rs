@@ -226,7 +226,8 @@ impl ChatShard {
         };
         let mut outputs = std::mem::take(&mut self.outputs);
         session.handle_message(payload, &ctx, &mut outputs);
-        let received_us = process_us();
+        // One clock read per message that carries a send (for its stage latencies), none otherwise.
+        let mut received_us = None;
         let principal = session.principal().cloned();
         let mut authenticated = false;
         for output in outputs.drain(..) {
@@ -239,7 +240,7 @@ impl ChatShard {
                         received_us: stamp, ..
                     } = &mut request
                     {
-                        *stamp = received_us;
+                        *stamp = *received_us.get_or_insert_with(process_us);
                     }
                     let principal = principal.as_ref().expect("requests only after hello");
                     if let Err(refusal) = self.overload.admit(request_class(&request, principal)) {
