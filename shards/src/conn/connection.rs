@@ -20,23 +20,20 @@
 use std::collections::VecDeque;
 
 use bytes::Bytes;
-use switchboard_protocol::ws::close::parse_close_payload;
 use switchboard_protocol::ws::handshake::{
     parse_upgrade_request, write_rejection, HandshakeError, HeadError,
 };
 use switchboard_protocol::ws::handshake::{Subprotocol, UpgradeRequest};
-use switchboard_protocol::ws::{
-    apply_mask, Event, FrameHeader, MessageAssembler, OpCode, Role, WsError,
-};
+use switchboard_protocol::ws::{MessageAssembler, Role, WsError};
 
 use super::app_fragment::switchboard_v1_fragmentation;
 use super::close::{is_sendable, CloseReason, CLOSE_NORMAL, HTTP_REQUEST_TIMEOUT};
 use super::connection_config::ConnectionConfig;
 use super::heartbeat::{Heartbeat, HeartbeatAction};
+use super::inbound::{self, Inbound};
 use super::lane::{DataKind, Lane};
 use super::rate::FrameRateLimiter;
 use super::send_queue::{Fragmentation, SendQueue, SendQueueCounters, SendQueueError};
-use super::wire::CONTROL_PAYLOAD_BYTES_MAX;
 use crate::config::Mode;
 
 /// Where a connection is in its life.
@@ -71,14 +68,6 @@ pub enum ConnectionEvent {
         /// The payload (text is valid UTF-8).
         payload: Bytes,
     },
-}
-
-/// A received frame, copied out of the assembler so the assembler's borrow ends before it is handled.
-enum Inbound {
-    Data(DataKind, Bytes),
-    Ping([u8; CONTROL_PAYLOAD_BYTES_MAX], usize),
-    Pong([u8; CONTROL_PAYLOAD_BYTES_MAX], usize),
-    Close(Option<u16>),
 }
 
 /// Wire bytes of a masked client control frame with a payload of at most 125 bytes: 2 header bytes and the
@@ -354,11 +343,11 @@ impl Connection {
             if input.is_empty() {
                 return Ok((None, 0));
             }
-            if let Some(decoded) = self.decode_whole_control(input) {
-                return Ok(decoded);
-            }
-            if let Some(decoded) = self.decode_whole_data(input) {
-                return Ok(decoded);
+            let limits = &self.config.assembler;
+            let decoded = inbound::whole_control(input, limits)
+                .or_else(|| inbound::whole_data(input, limits, || self.send_queue.take_spare()));
+            if let Some((inbound, consumed)) = decoded {
+                return Ok((Some(inbound), consumed));
             }
         }
         let config = self.config;
@@ -369,69 +358,7 @@ impl Connection {
             )
         });
         let consumed = assembler.handle_bytes(input)?;
-        Ok((next_event(assembler), consumed))
-    }
-
-    /// A whole ping, pong or valid close at the start of `input`, decoded exactly as a fresh assembler
-    /// would; `None` for anything else (other opcodes, a partial or invalid frame: the assembler handles
-    /// those).
-    fn decode_whole_control(&self, input: &[u8]) -> Option<(Option<Inbound>, usize)> {
-        let (header, header_len) = FrameHeader::parse(input, Role::Server).ok()??;
-        let len = usize::try_from(header.payload_len).ok()?;
-        let control = matches!(header.opcode, OpCode::Ping | OpCode::Pong | OpCode::Close);
-        let fits = len <= CONTROL_PAYLOAD_BYTES_MAX
-            && len <= self.config.assembler.frame_payload_bytes_max;
-        if !control || !header.fin || !fits || input.len() < header_len + len {
-            return None;
-        }
-        let mut payload = [0; CONTROL_PAYLOAD_BYTES_MAX];
-        payload[..len].copy_from_slice(&input[header_len..header_len + len]);
-        if let Some(key) = header.mask {
-            apply_mask(&mut payload[..len], key, 0);
-        }
-        let inbound = match header.opcode {
-            OpCode::Ping => Inbound::Ping(payload, len),
-            OpCode::Pong => Inbound::Pong(payload, len),
-            // A valid Close needs no assembler either (so a burst of thousands of closes allocates none);
-            // an invalid one goes through it, which reports the error exactly as before.
-            _ => match parse_close_payload(&payload[..len]) {
-                Ok(frame) => Inbound::Close(frame.map(|frame| frame.code.0)),
-                Err(_) => return None,
-            },
-        };
-        Some((Some(inbound), header_len + len))
-    }
-
-    /// A whole unfragmented text or binary message at the start of `input`, unmasked straight into its
-    /// payload (one copy instead of two through the assembler; into the send queue's spare allocation when
-    /// there is one, so echo allocates nothing per message), decoded exactly as a fresh assembler would;
-    /// `None` for anything else (other opcodes, a fragment, a partial frame, a limit exceeded, invalid
-    /// UTF-8: the assembler handles those and reports the same errors).
-    fn decode_whole_data(&mut self, input: &[u8]) -> Option<(Option<Inbound>, usize)> {
-        let (header, header_len) = FrameHeader::parse(input, Role::Server).ok()??;
-        let kind = match header.opcode {
-            OpCode::Binary => DataKind::Binary,
-            OpCode::Text => DataKind::Text,
-            _ => return None,
-        };
-        let len = usize::try_from(header.payload_len).ok()?;
-        let limits = &self.config.assembler;
-        let fits = len <= limits.frame_payload_bytes_max && len <= limits.message_bytes_max;
-        if !header.fin || !fits || input.len() - header_len < len {
-            return None;
-        }
-        let mut payload = self.send_queue.take_spare().unwrap_or_default();
-        payload.extend_from_slice(&input[header_len..header_len + len]);
-        if let Some(key) = header.mask {
-            apply_mask(&mut payload, key, 0);
-        }
-        if kind == DataKind::Text && std::str::from_utf8(&payload).is_err() {
-            return None;
-        }
-        Some((
-            Some(Inbound::Data(kind, payload.freeze())),
-            header_len + len,
-        ))
+        Ok((inbound::next_event(assembler), consumed))
     }
 
     /// Frees the buffers a burst grew, once the connection has been quiet for a heartbeat interval: the
@@ -682,26 +609,4 @@ impl Connection {
                 && !self.send_queue.has_pending()
                 && self.bytes_in_flight == 0)
     }
-}
-
-/// The assembler's next event, copied out so its borrow ends before the event is handled.
-fn next_event(assembler: &mut MessageAssembler) -> Option<Inbound> {
-    let copy_control = |payload: &[u8]| {
-        let mut buf = [0; CONTROL_PAYLOAD_BYTES_MAX];
-        buf[..payload.len()].copy_from_slice(payload);
-        (buf, payload.len())
-    };
-    Some(match assembler.poll_event()? {
-        Event::Text(text) => Inbound::Data(DataKind::Text, Bytes::copy_from_slice(text.as_bytes())),
-        Event::Binary(data) => Inbound::Data(DataKind::Binary, Bytes::copy_from_slice(data)),
-        Event::Ping(payload) => {
-            let (buf, len) = copy_control(payload);
-            Inbound::Ping(buf, len)
-        }
-        Event::Pong(payload) => {
-            let (buf, len) = copy_control(payload);
-            Inbound::Pong(buf, len)
-        }
-        Event::Close(frame) => Inbound::Close(frame.map(|frame| frame.code.0)),
-    })
 }

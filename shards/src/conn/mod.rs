@@ -8,6 +8,7 @@
 //! - [`close`]: [`CloseReason`] and the close codes we send.
 //! - [`rate`]: [`rate::FrameRateLimiter`], the token bucket behind `frames_per_second_max`.
 //! - [`heartbeat`]: [`Heartbeat`], the adaptive ping interval and pong deadline (RTT and activity driven).
+//! - `inbound`: a received frame, decoded directly when whole or copied out of the assembler (private).
 //! - [`lane`]: [`Lane`] (the protocol's four priority lanes) and [`DataKind`].
 //! - [`send_queue`]: [`SendQueue`], per-lane queuing, fragmentation, batching and the byte bound.
 //! - [`wire`]: unmasked server frame headers and inline control frames.
@@ -31,6 +32,7 @@ pub mod close;
 pub mod connection;
 pub mod connection_config;
 pub mod heartbeat;
+mod inbound;
 pub mod lane;
 pub mod rate;
 pub mod send_queue;

@@ -1,0 +1,101 @@
+//! [`Inbound`]: one received frame or message, as the connection handles it, and the two ways to get one:
+//! decoded directly from the received bytes when the frame is whole and the assembler holds nothing
+//! ([`whole_control`], [`whole_data`]: no assembler allocation and one copy fewer), or copied out of the
+//! [`MessageAssembler`] ([`next_event`]) for everything else (fragments, partial frames, errors). Both give
+//! the same result for the same bytes; an invalid frame always goes through the assembler, which reports the
+//! error.
+
+use bytes::{Bytes, BytesMut};
+use switchboard_protocol::ws::close::parse_close_payload;
+use switchboard_protocol::ws::{
+    apply_mask, AssemblerLimits, Event, FrameHeader, MessageAssembler, OpCode, Role,
+};
+
+use super::lane::DataKind;
+use super::wire::CONTROL_PAYLOAD_BYTES_MAX;
+
+/// A received frame, copied out of the assembler so the assembler's borrow ends before it is handled.
+pub(super) enum Inbound {
+    Data(DataKind, Bytes),
+    Ping([u8; CONTROL_PAYLOAD_BYTES_MAX], usize),
+    Pong([u8; CONTROL_PAYLOAD_BYTES_MAX], usize),
+    Close(Option<u16>),
+}
+
+/// A whole ping, pong or valid close at the start of `input` and the bytes it used, decoded exactly as a
+/// fresh assembler would; `None` for anything else (other opcodes, a partial or invalid frame). A burst
+/// of thousands of closes then allocates no assembler either.
+pub(super) fn whole_control(input: &[u8], limits: &AssemblerLimits) -> Option<(Inbound, usize)> {
+    let (header, header_len) = FrameHeader::parse(input, Role::Server).ok()??;
+    let len = usize::try_from(header.payload_len).ok()?;
+    let control = matches!(header.opcode, OpCode::Ping | OpCode::Pong | OpCode::Close);
+    let fits = len <= CONTROL_PAYLOAD_BYTES_MAX && len <= limits.frame_payload_bytes_max;
+    if !control || !header.fin || !fits || input.len() < header_len + len {
+        return None;
+    }
+    let mut payload = [0; CONTROL_PAYLOAD_BYTES_MAX];
+    payload[..len].copy_from_slice(&input[header_len..header_len + len]);
+    if let Some(key) = header.mask {
+        apply_mask(&mut payload[..len], key, 0);
+    }
+    let inbound = match header.opcode {
+        OpCode::Ping => Inbound::Ping(payload, len),
+        OpCode::Pong => Inbound::Pong(payload, len),
+        _ => Inbound::Close(parse_close_payload(&payload[..len]).ok()?.map(|f| f.code.0)),
+    };
+    Some((inbound, header_len + len))
+}
+
+/// A whole unfragmented text or binary message at the start of `input` and the bytes it used, unmasked
+/// straight into its payload (into `spare()`'s allocation when it gives one, so echo allocates nothing per
+/// message), decoded exactly as a fresh assembler would; `None` for anything else (other opcodes, a
+/// fragment, a partial frame, a limit exceeded, invalid UTF-8).
+pub(super) fn whole_data(
+    input: &[u8],
+    limits: &AssemblerLimits,
+    spare: impl FnOnce() -> Option<BytesMut>,
+) -> Option<(Inbound, usize)> {
+    let (header, header_len) = FrameHeader::parse(input, Role::Server).ok()??;
+    let kind = match header.opcode {
+        OpCode::Binary => DataKind::Binary,
+        OpCode::Text => DataKind::Text,
+        _ => return None,
+    };
+    let len = usize::try_from(header.payload_len).ok()?;
+    let fits = len <= limits.frame_payload_bytes_max && len <= limits.message_bytes_max;
+    if !header.fin || !fits || input.len() - header_len < len {
+        return None;
+    }
+    let body = &input[header_len..header_len + len];
+    let mut payload = spare().unwrap_or_default();
+    payload.extend_from_slice(body);
+    if let Some(key) = header.mask {
+        apply_mask(&mut payload, key, 0);
+    }
+    if kind == DataKind::Text && std::str::from_utf8(&payload).is_err() {
+        return None;
+    }
+    Some((Inbound::Data(kind, payload.freeze()), header_len + len))
+}
+
+/// The assembler's next event, copied out so its borrow ends before the event is handled.
+pub(super) fn next_event(assembler: &mut MessageAssembler) -> Option<Inbound> {
+    let copy_control = |payload: &[u8]| {
+        let mut buf = [0; CONTROL_PAYLOAD_BYTES_MAX];
+        buf[..payload.len()].copy_from_slice(payload);
+        (buf, payload.len())
+    };
+    Some(match assembler.poll_event()? {
+        Event::Text(text) => Inbound::Data(DataKind::Text, Bytes::copy_from_slice(text.as_bytes())),
+        Event::Binary(data) => Inbound::Data(DataKind::Binary, Bytes::copy_from_slice(data)),
+        Event::Ping(payload) => {
+            let (buf, len) = copy_control(payload);
+            Inbound::Ping(buf, len)
+        }
+        Event::Pong(payload) => {
+            let (buf, len) = copy_control(payload);
+            Inbound::Pong(buf, len)
+        }
+        Event::Close(frame) => Inbound::Close(frame.map(|frame| frame.code.0)),
+    })
+}
