@@ -24,11 +24,14 @@ DURABILITIES=${DURABILITIES:-"buffered fsync"}
 PORT=${PORT:-7897}
 TARGET=${CARGO_TARGET_DIR:-target}
 RESULTS=bench/results
-pin() { if command -v taskset > /dev/null; then taskset -c "$1" "${@:2}"; else "${@:2}"; fi; }
+# `(pin CPU cmd...)` runs cmd on CPU. It `exec`s (so call it in a subshell), and `(pin ...) &` gives `$!` = the command's own pid (a shell
+# function run in the background is a subshell: killing that pid would leave the server running, and the
+# next run's server would then share its port through SO_REUSEPORT; the server now refuses a busy port).
+pin() { if command -v taskset > /dev/null; then exec taskset -c "$1" "${@:2}"; else exec "${@:2}"; fi; }
 
 cargo build -q --release -p switchboard-shards -p switchboard-loadgen
 mkdir -p "$RESULTS"
-ROUTING_RESULTS_DIR="$PWD/$RESULTS" pin 1 cargo bench -q -p switchboard-bench --bench routing
+(export ROUTING_RESULTS_DIR="$PWD/$RESULTS"; pin 1 cargo bench -q -p switchboard-bench --bench routing)
 
 WORK=$(mktemp -d)
 SERVER=""
@@ -55,16 +58,17 @@ durability = "$durability"
 active_key_id = "load"
 keys = [{ id = "load", secret_hex = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f" }]
 TOML
-    pin 0 "$TARGET/release/switchboard" serve --config "$WORK/serve.toml" 2> "$WORK/serve.log" &
+    (pin 0 "$TARGET/release/switchboard" serve --config "$WORK/serve.toml" 2> "$WORK/serve.log") &
     SERVER=$!
     for _ in $(seq 1 100); do
       (exec 3<> /dev/tcp/127.0.0.1/$PORT) 2> /dev/null && break
+      kill -0 "$SERVER" 2> /dev/null || { cat "$WORK/serve.log"; echo "the server did not start"; exit 1; }
       sleep 0.1
     done
     OUT="$RESULTS/routing-e2e-${durability}-${rate}.json"
-    pin 1 "$TARGET/release/switchboard-loadgen" --scenario-file loadgen/scenarios/chat-routed.toml \
+    (pin 1 "$TARGET/release/switchboard-loadgen" --scenario-file loadgen/scenarios/chat-routed.toml \
       --url "ws://127.0.0.1:$PORT/ws" --rate "$rate" --duration "$DURATION" --threads 1 \
-      --connections "$CONNECTIONS" --out "$OUT" > "$WORK/loadgen-${durability}-${rate}.txt" 2>&1 \
+      --connections "$CONNECTIONS" --out "$OUT" > "$WORK/loadgen-${durability}-${rate}.txt" 2>&1) \
       || echo "loadgen reported errors (see $OUT and its summary below)"
     kill "$SERVER"; wait "$SERVER" 2> /dev/null || true
     SERVER=""

@@ -57,6 +57,7 @@ TOML
   SERVER=$!
   for _ in $(seq 1 100); do
     (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break
+    kill -0 "$SERVER" 2>/dev/null || { cat "$WORK/serve.log"; echo "the server did not start"; exit 1; }
     sleep 0.1
   done
   "$TARGET/release/switchboard-loadgen" --scenario-file loadgen/scenarios/chat.toml \

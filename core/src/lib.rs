@@ -20,6 +20,7 @@
 //! - [`alloc_count`]: a counting global allocator for "no allocation on the hot path" tests.
 //! - [`affinity`]: pinning a shard thread to its CPU.
 //! - [`signal`]: `SIGTERM`/`SIGINT` as a file descriptor, for graceful drain.
+//! - [`file_lock`]: exclusive advisory file locks (one writer process per log directory).
 //!
 //! ## Decisions
 //!
@@ -41,6 +42,7 @@ pub mod alloc_count;
 pub mod channel;
 pub mod config;
 pub mod engine;
+pub mod file_lock;
 pub mod metrics;
 pub mod pool;
 pub mod signal;

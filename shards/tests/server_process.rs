@@ -26,16 +26,28 @@ impl ServeProcess {
     /// Starts the binary on a free loopback port with `drain_timeout_ms` and the extra `[limits]` lines,
     /// and waits until it answers.
     fn start(name: &str, drain_timeout_ms: u64, limits: &str) -> ServeProcess {
-        let dir = std::env::temp_dir().join(format!("switchboard-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
         let addr = free_loopback_port();
-        let config = format!(
-            "listen = \"{addr}\"\nshards = 2\nmode = \"echo\"\nadmin_listen = \"off\"\n\
-             data_dir = \"{}\"\n[limits]\ndrain_timeout_ms = {drain_timeout_ms}\n{limits}\n",
-            dir.join("data").display()
-        );
+        let mut process = Self::spawn(name, addr, |data| {
+            format!(
+                "listen = \"{addr}\"\nshards = 2\nmode = \"echo\"\nadmin_listen = \"off\"\n\
+                 data_dir = \"{data}\"\n[limits]\ndrain_timeout_ms = {drain_timeout_ms}\n{limits}\n"
+            )
+        });
+        process.wait_until_listening();
+        process
+    }
+
+    /// Spawns the binary with the config `config(data_dir)` in its own directory `name`; does not wait.
+    fn spawn(name: &str, addr: SocketAddr, config: impl FnOnce(&str) -> String) -> ServeProcess {
+        let dir = std::env::temp_dir().join(format!("switchboard-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
         let config_path = dir.join("serve.toml");
-        std::fs::write(&config_path, config).unwrap();
+        std::fs::write(
+            &config_path,
+            config(&dir.join("data").display().to_string()),
+        )
+        .unwrap();
         let log = std::fs::File::create(dir.join("serve.log")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
             .arg("serve")
@@ -46,9 +58,29 @@ impl ServeProcess {
             .stderr(log)
             .spawn()
             .expect("spawn the switchboard binary");
-        let mut process = ServeProcess { child, addr, dir };
-        process.wait_until_listening();
-        process
+        ServeProcess { child, addr, dir }
+    }
+
+    /// Waits (bounded) until the process accepts TCP connections (any mode).
+    fn wait_until_accepting(&mut self) {
+        let deadline = Instant::now() + START_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!(
+                    "switchboard exited at start with {status}; log:\n{}",
+                    self.log()
+                );
+            }
+            if std::net::TcpStream::connect(self.addr).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "switchboard did not listen on {} in time; log:\n{}",
+            self.addr,
+            self.log()
+        );
     }
 
     fn wait_until_listening(&mut self) {
@@ -95,7 +127,7 @@ impl ServeProcess {
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!(
-            "switchboard still running {within:?} after SIGTERM; log:\n{}",
+            "switchboard still running after {within:?}; log:\n{}",
             self.log()
         );
     }
@@ -109,6 +141,65 @@ impl Drop for ServeProcess {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Chat mode with its own log on `data_dir`, listening on `addr`.
+fn chat_config(addr: SocketAddr, data_dir: &str) -> String {
+    format!(
+        "listen = \"{addr}\"\nshards = 1\nmode = \"chat\"\nadmin_listen = \"off\"\n\
+         data_dir = \"{data_dir}\"\n[chat]\nrouting_enabled = false\n[auth]\nactive_key_id = \"k\"\n\
+         keys = [{{ id = \"k\", secret_hex = \"{}\" }}]\n",
+        "ab".repeat(32)
+    )
+}
+
+#[test]
+fn a_second_server_on_a_busy_address_exits_with_a_clear_error() {
+    // Shards listen with SO_REUSEPORT, which would let a second server share the port and take a part
+    // of the first one's new clients (found by a benchmark script that left its server running).
+    let first = ServeProcess::start("busy-first", 1_000, "");
+    let mut second = ServeProcess::spawn("busy-second", first.addr, |data| {
+        format!(
+            "listen = \"{}\"\nshards = 2\nmode = \"echo\"\nadmin_listen = \"off\"\n\
+             data_dir = \"{data}\"\n",
+            first.addr
+        )
+    });
+    let status = second.wait_for_exit(START_TIMEOUT);
+    assert!(!status.success(), "the second server must not start");
+    let log = second.log();
+    assert!(
+        log.contains(&format!("cannot listen on {}", first.addr)) && log.contains("in use"),
+        "log:\n{log}"
+    );
+    // The first server is untouched.
+    RawClient::open(first.addr).assert_echo(b"still here");
+}
+
+#[test]
+fn a_second_server_on_the_same_data_dir_exits_with_a_clear_error() {
+    let addr = free_loopback_port();
+    let mut first = ServeProcess::spawn("datadir-first", addr, |data| chat_config(addr, data));
+    first.wait_until_accepting();
+    let shared_data = first.dir.join("data").display().to_string();
+    let other = free_loopback_port();
+    let mut second = ServeProcess::spawn("datadir-second", other, |_| {
+        chat_config(other, &shared_data)
+    });
+    let status = second.wait_for_exit(START_TIMEOUT);
+    assert!(
+        !status.success(),
+        "the second server must not open the same log"
+    );
+    let log = second.log();
+    assert!(
+        log.contains("in use by another switchboard process"),
+        "log:\n{log}"
+    );
+    assert!(
+        first.child.try_wait().unwrap().is_none(),
+        "the first server still runs"
+    );
 }
 
 /// A loopback port that was free a moment ago (the kernel's pick for port 0).

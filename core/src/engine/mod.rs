@@ -133,6 +133,18 @@ impl Engine {
         Ok((Engine::Epoll(engine), choice))
     }
 
+    /// Checks that no other socket listens on `addr` before shards bind it with `SO_REUSEPORT`: the
+    /// kernel lets every `SO_REUSEPORT` socket of the same user share a port, so a second server
+    /// started on a busy port would otherwise take a share of the first one's new connections instead
+    /// of failing. `Err(EADDRINUSE)` (or another bind error) says why the address cannot be used.
+    /// Port 0 always passes (each start gets a fresh port).
+    pub fn probe_address(addr: SocketAddr) -> Result<(), Errno> {
+        if addr.port() == 0 {
+            return Ok(());
+        }
+        sys::probe_bind(addr)
+    }
+
     /// Opens an `SO_REUSEPORT` listener on `addr` (one per shard on the same port lets the kernel
     /// spread connections). Returns its id and the bound address (useful with port 0).
     pub fn listen(&mut self, addr: SocketAddr) -> Result<(ListenerId, SocketAddr), EngineError> {

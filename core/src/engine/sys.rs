@@ -121,6 +121,18 @@ pub(crate) fn listen_socket(addr: SocketAddr, backlog: u32) -> Result<TcpListene
     Ok(TcpListener::from(fd))
 }
 
+/// Whether `addr` can be bound by a socket that does not share its port: `Err(EADDRINUSE)` when
+/// another socket listens there, even one with `SO_REUSEPORT` (which our own listeners would
+/// otherwise join, silently splitting the clients between two servers). Binds and closes one socket;
+/// it never listens, so no client can connect to it.
+pub(crate) fn probe_bind(addr: SocketAddr) -> Result<(), Errno> {
+    let fd = new_socket(&addr)?;
+    let raw = fd.as_raw_fd();
+    // SO_REUSEADDR so a port whose old connections linger in TIME_WAIT counts as free.
+    set_int_option(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    bind(raw, addr)
+}
+
 /// A client TCP socket for `dest`, with `SO_REUSEADDR` and `TCP_NODELAY`, bound to `source`
 /// when given (explicit source address and port allowed). Not yet connected.
 pub(crate) fn client_socket(

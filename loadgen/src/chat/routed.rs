@@ -190,7 +190,12 @@ impl ChatWorld {
         }
         for actor in self.actors.iter().filter(|a| !a.is_customer()) {
             let unnamed = actor.follows.keys().filter(|c| !actor.assigned.contains(c));
-            for _ in unnamed {
+            for conversation in unnamed {
+                eprintln!(
+                    "routed agent {} (user {}) got deliveries of conversation {conversation} but no handoff naming it",
+                    actor.number,
+                    ROUTED_AGENT_USER_BASE + u64::from(actor.number)
+                );
                 stats.error("routed agent got deliveries but no handoff naming it");
             }
         }

@@ -22,6 +22,13 @@ pub enum LogError {
         /// The operating system's message.
         message: String,
     },
+    /// The log directory is locked by another open log: usually a second server process given the
+    /// same `data_dir`. The operator's fault; two writers would corrupt each other's segments.
+    #[error("log directory {} is in use by another switchboard process (its LOCK file is held); stop that process or give this one another data_dir", dir.display())]
+    Locked {
+        /// The locked directory.
+        dir: std::path::PathBuf,
+    },
     /// An earlier write or sync failed, so what is on disk is unknown; the log must be reopened, which
     /// runs recovery. The local system's fault. (After a failed `fdatasync` the kernel may have dropped
     /// the dirty pages, so retrying the sync could report success for lost data.)

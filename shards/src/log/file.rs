@@ -139,25 +139,43 @@ impl LogFile for DirFile {
     }
 }
 
-/// The segments of one shard in a directory, as `<20-digit base LSN>.log` files.
+/// The segments of one shard in a directory, as `<20-digit base LSN>.log` files. The directory is
+/// locked for as long as the storage lives (an exclusive `flock` on its [`LOCK_FILE`]), so a second
+/// process given the same data directory cannot append to, or recover and cut, segments this one is
+/// writing.
 #[derive(Debug)]
 pub struct DirStorage {
     dir: PathBuf,
+    /// Holds the directory's lock; closing it (dropping the storage) releases the lock.
+    _lock: File,
 }
+
+/// The file in a log directory whose exclusive `flock` marks the directory as in use.
+pub const LOCK_FILE: &str = "LOCK";
 
 /// The file name suffix of a segment.
 const SEGMENT_SUFFIX: &str = ".log";
 
 impl DirStorage {
-    /// Uses `dir` for the segments, creating it (and its parents) when missing.
+    /// Uses `dir` for the segments, creating it (and its parents) when missing, and locks it.
     ///
     /// # Errors
     ///
-    /// The operating system's error when the directory cannot be created.
+    /// The operating system's error when the directory or its lock file cannot be created; an error
+    /// of kind [`io::ErrorKind::WouldBlock`] when another open storage (in this or another process)
+    /// holds the directory's lock.
     pub fn open(dir: &Path) -> io::Result<Self> {
         fs::create_dir_all(dir)?;
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(dir.join(LOCK_FILE))?;
+        switchboard_core::file_lock::try_lock_exclusive(&lock)?;
         Ok(Self {
             dir: dir.to_path_buf(),
+            _lock: lock,
         })
     }
 

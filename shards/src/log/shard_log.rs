@@ -76,11 +76,16 @@ impl ShardLog<DirStorage> {
     ///
     /// # Errors
     ///
-    /// As [`ShardLog::open`], plus an I/O error when the directory cannot be created.
+    /// As [`ShardLog::open`], plus an I/O error when the directory cannot be created and
+    /// [`LogError::Locked`] when another log (usually another server process) has it open.
     pub fn open_path(config: LogConfig, dir: &Path) -> Result<(Self, RecoveryReport), LogError> {
         config.validate()?;
-        let storage =
-            DirStorage::open(dir).map_err(|e| LogError::io("create log directory", &e))?;
+        let storage = DirStorage::open(dir).map_err(|e| match e.kind() {
+            std::io::ErrorKind::WouldBlock => LogError::Locked {
+                dir: dir.to_path_buf(),
+            },
+            _ => LogError::io("create log directory", &e),
+        })?;
         Self::open(config, storage)
     }
 }

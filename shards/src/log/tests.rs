@@ -439,6 +439,41 @@ fn caller_errors_are_typed() {
 }
 
 #[test]
+fn a_directory_log_is_locked_while_open() {
+    let dir = std::env::temp_dir().join(format!("switchboard-log-lock-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = LogConfig {
+        data_dir: dir.clone(),
+        ..config()
+    };
+    let (mut log, _) = ShardLog::open_dir(config.clone(), 0).unwrap();
+    log.append(&header(1, 1), &payload(1, 1)).unwrap();
+    assert_eq!(log.commit(), Ok(1));
+    // A second writer of the same directory (another server given the same data_dir) is refused,
+    // and says which directory and why; another shard's directory is free.
+    let Err(err) = ShardLog::open_dir(config.clone(), 0) else {
+        panic!("a second open of a locked log directory succeeded");
+    };
+    assert_eq!(
+        err,
+        LogError::Locked {
+            dir: dir.join("shard-0")
+        }
+    );
+    assert!(err
+        .to_string()
+        .contains("in use by another switchboard process"));
+    let (other, _) = ShardLog::open_dir(config.clone(), 1).unwrap();
+    drop(other);
+    // Closing the log releases the lock; what it acknowledged is still there.
+    drop(log);
+    let (log, report) = ShardLog::open_dir(config, 0).unwrap();
+    assert_eq!(report.records, 1);
+    drop(log);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn a_directory_log_survives_reopening() {
     let dir = std::env::temp_dir().join(format!("switchboard-log-unit-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

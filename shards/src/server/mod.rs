@@ -63,6 +63,16 @@ pub enum ServerError {
         /// Why, and what to use instead.
         why: &'static str,
     },
+    /// Another process already listens on the configured address (the operator's configuration, or a
+    /// server that is still running). Shards bind with `SO_REUSEPORT`, which would otherwise let this
+    /// server quietly share the port with the other one.
+    #[error("cannot listen on {addr}: {why}; stop the process listening there (`ss -ltnp 'sport = :{port}'` names it) or choose another --listen", port = addr.port())]
+    AddressInUse {
+        /// The configured listen address.
+        addr: SocketAddr,
+        /// What the kernel said.
+        why: String,
+    },
     /// A shard thread panicked (our bug).
     #[error("shard {shard} panicked")]
     Panicked {
@@ -159,6 +169,12 @@ impl Server {
     ///
     /// [`ServerError`] when any shard fails to start; shards already started are drained and joined first.
     pub fn start(config: &ServeConfig) -> Result<Server, ServerError> {
+        switchboard_core::engine::Engine::probe_address(config.listen).map_err(|errno| {
+            ServerError::AddressInUse {
+                addr: config.listen,
+                why: errno.to_io_error().to_string(),
+            }
+        })?;
         let shards = config.shard_count();
         let (mut chat, routing) = match config.mode {
             Mode::Chat => {

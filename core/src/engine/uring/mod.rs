@@ -83,8 +83,14 @@ pub struct UringEngine {
     _not_send: PhantomData<*const ()>,
 }
 
-/// Fewest provided buffers a ring gets when the shard's buffers are split over many rings.
-const BUFFERS_PER_RING_MIN: u32 = 64;
+/// Fewest provided buffers a ring gets when the shard's buffers are split over many rings. Every ring
+/// accepts, so a shard's connections (and its reads) spread over its rings; a ring of a shard with many
+/// rings holds only a share of them. 16 buffers of 64 KiB (1 MiB, consumed incrementally) take one
+/// tick's reads of thousands of small frames; a ring that runs out re-arms its receive once buffers
+/// come back (`ENOBUFS`), it loses nothing. Buffers become resident once traffic cycles through them,
+/// so this floor times the ring count is a fixed cost of a shard sized for 100,000s of connections
+/// (11 rings: 11 MiB, not the 44 MiB a floor of 64 gave).
+const BUFFERS_PER_RING_MIN: u32 = 16;
 
 /// The shard's `total` buffers split over `rings` (a power of two each, so the buffer ring can
 /// mask indices), but at least `BUFFERS_PER_RING_MIN` (or `total`, if smaller).
@@ -521,7 +527,9 @@ mod tests {
         assert_eq!(buffers_per_ring(1024, 1), 1024);
         assert_eq!(buffers_per_ring(1024, 4), 256);
         assert_eq!(buffers_per_ring(1024, 3), 256);
-        assert_eq!(buffers_per_ring(1024, 64), 64);
+        assert_eq!(buffers_per_ring(1024, 64), 16);
+        assert_eq!(buffers_per_ring(256, 11), 16);
+        assert_eq!(buffers_per_ring(256, 3), 64);
         assert_eq!(buffers_per_ring(8, 1), 8);
         assert_eq!(buffers_per_ring(8, 4), 8);
     }

@@ -189,6 +189,15 @@ impl<S: LogStorage> Owner<S> {
         conversation.state = state;
         conversation.agent = agent;
         conversation.group = group;
+        tracing::debug!(
+            shard = self.shard,
+            conversation = conversation_id,
+            state = state.label(),
+            agent,
+            group,
+            interest = ?conversation.interest,
+            "conversation state changed"
+        );
         let snapshot = conversation.clone();
         let _ = self.append_state(&snapshot);
         if matches!(
