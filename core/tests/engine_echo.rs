@@ -95,6 +95,23 @@ fn holds_more_connections_than_one_file_table() {
 }
 
 #[test]
+fn connections_fill_the_primary_ring_first() {
+    // A shard sized for many rings but holding few connections keeps them all on the primary ring,
+    // so each tick enters one ring (the extra ones only start accepting once the one before is
+    // nearly full: at most a backlog of free slots).
+    let config = EngineConfig {
+        connections_max: 200,
+        file_table_slots_max: 64,
+        listen_backlog: 32,
+        ..small_config()
+    };
+    let stats = echo_many(EngineKind::IoUring, config, 30);
+    assert_eq!(stats.accepted, 30);
+    assert_eq!(stats.rings, 4, "200 connections in tables of 64");
+    assert_eq!(stats.max_slots_per_ring, vec![30, 0, 0, 0], "{stats:?}");
+}
+
+#[test]
 fn partial_reads_reassemble_a_message_larger_than_a_buffer() {
     for kind in backends() {
         let config = EngineConfig {

@@ -83,21 +83,33 @@ pub struct UringEngine {
     _not_send: PhantomData<*const ()>,
 }
 
-/// Fewest provided buffers a ring gets when the shard's buffers are split over many rings. Every ring
-/// accepts, so a shard's connections (and its reads) spread over its rings; a ring of a shard with many
-/// rings holds only a share of them. 16 buffers of 64 KiB (1 MiB, consumed incrementally) take one
-/// tick's reads of thousands of small frames; a ring that runs out re-arms its receive once buffers
-/// come back (`ENOBUFS`), it loses nothing. Buffers become resident once traffic cycles through them,
-/// so this floor times the ring count is a fixed cost of a shard sized for 100,000s of connections
-/// (11 rings: 11 MiB, not the 44 MiB a floor of 64 gave).
+/// Fewest provided buffers a ring gets when the shard's buffers are split over many rings. 16
+/// buffers of 64 KiB (1 MiB, consumed incrementally) take one tick's reads of thousands of small
+/// frames; a ring that runs out re-arms its receive once buffers come back (`ENOBUFS`), it loses
+/// nothing. Buffers become resident once traffic cycles through them, so this floor times the ring
+/// count is a fixed cost of a shard sized for 100,000s of connections.
 const BUFFERS_PER_RING_MIN: u32 = 16;
 
-/// The shard's `total` buffers split over `rings` (a power of two each, so the buffer ring can
-/// mask indices), but at least `BUFFERS_PER_RING_MIN` (or `total`, if smaller).
-fn buffers_per_ring(total: u32, rings: u32) -> u32 {
-    let share = (total / rings.max(1)).max(1);
-    let share = 1 << (31 - share.leading_zeros());
-    share.max(BUFFERS_PER_RING_MIN.min(total))
+/// The largest power of two at most `n` (1 for 0).
+fn pow2_floor(n: u32) -> u32 {
+    1 << (31 - n.max(1).leading_zeros())
+}
+
+/// Provided buffers of ring `ring` when the shard's `total` are split over `rings` (a power of two
+/// each, so the buffer ring can mask indices; at least `BUFFERS_PER_RING_MIN`, or `total` if
+/// smaller). Rings fill in order (see [`UringEngine::rearm_accepts`]), so the primary ring carries
+/// every connection of a shard below one table's worth and gets half of the buffers; the extra
+/// rings, which only a shard past that uses, share the other half.
+fn buffers_for_ring(total: u32, rings: u32, ring: u32) -> u32 {
+    let floor = BUFFERS_PER_RING_MIN.min(total.max(1));
+    if rings <= 1 {
+        return pow2_floor(total).max(floor);
+    }
+    let primary = pow2_floor(total / 2).max(floor);
+    if ring == 0 {
+        return primary;
+    }
+    pow2_floor(total.saturating_sub(primary) / (rings - 1)).max(floor)
 }
 
 fn ring_error(err: RingError) -> EngineError {
@@ -130,7 +142,6 @@ impl UringEngine {
             n => n.min(soft),
         };
         let ring_count = config.connections_max.div_ceil(table_max);
-        let buffers_per_ring = buffers_per_ring(config.recv_buffer_count, ring_count);
         let mut rings = Vec::new();
         let mut remaining = config.connections_max;
         let mut next = Some(primary);
@@ -141,7 +152,8 @@ impl UringEngine {
                     .map_err(ring_error)?,
             };
             let table = remaining.min(table_max);
-            let ring = Ring::new(uring, table, buffers_per_ring, config.recv_buffer_bytes);
+            let buffers = buffers_for_ring(config.recv_buffer_count, ring_count, rings.len() as u32);
+            let ring = Ring::new(uring, table, buffers, config.recv_buffer_bytes);
             rings.push(ring.map_err(ring_error)?);
             remaining -= table;
         }
@@ -166,7 +178,8 @@ impl UringEngine {
         let bufs = &engine.rings[0].bufs;
         info!(
             rings = engine.rings.len(),
-            buffers_per_ring,
+            primary_ring_buffers = buffers_for_ring(config.recv_buffer_count, ring_count, 0),
+            extra_ring_buffers = buffers_for_ring(config.recv_buffer_count, ring_count, 1),
             buffer_bytes = bufs.buffer_bytes(),
             incremental = bufs.is_incremental(),
             "io_uring rings built"
@@ -399,7 +412,14 @@ impl UringEngine {
         self.completions = completions;
     }
 
-    /// Keeps every ring accepting on every listener within its free table slots.
+    /// Keeps the rings accepting on every listener within their free table slots, filling them in
+    /// order.
+    ///
+    /// A ring starts accepting once the ring before it is nearly full (at most a backlog of free
+    /// slots), and keeps accepting after that. So a shard below one table's worth of connections
+    /// has them all on the primary ring: one `DEFER_TASKRUN` ring entered once per tick. Spread
+    /// over every ring, each tick entered every ring that had a send queued, one syscall each,
+    /// and the extra rings run without `DEFER_TASKRUN`.
     ///
     /// A multishot accept can take a whole listen queue in one burst before its completions
     /// are seen, so it only runs while the ring has more free slots than the backlog. Below
@@ -407,8 +427,14 @@ impl UringEngine {
     /// kernel accept a connection it cannot install (it would drop it with `ENFILE`).
     fn rearm_accepts(&mut self) {
         for ring in 0..self.rings.len() {
+            let previous_nearly_full =
+                ring == 0 || self.rings[ring - 1].slots_free() <= self.listen_backlog;
             for listener in 0..self.listeners.len() {
                 let r = &self.rings[ring];
+                let started = r.accept_armed[listener] || r.accepts_pending[listener] > 0;
+                if !started && !previous_nearly_full {
+                    continue;
+                }
                 let multishot_ok = r.slots_free() > self.listen_backlog;
                 if r.accept_armed[listener] {
                     if !multishot_ok && !r.accept_cancelling[listener] {
@@ -520,17 +546,25 @@ impl Drop for UringEngine {
 
 #[cfg(test)]
 mod tests {
-    use super::buffers_per_ring;
+    use super::buffers_for_ring;
 
     #[test]
-    fn buffers_are_split_over_rings_in_powers_of_two() {
-        assert_eq!(buffers_per_ring(1024, 1), 1024);
-        assert_eq!(buffers_per_ring(1024, 4), 256);
-        assert_eq!(buffers_per_ring(1024, 3), 256);
-        assert_eq!(buffers_per_ring(1024, 64), 16);
-        assert_eq!(buffers_per_ring(256, 11), 16);
-        assert_eq!(buffers_per_ring(256, 3), 64);
-        assert_eq!(buffers_per_ring(8, 1), 8);
-        assert_eq!(buffers_per_ring(8, 4), 8);
+    fn the_primary_ring_gets_half_of_the_buffers_in_powers_of_two() {
+        assert_eq!(buffers_for_ring(1024, 1, 0), 1024);
+        assert_eq!(buffers_for_ring(1000, 1, 0), 512);
+        assert_eq!(buffers_for_ring(1024, 4, 0), 512);
+        assert_eq!(buffers_for_ring(1024, 4, 3), 128);
+        assert_eq!(buffers_for_ring(1024, 3, 1), 256);
+        // The server's 256 over 3 rings (50,000 connections) and 11 rings (200,000).
+        assert_eq!(buffers_for_ring(256, 3, 0), 128);
+        assert_eq!(buffers_for_ring(256, 3, 2), 64);
+        assert_eq!(buffers_for_ring(256, 11, 0), 128);
+        assert_eq!(buffers_for_ring(256, 11, 10), 16);
+        // Never below the floor, nor above a small total.
+        assert_eq!(buffers_for_ring(1024, 64, 63), 16);
+        assert_eq!(buffers_for_ring(8, 1, 0), 8);
+        assert_eq!(buffers_for_ring(8, 4, 0), 8);
+        assert_eq!(buffers_for_ring(8, 4, 3), 8);
+        assert_eq!(buffers_for_ring(1, 2, 1), 1);
     }
 }

@@ -151,12 +151,14 @@ impl UringEngine {
         unsafe { self.rings[ring].push(&entry.user_data(user_data)) };
     }
 
-    /// Installs a client socket in the least-used ring's table (`FILES_UPDATE` with slot
+    /// Installs a client socket in the first ring's table with room (`FILES_UPDATE` with slot
     /// allocation); the completion continues with `submit_connect`.
     pub(super) fn submit_register(&mut self, conn: ConnId, socket: OwnedFd, dest: SocketAddr) {
+        // The first ring with room: rings fill in order, as with accepts (one ring entered per tick
+        // while the connections fit in its table).
         let ring = (0..self.rings.len())
-            .max_by_key(|&r| self.rings[r].slots_free())
-            .expect("at least one ring");
+            .find(|&r| self.rings[r].slots_free() > 0)
+            .unwrap_or(0);
         // Reserve the slot so accepts leave it alone; a full table still fails cleanly (ENFILE).
         let reserve = self.rings[ring].slots_free() > 0;
         self.rings[ring].slots_reserved += u32::from(reserve);
