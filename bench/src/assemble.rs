@@ -6,12 +6,28 @@ use crate::record::{LatencyCell, MemoryCell, ThroughputCell};
 use crate::servers::ServerKind;
 use crate::summary::{ratio, Summary};
 
-/// Throughput cells, with each median as a ratio to Switchboard's in the same cell.
-pub fn throughput(runs: &ThroughputRuns, drivers: &Drivers) -> Vec<ThroughputCell> {
+/// Throughput cells, with each median (of msg/s, and of server CPU per message) as a ratio to
+/// Switchboard's in the same cell.
+pub fn throughput(
+    runs: &ThroughputRuns,
+    drivers: &Drivers,
+    duration_s: u64,
+) -> Vec<ThroughputCell> {
     let median = |server, connections, bytes| {
         let results = runs.get(&(server, connections, bytes))?;
         let rates: Vec<f64> = results.iter().map(|r| r.messages_per_s).collect();
         Summary::of(&rates)
+    };
+    let cpu_per_message = |results: &[crate::load::LoadResult]| {
+        let costs: Vec<f64> = results
+            .iter()
+            .filter_map(|r| r.server_cpu_us_per_message(duration_s))
+            .collect();
+        Summary::of(&costs)
+    };
+    let reference_cpu = |connections, bytes| {
+        let results = runs.get(&(ServerKind::Switchboard, connections, bytes))?;
+        cpu_per_message(results).map(|s| s.median)
     };
     let mut cells = Vec::new();
     for (&(server, connections, message_bytes), results) in runs {
@@ -24,6 +40,7 @@ pub fn throughput(runs: &ThroughputRuns, drivers: &Drivers) -> Vec<ThroughputCel
         let driver = drivers
             .for_server(server, Pattern::ClosedLoop)
             .map_or_else(|_| "unknown".to_owned(), |d| d.name().to_owned());
+        let cpu = cpu_per_message(results);
         cells.push(ThroughputCell {
             server: server.name().to_owned(),
             connections,
@@ -32,6 +49,9 @@ pub fn throughput(runs: &ThroughputRuns, drivers: &Drivers) -> Vec<ThroughputCel
             messages_per_s: summary,
             ratio_to_switchboard: ratio(summary.median, reference),
             errors: results.iter().map(|r| r.errors).sum(),
+            server_cpu_us_per_message: cpu,
+            cpu_ratio_to_switchboard: cpu
+                .and_then(|cpu| ratio(cpu.median, reference_cpu(connections, message_bytes))),
         });
     }
     cells

@@ -123,9 +123,15 @@ pub fn measure_once(
     .map_err(|e| format!("{e:#}"))?;
     let spec = spec_for(running.addr);
     let started = Instant::now();
-    let result = driver
+    let cpu_before = running.cpu_seconds().ok();
+    let mut result = driver
         .run(&spec, options.loadgen_cpu, &options.work_dir)
         .map_err(|e| format!("{e:#}"));
+    if let (Ok(result), Some(before), Ok(after)) =
+        (result.as_mut(), cpu_before, running.cpu_seconds())
+    {
+        result.server_cpu_s = Some(after - before);
+    }
     eprintln!(
         "  {:<18} {:>5} conns {:>6} B {:?}: {} ({:.1} s)",
         server.name(),
@@ -156,7 +162,7 @@ pub fn run(options: &CompareOptions) -> Record {
     eprintln!("phase 3: RSS per idle connection");
     let memory = phases::memory(options, &drivers, &mut skipped);
     let results = Results {
-        throughput: assemble::throughput(&throughput, &drivers),
+        throughput: assemble::throughput(&throughput, &drivers, options.duration_s),
         latency: assemble::latency(&latency, options),
         memory: assemble::memory(&memory),
         skipped,

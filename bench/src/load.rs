@@ -106,6 +106,20 @@ pub struct LoadResult {
     pub errors: u64,
     /// CPU seconds the load generator itself used (to show it was not the bottleneck).
     pub loadgen_cpu_s: Option<f64>,
+    /// CPU seconds the server process used during the run (user + system, from `/proc`), set by
+    /// the harness, not the driver.
+    pub server_cpu_s: Option<f64>,
+}
+
+impl LoadResult {
+    /// Server CPU microseconds per echoed message over a run of `duration_s`: how much of its core
+    /// the server spends on one message, whatever the load generator's own limit.
+    pub fn server_cpu_us_per_message(&self, duration_s: u64) -> Option<f64> {
+        let messages = self.messages_per_s * duration_s as f64;
+        self.server_cpu_s
+            .filter(|_| messages > 0.0)
+            .map(|cpu| cpu * 1e6 / messages)
+    }
 }
 
 /// A tool that can apply a [`LoadSpec`] to a server.
@@ -132,4 +146,25 @@ pub enum Protocol {
     WebSocket,
     /// Raw TCP byte echo: no framing at all.
     RawTcp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LoadResult;
+
+    #[test]
+    fn server_cpu_per_message_needs_cpu_and_messages() {
+        let run = LoadResult {
+            messages_per_s: 100_000.0,
+            server_cpu_s: Some(2.0),
+            ..LoadResult::default()
+        };
+        assert_eq!(run.server_cpu_us_per_message(4), Some(5.0));
+        let idle = LoadResult {
+            server_cpu_s: Some(2.0),
+            ..LoadResult::default()
+        };
+        assert_eq!(idle.server_cpu_us_per_message(4), None);
+        assert_eq!(LoadResult::default().server_cpu_us_per_message(4), None);
+    }
 }

@@ -104,6 +104,7 @@ pub fn parse_loadgen_report(text: &str) -> anyhow::Result<LoadResult> {
         connections_established: Some(report.connections.open_at_end),
         errors: report.errors.total,
         loadgen_cpu_s: Some(report.cpu.total_secs),
+        server_cpu_s: None,
     })
 }
 

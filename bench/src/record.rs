@@ -112,6 +112,15 @@ pub struct ThroughputCell {
     pub ratio_to_switchboard: Option<f64>,
     /// Errors counted over all runs.
     pub errors: u64,
+    /// Server CPU microseconds per echoed message over the runs (absent in records before it was
+    /// measured). On a machine where the load generator saturates its own core, msg/s ratios are
+    /// compressed towards 1; this says what each message costs the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_cpu_us_per_message: Option<Summary>,
+    /// The server's CPU per message divided by Switchboard's in the same cell (above 1: the server
+    /// spends more of its core per message than Switchboard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_ratio_to_switchboard: Option<f64>,
 }
 
 /// Open-loop round-trip latency of one server at one offered load.

@@ -54,13 +54,16 @@ pub fn markdown(record: &Record) -> String {
         record.settings.loadgen_cpu,
     );
     if !results.throughput.is_empty() {
-        out.push_str("| server | connections | size | echo msg/s (median) | min–max | vs Switchboard | load driver |\n");
-        out.push_str("|---|---:|---:|---:|---:|---:|---|\n");
+        out.push_str("| server | connections | size | echo msg/s (median) | min–max | vs Switchboard | server CPU µs/msg | CPU/msg vs Switchboard | load driver |\n");
+        out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
         for cell in &results.throughput {
             let s = cell.messages_per_s;
+            let cpu = cell
+                .server_cpu_us_per_message
+                .map_or_else(|| "–".to_owned(), |c| format!("{:.2}", c.median));
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {}–{} | {} | {} |",
+                "| {} | {} | {} | {} | {}–{} | {} | {} | {} | {} |",
                 cell.server,
                 cell.connections,
                 size_label(cell.message_bytes),
@@ -68,6 +71,8 @@ pub fn markdown(record: &Record) -> String {
                 thousands(s.min),
                 thousands(s.max),
                 ratio_label(cell.ratio_to_switchboard),
+                cpu,
+                ratio_label(cell.cpu_ratio_to_switchboard),
                 cell.driver,
             );
         }

@@ -39,6 +39,8 @@ fn fixture_record(revision: &str, scale: f64) -> Record {
                     messages_per_s: summary(100_000.0 * speed),
                     ratio_to_switchboard: Some(1.0 / (1.0 + index as f64 * 0.3)),
                     errors: 0,
+                    server_cpu_us_per_message: Some(summary(5.0 / speed)),
+                    cpu_ratio_to_switchboard: Some(1.0 + index as f64 * 0.3),
                 });
             }
         }
@@ -173,9 +175,11 @@ fn chart<'a>(html: &'a str, name: &str) -> &'a str {
     &html[start..end]
 }
 
-const CHARTS: [&str; 10] = [
+const CHARTS: [&str; 12] = [
     "throughput-100",
     "throughput-1000",
+    "server-cpu-100",
+    "server-cpu-1000",
     "latency-25",
     "latency-50",
     "latency-75",

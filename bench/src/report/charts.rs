@@ -131,6 +131,45 @@ pub fn throughput(record: &Record) -> Vec<String> {
         .collect()
 }
 
+/// Server CPU per echoed message, per server and message size, one chart per connection count
+/// ("not measured" for records from before it was). Lower is better; it shows the server's own cost when the load
+/// generator's core limits every server's msg/s alike.
+pub fn server_cpu(record: &Record) -> Vec<String> {
+    record
+        .settings
+        .connections
+        .iter()
+        .map(|&connections| {
+            let groups: Vec<BarGroup> = record
+                .settings
+                .message_bytes
+                .iter()
+                .map(|&bytes| BarGroup {
+                    label: size_label(bytes),
+                    bars: record
+                        .results
+                        .throughput
+                        .iter()
+                        .filter(|c| c.connections == connections && c.message_bytes == bytes)
+                        .filter_map(|c| Some((c.server.clone(), c.server_cpu_us_per_message?)))
+                        .collect(),
+                })
+                .filter(|g| !g.bars.is_empty())
+                .collect();
+            grouped_bars(
+                &format!("server-cpu-{connections}"),
+                &format!(
+                    "Server CPU per echoed message, {connections} connections (lower is better)"
+                ),
+                "server CPU per echoed message (µs)",
+                "message size (bytes)",
+                &groups,
+                &servers(record),
+            )
+        })
+        .collect()
+}
+
 /// Memory per idle connection, grouped by connection count.
 pub fn memory(record: &Record) -> String {
     let groups: Vec<BarGroup> = record

@@ -55,6 +55,11 @@ pub fn render(latest: &Record, history: &[Record]) -> String {
     );
     section(
         &mut html,
+        "Server CPU per message",
+        &charts::server_cpu(echo_latest),
+    );
+    section(
+        &mut html,
         "Latency percentiles (open loop)",
         &charts::latency(echo_latest),
     );

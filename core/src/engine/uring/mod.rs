@@ -152,7 +152,8 @@ impl UringEngine {
                     .map_err(ring_error)?,
             };
             let table = remaining.min(table_max);
-            let buffers = buffers_for_ring(config.recv_buffer_count, ring_count, rings.len() as u32);
+            let buffers =
+                buffers_for_ring(config.recv_buffer_count, ring_count, rings.len() as u32);
             let ring = Ring::new(uring, table, buffers, config.recv_buffer_bytes);
             rings.push(ring.map_err(ring_error)?);
             remaining -= table;
