@@ -489,3 +489,82 @@ fn conversation_updates_without_routing() {
     stop(server);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Frames of `client` up to and including the first that `last` picks (bounded).
+async fn frames_until(client: &mut Client, last: impl Fn(&Message) -> bool) -> Vec<Message> {
+    let mut seen = Vec::new();
+    for _ in 0..50 {
+        let message = client.next().await.message;
+        let done = last(&message);
+        seen.push(message);
+        if done {
+            return seen;
+        }
+    }
+    panic!("the awaited frame never came; got {seen:?}");
+}
+
+#[test]
+fn an_agent_a_transfer_takes_the_conversation_from_stops_receiving_it() {
+    // Found in review: followers were never re-checked after a state change, so an agent who
+    // transferred a conversation to a group they are not in kept receiving its live messages.
+    let dir = data_dir("revoke");
+    let server = start(&chat_config(2, &dir));
+    let addr = server.local_addr();
+    run(async move {
+        let mut customer =
+            Client::connect(addr, &token(TENANT, CUSTOMER, Role::Customer, &[])).await;
+        customer.send(0, message_id(1), "my refund?").await;
+        let (conversation, _) = ack(&mut customer).await;
+        // Queued to the fallback group 1: both agents may follow it; only `keeper` is in group 5.
+        let mut leaver = Client::connect(addr, &token(TENANT, 77, Role::Agent, &[1])).await;
+        let mut keeper = Client::connect(addr, &token(TENANT, 88, Role::Agent, &[1, 5])).await;
+        for agent in [&mut leaver, &mut keeper] {
+            agent.resume(&[(conversation, 0)]).await;
+            let replayed = frames_until(agent, |m| matches!(m, Message::Deliver(_))).await;
+            assert!(replayed.iter().any(|m| matches!(m, Message::Replay(_))));
+        }
+
+        leaver
+            .send_frame(update(conversation, ConversationState::QUEUED, 0, "5"))
+            .await;
+        // The leaver learns where it went (its answer, and the handoff every follower gets).
+        let told = frames_until(
+            &mut leaver,
+            |m| matches!(m, Message::ConversationUpdate(u) if u.agent_group == "5"),
+        )
+        .await;
+        assert!(
+            told.iter()
+                .any(|m| matches!(m, Message::Handoff(h) if h.agent_group == "5")),
+            "{told:?}"
+        );
+        assert_eq!(
+            update_answer(&mut keeper).await.unwrap().agent_group,
+            "5",
+            "the keeper sees the move"
+        );
+
+        customer
+            .send(conversation, message_id(2), "still there?")
+            .await;
+        frames_until(&mut customer, |m| matches!(m, Message::Ack(_))).await;
+        let kept = frames_until(&mut keeper, |m| matches!(m, Message::Deliver(_))).await;
+        assert!(kept
+            .iter()
+            .any(|m| matches!(m, Message::Deliver(d) if d.text == "still there?")));
+        // The leaver's next read is refused, and nothing of the conversation came before it.
+        leaver.resume(&[(conversation, 0)]).await;
+        let after = frames_until(&mut leaver, |m| matches!(m, Message::Error(_))).await;
+        assert!(
+            matches!(after.last(), Some(Message::Error(e)) if e.code == ErrorCode::FORBIDDEN),
+            "{after:?}"
+        );
+        assert!(
+            !after.iter().any(|m| matches!(m, Message::Deliver(_))),
+            "the leaver still got deliveries: {after:?}"
+        );
+    });
+    stop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}

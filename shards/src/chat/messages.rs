@@ -135,6 +135,9 @@ pub struct Delivery {
     pub customer: u64,
     /// Its agent, likewise.
     pub agent: Option<u64>,
+    /// The agent group it is queued to or assigned through, when the frame was made: with the
+    /// customer and agent, what decides who may still read it ([`Delivery::facts`]).
+    pub group: Option<u32>,
     /// The frame (a `deliver`, `handoff`, `ticket`, `typing` or `read_receipt`), on its lane.
     pub frame: OwnedFrame,
     /// The connection that caused it (it got an `ack` instead), skipped.
@@ -145,6 +148,27 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// The conversation as access control sees it, when this frame was made.
+    pub fn facts(&self) -> crate::auth::ConversationFacts {
+        crate::auth::ConversationFacts {
+            tenant: self.tenant,
+            customer: self.customer,
+            assigned_agent: self.agent,
+            group: self.group,
+        }
+    }
+
+    /// Whether the frame announces a change of who handles the conversation (`handoff`,
+    /// `conversation_update`): followers who lose access by the change still get this one, so their
+    /// console learns the conversation left them.
+    pub fn announces_change(&self) -> bool {
+        matches!(
+            self.frame.message,
+            switchboard_protocol::app::Message::Handoff(_)
+                | switchboard_protocol::app::Message::ConversationUpdate(_)
+        )
+    }
+
     /// The frame's lane.
     pub fn lane(&self) -> Lane {
         self.frame.lane

@@ -15,7 +15,7 @@ use crate::routing::agents::GroupFairness;
 use crate::routing::shard::{GroupConfig, RoutingCounters};
 
 /// Every chat counter, by metric label, in a fixed order.
-pub const CHAT_COUNTERS: [&str; 15] = [
+pub const CHAT_COUNTERS: [&str; 16] = [
     "messages_stored",
     "duplicates",
     "conversations_created",
@@ -31,6 +31,7 @@ pub const CHAT_COUNTERS: [&str; 15] = [
     "overload_refusals",
     "pii_detected",
     "pii_changed",
+    "access_revoked",
 ];
 
 /// The publishing side (owned by the shard thread).

@@ -169,12 +169,7 @@ impl Server {
     ///
     /// [`ServerError`] when any shard fails to start; shards already started are drained and joined first.
     pub fn start(config: &ServeConfig) -> Result<Server, ServerError> {
-        switchboard_core::engine::Engine::probe_address(config.listen).map_err(|errno| {
-            ServerError::AddressInUse {
-                addr: config.listen,
-                why: errno.to_io_error().to_string(),
-            }
-        })?;
+        wait_for_address(config.listen)?;
         let shards = config.shard_count();
         let (mut chat, routing) = match config.mode {
             Mode::Chat => {
@@ -390,6 +385,40 @@ fn chat_setups(
         })
         .collect();
     Ok((setups, routing))
+}
+
+/// How long start-up waits for a busy listen address to become free. A server killed a moment ago
+/// (a crash, a restart by systemd) keeps its listener until the kernel has torn down its io_uring
+/// rings, which happens asynchronously after the process exits; anything still listening after this
+/// is another live process.
+const LISTEN_BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+/// Pause between two probes of a busy listen address.
+const LISTEN_BUSY_RETRY: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Fails with [`ServerError::AddressInUse`] unless `addr` is free (see
+/// [`Engine::probe_address`](switchboard_core::engine::Engine::probe_address)) within
+/// [`LISTEN_BUSY_WAIT`].
+fn wait_for_address(addr: SocketAddr) -> Result<(), ServerError> {
+    let started = std::time::Instant::now();
+    let mut told = false;
+    loop {
+        let errno = match switchboard_core::engine::Engine::probe_address(addr) {
+            Ok(()) => return Ok(()),
+            Err(errno) => errno,
+        };
+        let busy = errno.to_io_error().kind() == std::io::ErrorKind::AddrInUse;
+        if !busy || started.elapsed() >= LISTEN_BUSY_WAIT {
+            return Err(ServerError::AddressInUse {
+                addr,
+                why: errno.to_io_error().to_string(),
+            });
+        }
+        if !told {
+            told = true;
+            tracing::info!(%addr, wait_s = LISTEN_BUSY_WAIT.as_secs(), "listen address busy; waiting for it (a server that just exited may still be closing)");
+        }
+        std::thread::sleep(LISTEN_BUSY_RETRY);
+    }
 }
 
 /// Engine connection slots beyond `connections_per_shard_max`. The engine stops accepting when its table is

@@ -97,6 +97,7 @@ impl ChatShard {
                 self.counters.overload_refusals,
                 detected,
                 pii.changed(),
+                self.counters.access_revoked,
             ],
             self.owner.conversation_count(),
             self.overload.mode().as_u8(),

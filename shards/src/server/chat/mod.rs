@@ -26,7 +26,7 @@ use tracing::{debug, info, warn};
 
 use super::chat_stats::{ChatStats, STAGE_DELIVERED, STAGE_PERSISTED};
 use super::table::{Entry, Table};
-use crate::auth::{Claims, Keyring, Role};
+use crate::auth::{authorize, Action, Claims, Keyring, Role};
 use crate::chat::ids::owner_of;
 use crate::chat::messages::{ConnRef, Delivery, Reply, Request, ShardMsg};
 use crate::chat::owner::error_frame;
@@ -73,6 +73,8 @@ pub(crate) struct ChatCounters {
     pub(crate) ring_full: u64,
     pub(crate) requests_refused_ring_full: u64,
     pub(crate) overload_refusals: u64,
+    /// Followers dropped because a state change took their access away.
+    pub(crate) access_revoked: u64,
 }
 
 /// Chat mode state of one shard.
@@ -456,6 +458,46 @@ impl ChatShard {
         mark(entry, dirty);
     }
 
+    /// Followers whose principal may no longer read the conversation (an agent it was transferred
+    /// away from, or re-queued to a group they are not in) stop following it here. They get no more of
+    /// its frames, except this one when it announces the change (so their console learns the
+    /// conversation left them). Admins, the customer and the agents it is assigned or queued to keep
+    /// following; see [`authorize`].
+    fn drop_followers_without_access(
+        &mut self,
+        delivery: &Delivery,
+        table: &mut Table,
+        targets: &mut Vec<ConnId>,
+    ) {
+        let facts = delivery.facts();
+        let announce = delivery.announces_change();
+        let conversation = delivery.conversation;
+        let mut index = 0;
+        while index < targets.len() {
+            let conn = targets[index];
+            let session = table.get_mut(conn).and_then(|entry| entry.session.as_mut());
+            let denied = session
+                .as_ref()
+                .and_then(|session| session.principal())
+                .is_some_and(|principal| authorize(principal, Action::Read, &facts).is_err());
+            if !denied {
+                index += 1;
+                continue;
+            }
+            if let Some(session) = session {
+                session.unfollow(conversation);
+            }
+            self.local.unfollow(conversation, conn);
+            self.counters.access_revoked += 1;
+            debug!(shard = self.id, ?conn, conversation, "follower lost access");
+            if announce {
+                index += 1;
+            } else {
+                targets.swap_remove(index);
+            }
+        }
+    }
+
     fn owner_is_remote(&self, conversation: u64) -> bool {
         owner_of(conversation, self.shards) != self.id
     }
@@ -476,6 +518,7 @@ impl ChatShard {
                 session.note_follow(delivery.conversation);
             }
         }
+        self.drop_followers_without_access(delivery, table, &mut targets);
         if delivery.received_us != 0 && !targets.is_empty() {
             self.stage_sample(STAGE_DELIVERED, delivery.received_us);
         }
