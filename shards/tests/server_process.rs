@@ -63,27 +63,22 @@ impl ServeProcess {
 
     /// Waits (bounded) until the process accepts TCP connections (any mode).
     fn wait_until_accepting(&mut self) {
-        let deadline = Instant::now() + START_TIMEOUT;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!(
-                    "switchboard exited at start with {status}; log:\n{}",
-                    self.log()
-                );
-            }
-            if std::net::TcpStream::connect(self.addr).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!(
-            "switchboard did not listen on {} in time; log:\n{}",
-            self.addr,
-            self.log()
-        );
+        self.wait_until(|addr| std::net::TcpStream::connect(addr).is_ok());
     }
 
+    /// Waits (bounded) until the echo server answers.
     fn wait_until_listening(&mut self) {
+        self.wait_until(|addr| match RawClient::try_open(addr) {
+            Ok(mut client) => {
+                client.assert_echo(b"ready?");
+                true
+            }
+            Err(_) => false,
+        });
+    }
+
+    /// Polls `ready` until it holds, failing if the process exits first or the start-up time runs out.
+    fn wait_until(&mut self, ready: impl Fn(SocketAddr) -> bool) {
         let deadline = Instant::now() + START_TIMEOUT;
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -92,8 +87,7 @@ impl ServeProcess {
                     self.log()
                 );
             }
-            if let Ok(mut client) = RawClient::try_open(self.addr) {
-                client.assert_echo(b"ready?");
+            if ready(self.addr) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(100));

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use crate::load::Percentiles;
-use crate::record::Record;
+use crate::record::{Record, ThroughputCell};
 use crate::report::svg::{escape, Chart, Scale, PALETTE};
 use crate::summary::Summary;
 use crate::table::size_label;
@@ -98,43 +98,48 @@ fn servers(record: &Record) -> Vec<(String, String)> {
 
 /// Throughput bars per server and message size, one chart per connection count.
 pub fn throughput(record: &Record) -> Vec<String> {
-    record
-        .settings
-        .connections
-        .iter()
-        .map(|&connections| {
-            let groups: Vec<BarGroup> = record
-                .settings
-                .message_bytes
-                .iter()
-                .map(|&bytes| BarGroup {
-                    label: size_label(bytes),
-                    bars: record
-                        .results
-                        .throughput
-                        .iter()
-                        .filter(|c| c.connections == connections && c.message_bytes == bytes)
-                        .map(|c| (c.server.clone(), c.messages_per_s))
-                        .collect(),
-                })
-                .filter(|g| !g.bars.is_empty())
-                .collect();
-            grouped_bars(
-                &format!("throughput-{connections}"),
-                &format!("Closed-loop echo throughput, {connections} connections, 1 server core"),
-                "echoed messages per second (msg/s)",
-                "message size (bytes)",
-                &groups,
-                &servers(record),
-            )
-        })
-        .collect()
+    echo_bars(
+        record,
+        |c| Some(c.messages_per_s),
+        |connections| EchoChart {
+            id: format!("throughput-{connections}"),
+            title: format!("Closed-loop echo throughput, {connections} connections, 1 server core"),
+            y_label: "echoed messages per second (msg/s)",
+        },
+    )
 }
 
 /// Server CPU per echoed message, per server and message size, one chart per connection count
-/// ("not measured" for records from before it was). Lower is better; it shows the server's own cost when the load
-/// generator's core limits every server's msg/s alike.
+/// ("not measured" for records from before it was). Lower is better; it shows the server's own cost
+/// when the load generator's core limits every server's msg/s alike.
 pub fn server_cpu(record: &Record) -> Vec<String> {
+    echo_bars(
+        record,
+        |c| c.server_cpu_us_per_message,
+        |connections| EchoChart {
+            id: format!("server-cpu-{connections}"),
+            title: format!(
+                "Server CPU per echoed message, {connections} connections (lower is better)"
+            ),
+            y_label: "server CPU per echoed message (µs)",
+        },
+    )
+}
+
+/// The names of one echo bar chart.
+struct EchoChart {
+    id: String,
+    title: String,
+    y_label: &'static str,
+}
+
+/// One bar chart per connection count of `value` over the closed-loop echo cells, grouped by
+/// message size, one bar per server.
+fn echo_bars(
+    record: &Record,
+    value: impl Fn(&ThroughputCell) -> Option<Summary>,
+    chart: impl Fn(u32) -> EchoChart,
+) -> Vec<String> {
     record
         .settings
         .connections
@@ -151,17 +156,16 @@ pub fn server_cpu(record: &Record) -> Vec<String> {
                         .throughput
                         .iter()
                         .filter(|c| c.connections == connections && c.message_bytes == bytes)
-                        .filter_map(|c| Some((c.server.clone(), c.server_cpu_us_per_message?)))
+                        .filter_map(|c| Some((c.server.clone(), value(c)?)))
                         .collect(),
                 })
                 .filter(|g| !g.bars.is_empty())
                 .collect();
+            let names = chart(connections);
             grouped_bars(
-                &format!("server-cpu-{connections}"),
-                &format!(
-                    "Server CPU per echoed message, {connections} connections (lower is better)"
-                ),
-                "server CPU per echoed message (µs)",
+                &names.id,
+                &names.title,
+                names.y_label,
                 "message size (bytes)",
                 &groups,
                 &servers(record),
