@@ -9,7 +9,12 @@
 //! A full ring never blocks and never drops: a request that does not fit is refused to its client with
 //! `overloaded` (nothing was stored, the client retries); a reply or delivery that does not fit waits in a
 //! per-peer overflow queue that is retried first on the next tick (the data is already durable).
+//!
+//! Submodules: `deliver` (a conversation's frame to this shard's connections, re-checking access, one
+//! encoding shared by all), `mesh` (the rings to the other shards and the routing shard), `status`
+//! (the overload mode told to clients).
 
+mod deliver;
 mod mesh;
 mod status;
 
@@ -17,25 +22,24 @@ use std::collections::VecDeque;
 use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
 use switchboard_core::channel::Endpoint;
 use switchboard_core::engine::{ConnId, Engine};
-use switchboard_protocol::app::{encode::Encoder, json, ErrorCode, Message, OwnedFrame};
+use switchboard_protocol::app::{encode::Encoder, ErrorCode, Message, OwnedFrame};
 use switchboard_protocol::ws::handshake::{Subprotocol, UpgradeRequest};
 use tracing::{debug, info, warn};
 
+use self::deliver::{send_encoded, Encoded};
 use super::chat_stats::{ChatStats, STAGE_DELIVERED, STAGE_PERSISTED};
 use super::table::{Entry, Table};
-use crate::auth::{authorize, Action, Claims, Keyring, Role};
+use crate::auth::{Claims, Keyring, Role};
 use crate::chat::ids::owner_of;
-use crate::chat::messages::{ConnRef, Delivery, Reply, Request, ShardMsg};
+use crate::chat::messages::{ConnRef, Reply, Request, ShardMsg};
 use crate::chat::owner::error_frame;
 use crate::chat::session::CLOSE_POLICY;
 use crate::chat::{
     ChatConfig, Encoding, LocalIndex, Outbound, Owner, Session, SessionContext, SessionOutput,
 };
 use crate::conn::lane::{lane_index, LANE_COUNT};
-use crate::conn::DataKind;
 use crate::log::{CommitCompletion, CommitIo, DirStorage, LogConfig, ShardLog};
 use crate::overload::{LoadSample, Mode, OverloadConfig, OverloadDetector, RequestClass};
 use crate::pii::PiiKind;
@@ -458,82 +462,8 @@ impl ChatShard {
         mark(entry, dirty);
     }
 
-    /// Followers whose principal may no longer read the conversation (an agent it was transferred
-    /// away from, or re-queued to a group they are not in) stop following it here. They get no more of
-    /// its frames, except this one when it announces the change (so their console learns the
-    /// conversation left them). Admins, the customer and the agents it is assigned or queued to keep
-    /// following; see [`authorize`].
-    fn drop_followers_without_access(
-        &mut self,
-        delivery: &Delivery,
-        table: &mut Table,
-        targets: &mut Vec<ConnId>,
-    ) {
-        let facts = delivery.facts();
-        let announce = delivery.announces_change();
-        let conversation = delivery.conversation;
-        let mut index = 0;
-        while index < targets.len() {
-            let conn = targets[index];
-            let session = table.get_mut(conn).and_then(|entry| entry.session.as_mut());
-            let denied = session
-                .as_ref()
-                .and_then(|session| session.principal())
-                .is_some_and(|principal| authorize(principal, Action::Read, &facts).is_err());
-            if !denied {
-                index += 1;
-                continue;
-            }
-            if let Some(session) = session {
-                session.unfollow(conversation);
-            }
-            self.local.unfollow(conversation, conn);
-            self.counters.access_revoked += 1;
-            debug!(shard = self.id, ?conn, conversation, "follower lost access");
-            if announce {
-                index += 1;
-            } else {
-                targets.swap_remove(index);
-            }
-        }
-    }
-
     fn owner_is_remote(&self, conversation: u64) -> bool {
         owner_of(conversation, self.shards) != self.id
-    }
-
-    fn deliver_local(
-        &mut self,
-        delivery: &Delivery,
-        table: &mut Table,
-        dirty: &mut Vec<ConnId>,
-        now: u64,
-    ) {
-        let mut targets = std::mem::take(&mut self.targets);
-        let mut joined = std::mem::take(&mut self.joined);
-        self.local
-            .targets(delivery, self.id, &mut targets, &mut joined);
-        for conn in joined.drain(..) {
-            if let Some(session) = table.get_mut(conn).and_then(|entry| entry.session.as_mut()) {
-                session.note_follow(delivery.conversation);
-            }
-        }
-        self.drop_followers_without_access(delivery, table, &mut targets);
-        if delivery.received_us != 0 && !targets.is_empty() {
-            self.stage_sample(STAGE_DELIVERED, delivery.received_us);
-        }
-        let mut encoded = Encoded::new(&delivery.frame);
-        for conn in targets.drain(..) {
-            if let Some(entry) = table.get_mut(conn) {
-                send_encoded(&mut self.encoder, entry, &mut encoded, now);
-                mark(entry, dirty);
-            }
-        }
-        self.targets = targets;
-        self.joined = joined;
-        if !self.local.is_followed(delivery.conversation) {
-            self.tell_unfollow(delivery.conversation);
-        }
     }
 }
 
@@ -557,57 +487,6 @@ fn mark(entry: &mut Entry, dirty: &mut Vec<ConnId>) {
         entry.dirty = true;
         dirty.push(entry.id);
     }
-}
-
-/// One frame and its encodings, each made at most once however many connections get it (a delivery to
-/// many followers encodes once per encoding, and every connection's queue shares the same bytes).
-struct Encoded<'a> {
-    frame: &'a OwnedFrame,
-    binary: Option<Bytes>,
-    json: Option<Bytes>,
-}
-
-impl<'a> Encoded<'a> {
-    fn new(frame: &'a OwnedFrame) -> Self {
-        Encoded {
-            frame,
-            binary: None,
-            json: None,
-        }
-    }
-
-    /// The frame's bytes and opcode for `encoding`.
-    fn get(&mut self, encoder: &mut Encoder, encoding: Encoding) -> (DataKind, Bytes) {
-        let frame = self.frame;
-        match encoding {
-            Encoding::Binary => {
-                let bytes = self.binary.get_or_insert_with(|| {
-                    let mut out = Vec::new();
-                    encoder.encode(frame, &mut out);
-                    Bytes::from(out)
-                });
-                (DataKind::Binary, bytes.clone())
-            }
-            Encoding::Json => {
-                let bytes = self.json.get_or_insert_with(|| {
-                    let mut out = Vec::new();
-                    json::encode_json(frame, &mut out);
-                    Bytes::from(out)
-                });
-                (DataKind::Text, bytes.clone())
-            }
-        }
-    }
-}
-
-/// Queues an encoded frame on the connection's lane for it.
-fn send_encoded(encoder: &mut Encoder, entry: &mut Entry, encoded: &mut Encoded<'_>, now: u64) {
-    let Some(session) = entry.session.as_ref() else {
-        return;
-    };
-    let (kind, bytes) = encoded.get(encoder, session.encoding());
-    // A full queue closes the connection (1013); the client resumes from its last sequence.
-    let _ = entry.conn.send(encoded.frame.lane, kind, bytes, now);
 }
 
 /// Encodes `frame` for the session's encoding and queues it on its lane.
