@@ -17,6 +17,7 @@
 # has a duration and a drain, and the server is killed by its PID).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. bench/scripts/lib.sh
 RATES=${RATES:-"500 2000"}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-100}
@@ -60,11 +61,7 @@ keys = [{ id = "load", secret_hex = "000102030405060708090a0b0c0d0e0f10111213141
 TOML
     (pin 0 "$TARGET/release/switchboard" serve --config "$WORK/serve.toml" 2> "$WORK/serve.log") &
     SERVER=$!
-    for _ in $(seq 1 100); do
-      (exec 3<> /dev/tcp/127.0.0.1/$PORT) 2> /dev/null && break
-      kill -0 "$SERVER" 2> /dev/null || { cat "$WORK/serve.log"; echo "the server did not start"; exit 1; }
-      sleep 0.1
-    done
+    wait_for_server "$SERVER" "$PORT" "$WORK/serve.log"
     OUT="$RESULTS/routing-e2e-${durability}-${rate}.json"
     (pin 1 "$TARGET/release/switchboard-loadgen" --scenario-file loadgen/scenarios/chat-routed.toml \
       --url "ws://127.0.0.1:$PORT/ws" --rate "$rate" --duration "$DURATION" --threads 1 \

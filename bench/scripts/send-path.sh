@@ -18,6 +18,7 @@
 # duration; the server is killed by PID.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. bench/scripts/lib.sh
 MODE=${1:-fixed}
 RATE=${RATE:-4000}
 DURATION=${DURATION:-10}
@@ -55,11 +56,7 @@ keys = [{ id = "load", secret_hex = "000102030405060708090a0b0c0d0e0f10111213141
 TOML
   "$TARGET/release/switchboard" serve --config "$WORK/serve.toml" 2> "$WORK/serve.log" &
   SERVER=$!
-  for _ in $(seq 1 100); do
-    (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break
-    kill -0 "$SERVER" 2>/dev/null || { cat "$WORK/serve.log"; echo "the server did not start"; exit 1; }
-    sleep 0.1
-  done
+  wait_for_server "$SERVER" "$PORT" "$WORK/serve.log"
   "$TARGET/release/switchboard-loadgen" --scenario-file loadgen/scenarios/chat.toml \
     --url "ws://127.0.0.1:$PORT/ws" --rate "$rate" --duration "$duration" \
     --connections "$CONNECTIONS" --out "$out" > "$WORK/loadgen.txt" 2>&1 || true

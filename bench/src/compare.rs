@@ -7,12 +7,11 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crate::load::{LoadDriver, LoadResult, LoadSpec, Pattern};
 use crate::loadgen::{Loadgen, TcpEchoLoad};
-use crate::machine::{git_revision, Machine};
-use crate::record::{Record, Results, Settings, Skipped, RECORD_SCHEMA};
+use crate::record::{Record, Results, Settings, Skipped};
 use crate::servers::{Binaries, RunningServer, ServerKind};
 use crate::{assemble, phases};
 
@@ -168,17 +167,7 @@ pub fn run(options: &CompareOptions) -> Record {
         skipped,
         scenarios: Vec::new(),
     };
-    Record {
-        schema: RECORD_SCHEMA,
-        finished_unix_s: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-        git_revision: git_revision(),
-        machine: Machine::describe(),
-        engine,
-        settings: settings(options),
-        results,
-    }
+    Record::finished_now(engine, settings(options), results)
 }
 
 /// Starts Switchboard once to read which engine it chose.

@@ -13,7 +13,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use switchboard_bench::compare::{self, CompareOptions};
-use switchboard_bench::record::{self, load_history, Verdict};
+use switchboard_bench::record::{self, load_history, Record, Verdict};
 use switchboard_bench::scenario::{self, ScenarioOptions};
 use switchboard_bench::servers::{Binaries, ServerKind};
 use switchboard_bench::{report, table};
@@ -127,17 +127,24 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let record = compare::run(&options);
     // Scratch configs, logs, load reports and Switchboard's data directory of this run only.
     let _ = std::fs::remove_dir_all(&options.work_dir);
-    std::fs::create_dir_all(&args.results_dir)?;
-    let history = args.results_dir.join("history.jsonl");
-    let latest = args.results_dir.join("latest.json");
-    record::save(&record, &history, &latest)?;
-    println!("{}", table::markdown(&record));
+    save_and_print(&record, &args.results_dir, "latest.json")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Appends `record` to the history in `results_dir`, writes it to `latest` there and prints its
+/// tables.
+fn save_and_print(record: &Record, results_dir: &Path, latest: &str) -> anyhow::Result<()> {
+    std::fs::create_dir_all(results_dir)?;
+    let history = results_dir.join("history.jsonl");
+    let latest = results_dir.join(latest);
+    record::save(record, &history, &latest)?;
+    println!("{}", table::markdown(record));
     println!(
         "appended to {} and wrote {}",
         history.display(),
         latest.display()
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn run_scenarios(args: &CompareArgs) -> anyhow::Result<ExitCode> {
@@ -168,17 +175,8 @@ fn run_scenarios(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     let record = scenario::run(&scenario_options);
     let _ = std::fs::remove_dir_all(&options.work_dir);
     let record = record?;
-    std::fs::create_dir_all(&args.results_dir)?;
-    let history = args.results_dir.join("history.jsonl");
     // `latest.json` stays the latest echo comparison: the README table is made from it.
-    let latest = args.results_dir.join("scenario-latest.json");
-    record::save(&record, &history, &latest)?;
-    println!("{}", table::markdown(&record));
-    println!(
-        "appended to {} and wrote {}",
-        history.display(),
-        latest.display()
-    );
+    save_and_print(&record, &args.results_dir, "scenario-latest.json")?;
     let failed: Vec<&str> = record
         .results
         .scenarios

@@ -38,6 +38,23 @@ pub struct Record {
     pub results: Results,
 }
 
+impl Record {
+    /// A record of a run that finished now: the current schema, time, revision and machine.
+    pub fn finished_now(engine: Option<String>, settings: Settings, results: Results) -> Record {
+        Record {
+            schema: RECORD_SCHEMA,
+            finished_unix_s: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            git_revision: crate::machine::git_revision(),
+            machine: Machine::describe(),
+            engine,
+            settings,
+            results,
+        }
+    }
+}
+
 /// The options of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Settings {

@@ -6,7 +6,9 @@ mod chat_support;
 
 use std::time::Duration;
 
-use chat_support::{chat_config, data_dir, message_id, run, start, stop, token, Client};
+use chat_support::{
+    chat_config, data_dir, message_id, run, start, stop, token, update_request, Client,
+};
 use switchboard_protocol::app::{
     ConversationState, ConversationUpdate, ErrorCode, HistoryQuery, Message, Typing,
 };
@@ -366,17 +368,6 @@ fn epoll_engine_commits_and_delivers_too() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// A `conversation_update` request.
-fn update(conversation: u64, state: ConversationState, agent: u64, group: &str) -> Message {
-    Message::ConversationUpdate(ConversationUpdate {
-        conversation_id: conversation,
-        state,
-        agent_id: agent,
-        agent_group: group.into(),
-        reason: "by test".into(),
-    })
-}
-
 /// The next `conversation_update` or `error`, skipping other frames.
 async fn update_answer(client: &mut Client) -> Result<ConversationUpdate, ErrorCode> {
     for _ in 0..20 {
@@ -403,21 +394,31 @@ fn conversation_updates_without_routing() {
 
         // Malformed and forbidden requests.
         customer
-            .send_frame(update(conversation, ConversationState::BOT, 0, ""))
+            .send_frame(update_request(conversation, ConversationState::BOT, 0, ""))
             .await;
         assert_eq!(
             update_answer(&mut customer).await.unwrap_err(),
             ErrorCode::INVALID_STATE
         );
         customer
-            .send_frame(update(conversation, ConversationState::QUEUED, 0, "5"))
+            .send_frame(update_request(
+                conversation,
+                ConversationState::QUEUED,
+                0,
+                "5",
+            ))
             .await;
         assert_eq!(
             update_answer(&mut customer).await.unwrap_err(),
             ErrorCode::FORBIDDEN
         );
         agent
-            .send_frame(update(conversation, ConversationState::QUEUED, 0, "five"))
+            .send_frame(update_request(
+                conversation,
+                ConversationState::QUEUED,
+                0,
+                "five",
+            ))
             .await;
         assert_eq!(
             update_answer(&mut agent).await.unwrap_err(),
@@ -426,7 +427,12 @@ fn conversation_updates_without_routing() {
         let stranger = token(TENANT + 1, 78, Role::Agent, &[1]);
         let mut stranger = Client::connect(addr, &stranger).await;
         stranger
-            .send_frame(update(conversation, ConversationState::RESOLVED, 0, ""))
+            .send_frame(update_request(
+                conversation,
+                ConversationState::RESOLVED,
+                0,
+                "",
+            ))
             .await;
         assert_eq!(
             update_answer(&mut stranger).await.unwrap_err(),
@@ -435,7 +441,12 @@ fn conversation_updates_without_routing() {
 
         // The agent (group 1 is the fallback queue) moves it to group 5, then takes it.
         agent
-            .send_frame(update(conversation, ConversationState::QUEUED, 0, "5"))
+            .send_frame(update_request(
+                conversation,
+                ConversationState::QUEUED,
+                0,
+                "5",
+            ))
             .await;
         let moved = update_answer(&mut agent).await.unwrap();
         assert_eq!(
@@ -443,7 +454,12 @@ fn conversation_updates_without_routing() {
             (ConversationState::QUEUED, "5")
         );
         agent
-            .send_frame(update(conversation, ConversationState::ASSIGNED, 77, ""))
+            .send_frame(update_request(
+                conversation,
+                ConversationState::ASSIGNED,
+                77,
+                "",
+            ))
             .await;
         let taken = update_answer(&mut agent).await.unwrap();
         assert_eq!(
@@ -460,12 +476,22 @@ fn conversation_updates_without_routing() {
 
         // The customer says it is done; resolving again is idempotent.
         customer
-            .send_frame(update(conversation, ConversationState::RESOLVED, 0, ""))
+            .send_frame(update_request(
+                conversation,
+                ConversationState::RESOLVED,
+                0,
+                "",
+            ))
             .await;
         let done = update_answer(&mut customer).await.unwrap();
         assert_eq!(done.state, ConversationState::RESOLVED);
         customer
-            .send_frame(update(conversation, ConversationState::RESOLVED, 0, ""))
+            .send_frame(update_request(
+                conversation,
+                ConversationState::RESOLVED,
+                0,
+                "",
+            ))
             .await;
         assert_eq!(
             update_answer(&mut customer).await.unwrap().state,
@@ -526,7 +552,12 @@ fn an_agent_a_transfer_takes_the_conversation_from_stops_receiving_it() {
         }
 
         leaver
-            .send_frame(update(conversation, ConversationState::QUEUED, 0, "5"))
+            .send_frame(update_request(
+                conversation,
+                ConversationState::QUEUED,
+                0,
+                "5",
+            ))
             .await;
         // The leaver learns where it went (its answer, and the handoff every follower gets).
         let told = frames_until(

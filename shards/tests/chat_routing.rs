@@ -5,10 +5,10 @@
 
 mod chat_support;
 
-use chat_support::{chat_config, data_dir, message_id, run, start, stop, token, Client};
-use switchboard_protocol::app::{
-    ConversationState, ConversationUpdate, ErrorCode, Lane, Message, SenderRole,
+use chat_support::{
+    chat_config, data_dir, message_id, run, start, stop, token, update_request, Client,
 };
+use switchboard_protocol::app::{ConversationState, ErrorCode, Lane, Message, SenderRole};
 use switchboard_shards::auth::Role;
 use switchboard_shards::routing::shard::{RoutingShard, RoutingShardConfig};
 use switchboard_shards::server::Server;
@@ -135,17 +135,6 @@ async fn until<T>(client: &mut Client, mut pick: impl FnMut(Message) -> Option<T
     panic!("the expected frame did not come");
 }
 
-/// A `conversation_update` asking for `state` (with `agent` or `group` as the transfer target).
-fn update(conversation: u64, state: ConversationState, agent: u64, group: &str) -> Message {
-    Message::ConversationUpdate(ConversationUpdate {
-        conversation_id: conversation,
-        state,
-        agent_id: agent,
-        agent_group: group.into(),
-        reason: "test".into(),
-    })
-}
-
 #[test]
 fn agents_transfer_and_resolve_and_the_customer_reopens() {
     let dir = data_dir("routing-update");
@@ -174,7 +163,7 @@ fn agents_transfer_and_resolve_and_the_customer_reopens() {
 
         // The customer may not transfer; the holder moves it to the other agent.
         customer
-            .send_frame(update(
+            .send_frame(update_request(
                 conversation,
                 ConversationState::ASSIGNED,
                 other_id,
@@ -188,7 +177,7 @@ fn agents_transfer_and_resolve_and_the_customer_reopens() {
         .await;
         assert_eq!(code, ErrorCode::FORBIDDEN);
         holding
-            .send_frame(update(
+            .send_frame(update_request(
                 conversation,
                 ConversationState::ASSIGNED,
                 other_id,
@@ -220,7 +209,7 @@ fn agents_transfer_and_resolve_and_the_customer_reopens() {
 
         // A transfer to an agent who is not online is refused and changes nothing.
         other
-            .send_frame(update(
+            .send_frame(update_request(
                 conversation,
                 ConversationState::ASSIGNED,
                 999_999,
@@ -236,7 +225,12 @@ fn agents_transfer_and_resolve_and_the_customer_reopens() {
 
         // The new holder resolves it: everyone following hears.
         other
-            .send_frame(update(conversation, ConversationState::RESOLVED, 0, ""))
+            .send_frame(update_request(
+                conversation,
+                ConversationState::RESOLVED,
+                0,
+                "",
+            ))
             .await;
         let resolved = until(&mut other, |m| match m {
             Message::ConversationUpdate(u) if u.state == ConversationState::RESOLVED => {

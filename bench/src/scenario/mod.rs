@@ -24,10 +24,8 @@ pub mod run;
 pub mod table;
 
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::machine::{git_revision, Machine};
-use crate::record::{Record, Results, Settings, RECORD_SCHEMA};
+use crate::record::{Record, Results, Settings};
 use crate::scenario::catalog::Scenario;
 use crate::scenario::config::ScenarioFile;
 use crate::scenario::result::{summarise, ScenarioMeta, ScenarioResult};
@@ -138,34 +136,26 @@ pub fn record(
     scenarios: Vec<ScenarioResult>,
     engine: Option<String>,
 ) -> Record {
-    Record {
-        schema: RECORD_SCHEMA,
-        finished_unix_s: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-        git_revision: git_revision(),
-        machine: Machine::describe(),
-        engine,
-        settings: Settings {
-            runs: options.runs,
-            duration_s: options.duration_s,
-            servers: vec!["switchboard".to_owned()],
-            message_bytes: Vec::new(),
-            connections: options.connections.into_iter().collect(),
-            idle_connections: Vec::new(),
-            load_fractions: Vec::new(),
-            server_cpu: options.server_cpu,
-            loadgen_cpu: options.loadgen_cpu,
-            quick: options.quick,
-            scenarios: options
-                .scenarios
-                .iter()
-                .map(|s| s.name().to_owned())
-                .collect(),
-        },
-        results: Results {
-            scenarios,
-            ..Results::default()
-        },
-    }
+    let settings = Settings {
+        runs: options.runs,
+        duration_s: options.duration_s,
+        servers: vec!["switchboard".to_owned()],
+        message_bytes: Vec::new(),
+        connections: options.connections.into_iter().collect(),
+        idle_connections: Vec::new(),
+        load_fractions: Vec::new(),
+        server_cpu: options.server_cpu,
+        loadgen_cpu: options.loadgen_cpu,
+        quick: options.quick,
+        scenarios: options
+            .scenarios
+            .iter()
+            .map(|s| s.name().to_owned())
+            .collect(),
+    };
+    let results = Results {
+        scenarios,
+        ..Results::default()
+    };
+    Record::finished_now(engine, settings, results)
 }

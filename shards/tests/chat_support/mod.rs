@@ -12,8 +12,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
 use switchboard_protocol::app::{
-    encode::Encoder, json, parse_frame, FrameLimits, Hello, Message, MessageId, OwnedFrame,
-    ResumePosition, SendMessage,
+    encode::Encoder, json, parse_frame, ConversationState, ConversationUpdate, FrameLimits, Hello,
+    Message, MessageId, OwnedFrame, ResumePosition, SendMessage,
 };
 use switchboard_shards::auth::{KeyConfig, Keyring, KeyringConfig, Role};
 use switchboard_shards::config::{Engine, Mode, ServeConfig, Shards};
@@ -112,6 +112,23 @@ pub fn run<F: std::future::Future<Output = ()>>(body: F) {
 }
 
 /// A message id from a number (unique per test).
+/// A client's `conversation_update` asking for `state` (with `agent` or `group` as the transfer
+/// target).
+pub fn update_request(
+    conversation: u64,
+    state: ConversationState,
+    agent: u64,
+    group: &str,
+) -> Message {
+    Message::ConversationUpdate(ConversationUpdate {
+        conversation_id: conversation,
+        state,
+        agent_id: agent,
+        agent_group: group.into(),
+        reason: "by test".into(),
+    })
+}
+
 pub fn message_id(n: u64) -> MessageId {
     let mut bytes = [0u8; 16];
     bytes[..8].copy_from_slice(&0x5157_4954_4348_424f_u64.to_be_bytes());

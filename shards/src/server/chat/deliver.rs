@@ -8,7 +8,7 @@ use tracing::debug;
 
 use super::super::table::{Entry, Table};
 use super::{mark, ChatShard, STAGE_DELIVERED};
-use crate::auth::{authorize, Action};
+use crate::auth::{authorize, Action, ConversationFacts};
 use crate::chat::messages::Delivery;
 use crate::chat::Encoding;
 use crate::conn::DataKind;
@@ -30,16 +30,23 @@ impl ChatShard {
                 session.note_follow(delivery.conversation);
             }
         }
-        self.drop_followers_without_access(delivery, table, &mut targets);
-        if delivery.received_us != 0 && !targets.is_empty() {
-            self.stage_sample(STAGE_DELIVERED, delivery.received_us);
-        }
+        let facts = delivery.facts();
+        let announce = delivery.announces_change();
         let mut encoded = Encoded::new(&delivery.frame);
+        let mut sent = false;
         for conn in targets.drain(..) {
-            if let Some(entry) = table.get_mut(conn) {
-                send_encoded(&mut self.encoder, entry, &mut encoded, now);
-                mark(entry, dirty);
+            let Some(entry) = table.get_mut(conn) else {
+                continue;
+            };
+            if self.revoke_if_denied(entry, delivery.conversation, &facts) && !announce {
+                continue;
             }
+            send_encoded(&mut self.encoder, entry, &mut encoded, now);
+            mark(entry, dirty);
+            sent = true;
+        }
+        if delivery.received_us != 0 && sent {
+            self.stage_sample(STAGE_DELIVERED, delivery.received_us);
         }
         self.targets = targets;
         self.joined = joined;
@@ -48,44 +55,30 @@ impl ChatShard {
         }
     }
 
-    /// Followers whose principal may no longer read the conversation (an agent it was transferred
-    /// away from, or re-queued to a group they are not in) stop following it here. They get no more of
-    /// its frames, except this one when it announces the change (so their console learns the
-    /// conversation left them). Admins, the customer and the agents it is assigned or queued to keep
-    /// following; see [`authorize`].
-    fn drop_followers_without_access(
+    /// Whether `entry`'s principal may no longer read `conversation` as `facts` describe it (an agent
+    /// it was transferred away from, or re-queued to a group they are not in); if so the connection
+    /// stops following it here. The caller still sends a frame that announces the change (so the
+    /// console learns the conversation left it), and nothing after. Admins, the customer and the
+    /// agents it is assigned or queued to keep following; see [`authorize`].
+    fn revoke_if_denied(
         &mut self,
-        delivery: &Delivery,
-        table: &mut Table,
-        targets: &mut Vec<ConnId>,
-    ) {
-        let facts = delivery.facts();
-        let announce = delivery.announces_change();
-        let conversation = delivery.conversation;
-        let mut index = 0;
-        while index < targets.len() {
-            let conn = targets[index];
-            let session = table.get_mut(conn).and_then(|entry| entry.session.as_mut());
-            let denied = session
-                .as_ref()
-                .and_then(|session| session.principal())
-                .is_some_and(|principal| authorize(principal, Action::Read, &facts).is_err());
-            if !denied {
-                index += 1;
-                continue;
-            }
-            if let Some(session) = session {
-                session.unfollow(conversation);
-            }
-            self.local.unfollow(conversation, conn);
+        entry: &mut Entry,
+        conversation: u64,
+        facts: &ConversationFacts,
+    ) -> bool {
+        let Some(session) = entry.session.as_mut() else {
+            return false;
+        };
+        let denied = session
+            .principal()
+            .is_some_and(|principal| authorize(principal, Action::Read, facts).is_err());
+        if denied {
+            session.unfollow(conversation);
+            self.local.unfollow(conversation, entry.id);
             self.counters.access_revoked += 1;
-            debug!(shard = self.id, ?conn, conversation, "follower lost access");
-            if announce {
-                index += 1;
-            } else {
-                targets.swap_remove(index);
-            }
+            debug!(shard = self.id, conn = ?entry.id, conversation, "follower lost access");
         }
+        denied
     }
 }
 

@@ -1,0 +1,13 @@
+# Shared by the bench scripts (sourced, not run).
+
+# `wait_for_server PID PORT LOG`: waits (at most 10 s) until 127.0.0.1:PORT accepts; exits the script
+# with the server's log if process PID ends first (a bad config, a busy port).
+wait_for_server() {
+  local pid=$1 port=$2 log=$3
+  for _ in $(seq 1 100); do
+    (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null && return 0
+    kill -0 "$pid" 2> /dev/null || { cat "$log"; echo "the server did not start"; exit 1; }
+    sleep 0.1
+  done
+  cat "$log"; echo "the server did not listen on port $port within 10 s"; exit 1
+}
