@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-# Disk: a full test run writes about 3 GB (target/, fuzz/target/, .tools/; measured on a fresh clone). A linker that runs out of disk dies with SIGBUS
-# ("ld terminated with signal 7 [Bus error]"), which does not say why, so say how much there is up front.
+# Disk: a full test run writes about 3 GB (target/, fuzz/target/, .tools/; measured on a fresh clone). A
+# linker that runs out of disk dies with SIGBUS ("ld terminated with signal 7 [Bus error]"), which does not
+# say why, so say how much there is up front.
 # Incremental compilation only helps a developer's next build and doubles the debug target's size.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 MIN_FREE_DISK_GB=4
