@@ -19,7 +19,7 @@ const SCRAPE_ATTEMPTS_MAX: u32 = 200;
 const SCRAPE_RETRY_MS: u64 = 10;
 
 /// Every family the dashboard is built against, with its type.
-const FAMILIES: [(&str, &str); 15] = [
+const FAMILIES: [(&str, &str); 16] = [
     ("switchboard_shards", "gauge"),
     ("switchboard_draining", "gauge"),
     ("switchboard_degradation_mode", "gauge"),
@@ -31,6 +31,7 @@ const FAMILIES: [(&str, &str); 15] = [
     ("switchboard_shard_queue_depth", "gauge"),
     ("switchboard_messages_total", "counter"),
     ("switchboard_bytes_total", "counter"),
+    ("switchboard_flushes_deferred_total", "counter"),
     ("switchboard_heartbeat_rtt_seconds", "histogram"),
     ("switchboard_delivery_latency_seconds", "histogram"),
     ("process_resident_memory_bytes", "gauge"),

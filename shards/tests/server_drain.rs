@@ -104,3 +104,32 @@ fn a_draining_server_refuses_new_connections() {
     assert!(ends_within(&mut staying.stream, Duration::from_secs(15)));
     server_support::stop(server);
 }
+
+/// A drain closes every connection in one tick: more Closes than one tick may start sends for. The rest
+/// are flushed on the following ticks (counted as deferred flushes), and every client still gets its 1001.
+#[test]
+fn a_drain_of_more_connections_than_one_tick_sends_reaches_every_client() {
+    const CLIENTS: usize = 2_500;
+    let server = start(&echo_config(1, |limits| limits.drain_timeout_ms = 30_000));
+    let mut clients: Vec<RawClient> = (0..CLIENTS)
+        .map(|_| RawClient::open(server.local_addr()))
+        .collect();
+    server.drain();
+    for (i, client) in clients.iter_mut().enumerate() {
+        let close = client
+            .read_until_close()
+            .unwrap_or_else(|| panic!("client {i}: no Close"));
+        assert_eq!(close.close_code(), Some(1001), "client {i}");
+        client.reply_close(1001);
+    }
+    let deferred: u64 = server
+        .stats()
+        .iter()
+        .map(|shard| shard.flushes_deferred())
+        .sum();
+    assert!(
+        deferred > 0,
+        "{CLIENTS} Closes in one tick: some flushes wait for the next tick"
+    );
+    server_support::stop(server);
+}

@@ -304,6 +304,16 @@ fn render_traffic(text: &mut PrometheusText, shards: &[StatsReader]) {
         &[("direction", "out")],
         total(shards, StatsReader::bytes_sent),
     );
+    text.family(
+        "switchboard_flushes_deferred_total",
+        "Connection flushes put off to the next tick because a tick starts at most 1024 sends (bursts).",
+        MetricKind::Counter,
+    );
+    text.counter(
+        "switchboard_flushes_deferred_total",
+        &[],
+        total(shards, StatsReader::flushes_deferred),
+    );
 }
 
 fn render_chat(text: &mut PrometheusText, shards: &[StatsReader]) {

@@ -147,6 +147,8 @@ pub(crate) struct ShardStats {
     pub(crate) open: Gauge,
     pub(crate) bytes_received: Counter,
     pub(crate) bytes_sent: Counter,
+    /// Connection flushes put off to the next tick by the per-tick send bound.
+    pub(crate) flushes_deferred: Counter,
     pub(crate) closed: [Counter; CloseCause::ALL.len()],
     /// 1 while the shard's loop runs (it listens), 0 before and after.
     pub(crate) listening: Gauge,
@@ -173,6 +175,7 @@ impl ShardStats {
             open: Gauge::new(),
             bytes_received: Counter::new(),
             bytes_sent: Counter::new(),
+            flushes_deferred: Counter::new(),
             closed: std::array::from_fn(|_| Counter::new()),
             listening: Gauge::new(),
             recovery: Gauge::new(),
@@ -189,6 +192,7 @@ impl ShardStats {
             open: stats.open.reader(),
             bytes_received: stats.bytes_received.reader(),
             bytes_sent: stats.bytes_sent.reader(),
+            flushes_deferred: stats.flushes_deferred.reader(),
             closed: std::array::from_fn(|i| stats.closed[i].reader()),
             listening: stats.listening.reader(),
             recovery: stats.recovery.reader(),
@@ -312,6 +316,7 @@ pub struct StatsReader {
     open: GaugeReader,
     bytes_received: CounterReader,
     bytes_sent: CounterReader,
+    flushes_deferred: CounterReader,
     closed: [CounterReader; CloseCause::ALL.len()],
     listening: GaugeReader,
     recovery: GaugeReader,
@@ -346,6 +351,12 @@ impl StatsReader {
     /// Bytes written to clients.
     pub fn bytes_sent(&self) -> u64 {
         self.bytes_sent.get()
+    }
+
+    /// Connection flushes (their sends, timers and closes) put off to the next tick because the tick had
+    /// started its maximum of sends: a burst (thousands of closes or pings at once) is spread over ticks.
+    pub fn flushes_deferred(&self) -> u64 {
+        self.flushes_deferred.get()
     }
 
     /// Connections that ended for `cause`.
