@@ -2,7 +2,16 @@
 
 use std::fmt::Write;
 
-use crate::record::Record;
+use crate::record::{Record, ThroughputCell};
+
+/// Issue 3's echo targets: Switchboard's msg/s at least this multiple of each peer's, in the same run.
+pub const TARGETS: [(&str, f64); 3] = [
+    ("tokio-tungstenite", 1.3),
+    ("fastwebsockets", 1.1),
+    (CEILING_SERVER, 0.85),
+];
+/// The raw TCP echo on Switchboard's own engine: what a WebSocket layer that cost nothing would reach.
+pub const CEILING_SERVER: &str = "engine-tcp";
 
 /// Formats a message size: `64 B`, `1 KiB`, `16 KiB`.
 pub fn size_label(bytes: usize) -> String {
@@ -78,6 +87,7 @@ pub fn markdown(record: &Record) -> String {
         }
         out.push('\n');
     }
+    out.push_str(&targets_markdown(&results.throughput));
     if !results.latency.is_empty() {
         out.push_str(
             "| server | load | offered msg/s | p50 µs | p99 µs (min–max) | p99.9 µs | max µs |\n",
@@ -134,6 +144,66 @@ pub fn markdown(record: &Record) -> String {
     out
 }
 
+/// One row per echo cell: Switchboard's msg/s against each target, and how far the raw TCP ceiling
+/// itself is from each peer (a target above that bound cannot be met by any WebSocket layer on this
+/// machine: the kernel's loopback TCP work is the same for every server).
+pub fn targets_markdown(cells: &[ThroughputCell]) -> String {
+    let median = |server: &str, connections: u32, bytes: usize| {
+        cells
+            .iter()
+            .find(|c| {
+                c.server == server && c.connections == connections && c.message_bytes == bytes
+            })
+            .map(|c| c.messages_per_s.median)
+    };
+    let mut out = String::new();
+    let mut rows = String::new();
+    for cell in cells.iter().filter(|c| c.server == "switchboard") {
+        let (n, bytes) = (cell.connections, cell.message_bytes);
+        let mut row = format!("| {n} × {} |", size_label(bytes));
+        let mut any = false;
+        for (peer, target) in TARGETS {
+            let is_ceiling = peer == CEILING_SERVER;
+            let peer_rate = median(peer, n, bytes).filter(|r| *r > 0.0);
+            match peer_rate {
+                Some(peer_rate) => {
+                    any = true;
+                    let ratio = cell.messages_per_s.median / peer_rate;
+                    let verdict = if ratio >= target { "met" } else { "not met" };
+                    let _ = write!(row, " {ratio:.2}× ({verdict}) |");
+                }
+                None => row.push_str(" – |"),
+            }
+            if is_ceiling {
+                continue;
+            }
+            let bound = median(CEILING_SERVER, n, bytes).zip(peer_rate);
+            match bound.map(|(ceiling, peer_rate)| ceiling / peer_rate) {
+                Some(bound) if bound < target => {
+                    let _ = write!(row, " {bound:.2}× (target above it) |");
+                }
+                Some(bound) => {
+                    let _ = write!(row, " {bound:.2}× |");
+                }
+                None => row.push_str(" – |"),
+            }
+        }
+        if any {
+            rows.push_str(&row);
+            rows.push('\n');
+        }
+    }
+    if rows.is_empty() {
+        return out;
+    }
+    out.push_str("Targets (Switchboard's median msg/s ÷ the peer's; ceiling = the raw TCP echo on the same engine ÷ the peer, the most any WebSocket server could reach here):\n\n");
+    out.push_str("| cell | ÷ tokio-tungstenite (≥ 1.30) | ceiling ÷ tokio-tungstenite | ÷ fastwebsockets (≥ 1.10) | ceiling ÷ fastwebsockets | ÷ raw TCP ceiling (≥ 0.85) |\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|\n");
+    out.push_str(&rows);
+    out.push('\n');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +220,42 @@ mod tests {
             "io_uring"
         );
         assert_eq!(engine_label(None), "n/a");
+    }
+
+    fn cell(server: &str, rate: f64) -> ThroughputCell {
+        ThroughputCell {
+            server: server.to_owned(),
+            connections: 100,
+            message_bytes: 64,
+            driver: "switchboard-loadgen".to_owned(),
+            messages_per_s: crate::summary::Summary::of(&[rate]).unwrap(),
+            ratio_to_switchboard: None,
+            errors: 0,
+            server_cpu_us_per_message: None,
+            cpu_ratio_to_switchboard: None,
+        }
+    }
+
+    #[test]
+    fn targets_say_met_not_met_and_when_the_ceiling_is_below_the_target() {
+        let cells = [
+            cell("switchboard", 180.0),
+            cell("tokio-tungstenite", 160.0),
+            cell("fastwebsockets", 150.0),
+            cell("engine-tcp", 190.0),
+        ];
+        let table = targets_markdown(&cells);
+        let row = table
+            .lines()
+            .find(|l| l.starts_with("| 100 × 64 B"))
+            .unwrap();
+        assert_eq!(
+            row,
+            "| 100 × 64 B | 1.12× (not met) | 1.19× (target above it) | 1.20× (met) | 1.27× | 0.95× (met) |"
+        );
+        assert!(
+            targets_markdown(&cells[..1]).is_empty(),
+            "no peer: no table"
+        );
     }
 }
