@@ -3,7 +3,7 @@
 # "100,000 idle connections at ≤ 1 KiB of RSS each; their heartbeats cost < 5% of one core").
 #
 #   bash bench/scripts/idle.sh                     # CONNECTIONS=100000 DURATION=95 WINDOW_FROM=25 WINDOW_TO=85
-#   CONNECTIONS=10000 DURATION=40 WINDOW_FROM=10 WINDOW_TO=35 bash bench/scripts/idle.sh   # a quick look
+#   CONNECTIONS=10000 bash bench/scripts/idle.sh                 # fewer connections, same windows
 #   NO_BUILD=1 bash bench/scripts/idle.sh          # use the release binaries already built
 #
 # One `switchboard serve --mode echo --shards 1` pinned to CPU 0 with the default heartbeat settings
