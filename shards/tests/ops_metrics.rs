@@ -41,7 +41,9 @@ fn ring_occupancy_queue_depth_and_readiness_are_exported() {
     run(async move {
         let mut asker = Client::connect(addr, &token(31, 1, Role::Customer, &[])).await;
         asker.send(0, message_id(1), "三连是什么意思").await;
-        assert!(matches!(asker.next().await.message, Message::Ack(_)));
+        // The bot's answer (AI lane) may overtake the ack (chat lane) queued with it: a CI run under
+        // load saw the answer first.
+        asker.take(|m| matches!(m, Message::Ack(_))).await;
         let answer = asker.next().await;
         assert_eq!(answer.lane, Lane::AiAnswer, "the bot answered");
     });
