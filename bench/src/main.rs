@@ -57,11 +57,13 @@ struct CompareArgs {
     /// overriding every scenario file's.
     #[arg(long, value_delimiter = ',')]
     connections: Option<Vec<u32>>,
-    /// Idle connection counts for memory (default 10000,100000; quick 10000); empty list skips.
-    #[arg(long, value_delimiter = ',')]
+    /// Idle connection counts for memory (default 10000,100000; quick 10000); the flag with no value
+    /// skips the memory phase.
+    #[arg(long, value_delimiter = ',', num_args = 0..)]
     idle_connections: Option<Vec<u32>>,
-    /// Open-loop load levels as fractions of each server's peak.
-    #[arg(long, value_delimiter = ',', default_value = "0.25,0.5,0.75")]
+    /// Open-loop load levels as fractions of each server's peak; the flag with no value skips the
+    /// latency phase.
+    #[arg(long, value_delimiter = ',', num_args = 0.., default_value = "0.25,0.5,0.75")]
     load_fractions: Vec<f64>,
     /// `echo` (the side-by-side echo comparison), or switchboard.v1 scenarios, comma-separated:
     /// chat, chat-routed, fanout, burst, churn, or `all` (every one whose loadgen file exists).
