@@ -3,15 +3,16 @@
 use std::fmt::Write;
 
 use crate::record::{Record, ThroughputCell};
+use crate::servers::ServerKind;
 
 /// Issue 3's echo targets: Switchboard's msg/s at least this multiple of each peer's, in the same run.
-pub const TARGETS: [(&str, f64); 3] = [
-    ("tokio-tungstenite", 1.3),
-    ("fastwebsockets", 1.1),
+pub const TARGETS: [(ServerKind, f64); 3] = [
+    (ServerKind::TokioTungstenite, 1.3),
+    (ServerKind::Fastwebsockets, 1.1),
     (CEILING_SERVER, 0.85),
 ];
 /// The raw TCP echo on Switchboard's own engine: what a WebSocket layer that cost nothing would reach.
-pub const CEILING_SERVER: &str = "engine-tcp";
+pub const CEILING_SERVER: ServerKind = ServerKind::EngineTcp;
 
 /// Formats a message size: `64 B`, `1 KiB`, `16 KiB`.
 pub fn size_label(bytes: usize) -> String {
@@ -148,23 +149,28 @@ pub fn markdown(record: &Record) -> String {
 /// itself is from each peer (a target above that bound cannot be met by any WebSocket layer on this
 /// machine: the kernel's loopback TCP work is the same for every server).
 pub fn targets_markdown(cells: &[ThroughputCell]) -> String {
-    let median = |server: &str, connections: u32, bytes: usize| {
+    let median = |server: ServerKind, connections: u32, bytes: usize| {
         cells
             .iter()
             .find(|c| {
-                c.server == server && c.connections == connections && c.message_bytes == bytes
+                c.server == server.name()
+                    && c.connections == connections
+                    && c.message_bytes == bytes
             })
             .map(|c| c.messages_per_s.median)
+            .filter(|rate| *rate > 0.0)
     };
-    let mut out = String::new();
     let mut rows = String::new();
-    for cell in cells.iter().filter(|c| c.server == "switchboard") {
+    for cell in cells
+        .iter()
+        .filter(|c| c.server == ServerKind::Switchboard.name())
+    {
         let (n, bytes) = (cell.connections, cell.message_bytes);
+        let ceiling = median(CEILING_SERVER, n, bytes);
         let mut row = format!("| {n} × {} |", size_label(bytes));
         let mut any = false;
         for (peer, target) in TARGETS {
-            let is_ceiling = peer == CEILING_SERVER;
-            let peer_rate = median(peer, n, bytes).filter(|r| *r > 0.0);
+            let peer_rate = median(peer, n, bytes);
             match peer_rate {
                 Some(peer_rate) => {
                     any = true;
@@ -174,11 +180,13 @@ pub fn targets_markdown(cells: &[ThroughputCell]) -> String {
                 }
                 None => row.push_str(" – |"),
             }
-            if is_ceiling {
+            if peer == CEILING_SERVER {
                 continue;
             }
-            let bound = median(CEILING_SERVER, n, bytes).zip(peer_rate);
-            match bound.map(|(ceiling, peer_rate)| ceiling / peer_rate) {
+            match ceiling
+                .zip(peer_rate)
+                .map(|(ceiling, peer_rate)| ceiling / peer_rate)
+            {
                 Some(bound) if bound < target => {
                     let _ = write!(row, " {bound:.2}× (target above it) |");
                 }
@@ -194,13 +202,23 @@ pub fn targets_markdown(cells: &[ThroughputCell]) -> String {
         }
     }
     if rows.is_empty() {
-        return out;
+        return rows;
     }
-    out.push_str("Targets (Switchboard's median msg/s ÷ the peer's; ceiling = the raw TCP echo on the same engine ÷ the peer, the most any WebSocket server could reach here):\n\n");
-    out.push_str("| cell | ÷ tokio-tungstenite (≥ 1.30) | ceiling ÷ tokio-tungstenite | ÷ fastwebsockets (≥ 1.10) | ceiling ÷ fastwebsockets | ÷ raw TCP ceiling (≥ 0.85) |\n");
-    out.push_str("|---|---:|---:|---:|---:|---:|\n");
-    out.push_str(&rows);
-    out.push('\n');
+    let mut out = String::from(
+        "Targets (Switchboard's median msg/s ÷ the peer's; ceiling = the raw TCP echo on the same engine ÷ the peer, the most any WebSocket server could reach here):\n\n| cell |",
+    );
+    let mut rule = String::from("|---|");
+    for (peer, target) in TARGETS {
+        if peer == CEILING_SERVER {
+            let _ = write!(out, " ÷ raw TCP ceiling (≥ {target:.2}) |");
+            rule.push_str("---:|");
+        } else {
+            let name = peer.name();
+            let _ = write!(out, " ÷ {name} (≥ {target:.2}) | ceiling ÷ {name} |");
+            rule.push_str("---:|---:|");
+        }
+    }
+    let _ = write!(out, "\n{rule}\n{rows}\n");
     out
 }
 

@@ -197,7 +197,12 @@ impl Shard {
                 return Ok(());
             }
             let mut timeout = self.poll_timeout(now);
-            if !self.dirty.is_empty() || self.chat.as_ref().is_some_and(|chat| !chat.may_sleep()) {
+            if !self.dirty.is_empty() {
+                // Put off by `SENDS_PER_TICK_MAX` last tick: flush them now, without sleeping.
+                self.stats.flushes_deferred.add(self.dirty.len() as u64);
+                timeout = Some(Duration::ZERO);
+            }
+            if self.chat.as_ref().is_some_and(|chat| !chat.may_sleep()) {
                 timeout = Some(Duration::ZERO);
             }
             self.engine.poll(timeout)?;
@@ -399,11 +404,6 @@ impl Shard {
             }
             self.flush(conn, now);
             flushed += 1;
-        }
-        if flushed < dirty.len() {
-            self.stats
-                .flushes_deferred
-                .add((dirty.len() - flushed) as u64);
         }
         dirty.drain(..flushed);
         // Connections marked while flushing (they were not in the list, or were flushed already) go last.
