@@ -28,7 +28,9 @@
 //!                 "acked": 1000, "unacked": 0,      // sends acked / never acked by the end
 //!                 "resent": 0,                      // unacked sends re-sent after a reconnect
 //!                 "replayed": 0, "redelivered": 0,  // deliveries via resume; asked-for repeats
-//!                 "gaps": 0, "reconnects": 0, "replies_dropped": 0 },
+//!                 "gaps": 0,                        // sequences in expired/deleted gaps: errors
+//!                 "gaps_paged": 0, "history_paged": 0,  // `unavailable` gaps, and what history filled in
+//!                 "reconnects": 0, "replies_dropped": 0 },
 //!   "throughput": { "sent_per_sec": 100.0, "received_per_sec": 100.0 },   // over duration_secs
 //!   "latency": [ { "kind": "echo", "lane": "ws", "count": 1000,
 //!                  "p50": 41.2, "p90": 55.0, "p99": 80.1, "p99_9": 120.0, "p99_99": 300.0,
@@ -225,6 +227,7 @@ impl RunReport {
                 "pings_answered": stats.pings_answered,
                 "acked": stats.acked, "unacked": stats.unacked, "resent": stats.resent,
                 "replayed": stats.replayed, "redelivered": stats.redelivered, "gaps": stats.gaps,
+                "gaps_paged": stats.gaps_paged, "history_paged": stats.history_paged,
                 "reconnects": stats.reconnects, "replies_dropped": stats.replies_dropped }),
             throughput: serde_json::json!({
                 "sent_per_sec": stats.sent as f64 / duration_secs,
@@ -288,13 +291,15 @@ impl RunReport {
         if stats.acked + stats.unacked > 0 {
             let _ = writeln!(
                 s,
-                "chat: acked {} unacked {} resent {} replayed {} redelivered {} gaps {} reconnects {}",
+                "chat: acked {} unacked {} resent {} replayed {} redelivered {} gaps {} (paged in: {} of {}) reconnects {}",
                 stats.acked,
                 stats.unacked,
                 stats.resent,
                 stats.replayed,
                 stats.redelivered,
                 stats.gaps,
+                stats.history_paged,
+                stats.gaps_paged,
                 stats.reconnects
             );
         }

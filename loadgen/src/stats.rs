@@ -81,8 +81,14 @@ pub struct Stats {
     pub replayed: u64,
     /// switchboard.v1: replayed deliveries already seen before the resume (asked for, not an error).
     pub redelivered: u64,
-    /// switchboard.v1: sequences announced by `gap` frames (could not be replayed): an error.
+    /// switchboard.v1: sequences announced by `gap` frames with a reason other than `unavailable`
+    /// (expired, deleted: could not be replayed): an error.
     pub gaps: u64,
+    /// switchboard.v1: sequences announced by `unavailable` gaps (more than one replay holds), which the
+    /// client pages in with `history_query`; not an error (what never arrives counts as lost).
+    pub gaps_paged: u64,
+    /// switchboard.v1: sequences that arrived in `history_result` pages for the first time.
+    pub history_paged: u64,
     /// churn: reconnections made.
     pub reconnects: u64,
     /// Agent replies dropped because the agent was reconnecting.
@@ -136,6 +142,8 @@ impl Default for Stats {
             replayed: 0,
             redelivered: 0,
             gaps: 0,
+            gaps_paged: 0,
+            history_paged: 0,
             reconnects: 0,
             replies_dropped: 0,
             bot_answers: 0,
@@ -206,6 +214,8 @@ impl Stats {
         self.replayed += other.replayed;
         self.redelivered += other.redelivered;
         self.gaps += other.gaps;
+        self.gaps_paged += other.gaps_paged;
+        self.history_paged += other.history_paged;
         self.reconnects += other.reconnects;
         self.replies_dropped += other.replies_dropped;
         self.bot_answers += other.bot_answers;

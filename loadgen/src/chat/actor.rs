@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use switchboard_core::engine::ConnId;
-use switchboard_protocol::app::MessageId;
+use switchboard_protocol::app::{MessageId, Reassembler};
 
 use super::ledger::FollowerTrack;
 use crate::config::Scenario;
@@ -112,6 +112,9 @@ pub struct Actor {
     /// there, so sends that fell due while disconnected go out after the reconnect stamped with their
     /// intended times (the downtime shows as latency, not as a lower send rate).
     pub schedule_index: Option<u64>,
+    /// Pieces of `fragment`ed server frames (a large `history_result`, a long message), created at the
+    /// first piece; dropped with the connection.
+    pub reassembler: Option<Box<Reassembler>>,
 }
 
 impl Actor {
@@ -135,6 +138,7 @@ impl Actor {
             handed_off: false,
             assigned: BTreeSet::new(),
             schedule_index: None,
+            reassembler: None,
         }
     }
 

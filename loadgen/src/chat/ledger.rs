@@ -46,6 +46,8 @@ pub struct FollowerTrack {
     replay_left: u64,
     /// Sequences forgotten because `seen` was full: counted lost.
     overflow: u64,
+    /// An `unavailable` gap is being paged in with `history_query`, down to this sequence.
+    page_floor: Option<u64>,
 }
 
 impl FollowerTrack {
@@ -109,12 +111,40 @@ impl FollowerTrack {
         }
     }
 
+    /// An `unavailable` gap of `from..=to` was announced: it is paged in with `history_query`. Returns
+    /// the `before_sequence` of the first page to ask for, or `None` when a paging of this conversation
+    /// is already running (it now goes down to `from` as well).
+    pub fn begin_paging(&mut self, from: u64, to: u64) -> Option<u64> {
+        let running = self.page_floor.is_some();
+        self.page_floor = Some(self.page_floor.map_or(from, |floor| floor.min(from)));
+        (!running).then_some(to + 1)
+    }
+
+    /// A `history_result` page whose sequences are `sequences` (ascending) arrived, `has_more` as the
+    /// server said. Returns how many of them were new to this follower, and the `before_sequence` of the
+    /// next page to ask for (`None`: the paging is over, or none is running).
+    pub fn page(&mut self, sequences: &[u64], has_more: bool) -> (u64, Option<u64>) {
+        let new = sequences.iter().filter(|&&s| self.mark(s)).count() as u64;
+        let Some(floor) = self.page_floor else {
+            return (new, None);
+        };
+        match sequences.first() {
+            Some(&lowest) if has_more && lowest > floor => (new, Some(lowest)),
+            _ => {
+                self.page_floor = None;
+                (new, None)
+            }
+        }
+    }
+
     /// The connection is gone: the next one resumes from [`FollowerTrack::prefix`], so what was seen above
     /// it will be replayed and must not count as duplicates.
     pub fn reconnecting(&mut self) {
         self.seen.clear();
         self.last_delivered = [self.prefix; Lane::ALL.len()];
         self.replay_to = None;
+        // Its answer is lost with the connection; the resume's gap starts a new paging.
+        self.page_floor = None;
     }
 
     /// Sequences in `1..=head` never seen: lost, if the follower was following until the end.
@@ -165,5 +195,39 @@ mod tests {
         assert_eq!(track.deliver(5, Lane::Chat), Verdict::Redelivered);
         assert_eq!(track.deliver(5, Lane::Chat), Verdict::Duplicate);
         assert_eq!(track.missing(5), 0);
+    }
+
+    #[test]
+    fn an_unavailable_gap_is_paged_down_to_its_start() {
+        let mut track = FollowerTrack::default();
+        // Resume from 0: 1..=250 is a gap, 251..=252 the replay.
+        assert_eq!(track.begin_paging(1, 250), Some(251));
+        assert_eq!(track.begin_paging(1, 250), None, "one paging at a time");
+        track.begin_replay(251, 252);
+        assert_eq!(track.deliver(251, Lane::Chat), Verdict::InOrder);
+        assert_eq!(track.deliver(252, Lane::Chat), Verdict::InOrder);
+        assert_eq!(track.missing(252), 250);
+        let page = |from: u64, to: u64| (from..=to).collect::<Vec<u64>>();
+        assert_eq!(track.page(&page(151, 250), true), (100, Some(151)));
+        assert_eq!(track.page(&page(51, 150), true), (100, Some(51)));
+        // The last page: has_more is false (nothing before 1), the paging ends.
+        assert_eq!(track.page(&page(1, 50), false), (50, None));
+        assert_eq!(track.missing(252), 0);
+        assert_eq!(track.prefix(), 252);
+        // A page that repeats what was seen counts nothing new, and a stray page ends nothing.
+        assert_eq!(track.page(&page(1, 10), true), (0, None));
+    }
+
+    #[test]
+    fn paging_stops_when_a_page_reaches_the_gap_start_and_what_never_came_stays_missing() {
+        let mut track = FollowerTrack::default();
+        assert_eq!(track.begin_paging(101, 300), Some(301));
+        // The server says more exist (1..=100, before the gap), but the gap starts at 101: done.
+        assert_eq!(track.page(&[101, 150, 300], true), (3, None));
+        assert_eq!(track.missing(300), 100 + 197);
+        // A reconnect drops a running paging: the new resume's gap starts it again.
+        assert_eq!(track.begin_paging(1, 10), Some(11));
+        track.reconnecting();
+        assert_eq!(track.begin_paging(1, 10), Some(11));
     }
 }

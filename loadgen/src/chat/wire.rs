@@ -6,12 +6,15 @@
 //! `deliver` alone gives the latency from the intended send time.
 
 use switchboard_protocol::app::{
-    parse_frame, Encoder, FrameLimits, Hello, Lane, Message, MessageId, Pong, Resume,
-    ResumePosition, SendMessage,
+    parse_frame, Body, Encoder, Frame, FrameLimits, Hello, HistoryQuery, Lane, Message, MessageId,
+    Pong, Reassembler, ReassemblerConfig, Resume, ResumePosition, SendMessage,
 };
 use switchboard_protocol::ws::{encode_frame, OpCode};
 
 use crate::client::ClientError;
+
+/// Messages asked for per `history_query` page (the server caps pages at 100).
+pub const HISTORY_PAGE_MAX: u16 = 100;
 
 /// Largest frame body accepted from the server (the protocol's maximum).
 pub const BODY_BYTES_MAX: u32 = 16 << 20;
@@ -112,6 +115,19 @@ impl Writer {
         self.write(&Message::Resume(resume), mask, out);
     }
 
+    /// A `history_query` for the page of `conversation` before `before_sequence`, as
+    /// `(query_id, conversation, before_sequence)`, of [`HISTORY_PAGE_MAX`] messages.
+    pub fn history_query(&mut self, query: (u32, u64, u64), mask: [u8; 4], out: &mut Vec<u8>) {
+        let (query_id, conversation_id, before_sequence) = query;
+        let query = HistoryQuery {
+            query_id,
+            conversation_id,
+            before_sequence,
+            limit: HISTORY_PAGE_MAX,
+        };
+        self.write(&Message::HistoryQuery(query), mask, out);
+    }
+
     /// The `pong` answering a server `ping`.
     pub fn pong(&mut self, ping_timestamp_ms: u64, mask: [u8; 4], out: &mut Vec<u8>) {
         let pong = Pong {
@@ -122,24 +138,58 @@ impl Writer {
     }
 }
 
-/// Splits one WebSocket payload into its frames (several may share a message), with their lanes.
-pub fn frames(payload: &[u8]) -> Result<Vec<(Lane, Message)>, ClientError> {
-    let limits = FrameLimits {
-        body_bytes_max: BODY_BYTES_MAX,
-    };
+/// Splits one WebSocket payload into its frames (several may share a message), with their lanes. The
+/// pieces of a `fragment`ed frame go to `reassembler` (created at the first piece); a frame they complete
+/// is returned where its last piece was.
+pub fn frames(
+    payload: &[u8],
+    reassembler: &mut Option<Box<Reassembler>>,
+) -> Result<Vec<(Lane, Message)>, ClientError> {
     let mut messages = Vec::new();
     let mut input = payload;
     while !input.is_empty() {
-        match parse_frame(input, &limits) {
-            Ok(Some((frame, used))) => {
-                messages.push((frame.lane, frame.body.to_message()));
-                input = &input[used..];
+        let (frame, used) = parse_one(input)?;
+        input = &input[used..];
+        let Body::Fragment(piece) = frame.body else {
+            messages.push((frame.lane, frame.body.to_message()));
+            continue;
+        };
+        let reassembler = match reassembler {
+            Some(reassembler) => reassembler,
+            None => reassembler.insert(Box::new(
+                Reassembler::new(ReassemblerConfig {
+                    message_bytes_max: BODY_BYTES_MAX,
+                    ..ReassemblerConfig::default()
+                })
+                .expect("valid reassembler limits"),
+            )),
+        };
+        let whole = reassembler
+            .push(piece)
+            .map_err(|error| ClientError::BadFrame(format!("fragment: {error}")))?;
+        if let Some(whole) = whole {
+            let (frame, used) = parse_one(&whole)?;
+            if used != whole.len() || matches!(frame.body, Body::Fragment(_)) {
+                return Err(ClientError::BadFrame(
+                    "a reassembled message is not exactly one frame".into(),
+                ));
             }
-            Ok(None) => return Err(ClientError::CorruptPayload),
-            Err(error) => return Err(ClientError::BadFrame(error.to_string())),
+            messages.push((frame.lane, frame.body.to_message()));
         }
     }
     Ok(messages)
+}
+
+/// The whole frame at the start of `input` and the bytes it used.
+fn parse_one(input: &[u8]) -> Result<(Frame<'_>, usize), ClientError> {
+    let limits = FrameLimits {
+        body_bytes_max: BODY_BYTES_MAX,
+    };
+    match parse_frame(input, &limits) {
+        Ok(Some(parsed)) => Ok(parsed),
+        Ok(None) => Err(ClientError::CorruptPayload),
+        Err(error) => Err(ClientError::BadFrame(error.to_string())),
+    }
 }
 
 #[cfg(test)]
@@ -155,5 +205,39 @@ mod tests {
         };
         assert_eq!(IdParts::of(parts.to_id(), 0xdead_beef), Some(parts));
         assert_eq!(IdParts::of(parts.to_id(), 1), None);
+    }
+
+    #[test]
+    fn a_fragmented_frame_is_reassembled_and_frames_around_its_pieces_pass_through() {
+        use switchboard_protocol::app::{encode_fragment, Fragmenter, HistoryResult, Ping};
+        let result = Message::HistoryResult(HistoryResult {
+            query_id: 9,
+            conversation_id: 77,
+            messages: Vec::new(),
+            has_more: true,
+        });
+        let mut encoder = Encoder::new();
+        let mut whole = Vec::new();
+        encoder.encode_message(Lane::System, &result, &mut whole);
+        // Three pieces, with an urgent frame between the first two (as the server interleaves them).
+        let fragmenter = Fragmenter {
+            fragment_data_bytes: (whole.len() as u32).div_ceil(3),
+        };
+        let mut payload = Vec::new();
+        let ping = Message::Ping(Ping {
+            timestamp_ms: 5,
+            ..Ping::default()
+        });
+        for (i, piece) in fragmenter.pieces(1, &whole).enumerate() {
+            encode_fragment(Lane::System, piece, &mut payload);
+            if i == 0 {
+                encoder.encode_message(Lane::Urgent, &ping, &mut payload);
+            }
+        }
+        let mut reassembler = None;
+        let got = frames(&payload, &mut reassembler).unwrap();
+        assert_eq!(got, vec![(Lane::Urgent, ping), (Lane::System, result)]);
+        assert_eq!(fragmenter.pieces(1, &whole).count(), 3);
+        assert!(reassembler.is_some());
     }
 }

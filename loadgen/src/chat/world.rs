@@ -8,7 +8,9 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use switchboard_protocol::app::{Ack, Deliver, Lane, Message, MessageId, SenderRole};
+use switchboard_protocol::app::{
+    Ack, Deliver, Gap, GapReason, HistoryResult, Lane, Message, MessageId, SenderRole,
+};
 use switchboard_shards::auth::{Keyring, Role as TokenRole};
 
 use super::actor::ROUTED_AGENT_USER_BASE;
@@ -78,6 +80,8 @@ pub struct ChatWorld {
     /// Frames for other actors' connections: (local index, WebSocket bytes).
     pub outbox: Vec<(u32, Vec<u8>)>,
     pub(super) writer: Writer,
+    /// The last `history_query` id sent by this thread.
+    next_query_id: u32,
 }
 
 impl ChatWorld {
@@ -140,6 +144,7 @@ impl ChatWorld {
             replies: BinaryHeap::new(),
             outbox: Vec::new(),
             writer: Writer::default(),
+            next_query_id: 0,
         })
     }
 
@@ -171,7 +176,7 @@ impl ChatWorld {
     ) -> Result<bool, ClientError> {
         let k = self.local(number);
         let mut welcomed = false;
-        for (lane, message) in frames(payload)? {
+        for (lane, message) in frames(payload, &mut self.actors[k].reassembler)? {
             match message {
                 Message::Welcome(_) => {
                     welcomed = true;
@@ -187,9 +192,8 @@ impl ChatWorld {
                         .or_default()
                         .begin_replay(replay.from_sequence, replay.to_sequence);
                 }
-                Message::Gap(gap) => {
-                    ctx.stats.gaps += gap.to_sequence.saturating_sub(gap.from_sequence) + 1;
-                }
+                Message::Gap(gap) => self.on_gap(k, &gap, ctx, out),
+                Message::HistoryResult(result) => self.on_history(k, &result, ctx, out),
                 Message::Ping(ping) => {
                     self.writer.pong(ping.timestamp_ms, ctx.rng.mask(), out);
                     ctx.stats.pings_answered += 1;
@@ -202,6 +206,50 @@ impl ChatWorld {
             }
         }
         Ok(welcomed)
+    }
+
+    /// `gap`: a range the server cannot replay. An `unavailable` one (more than the server replays at
+    /// once, or a log that is recovering) is paged in with `history_query`, as the protocol tells clients
+    /// to; what never arrives stays missing and counts as lost. Any other reason is an error (`gaps`).
+    fn on_gap(&mut self, k: usize, gap: &Gap, ctx: &mut ChatContext<'_>, out: &mut Vec<u8>) {
+        let count = (gap.to_sequence + 1).saturating_sub(gap.from_sequence);
+        if gap.reason != GapReason::UNAVAILABLE || count == 0 {
+            ctx.stats.gaps += count;
+            return;
+        }
+        ctx.stats.gaps_paged += count;
+        let track = self.actors[k]
+            .follows
+            .entry(gap.conversation_id)
+            .or_default();
+        if let Some(before) = track.begin_paging(gap.from_sequence, gap.to_sequence) {
+            self.next_query_id = self.next_query_id.wrapping_add(1);
+            let query = (self.next_query_id, gap.conversation_id, before);
+            self.writer.history_query(query, ctx.rng.mask(), out);
+        }
+    }
+
+    /// `history_result`: a page of an `unavailable` gap; asks for the next page until the gap is filled.
+    fn on_history(
+        &mut self,
+        k: usize,
+        result: &HistoryResult,
+        ctx: &mut ChatContext<'_>,
+        out: &mut Vec<u8>,
+    ) {
+        let Some(track) = self.actors[k].follows.get_mut(&result.conversation_id) else {
+            ctx.stats
+                .error("history_result of a conversation not followed");
+            return;
+        };
+        let sequences: Vec<u64> = result.messages.iter().map(|m| m.sequence).collect();
+        let (new, next) = track.page(&sequences, result.has_more);
+        ctx.stats.history_paged += new;
+        if let Some(before) = next {
+            self.next_query_id = self.next_query_id.wrapping_add(1);
+            let query = (self.next_query_id, result.conversation_id, before);
+            self.writer.history_query(query, ctx.rng.mask(), out);
+        }
     }
 
     /// `welcome`: resume every followed conversation, re-send what was never acked.
@@ -428,6 +476,7 @@ impl ChatWorld {
         actor.welcomed = false;
         actor.conn = None;
         actor.follows.values_mut().for_each(|t| t.reconnecting());
+        actor.reassembler = None;
     }
 
     /// Sends unacked plus deliveries still missing at connected followers: the drain waits for 0.

@@ -112,3 +112,84 @@ fn catches_duplicates_losses_and_unacked_sends() {
     assert_eq!((stats.sent, stats.acked, stats.received), (3, 2, 1));
     assert_eq!(stats.ack_latency.len(), 2);
 }
+
+#[test]
+fn an_unavailable_gap_is_paged_in_with_history_and_an_expired_one_is_an_error() {
+    use switchboard_protocol::app::{Gap, GapReason, HistoryResult};
+    let config = config();
+    let mut world = ChatWorld::new(&config, config.chat.as_ref().unwrap(), 0).unwrap();
+    let (mut stats, mut rng, mut out) = (Stats::default(), Rng::new(1), Vec::new());
+    let mut ctx = ChatContext {
+        stats: &mut stats,
+        rng: &mut rng,
+        now_ns: 5_000,
+    };
+    let welcome = payload(Message::Welcome(Welcome::default()));
+    assert!(world.on_payload(0, &welcome, &mut ctx, &mut out).unwrap());
+    // The agent resumed from 0 and the server replays only 3..=3: 1..=2 is unavailable.
+    let gap = |reason| {
+        payload(Message::Gap(Gap {
+            conversation_id: 77,
+            from_sequence: 1,
+            to_sequence: 2,
+            reason,
+        }))
+    };
+    out.clear();
+    world
+        .on_payload(0, &gap(GapReason::UNAVAILABLE), &mut ctx, &mut out)
+        .unwrap();
+    // The client's frame is a masked WebSocket message: unmask it and read the query.
+    let (header, header_len) =
+        switchboard_protocol::ws::FrameHeader::parse(&out, switchboard_protocol::ws::Role::Server)
+            .unwrap()
+            .unwrap();
+    let mut body = out[header_len..].to_vec();
+    switchboard_protocol::ws::apply_mask(&mut body, header.mask.unwrap(), 0);
+    let mut sent = super::wire::frames(&body, &mut None).unwrap();
+    let Some((_, Message::HistoryQuery(query))) = sent.pop() else {
+        panic!("expected a history_query");
+    };
+    assert_eq!((query.conversation_id, query.before_sequence), (77, 3));
+    let id = IdParts {
+        run_id: config.run_id,
+        connection: 1,
+        intended_ns: 1_000,
+    }
+    .to_id();
+    world
+        .on_payload(0, &deliver(3, id), &mut ctx, &mut out)
+        .unwrap();
+    let page = |sequences: &[u64]| {
+        payload(Message::HistoryResult(HistoryResult {
+            query_id: query.query_id,
+            conversation_id: 77,
+            messages: sequences
+                .iter()
+                .map(|&sequence| Deliver {
+                    conversation_id: 77,
+                    sequence,
+                    message_id: id,
+                    sender_id: 2,
+                    sender_role: SenderRole::CUSTOMER,
+                    sent_at_ms: 0,
+                    text: "x".into(),
+                })
+                .collect(),
+            has_more: false,
+        }))
+    };
+    out.clear();
+    world
+        .on_payload(0, &page(&[1, 2]), &mut ctx, &mut out)
+        .unwrap();
+    assert!(out.is_empty(), "the gap is filled: no further page");
+    // An expired gap cannot be paged in: an error.
+    world
+        .on_payload(0, &gap(GapReason::EXPIRED), &mut ctx, &mut out)
+        .unwrap();
+    world.settle(ctx.stats);
+    assert_eq!((stats.gaps_paged, stats.history_paged), (2, 2));
+    assert_eq!(stats.gaps, 2, "the expired gap");
+    assert_eq!(stats.lost, 0);
+}
