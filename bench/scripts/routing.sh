@@ -11,14 +11,14 @@
 #                           send time), for DURATION seconds.
 #   routing-summary.txt     one table of all of the above.
 #
-#   bash bench/scripts/routing.sh                       # RATES="500 2000" DURATION=10
+#   bash bench/scripts/routing.sh                       # RATES="500 2000 4000" DURATION=10
 #   RATES=500 DURATION=2 bash bench/scripts/routing.sh  # smoke
 # Take real numbers on a quiet machine (`uptime` load well below 1); the run is bounded (every load run
 # has a duration and a drain, and the server is killed by its PID).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . bench/scripts/lib.sh
-RATES=${RATES:-"500 2000"}
+RATES=${RATES:-"500 2000 4000"}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-100}
 DURABILITIES=${DURABILITIES:-"buffered fsync"}
