@@ -39,7 +39,7 @@ pub fn throughput(
             median(ServerKind::Switchboard, connections, message_bytes).map(|s| s.median);
         let driver = drivers
             .for_server(server, Pattern::ClosedLoop)
-            .map_or_else(|_| "unknown".to_owned(), |d| d.name().to_owned());
+            .map_or_else(|_| "unknown".to_owned(), |d| d.describe(server.protocol()));
         let cpu = cpu_per_message(results);
         cells.push(ThroughputCell {
             server: server.name().to_owned(),

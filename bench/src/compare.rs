@@ -95,11 +95,11 @@ impl Drivers {
                     "switchboard-loadgen is not built (loadgen/, issue 6)".to_owned()
                 }
                 (crate::load::Protocol::RawTcp, Pattern::ClosedLoop) => {
-                    "tcp_echo example is not built".to_owned()
+                    "neither switchboard-loadgen nor the tcp_echo example is built".to_owned()
                 }
                 (crate::load::Protocol::RawTcp, _) => {
-                    "no raw-TCP load driver for this pattern: switchboard-loadgen speaks \
-                     WebSocket only and tcp_echo load is closed-loop without latency"
+                    "the raw TCP references are measured closed-loop only (their throughput is the \
+                     ceiling; open-loop latency and idle memory are WebSocket figures)"
                         .to_owned()
                 }
             })

@@ -9,7 +9,8 @@
 //! - [`peer`]: start-up shared by the peer echo servers `src/bin/peer_tokio_tungstenite.rs`,
 //!   `peer_fastwebsockets.rs` and `peer_tokio_tcp.rs` (each one current-thread tokio runtime).
 //! - [`load`]: what a load run asks for and what it measured; the [`load::LoadDriver`] trait.
-//! - [`loadgen`]: the drivers, `switchboard-loadgen` (WebSocket) and the engine's `tcp_echo load` (raw
+//! - [`loadgen`]: the drivers, `switchboard-loadgen` (WebSocket, and `--raw-echo` for the raw TCP
+//!   references) and the engine's `tcp_echo load` (fallback for the raw
 //!   TCP, closed loop); [`loadgen_report`] reads `switchboard-loadgen`'s JSON report.
 //! - [`servers`]: the servers compared, started pinned to a CPU; their RSS.
 //! - [`compare`], [`phases`], [`assemble`]: `switchboard-bench compare` — interleaved rounds of

@@ -15,6 +15,8 @@ pub struct LoadSpec {
     pub target: SocketAddr,
     /// Request path for WebSocket servers.
     pub path: String,
+    /// What the server speaks (a raw TCP echo gets the same frames without the upgrade).
+    pub protocol: Protocol,
     /// What the connections do.
     pub pattern: Pattern,
     /// Concurrent connections.
@@ -126,6 +128,12 @@ impl LoadResult {
 pub trait LoadDriver: Sync {
     /// Short name recorded with the results (`switchboard-loadgen`, `tcp_echo load`).
     fn name(&self) -> &'static str;
+
+    /// How it drives a server speaking `protocol`, for the results' "load driver" column.
+    fn describe(&self, protocol: Protocol) -> String {
+        let _ = protocol;
+        self.name().to_owned()
+    }
 
     /// Whether this driver can run `pattern` against a server speaking `protocol`.
     fn supports(&self, protocol: Protocol, pattern: Pattern) -> bool;

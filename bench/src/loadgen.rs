@@ -1,10 +1,12 @@
 //! Load drivers: `switchboard-loadgen` for WebSocket servers and the engine's `tcp_echo load` for the
 //! raw TCP references.
 //!
-//! `switchboard-loadgen` speaks WebSocket only, so the two TCP references (the tokio TCP peer and the
-//! engine's `tcp_echo serve`) are driven by `tcp_echo load`: closed-loop ping-pong on the same engine,
-//! which measures throughput but not latency. Their open-loop latency and idle memory are therefore
-//! reported as skipped, with that reason.
+//! The two TCP references (the tokio TCP peer and the engine's `tcp_echo serve`) echo bytes, so
+//! `switchboard-loadgen --raw-echo` drives them closed-loop with the same masked frames and the same
+//! client work as the WebSocket servers, minus the upgrade. On loopback the client's kernel work lands
+//! partly on the server's CPU and the client shares the machine, so a ceiling driven by a different,
+//! lighter client (`tcp_echo load`, the fallback when the loadgen is not built) overstates what a
+//! WebSocket server could reach. Their open-loop latency and idle memory are reported as skipped.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -87,6 +89,9 @@ impl Loadgen {
             }
             Pattern::Idle => {}
         }
+        if spec.protocol == Protocol::RawTcp {
+            command.arg("--raw-echo");
+        }
         command
             .args(["--size", &spec.message_bytes.to_string()])
             .args(["--threads", &self.threads.to_string()])
@@ -103,8 +108,20 @@ impl LoadDriver for Loadgen {
         "switchboard-loadgen"
     }
 
-    fn supports(&self, protocol: Protocol, _pattern: Pattern) -> bool {
-        protocol == Protocol::WebSocket
+    fn describe(&self, protocol: Protocol) -> String {
+        match protocol {
+            Protocol::WebSocket => self.name().to_owned(),
+            Protocol::RawTcp => {
+                "switchboard-loadgen --raw-echo (same frames, no upgrade)".to_owned()
+            }
+        }
+    }
+
+    /// WebSocket servers in every pattern; the raw TCP references closed-loop (`--raw-echo`: the same
+    /// frames and client work without the upgrade, so the ceiling is driven exactly like the servers
+    /// it bounds).
+    fn supports(&self, protocol: Protocol, pattern: Pattern) -> bool {
+        protocol == Protocol::WebSocket || pattern == Pattern::ClosedLoop
     }
 
     fn run(&self, spec: &LoadSpec, cpu: usize, work_dir: &Path) -> anyhow::Result<LoadResult> {
@@ -201,6 +218,7 @@ mod tests {
         let spec = LoadSpec {
             target: "127.0.0.1:9000".parse().unwrap(),
             path: "/".to_owned(),
+            protocol: Protocol::WebSocket,
             pattern: Pattern::OpenLoop { rate_per_s: 5000 },
             connections: 100,
             message_bytes: 64,
@@ -214,5 +232,35 @@ mod tests {
         let expected = "--url ws://127.0.0.1:9000/ --scenario echo --connections 100 --duration 3 \
                         --rate 5000 --size 64 --threads 1 --source-addrs 127.0.0.1 --quiet --out /tmp/out.json";
         assert_eq!(args.join(" "), expected);
+    }
+
+    #[test]
+    fn the_raw_tcp_ceiling_is_driven_closed_loop_by_the_same_loadgen_with_raw_echo() {
+        let loadgen = Loadgen {
+            binary: PathBuf::from("switchboard-loadgen"),
+            threads: 1,
+            source_addrs: "127.0.0.1".to_owned(),
+        };
+        assert!(loadgen.supports(Protocol::RawTcp, Pattern::ClosedLoop));
+        assert!(!loadgen.supports(Protocol::RawTcp, Pattern::OpenLoop { rate_per_s: 1 }));
+        assert!(!loadgen.supports(Protocol::RawTcp, Pattern::Idle));
+        assert!(loadgen.supports(Protocol::WebSocket, Pattern::Idle));
+        let spec = LoadSpec {
+            target: "127.0.0.1:9000".parse().unwrap(),
+            path: "/".to_owned(),
+            protocol: Protocol::RawTcp,
+            pattern: Pattern::ClosedLoop,
+            connections: 1000,
+            message_bytes: 1024,
+            duration_s: 3,
+        };
+        let command = loadgen.command(&spec, Path::new("/tmp/out.json"));
+        let args: Vec<_> = command
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert!(args.iter().any(|a| a == "--raw-echo"));
+        assert!(args.iter().any(|a| a == "--closed-loop"));
+        assert!(loadgen.describe(Protocol::RawTcp).contains("--raw-echo"));
     }
 }

@@ -57,6 +57,7 @@ pub fn throughput(
                     let spec_for = |target| LoadSpec {
                         target,
                         path: "/".to_owned(),
+                        protocol: server.protocol(),
                         pattern: Pattern::ClosedLoop,
                         connections,
                         message_bytes,
@@ -126,6 +127,7 @@ pub fn latency(
                 let spec_for = |target| LoadSpec {
                     target,
                     path: "/".to_owned(),
+                    protocol: server.protocol(),
                     pattern: Pattern::OpenLoop { rate_per_s },
                     connections,
                     message_bytes,
@@ -188,6 +190,7 @@ fn idle_once(
     let spec = LoadSpec {
         target: running.addr,
         path: "/".to_owned(),
+        protocol: server.protocol(),
         pattern: Pattern::Idle,
         connections,
         message_bytes: IDLE_MESSAGE_BYTES,

@@ -62,6 +62,12 @@ pub struct Args {
     /// Pin each client thread to its own CPU.
     #[arg(long)]
     pub pin: bool,
+    /// Plain TCP to a byte-echo server instead of WebSocket (the raw TCP ceiling of
+    /// `switchboard-bench`, e.g. `tcp_echo serve`): no upgrade; the same masked frames are sent and
+    /// come back unchanged, still masked. The client does the same work as in a WebSocket run, so the
+    /// two are comparable. `echo` scenario only.
+    #[arg(long)]
+    pub raw_echo: bool,
     /// Source addresses with explicit ports, e.g. 127.0.0.2-127.0.0.60 [default: kernel-chosen].
     #[arg(long)]
     pub source_addrs: Option<String>,
@@ -102,6 +108,7 @@ pub struct ScenarioFile {
     pub size: Option<usize>,
     pub threads: Option<usize>,
     pub pin: Option<bool>,
+    pub raw_echo: Option<bool>,
     pub source_addrs: Option<String>,
     pub connect_rate: Option<f64>,
     pub drain: Option<f64>,
@@ -193,6 +200,7 @@ impl Args {
             drain: secs("drain", self.drain.or(file.drain).unwrap_or(2.0))?,
             in_flight_max: self.in_flight_max.or(file.in_flight_max).unwrap_or(100_000),
             pin_threads: self.pin || file.pin.unwrap_or(false),
+            raw_echo: self.raw_echo || file.raw_echo.unwrap_or(false),
             run_id: run_id(),
             histogram_log: self.histogram_log.clone().or(file.histogram_log),
             chat,

@@ -25,6 +25,8 @@ pub struct Target {
     pub host: String,
     /// Request target.
     pub path: String,
+    /// `--raw-echo`: no upgrade; the server echoes our masked frames back as they are.
+    pub raw_echo: bool,
 }
 
 /// Why a connection failed. Every variant is the server's (or the network's) fault.
@@ -129,11 +131,22 @@ impl ClientConn {
         }
     }
 
-    /// TCP is up: appends the upgrade request to `out`.
-    pub fn handle_connected(&mut self, target: &Target, ctx: &mut Context<'_>, out: &mut Vec<u8>) {
+    /// TCP is up: appends the upgrade request to `out`. Returns `true` when the connection is open at
+    /// once (`--raw-echo`: there is no upgrade, messages may go out now).
+    pub fn handle_connected(
+        &mut self,
+        target: &Target,
+        ctx: &mut Context<'_>,
+        out: &mut Vec<u8>,
+    ) -> bool {
         assert_eq!(self.phase, Phase::Connecting, "connected twice");
         record(&mut ctx.stats.connect, ctx.now_ns - self.started_ns);
         ctx.stats.connected += 1;
+        if target.raw_echo {
+            // What comes back are our own frames, masked: read them as a server reads a client's.
+            self.open(Role::Server, ctx);
+            return true;
+        }
         let subprotocols: &[Subprotocol] = match ctx.chat {
             Some(_) => &[Subprotocol::Binary],
             None => &[],
@@ -147,6 +160,7 @@ impl ClientConn {
         };
         self.handshake = Some(request.write(ctx.rng.nonce(), out));
         self.phase = Phase::Upgrading;
+        false
     }
 
     /// Bytes from the server. Control replies (pong, close) are appended to `out`.
@@ -256,14 +270,20 @@ impl ClientConn {
         };
         self.head = Vec::new();
         self.handshake = None;
-        let assembler = MessageAssembler::new(Role::Client, AssemblerLimits::default())
+        record(&mut ctx.stats.upgrade, ctx.now_ns - self.started_ns);
+        self.open(Role::Client, ctx);
+        Ok(Some(rest))
+    }
+
+    /// Messages may flow; frames are read as `role` reads them (`Role::Server` for our own echoed,
+    /// masked frames in `--raw-echo`).
+    fn open(&mut self, role: Role, ctx: &mut Context<'_>) {
+        let assembler = MessageAssembler::new(role, AssemblerLimits::default())
             .expect("default limits are valid");
         self.assembler = Some(assembler);
         self.phase = Phase::Open;
-        record(&mut ctx.stats.upgrade, ctx.now_ns - self.started_ns);
         ctx.stats.upgraded += 1;
         ctx.stats.open += 1;
-        Ok(Some(rest))
     }
 
     /// Appends the next echo message (intended at `intended_ns`) to `out`; `scratch` holds the payload.
@@ -358,6 +378,7 @@ mod tests {
         Target {
             host: "127.0.0.1:9".into(),
             path: "/".into(),
+            raw_echo: false,
         }
     }
 

@@ -120,6 +120,8 @@ pub struct RunConfig {
     pub in_flight_max: u32,
     /// Pin client thread `i` to the i-th allowed CPU.
     pub pin_threads: bool,
+    /// Plain TCP to a byte-echo server: no upgrade, the masked frames come back masked (`--raw-echo`).
+    pub raw_echo: bool,
     /// Distinguishes this run's message ids from earlier runs against the same server.
     pub run_id: u32,
     /// Where to write the HdrHistogram interval log, if anywhere.
@@ -164,6 +166,12 @@ pub enum ConfigError {
         /// What is wrong with it.
         why: String,
     },
+    /// `--raw-echo` with a scenario other than `echo`.
+    #[error(
+        "--raw-echo drives a byte-echo server with the echo scenario only; scenario {0} needs a \
+         WebSocket server"
+    )]
+    RawEchoScenario(String),
     /// `--source-addrs` is not `A.B.C.D` or `A.B.C.D-A.B.C.E`.
     #[error("bad --source-addrs {0:?}: expected IPv4 A.B.C.D or a range A.B.C.D-A.B.C.E")]
     BadSourceAddrs(String),
@@ -224,6 +232,9 @@ impl RunConfig {
         }
         if self.scenario.is_chat() != self.chat.is_some() {
             return Err(ConfigError::MissingAuth);
+        }
+        if self.raw_echo && self.scenario != Scenario::Echo {
+            return Err(ConfigError::RawEchoScenario(format!("{:?}", self.scenario)));
         }
         if let Some(params) = &self.chat {
             params.validate()?;

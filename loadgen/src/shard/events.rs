@@ -15,13 +15,14 @@ pub(super) struct DataOutcome {
 }
 
 impl State {
-    /// TCP connected: returns the upgrade request to send.
-    pub(super) fn on_connected(&mut self, conn: ConnId) -> Vec<u8> {
+    /// TCP connected: returns the upgrade request to send, and whether the connection is open already
+    /// (`--raw-echo`).
+    pub(super) fn on_connected(&mut self, conn: ConnId) -> (Vec<u8>, bool) {
         let mut out = self.free_buffers.pop().unwrap_or_default();
         let now_ns = self.now_ns();
         let target = self.target.clone();
         let Some(entry) = entry_mut(&mut self.entries, conn) else {
-            return out;
+            return (out, false);
         };
         let mut ctx = Context {
             stats: &mut self.stats,
@@ -29,8 +30,8 @@ impl State {
             now_ns,
             chat: self.chat.as_mut(),
         };
-        entry.client.handle_connected(&target, &mut ctx, &mut out);
-        out
+        let open = entry.client.handle_connected(&target, &mut ctx, &mut out);
+        (out, open)
     }
 
     pub(super) fn on_connect_failed(&mut self, conn: ConnId, cause: Errno) {

@@ -179,6 +179,7 @@ impl Shard {
             target: Target {
                 host: config.host.clone(),
                 path: config.path.clone(),
+                raw_echo: config.raw_echo,
             },
             thread,
             epoch: Instant::now(),
@@ -299,8 +300,11 @@ impl Shard {
                     self.apply(conn, outcome);
                 }
                 Event::Connected { conn } => {
-                    let out = self.state.on_connected(conn);
+                    let (out, open) = self.state.on_connected(conn);
                     self.send(conn, out);
+                    if open && self.state.stage == Stage::Running {
+                        self.start_load(conn);
+                    }
                 }
                 Event::ConnectFailed { conn, cause } => self.state.on_connect_failed(conn, cause),
                 Event::SendComplete { conn, buf, result } => {
