@@ -208,6 +208,13 @@ mod tests {
         assert!(parse_tcp_echo_load("nothing").is_err());
     }
 
+    fn args_of(command: &Command) -> Vec<String> {
+        command
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
     #[test]
     fn loadgen_command_line() {
         let loadgen = Loadgen {
@@ -224,11 +231,7 @@ mod tests {
             message_bytes: 64,
             duration_s: 3,
         };
-        let command = loadgen.command(&spec, Path::new("/tmp/out.json"));
-        let args: Vec<_> = command
-            .get_args()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
+        let args = args_of(&loadgen.command(&spec, Path::new("/tmp/out.json")));
         let expected = "--url ws://127.0.0.1:9000/ --scenario echo --connections 100 --duration 3 \
                         --rate 5000 --size 64 --threads 1 --source-addrs 127.0.0.1 --quiet --out /tmp/out.json";
         assert_eq!(args.join(" "), expected);
@@ -254,11 +257,7 @@ mod tests {
             message_bytes: 1024,
             duration_s: 3,
         };
-        let command = loadgen.command(&spec, Path::new("/tmp/out.json"));
-        let args: Vec<_> = command
-            .get_args()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
+        let args = args_of(&loadgen.command(&spec, Path::new("/tmp/out.json")));
         assert!(args.iter().any(|a| a == "--raw-echo"));
         assert!(args.iter().any(|a| a == "--closed-loop"));
         assert!(loadgen.describe(Protocol::RawTcp).contains("--raw-echo"));
