@@ -130,8 +130,7 @@ pub trait LoadDriver: Sync {
     fn name(&self) -> &'static str;
 
     /// How it drives a server speaking `protocol`, for the results' "load driver" column.
-    fn describe(&self, protocol: Protocol) -> String {
-        let _ = protocol;
+    fn describe(&self, _protocol: Protocol) -> String {
         self.name().to_owned()
     }
 

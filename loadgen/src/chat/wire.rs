@@ -115,10 +115,16 @@ impl Writer {
         self.write(&Message::Resume(resume), mask, out);
     }
 
-    /// A `history_query` for the page of `conversation` before `before_sequence`, as
-    /// `(query_id, conversation, before_sequence)`, of [`HISTORY_PAGE_MAX`] messages.
-    pub fn history_query(&mut self, query: (u32, u64, u64), mask: [u8; 4], out: &mut Vec<u8>) {
-        let (query_id, conversation_id, before_sequence) = query;
+    /// A `history_query` (id `query_id`) for the page of [`HISTORY_PAGE_MAX`] messages of
+    /// `conversation_id` before `before_sequence`.
+    pub fn history_query(
+        &mut self,
+        query_id: u32,
+        conversation_id: u64,
+        before_sequence: u64,
+        mask: [u8; 4],
+        out: &mut Vec<u8>,
+    ) {
         let query = HistoryQuery {
             query_id,
             conversation_id,
@@ -154,16 +160,13 @@ pub fn frames(
             messages.push((frame.lane, frame.body.to_message()));
             continue;
         };
-        let reassembler = match reassembler {
-            Some(reassembler) => reassembler,
-            None => reassembler.insert(Box::new(
-                Reassembler::new(ReassemblerConfig {
-                    message_bytes_max: BODY_BYTES_MAX,
-                    ..ReassemblerConfig::default()
-                })
-                .expect("valid reassembler limits"),
-            )),
-        };
+        let reassembler = reassembler.get_or_insert_with(|| {
+            let config = ReassemblerConfig {
+                message_bytes_max: BODY_BYTES_MAX,
+                ..ReassemblerConfig::default()
+            };
+            Box::new(Reassembler::new(config).expect("valid reassembler limits"))
+        });
         let whole = reassembler
             .push(piece)
             .map_err(|error| ClientError::BadFrame(format!("fragment: {error}")))?;

@@ -223,9 +223,7 @@ impl ChatWorld {
             .entry(gap.conversation_id)
             .or_default();
         if let Some(before) = track.begin_paging(gap.from_sequence, gap.to_sequence) {
-            self.next_query_id = self.next_query_id.wrapping_add(1);
-            let query = (self.next_query_id, gap.conversation_id, before);
-            self.writer.history_query(query, ctx.rng.mask(), out);
+            self.ask_history(gap.conversation_id, before, ctx, out);
         }
     }
 
@@ -246,10 +244,22 @@ impl ChatWorld {
         let (new, next) = track.page(&sequences, result.has_more);
         ctx.stats.history_paged += new;
         if let Some(before) = next {
-            self.next_query_id = self.next_query_id.wrapping_add(1);
-            let query = (self.next_query_id, result.conversation_id, before);
-            self.writer.history_query(query, ctx.rng.mask(), out);
+            self.ask_history(result.conversation_id, before, ctx, out);
         }
+    }
+
+    /// Appends a `history_query` for the page of `conversation` before `before` to `out`.
+    fn ask_history(
+        &mut self,
+        conversation: u64,
+        before: u64,
+        ctx: &mut ChatContext<'_>,
+        out: &mut Vec<u8>,
+    ) {
+        self.next_query_id = self.next_query_id.wrapping_add(1);
+        let mask = ctx.rng.mask();
+        self.writer
+            .history_query(self.next_query_id, conversation, before, mask, out);
     }
 
     /// `welcome`: resume every followed conversation, re-send what was never acked.
