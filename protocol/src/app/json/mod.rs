@@ -16,8 +16,11 @@
 //!
 //! Parsing uses `simd-json`, which parses the caller's `&mut [u8]` in place (it rewrites the buffer).
 
+mod depth;
 mod read;
 mod write;
+
+pub use depth::JSON_NESTING_DEPTH_MAX;
 
 pub use read::parse_json;
 pub use write::encode_json;
@@ -42,6 +45,13 @@ pub enum JsonError {
     /// `"kind"` names no known kind. Error code `unknown_kind`.
     #[error("unknown kind {0:?}")]
     UnknownKind(String),
+    /// Arrays and objects nest deeper than [`JSON_NESTING_DEPTH_MAX`]: refused by a linear scan before
+    /// any recursive parse, so hostile input cannot exhaust a shard's stack. Error code `malformed_frame`.
+    #[error("JSON nests deeper than {depth_max} levels")]
+    TooDeep {
+        /// The limit that was exceeded.
+        depth_max: usize,
+    },
     /// A field has the wrong type or an out-of-range value. Error code `malformed_frame`.
     #[error("field {field:?}: expected {expected}")]
     InvalidField {

@@ -12,7 +12,11 @@ use crate::app::kind::{Kind, Lane};
 use crate::app::model::*;
 
 /// Parses one text message. simd-json works in place, so `text` is overwritten with scratch data.
+///
+/// Input nesting deeper than [`super::JSON_NESTING_DEPTH_MAX`] is refused with [`JsonError::TooDeep`]
+/// before simd-json (whose value builder recurses) sees it.
 pub fn parse_json(text: &mut [u8]) -> Result<OwnedFrame, JsonError> {
+    super::depth::check_depth(text, super::JSON_NESTING_DEPTH_MAX)?;
     let value =
         simd_json::to_borrowed_value(text).map_err(|error| JsonError::Syntax(error.to_string()))?;
     let fields = Fields::new(&value)?;
@@ -474,6 +478,32 @@ mod tests {
                 field: "mode",
                 expected: "a known name or an integer"
             })
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_parsing() {
+        // The finding: ~12,000 nested arrays overflowed a shard thread's stack inside simd-json.
+        let mut text = format!("{}{}", "[".repeat(12_000), "]".repeat(12_000)).into_bytes();
+        assert_eq!(
+            parse_json(&mut text),
+            Err(JsonError::TooDeep {
+                depth_max: super::super::JSON_NESTING_DEPTH_MAX
+            })
+        );
+        let mut nested_field = format!(
+            r#"{{"kind":"ping","extra":{}{}}}"#,
+            "{\"a\":".repeat(40),
+            "1".to_owned() + &"}".repeat(40)
+        )
+        .into_bytes();
+        assert!(matches!(
+            parse_json(&mut nested_field),
+            Err(JsonError::TooDeep { .. })
+        ));
+        assert_eq!(
+            JsonError::TooDeep { depth_max: 32 }.reaction(),
+            crate::app::error::Reaction::ErrorFrame(ErrorCode::MALFORMED_FRAME)
         );
     }
 
