@@ -53,6 +53,12 @@ admin_listen = "off"
 data_dir = "$WORK/data"
 [chat]
 routing_enabled = true
+# Load tests drive a few connections far harder than a person: lift the per-client quotas.
+connection_requests_per_second_max = 10000000
+user_requests_per_second_max = 10000000
+tenant_requests_per_second_max = 10000000
+customer_open_conversations_max = 1000000
+tenant_open_conversations_max = 1000000
 [log]
 durability = "$durability"
 [auth]

@@ -46,6 +46,7 @@ fn start_chat_server(dir: &Path) -> Server {
     // Buffered keeps the test quick on a shared disk; fsync is covered by the server's own tests.
     config.log.durability = Durability::Buffered;
     config.limits.drain_timeout_ms = 2_000;
+    config.chat.lift_client_quotas();
     config.validate().expect("chat test configuration is valid");
     Server::start(&config).expect("chat server starts")
 }

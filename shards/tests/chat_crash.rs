@@ -36,7 +36,8 @@ fn free_port() -> SocketAddr {
 fn write_config(dir: &Path, addr: SocketAddr, durability: &str) -> PathBuf {
     let config = format!(
         "listen = \"{addr}\"\nshards = 2\nmode = \"chat\"\nadmin_listen = \"off\"\n\
-         data_dir = \"{data}\"\n[chat]\nreplay_messages_max = 100000\nrouting_enabled = false\n\
+         data_dir = \"{data}\"\n[chat]\nreplay_messages_max = 100000\nreplay_bytes_max = 67108864\nrouting_enabled = false\n\
+         connection_requests_per_second_max = 10000000\nuser_requests_per_second_max = 10000000\n\
          [log]\ndurability = \"{durability}\"\n\
          [auth]\nactive_key_id = \"{KEY_ID}\"\nkeys = [{{ id = \"{KEY_ID}\", secret_hex = \"{KEY_HEX}\" }}]\n",
         data = dir.join("data").display()

@@ -31,6 +31,31 @@ pub struct ChatConfig {
     /// Whether the routing/AI shard runs: bot answers, tickets, handoffs and agent assignment. Off, the
     /// server is plain messaging: new conversations wait in `fallback_group` for its agents.
     pub routing_enabled: bool,
+    /// Bytes of message text in one `history_result` page; older messages of a fuller page are left for
+    /// the next page (`has_more`).
+    pub history_page_bytes_max: u64,
+    /// Bytes of message text replayed for one resume position; older missing messages are reported as
+    /// a `gap` (`unavailable`) that the client pages in with `history_query`.
+    pub replay_bytes_max: u64,
+    /// Reads (`history_query` pages, resume positions) of one connection being served by owners at
+    /// once. Further reads wait on the connection's shard and go out as answers are queued and the
+    /// client reads them, so what a client asks can never queue more than its send queue holds.
+    pub reads_in_flight_per_connection_max: u64,
+    /// Reads one connection may have waiting; more get `rate_limited` with `retry_after_ms`.
+    pub reads_pending_per_connection_max: u64,
+    /// Requests (send, resume position, history, typing, read receipt, state change) one connection may
+    /// make per second on average (token bucket; bursts up to one second's worth). More get
+    /// `rate_limited` with `retry_after_ms`, and the rest of that WebSocket message is dropped.
+    pub connection_requests_per_second_max: u64,
+    /// As `connection_requests_per_second_max`, for all connections of one user on one shard.
+    pub user_requests_per_second_max: u64,
+    /// As `connection_requests_per_second_max`, for all connections of one tenant on one shard.
+    pub tenant_requests_per_second_max: u64,
+    /// Conversations of one customer that are not resolved, per owner shard (a node holds at most this
+    /// many times its shard count); opening or re-opening more gets `rate_limited`.
+    pub customer_open_conversations_max: u64,
+    /// As `customer_open_conversations_max`, for all customers of one tenant, per owner shard.
+    pub tenant_open_conversations_max: u64,
 }
 
 impl Default for ChatConfig {
@@ -45,11 +70,31 @@ impl Default for ChatConfig {
             typing_interval_ms_min: 1_000,
             fallback_group: 1,
             routing_enabled: true,
+            history_page_bytes_max: 262_144,
+            replay_bytes_max: 524_288,
+            reads_in_flight_per_connection_max: 2,
+            reads_pending_per_connection_max: 512,
+            connection_requests_per_second_max: 200,
+            user_requests_per_second_max: 400,
+            tenant_requests_per_second_max: 50_000,
+            customer_open_conversations_max: 32,
+            tenant_open_conversations_max: 500_000,
         }
     }
 }
 
 impl ChatConfig {
+    /// Lifts the per-client request and open-conversation quotas to their maximum, for load generators
+    /// and tests that drive a few connections far harder than a person would.
+    pub fn lift_client_quotas(&mut self) {
+        const RATE_MAX: u64 = 10_000_000;
+        self.connection_requests_per_second_max = RATE_MAX;
+        self.user_requests_per_second_max = RATE_MAX;
+        self.tenant_requests_per_second_max = RATE_MAX;
+        self.customer_open_conversations_max = self.conversations_per_shard_max.min(1_000_000);
+        self.tenant_open_conversations_max = self.conversations_per_shard_max;
+    }
+
     /// Checks every field's range.
     ///
     /// # Errors
@@ -87,6 +132,72 @@ impl ChatConfig {
             self.typing_interval_ms_min,
             0,
             600_000,
+        )?;
+        self.validate_reads()?;
+        self.validate_quotas()
+    }
+
+    /// The bounds of what one connection may read at once.
+    fn validate_reads(&self) -> Result<(), ConfigError> {
+        let text = self.text_bytes_max;
+        ConfigError::check_range(
+            "chat.history_page_bytes_max",
+            self.history_page_bytes_max,
+            text,
+            16 * 1_048_576,
+        )?;
+        ConfigError::check_range(
+            "chat.replay_bytes_max",
+            self.replay_bytes_max,
+            text,
+            64 * 1_048_576,
+        )?;
+        ConfigError::check_range(
+            "chat.reads_in_flight_per_connection_max",
+            self.reads_in_flight_per_connection_max,
+            1,
+            64,
+        )?;
+        // A whole resume must fit in the queue, or a client resuming every conversation it may follow
+        // would be refused positions.
+        ConfigError::check_range(
+            "chat.reads_pending_per_connection_max",
+            self.reads_pending_per_connection_max,
+            self.resume_positions_max,
+            65_536,
+        )
+    }
+
+    /// The request rates and open-conversation quotas.
+    fn validate_quotas(&self) -> Result<(), ConfigError> {
+        for (field, value) in [
+            (
+                "chat.connection_requests_per_second_max",
+                self.connection_requests_per_second_max,
+            ),
+            (
+                "chat.user_requests_per_second_max",
+                self.user_requests_per_second_max,
+            ),
+            (
+                "chat.tenant_requests_per_second_max",
+                self.tenant_requests_per_second_max,
+            ),
+        ] {
+            ConfigError::check_range(field, value, 1, 10_000_000)?;
+        }
+        ConfigError::check_range(
+            "chat.customer_open_conversations_max",
+            self.customer_open_conversations_max,
+            1,
+            1_000_000,
+        )?;
+        ConfigError::check_range(
+            "chat.tenant_open_conversations_max",
+            self.tenant_open_conversations_max,
+            self.customer_open_conversations_max,
+            self.conversations_per_shard_max
+                .max(self.customer_open_conversations_max),
         )
     }
 }

@@ -109,6 +109,12 @@ impl Request {
             | Request::Update { conversation, .. } => *conversation,
         }
     }
+
+    /// Whether this request reads (and so is answered with a page or a replay, bounded in bytes and
+    /// admitted by the connection's [`super::reads::ReadGate`]).
+    pub fn is_read(&self) -> bool {
+        matches!(self, Request::Resume { .. } | Request::History { .. })
+    }
 }
 
 /// The owner's answer to one connection.
@@ -122,6 +128,9 @@ pub struct Reply {
     pub resumed: Option<u64>,
     /// Set when the connection was refused access: it stops following this conversation.
     pub refused: Option<u64>,
+    /// Set when this reply answers a read ([`Request::is_read`]): every read gets exactly one such
+    /// reply, which frees its place at the connection's [`super::reads::ReadGate`].
+    pub completes_read: bool,
 }
 
 /// One frame for every connection following a conversation (and the participants' other devices).

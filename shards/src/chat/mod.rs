@@ -15,6 +15,10 @@
 //! - [`owner`]: [`Owner`], the only writer of a conversation: sequence, de-duplication, masking, append,
 //!   ack after commit, fan-out, replay, history.
 //! - [`session`]: [`Session`], one connection's switchboard.v1 session (hello, token, requests).
+//! - [`reads`]: [`reads::ReadGate`], the reads of one connection in flight and waiting, so that what a
+//!   client asks to read can never queue more than its send queue holds.
+//! - [`quota`]: [`quota::RateBucket`], the token bucket behind the per-connection, per-user and per-tenant
+//!   request quotas.
 //! - [`local`]: [`LocalIndex`], which local connections follow which conversations.
 //!
 //! ## Guarantees and how they are kept
@@ -36,6 +40,8 @@ pub mod ids;
 pub mod local;
 pub mod messages;
 pub mod owner;
+pub mod quota;
+pub mod reads;
 pub mod recovery;
 pub mod session;
 pub mod stored;

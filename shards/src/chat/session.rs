@@ -16,6 +16,8 @@ use super::config::{ChatConfig, HISTORY_PAGE_MAX};
 use super::ids::new_conversation_id;
 use super::messages::{Request, StateChange};
 use super::owner::error_frame;
+use super::quota::RateBucket;
+use super::reads::ReadGate;
 use crate::auth::{Claims, Keyring, TokenError, VerifyOptions};
 
 /// Longest `reason` a client may give in a `conversation_update`, bytes.
@@ -44,7 +46,7 @@ pub enum SessionOutput {
     Authenticated(Arc<Claims>),
     /// Close the connection with this code (after the frames already queued).
     Close(u16),
-    /// A token was refused (for counters and logs; the reason is never sent to the client).
+    /// A token was refused (for counters and logs; the client's `error` frame says why).
     Unauthorized(TokenError),
     /// A complete frame arrived on this lane (for the per-lane message counts).
     Received(Lane),
@@ -70,8 +72,10 @@ pub struct SessionContext<'a> {
 pub struct Follow {
     /// The conversation.
     pub conversation: u64,
-    /// When the last typing indicator was fanned out, for the typing rate limit.
+    /// When the last "started typing" was fanned out, for the typing rate limit.
     pub typing_at_ms: Option<u64>,
+    /// The state of the last typing indicator fanned out: a repeat of it is dropped.
+    pub typing_active: bool,
 }
 
 /// One connection's switchboard.v1 session.
@@ -84,6 +88,10 @@ pub struct Session {
     reassembler: Option<Box<Reassembler>>,
     follows: Vec<Follow>,
     frame_limits: FrameLimits,
+    /// This connection's reads in flight and waiting.
+    reads: ReadGate,
+    /// This connection's request quota (`chat.connection_requests_per_second_max`), full when first used.
+    quota: Option<RateBucket>,
 }
 
 impl Session {
@@ -105,7 +113,22 @@ impl Session {
                     FrameLimits::BODY_BYTES_MAX_MAX,
                 ),
             },
+            reads: ReadGate::default(),
+            quota: None,
         }
+    }
+
+    /// This connection's reads in flight and waiting (driven by the shard).
+    pub fn reads_mut(&mut self) -> &mut ReadGate {
+        &mut self.reads
+    }
+
+    /// Takes one request from this connection's quota at `now_ms` (a full bucket of `rate_per_second`
+    /// the first time), or says how many milliseconds until one is available.
+    pub fn take_quota(&mut self, rate_per_second: u64, now_ms: u64) -> Result<(), u64> {
+        self.quota
+            .get_or_insert_with(|| RateBucket::full(rate_per_second, now_ms))
+            .take(rate_per_second, now_ms)
     }
 
     /// The negotiated encoding.
@@ -134,6 +157,7 @@ impl Session {
             self.follows.push(Follow {
                 conversation,
                 typing_at_ms: None,
+                typing_active: false,
             });
         }
     }
@@ -365,7 +389,10 @@ impl Session {
                 out.push(SessionOutput::Authenticated(claims));
             }
             Err(error) => {
-                out.push(refusal(ErrorCode::UNAUTHORIZED, "token refused"));
+                out.push(refusal(
+                    ErrorCode::UNAUTHORIZED,
+                    &format!("token refused: {error}"),
+                ));
                 out.push(SessionOutput::Unauthorized(error));
                 out.push(SessionOutput::Close(CLOSE_POLICY));
             }
@@ -388,14 +415,15 @@ impl Session {
             .iter_mut()
             .find(|follow| follow.conversation == conversation)
             .expect("just followed");
-        // A "stopped typing" always goes through; "started" at most once per interval.
-        if active
-            && follow
-                .typing_at_ms
-                .is_some_and(|at| ctx.now_ms < at + interval)
-        {
+        // "Stopped" goes through once after "started" (a repeat of it is dropped: 20,000 in one message
+        // all reached the follower before); "started" at most once per interval.
+        let repeat_too_soon = follow
+            .typing_at_ms
+            .is_some_and(|at| ctx.now_ms < at + interval);
+        if (!active && !follow.typing_active) || (active && repeat_too_soon) {
             return;
         }
+        follow.typing_active = active;
         if active {
             follow.typing_at_ms = Some(ctx.now_ms);
         }
@@ -429,6 +457,7 @@ impl Session {
         self.follows.push(Follow {
             conversation,
             typing_at_ms: None,
+            typing_active: false,
         });
         true
     }

@@ -234,6 +234,25 @@ impl Connection {
         });
     }
 
+    /// Takes back the upgrade just accepted: the layer above refused it while handling
+    /// [`ConnectionEvent::Opened`] (a token that does not verify: 401; chat mode without a switchboard
+    /// subprotocol: 400). The queued `101` is replaced by a `status` response with `body`, any frames that
+    /// arrived with the request are dropped, and the connection closes after flushing the response.
+    ///
+    /// Only valid before the `101` was transmitted, which holds while the shard handles the `Opened`
+    /// event: events are polled before the flush that writes the response.
+    pub fn refuse_upgrade(&mut self, status: u16, body: &str, now_ms: u64) {
+        assert!(
+            self.http_out.starts_with(b"HTTP/1.1 101"),
+            "refuse_upgrade after the 101 was transmitted"
+        );
+        self.http_out.clear();
+        self.events.clear();
+        self.send_queue.discard_data();
+        write_rejection(&mut self.http_out, status, body);
+        self.finish(CloseReason::HandshakeRejected { status }, now_ms);
+    }
+
     fn reject_handshake(&mut self, error: &HandshakeError, now_ms: u64) {
         error.write_response(&mut self.http_out);
         self.handshake_buf = Vec::new();

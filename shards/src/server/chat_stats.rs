@@ -15,7 +15,7 @@ use crate::routing::agents::GroupFairness;
 use crate::routing::shard::{GroupConfig, RoutingCounters};
 
 /// Every chat counter, by metric label, in a fixed order.
-pub const CHAT_COUNTERS: [&str; 16] = [
+pub const CHAT_COUNTERS: [&str; 18] = [
     "messages_stored",
     "duplicates",
     "conversations_created",
@@ -32,6 +32,8 @@ pub const CHAT_COUNTERS: [&str; 16] = [
     "pii_detected",
     "pii_changed",
     "access_revoked",
+    "quota_refusals",
+    "reads_refused",
 ];
 
 /// The publishing side (owned by the shard thread).

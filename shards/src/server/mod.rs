@@ -382,6 +382,8 @@ fn chat_setups(
             log: config.log_config(),
             overload: config.overload.clone(),
             shards,
+            send_queue_bytes_max: usize::try_from(config.limits.send_queue_bytes_max)
+                .unwrap_or(usize::MAX),
         })
         .collect();
     Ok((setups, routing))

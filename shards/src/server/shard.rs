@@ -462,9 +462,9 @@ impl Shard {
                         chat.opened(entry, &request, now);
                     }
                 }
-                (ConnectionEvent::Message { payload, .. }, Some(chat)) => {
+                (ConnectionEvent::Message { kind, payload }, Some(chat)) => {
                     let interval = self.heartbeat_interval_ms;
-                    chat.message(&mut self.table, conn, &payload, now, interval);
+                    chat.message(&mut self.table, conn, (kind, &payload), now, interval);
                     self.stats.count_in_by_lane(chat.take_lanes_in());
                 }
                 (ConnectionEvent::AppDeadline, Some(chat)) => chat.deadline(entry, now),

@@ -71,6 +71,8 @@ pub fn chat_config(shards: usize, dir: &Path) -> ServeConfig {
     // A busy test machine makes slow ticks; load shedding (and its `status` frames) only where a test
     // turns it on.
     config.overload.enabled = false;
+    // These tests drive a few connections as fast as they can; the quotas have tests of their own.
+    config.chat.lift_client_quotas();
     config.validate().expect("test configuration is valid");
     config
 }

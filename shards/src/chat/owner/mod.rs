@@ -19,6 +19,7 @@ use switchboard_protocol::app::{
 use tracing::{error, warn};
 
 mod commit;
+mod open_count;
 mod replay;
 mod routing;
 #[cfg(test)]
@@ -35,6 +36,7 @@ use super::stored::{StoredMessage, StoredState, META_CONVERSATION, RECORD_MESSAG
 use crate::auth::{authorize, Action, Claims, Role};
 use crate::log::{LogError, LogFile, LogStorage, Lsn, RecordHeader, ShardLog};
 use crate::routing::shard::RoutingInput;
+use open_count::OpenCount;
 
 /// The file handle type of a storage's segments (a raw fd on disk).
 pub type FileHandle<S> = <<S as LogStorage>::File as LogFile>::Handle;
@@ -112,6 +114,8 @@ pub struct OwnerCounters {
     pub history_queries: u64,
     /// Log failures (append or commit).
     pub log_errors: u64,
+    /// Conversations not opened or re-opened because the customer or tenant had too many open.
+    pub quota_refusals: u64,
 }
 
 /// A message appended but not yet covered by a commit.
@@ -145,6 +149,8 @@ pub struct Owner<S: LogStorage> {
     scratch: Vec<u8>,
     /// Transfers sent to the routing shard, by conversation: who asked, and the reason text.
     transfers: HashMap<u64, (ConnRef, String)>,
+    /// Open conversations by customer and tenant, for the open-conversation quotas.
+    open: OpenCount,
 }
 
 impl<S: LogStorage> std::fmt::Debug for Owner<S> {
@@ -172,6 +178,7 @@ impl<S: LogStorage> Owner<S> {
     ) -> Result<Self, LogError> {
         let conversations = recover_conversations(&log, shards)?;
         let meta_seq = log.last_sequence(META_CONVERSATION).unwrap_or(0);
+        let open = OpenCount::of(conversations.values());
         Ok(Owner {
             shard,
             shards,
@@ -186,6 +193,7 @@ impl<S: LogStorage> Owner<S> {
             pii_counts: PiiCounts::default(),
             scratch: Vec::new(),
             transfers: HashMap::new(),
+            open,
         })
     }
 
@@ -233,12 +241,62 @@ impl<S: LogStorage> Owner<S> {
     }
 
     /// Handles one request from `from` at wall-clock `wall_ms` (Unix milliseconds, stored as `sent_at_ms`).
+    /// A read ([`Request::is_read`]) is answered by exactly one reply marked `completes_read`.
     pub fn handle(&mut self, from: ConnRef, principal: &Claims, request: Request, wall_ms: u64) {
+        let is_read = request.is_read();
+        let outputs_before = self.out.len();
+        self.handle_request(from, principal, request, wall_ms);
+        if is_read {
+            self.mark_read_answered(from, outputs_before);
+        }
+    }
+
+    /// Marks the reply to `from` pushed since `outputs_before` as the answer of a read.
+    fn mark_read_answered(&mut self, from: ConnRef, outputs_before: usize) {
+        let answer = self
+            .out
+            .range_mut(outputs_before..)
+            .find_map(|output| match output {
+                Outbound::Reply(reply) if reply.to == from => Some(reply),
+                _ => None,
+            });
+        match answer {
+            Some(reply) => reply.completes_read = true,
+            None => {
+                // Every read path replies; a silent one would stall the connection's reads for good.
+                debug_assert!(false, "a read was not answered");
+                self.out.push_back(Outbound::Reply(Reply {
+                    to: from,
+                    frames: Vec::new(),
+                    resumed: None,
+                    refused: None,
+                    completes_read: true,
+                }));
+            }
+        }
+    }
+
+    fn handle_request(
+        &mut self,
+        from: ConnRef,
+        principal: &Claims,
+        request: Request,
+        wall_ms: u64,
+    ) {
         let conversation_id = request.conversation();
         if let Request::Send { create: true, .. } = &request {
             if !self.conversations.contains_key(&conversation_id) {
-                if let Err(code) = self.create(conversation_id, principal) {
-                    return self.refuse(from, code, "cannot open a conversation", conversation_id);
+                match self.create(conversation_id, principal) {
+                    Ok(()) => {}
+                    Err(ErrorCode::RATE_LIMITED) => return self.too_many_open(from),
+                    Err(code) => {
+                        return self.refuse(
+                            from,
+                            code,
+                            "cannot open a conversation",
+                            conversation_id,
+                        )
+                    }
                 }
             }
         }
@@ -273,6 +331,11 @@ impl<S: LogStorage> Owner<S> {
                 .lookup_message(&request_message_id(&request))
                 .is_none()
         {
+            let (tenant, customer) = (conversation.tenant, conversation.customer);
+            if !self.open.allows(tenant, customer, &self.config) {
+                self.counters.quota_refusals += 1;
+                return self.too_many_open(from);
+            }
             self.reopen(conversation_id);
         }
         match request {
@@ -331,6 +394,13 @@ impl<S: LogStorage> Owner<S> {
         if principal.role != Role::Customer {
             return Err(ErrorCode::FORBIDDEN);
         }
+        if !self
+            .open
+            .allows(principal.tenant, principal.user, &self.config)
+        {
+            self.counters.quota_refusals += 1;
+            return Err(ErrorCode::RATE_LIMITED);
+        }
         if self.conversations.len() as u64 >= self.config.conversations_per_shard_max {
             warn!(
                 shard = self.shard,
@@ -346,6 +416,7 @@ impl<S: LogStorage> Owner<S> {
         self.append_state(&conversation)
             .map_err(|_| ErrorCode::INTERNAL)?;
         self.conversations.insert(id, conversation);
+        self.open.opened(principal.tenant, principal.user);
         self.counters.conversations_created += 1;
         Ok(())
     }
@@ -539,6 +610,7 @@ impl<S: LogStorage> Owner<S> {
             frames,
             resumed: None,
             refused: None,
+            completes_read: false,
         }));
     }
 
@@ -548,7 +620,20 @@ impl<S: LogStorage> Owner<S> {
             frames: vec![error_frame(code, why, None)],
             resumed: None,
             refused: Some(conversation),
+            completes_read: false,
         }));
+    }
+
+    /// The customer (or its tenant) has too many conversations open to open or re-open another.
+    fn too_many_open(&mut self, to: ConnRef) {
+        self.reply(
+            to,
+            vec![error_frame(
+                ErrorCode::RATE_LIMITED,
+                "too many open conversations; resolve one first",
+                Some(OPEN_QUOTA_RETRY_AFTER_MS),
+            )],
+        );
     }
 
     fn log_failed(&mut self, from: ConnRef, conversation: u64, error: &LogError) {
@@ -564,6 +649,9 @@ impl<S: LogStorage> Owner<S> {
         );
     }
 }
+
+/// How long a customer refused for having too many open conversations is told to wait, milliseconds.
+const OPEN_QUOTA_RETRY_AFTER_MS: u32 = 60_000;
 
 /// The value routing assumes for a customer whose token carries none, `0..=1`.
 pub const UNRATED_CUSTOMER_VALUE: f32 = 0.5;

@@ -7,6 +7,7 @@ use super::Owner;
 use crate::chat::frames::{deliver_frame, gap_frame};
 use crate::chat::messages::{ConnRef, Reply};
 use crate::chat::owner::Outbound;
+use crate::chat::reads::READ_MESSAGE_OVERHEAD_BYTES;
 use crate::chat::stored::StoredMessage;
 use crate::log::LogStorage;
 
@@ -33,7 +34,21 @@ impl<S: LogStorage> Owner<S> {
                 .log
                 .read(conversation_id, from_seq, current, usize::MAX)
             {
-                Ok(records) => {
+                Ok(mut records) => {
+                    // Too many bytes to replay: the oldest records are a gap paged in with
+                    // `history_query`, so one resume position never queues more than replay_bytes_max.
+                    let keep = newest_within(&records, self.config.replay_bytes_max);
+                    if keep < records.len() {
+                        let first_kept = records[records.len() - keep].header.sequence;
+                        records.drain(..records.len() - keep);
+                        frames.push(gap_frame(
+                            conversation_id,
+                            from_seq,
+                            first_kept - 1,
+                            GapReason::UNAVAILABLE,
+                        ));
+                        from_seq = first_kept;
+                    }
                     self.replay_frames(conversation_id, from_seq, current, &records, &mut frames)
                 }
                 Err(error) => {
@@ -57,6 +72,7 @@ impl<S: LogStorage> Owner<S> {
             frames,
             resumed: Some(conversation_id),
             refused: None,
+            completes_read: false,
         }));
     }
 
@@ -143,13 +159,17 @@ impl<S: LogStorage> Owner<S> {
         let limit = u64::from(limit.clamp(1, crate::chat::config::HISTORY_PAGE_MAX));
         let first = below.saturating_sub(limit).max(1);
         let mut messages = Vec::new();
+        let mut has_more = first > 1;
         if below > 1 {
             match self
                 .log
                 .read(conversation_id, first, below - 1, limit as usize)
             {
                 Ok(records) => {
-                    for record in &records {
+                    // The newest messages that fit history_page_bytes_max; the rest is the next page.
+                    let keep = newest_within(&records, self.config.history_page_bytes_max);
+                    has_more |= keep < records.len();
+                    for record in &records[records.len() - keep..] {
                         if let Ok(stored) = StoredMessage::decode(&record.payload) {
                             if let Message::Deliver(deliver) =
                                 deliver_frame(&record.header, &stored).message
@@ -166,8 +186,23 @@ impl<S: LogStorage> Owner<S> {
             query_id,
             conversation_id,
             messages,
-            has_more: first > 1,
+            has_more,
         };
         self.reply(from, vec![OwnedFrame::new(Message::HistoryResult(result))]);
     }
+}
+
+/// How many of the newest `records` fit in `bytes_max` (payload plus [`READ_MESSAGE_OVERHEAD_BYTES`]
+/// each); at least one, so a page or replay always makes progress.
+fn newest_within(records: &[crate::log::Record], bytes_max: u64) -> usize {
+    let mut bytes = 0u64;
+    let mut keep = 0;
+    for record in records.iter().rev() {
+        bytes += record.payload.len() as u64 + READ_MESSAGE_OVERHEAD_BYTES;
+        if bytes > bytes_max && keep > 0 {
+            break;
+        }
+        keep += 1;
+    }
+    keep
 }

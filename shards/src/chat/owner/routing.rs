@@ -186,6 +186,12 @@ impl<S: LogStorage> Owner<S> {
         let Some(conversation) = self.conversations.get_mut(&conversation_id) else {
             return;
         };
+        self.open.changed(
+            conversation.tenant,
+            conversation.customer,
+            conversation.state,
+            state,
+        );
         conversation.state = state;
         conversation.agent = agent;
         conversation.group = group;

@@ -98,6 +98,8 @@ impl ChatShard {
                 detected,
                 pii.changed(),
                 self.counters.access_revoked,
+                self.counters.quota_refusals + owner.quota_refusals,
+                self.counters.reads_refused,
             ],
             self.owner.conversation_count(),
             self.overload.mode().as_u8(),

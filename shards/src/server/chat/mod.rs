@@ -10,10 +10,11 @@
 //! `overloaded` (nothing was stored, the client retries); a reply or delivery that does not fit waits in a
 //! per-peer overflow queue that is retried first on the next tick (the data is already durable).
 //!
-//! Submodules: `deliver` (a conversation's frame to this shard's connections, re-checking access, one
+//! Submodules: `admit` (request quotas and each connection's waiting reads), `deliver` (a conversation's frame to this shard's connections, re-checking access, one
 //! encoding shared by all), `mesh` (the rings to the other shards and the routing shard), `status`
 //! (the overload mode told to clients).
 
+mod admit;
 mod deliver;
 mod mesh;
 mod status;
@@ -28,10 +29,11 @@ use switchboard_protocol::app::{encode::Encoder, ErrorCode, Message, OwnedFrame}
 use switchboard_protocol::ws::handshake::{Subprotocol, UpgradeRequest};
 use tracing::{debug, info, warn};
 
+use self::admit::{Admission, Quotas};
 use self::deliver::{send_encoded, Encoded};
 use super::chat_stats::{ChatStats, STAGE_DELIVERED, STAGE_PERSISTED};
 use super::table::{Entry, Table};
-use crate::auth::{Claims, Keyring, Role};
+use crate::auth::{Claims, Keyring, Role, VerifyOptions};
 use crate::chat::ids::owner_of;
 use crate::chat::messages::{ConnRef, Reply, Request, ShardMsg};
 use crate::chat::owner::error_frame;
@@ -39,7 +41,7 @@ use crate::chat::session::CLOSE_POLICY;
 use crate::chat::{
     ChatConfig, Encoding, LocalIndex, Outbound, Owner, Session, SessionContext, SessionOutput,
 };
-use crate::conn::lane::{lane_index, LANE_COUNT};
+use crate::conn::lane::{lane_index, DataKind, LANE_COUNT};
 use crate::log::{CommitCompletion, CommitIo, DirStorage, LogConfig, ShardLog};
 use crate::overload::{LoadSample, Mode, OverloadConfig, OverloadDetector, RequestClass};
 use crate::pii::PiiKind;
@@ -50,8 +52,12 @@ use crate::routing::shard::RoutingInput;
 const STAGE_SAMPLES_MAX: usize = 65_536;
 /// Items taken from each peer's ring per tick, so one busy peer cannot starve the others.
 const MESH_BATCH_PER_PEER: usize = 1_024;
-/// Close code for a chat connection that negotiated no switchboard subprotocol (protocol error).
-const CLOSE_NO_SUBPROTOCOL: u16 = 1002;
+/// The body of the 400 answering a chat-mode upgrade that offered no subprotocol.
+const NO_SUBPROTOCOL_BODY: &str =
+    "offer Sec-WebSocket-Protocol: switchboard.v1 or switchboard.json.v1 (docs/protocol.md section 1)";
+/// Close code for a WebSocket message of the wrong type for the negotiated subprotocol (text under
+/// `switchboard.v1`, binary under `switchboard.json.v1`): unsupported data.
+const CLOSE_WRONG_MESSAGE_TYPE: u16 = 1003;
 /// How often the bytes queued for clients are summed for the overload detector, shard milliseconds.
 const QUEUE_SCAN_MS: u64 = 250;
 /// How often the log's retention (age, size) is applied, shard milliseconds.
@@ -68,6 +74,8 @@ pub(crate) struct ChatSetup {
     pub(crate) log: LogConfig,
     pub(crate) overload: OverloadConfig,
     pub(crate) shards: usize,
+    /// `limits.send_queue_bytes_max`: what a read's answer may queue for one client is admitted against it.
+    pub(crate) send_queue_bytes_max: usize,
 }
 
 /// Counters of the chat side of one shard.
@@ -79,6 +87,10 @@ pub(crate) struct ChatCounters {
     pub(crate) overload_refusals: u64,
     /// Followers dropped because a state change took their access away.
     pub(crate) access_revoked: u64,
+    /// Requests refused (or dropped after a refusal in the same message) over a request quota.
+    pub(crate) quota_refusals: u64,
+    /// Reads refused because the connection had `reads_pending_per_connection_max` waiting.
+    pub(crate) reads_refused: u64,
 }
 
 /// Chat mode state of one shard.
@@ -112,6 +124,12 @@ pub(crate) struct ChatShard {
     stage_samples: Vec<(usize, u64)>,
     /// Complete frames received from clients by lane since the shard last took them.
     lanes_in: [u64; LANE_COUNT],
+    /// The per-user and per-tenant request quotas.
+    quotas: Quotas,
+    /// Connections whose reads wait for room in their send queue, retried every tick.
+    read_waiters: Vec<ConnId>,
+    /// `limits.send_queue_bytes_max`.
+    send_queue_bytes_max: usize,
 }
 
 impl ChatShard {
@@ -151,6 +169,9 @@ impl ChatShard {
             next_retention_ms: RETENTION_CHECK_MS,
             stage_samples: Vec::new(),
             lanes_in: [0; LANE_COUNT],
+            quotas: Quotas::default(),
+            read_waiters: Vec::new(),
+            send_queue_bytes_max: setup.send_queue_bytes_max,
         })
     }
 
@@ -172,12 +193,14 @@ impl ChatShard {
         self.endpoint.inbox.drain_wake();
     }
 
-    /// The WebSocket opened: start a session, or close when no switchboard subprotocol was negotiated.
+    /// The WebSocket upgrade was accepted: start a session, or take the upgrade back (docs/protocol.md
+    /// section 1) with 400 when no switchboard subprotocol was negotiated and 401 when the request carries
+    /// a token that does not verify (a request without one sends it in `hello`).
     pub(crate) fn opened(&mut self, entry: &mut Entry, request: &UpgradeRequest, now: u64) {
         let encoding = match request.subprotocol {
             Some(Subprotocol::Binary) => Encoding::Binary,
             Some(Subprotocol::Json) => Encoding::Json,
-            None => return entry.conn.close(CLOSE_NO_SUBPROTOCOL, now),
+            None => return entry.conn.refuse_upgrade(400, NO_SUBPROTOCOL_BODY, now),
         };
         let token = request.token.clone().or_else(|| {
             request
@@ -186,6 +209,18 @@ impl ChatShard {
                 .and_then(|value| value.strip_prefix("Bearer "))
                 .map(|token| token.trim().to_owned())
         });
+        if let Some(token) = token.as_deref() {
+            let options = VerifyOptions {
+                now_s: wall_ms() / 1_000,
+                expected_tenant: None,
+            };
+            if let Err(error) = self.keyring.verify(token, options) {
+                self.counters.unauthorized += 1;
+                debug!(shard = self.id, conn = ?entry.id, %error, "upgrade token refused");
+                let body = format!("token refused: {error}");
+                return entry.conn.refuse_upgrade(401, &body, now);
+            }
+        }
         let message_bytes_max =
             u32::try_from(self.config.text_bytes_max.saturating_mul(4)).unwrap_or(u32::MAX);
         entry.session = Some(Box::new(Session::new(encoding, token, message_bytes_max)));
@@ -208,12 +243,12 @@ impl ChatShard {
         }
     }
 
-    /// One complete WebSocket message from `conn`.
+    /// One complete WebSocket message of type `kind` from `conn`.
     pub(crate) fn message(
         &mut self,
         table: &mut Table,
         conn: ConnId,
-        payload: &[u8],
+        (kind, payload): (DataKind, &[u8]),
         now: u64,
         heartbeat_interval_ms: u64,
     ) {
@@ -223,6 +258,19 @@ impl ChatShard {
         let Some(session) = entry.session.as_mut() else {
             return;
         };
+        let expected = match session.encoding() {
+            Encoding::Binary => DataKind::Binary,
+            Encoding::Json => DataKind::Text,
+        };
+        if kind != expected {
+            debug!(
+                shard = self.id,
+                ?conn,
+                ?kind,
+                "message of the wrong type for the subprotocol"
+            );
+            return entry.conn.close(CLOSE_WRONG_MESSAGE_TYPE, now);
+        }
         let ctx = SessionContext {
             keyring: &self.keyring,
             config: &self.config,
@@ -236,31 +284,50 @@ impl ChatShard {
         let mut received_us = None;
         let principal = session.principal().cloned();
         let mut authenticated = false;
+        // Set by the first request of this message refused over quota: the rest are dropped.
+        let mut over_quota = false;
         for output in outputs.drain(..) {
             match output {
                 SessionOutput::Frame(frame) => {
                     send_frame(&mut self.encoder, entry, &frame, now);
                 }
                 SessionOutput::Request(mut request) => {
+                    let principal = principal.as_ref().expect("requests only after hello");
+                    if over_quota {
+                        self.counters.quota_refusals += 1;
+                        continue;
+                    }
+                    // Reads are bounded by the connection's read gate instead: a resume of many
+                    // positions is one client action.
+                    if !request.is_read() {
+                        if let Admission::Refuse = self.charge(entry, principal, now) {
+                            over_quota = true;
+                            continue;
+                        }
+                    }
                     if let Request::Send {
                         received_us: stamp, ..
                     } = &mut request
                     {
                         *stamp = *received_us.get_or_insert_with(process_us);
                     }
-                    let principal = principal.as_ref().expect("requests only after hello");
                     if let Err(refusal) = self.overload.admit(request_class(&request, principal)) {
                         self.counters.overload_refusals += 1;
                         let frame = OwnedFrame::new(Message::Error(refusal.error_report()));
                         send_frame(&mut self.encoder, entry, &frame, now);
                         continue;
                     }
-                    self.request(entry, principal, request, now);
+                    if request.is_read() {
+                        over_quota = matches!(self.read(entry, request, now), Admission::Refuse);
+                    } else {
+                        self.request(entry, principal, request, now);
+                    }
                 }
                 SessionOutput::Authenticated(claims) => {
                     authenticated = true;
                     entry.conn.set_app_deadline(None);
                     self.local.add_user(claims.tenant, claims.user, conn);
+                    self.quotas.connected(&claims);
                     self.agent_presence(&claims, true);
                     debug!(
                         shard = self.id,
@@ -286,8 +353,15 @@ impl ChatShard {
         }
     }
 
-    /// Sends `request` to its owner (or handles it here when this shard owns the conversation).
-    fn request(&mut self, entry: &mut Entry, principal: &Arc<Claims>, request: Request, now: u64) {
+    /// Sends `request` to its owner (or handles it here when this shard owns the conversation). Returns
+    /// `false` when the owner's ring was full: the client was told `overloaded` and nothing happened.
+    fn request(
+        &mut self,
+        entry: &mut Entry,
+        principal: &Arc<Claims>,
+        request: Request,
+        now: u64,
+    ) -> bool {
         let conversation = request.conversation();
         let from = ConnRef {
             shard: self.id,
@@ -302,7 +376,8 @@ impl ChatShard {
         }
         let owner = owner_of(conversation, self.shards);
         if owner == self.id {
-            return self.owner.handle(from, principal, request, wall_ms());
+            self.owner.handle(from, principal, request, wall_ms());
+            return true;
         }
         let message = ShardMsg::Request {
             from,
@@ -323,7 +398,9 @@ impl ChatShard {
                 Some(RING_FULL_RETRY_AFTER_MS),
             );
             send_frame(&mut self.encoder, entry, &frame, now);
+            return false;
         }
+        true
     }
 
     /// A connection ended: it stops following its conversations; shards with no follower left tell owners.
@@ -337,8 +414,10 @@ impl ChatShard {
             }
         }
         if let Some(principal) = session.principal() {
-            self.local
+            let left = self
+                .local
                 .remove_user(principal.tenant, principal.user, entry.id);
+            self.quotas.disconnected(principal, left);
         }
     }
 
@@ -417,6 +496,7 @@ impl ChatShard {
                 }
             }
         }
+        self.retry_waiting_reads(table, dirty, now);
         self.endpoint.outboxes.wake_peers();
     }
 
@@ -458,6 +538,9 @@ impl ChatShard {
         };
         for frame in &reply.frames {
             send_frame(&mut self.encoder, entry, frame, now);
+        }
+        if reply.completes_read {
+            self.read_answered(entry, now);
         }
         mark(entry, dirty);
     }
