@@ -12,8 +12,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
 use switchboard_protocol::app::{
-    encode::Encoder, json, parse_frame, ConversationState, ConversationUpdate, FrameLimits, Hello,
-    Message, MessageId, OwnedFrame, ResumePosition, SendMessage,
+    encode::Encoder, json, parse_frame, Body, ConversationState, ConversationUpdate, FrameLimits,
+    Hello, Message, MessageId, OwnedFrame, Reassembler, ReassemblerConfig, ResumePosition,
+    SendMessage,
 };
 use switchboard_shards::auth::{KeyConfig, Keyring, KeyringConfig, Role};
 use switchboard_shards::config::{Engine, Mode, ServeConfig, Shards};
@@ -140,6 +141,15 @@ pub fn message_id(n: u64) -> MessageId {
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// A reassembler for the server's fragments, with room for the largest page a test asks for.
+fn new_reassembler() -> Reassembler {
+    Reassembler::new(ReassemblerConfig {
+        message_bytes_max: 64 << 20,
+        ..ReassemblerConfig::default()
+    })
+    .unwrap()
+}
+
 /// A switchboard.v1 client (binary, or JSON with `json`).
 pub struct Client {
     ws: Ws,
@@ -147,6 +157,8 @@ pub struct Client {
     encoder: Encoder,
     /// Frames read but not yet taken.
     pending: std::collections::VecDeque<OwnedFrame>,
+    /// Reassembles the server's application-level fragments (large history pages and replays).
+    reassembler: Reassembler,
 }
 
 impl Client {
@@ -167,6 +179,7 @@ impl Client {
             json,
             encoder: Encoder::new(),
             pending: Default::default(),
+            reassembler: new_reassembler(),
         }
     }
 
@@ -192,6 +205,7 @@ impl Client {
             json: false,
             encoder: Encoder::new(),
             pending: Default::default(),
+            reassembler: new_reassembler(),
         };
         client.hello(token).await;
         client
@@ -209,6 +223,7 @@ impl Client {
             json: false,
             encoder: Encoder::new(),
             pending: Default::default(),
+            reassembler: new_reassembler(),
         })
     }
 
@@ -248,6 +263,32 @@ impl Client {
             self.encoder.encode(&frame, &mut out);
             self.ws.send(WsMessage::binary(out)).await.unwrap();
         }
+    }
+
+    /// Sends one WebSocket message as it is (hostile tests: batches, wrong types, broken frames).
+    pub async fn send_ws(&mut self, message: WsMessage) {
+        self.ws.send(message).await.unwrap();
+    }
+
+    /// Sends `messages` as binary frames back to back in one WebSocket message.
+    pub async fn send_batch(&mut self, messages: impl IntoIterator<Item = Message>) {
+        let mut out = Vec::new();
+        for message in messages {
+            self.encoder.encode(&OwnedFrame::new(message), &mut out);
+        }
+        self.ws.send(WsMessage::binary(out)).await.unwrap();
+    }
+
+    /// Reads frames until none arrives for `quiet` (or the stream closes), at most `max`.
+    pub async fn drain(&mut self, quiet: Duration, max: usize) -> Vec<OwnedFrame> {
+        let mut frames = Vec::new();
+        while frames.len() < max {
+            match self.try_next(quiet).await {
+                Some(frame) => frames.push(frame),
+                None => break,
+            }
+        }
+        frames
     }
 
     /// Sends one frame; `false` when the connection is gone (crash tests).
@@ -307,8 +348,15 @@ impl Client {
                     };
                     while !input.is_empty() {
                         let (frame, used) = parse_frame(input, &limits).unwrap().unwrap();
-                        self.pending.push_back(frame.to_owned_frame());
                         input = &input[used..];
+                        let Body::Fragment(piece) = frame.body else {
+                            self.pending.push_back(frame.to_owned_frame());
+                            continue;
+                        };
+                        if let Some(whole) = self.reassembler.push(piece).unwrap() {
+                            let (inner, _) = parse_frame(&whole, &limits).unwrap().unwrap();
+                            self.pending.push_back(inner.to_owned_frame());
+                        }
                     }
                 }
                 WsMessage::Text(text) => {
@@ -352,6 +400,79 @@ impl Client {
                 Ok(Some(Err(_)) | None) => return None,
                 Err(_) => panic!("no close in time"),
             }
+        }
+    }
+}
+
+/// The process's resident memory, bytes (`VmRSS`). The servers in these tests run in-process, so this
+/// is the server's memory plus the test's own clients'.
+pub fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))
+        .expect("VmRSS in /proc/self/status");
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|field| field.parse().ok())
+        .expect("VmRSS in kB");
+    kib * 1024
+}
+
+/// The chat configuration with the client quotas at their shipped defaults (the hostile-client tests).
+pub fn hostile_config(shards: usize, dir: &Path) -> ServeConfig {
+    let mut config = chat_config(shards, dir);
+    let defaults = switchboard_shards::chat::ChatConfig::default();
+    config.chat = switchboard_shards::chat::ChatConfig {
+        routing_enabled: false,
+        ..defaults
+    };
+    // Test clients stop reading for seconds at a time (to attack, or while another client drains), and
+    // tungstenite answers the server's pings only while read: keep heartbeats out of the way.
+    config.limits.heartbeat_interval_ms_min = 600_000;
+    config.limits.heartbeat_interval_ms_max = 600_000;
+    config.limits.pong_timeout_ms_min = 600_000;
+    config.limits.pong_timeout_ms_max = 600_000;
+    config
+        .validate()
+        .expect("hostile test configuration is valid");
+    config
+}
+
+/// A well-behaved customer beside an attacker: each [`Canary::check`] sends one message and expects its
+/// `ack`, failing on any `error` or `status` frame (no customer may see `overloaded` because another
+/// attacks).
+pub struct Canary {
+    client: Client,
+    conversation: u64,
+    sent: u64,
+}
+
+impl Canary {
+    /// Connects `user` of tenant 1 and opens its conversation.
+    pub async fn open(addr: SocketAddr, user: u64) -> Canary {
+        let mut canary = Canary {
+            client: Client::connect(addr, &token(1, user, Role::Customer, &[])).await,
+            conversation: 0,
+            sent: 0,
+        };
+        canary.check().await;
+        canary
+    }
+
+    /// Sends one message and expects its ack and nothing else.
+    pub async fn check(&mut self) {
+        self.sent += 1;
+        let id = message_id(0xCA_0000 + self.sent);
+        self.client.send(self.conversation, id, "canary").await;
+        let frame = self.client.next().await;
+        match frame.message {
+            Message::Ack(ack) => {
+                assert_eq!(ack.message_id, id, "the canary's own ack");
+                self.conversation = ack.conversation_id;
+            }
+            other => panic!("the canary got {other:?} instead of its ack"),
         }
     }
 }
