@@ -1,8 +1,12 @@
 //! Fuzzes the PII scanner (`shards/src/pii`, [`mask`]) on arbitrary UTF-8 text.
 //!
 //! Checks beyond "no panic": detection does not depend on the action (mask, drop and keep count the same
-//! items); keeping everything returns the input borrowed; nothing detected means nothing changed; and
-//! masked numbers are not numbers any more (rescanning the masked text finds no phone, ID or card).
+//! items); keeping everything returns the input borrowed; masking or dropping changes exactly the items
+//! detected; nothing detected means nothing copied.
+//!
+//! Not checked: that masked text rescans clean. It does not always: in `13812345678 6222 0212 3` the phone
+//! is masked to `138****5678`, and its visible last four digits with the groups after them
+//! (`5678 6222 0212 3`) are a Luhn-valid card on a second pass. Each pass is right about its own input.
 #![no_main]
 
 use std::borrow::Cow;
@@ -16,7 +20,6 @@ const KINDS: [PiiKind; 4] = [
     PiiKind::BankCard,
     PiiKind::Email,
 ];
-const NUMBER_KINDS: [PiiKind; 3] = [PiiKind::Phone, PiiKind::ResidentId, PiiKind::BankCard];
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -31,6 +34,7 @@ fuzz_target!(|data: &[u8]| {
         .iter()
         .map(|&kind| kept.counts.detected(kind))
         .collect();
+    assert_eq!(kept.counts.changed(), 0, "keep changes no item");
 
     for action in [PiiAction::Mask, PiiAction::Drop] {
         let masked = mask(text, &PiiRules::all(action));
@@ -45,14 +49,10 @@ fuzz_target!(|data: &[u8]| {
                 "nothing found, nothing copied"
             );
         }
-        let rescanned = mask(&masked.text, &PiiRules::all(PiiAction::Keep));
-        for kind in NUMBER_KINDS {
-            assert_eq!(
-                rescanned.counts.detected(kind),
-                0,
-                "{action:?} left a {kind:?} in {:?} (from {text:?})",
-                masked.text
-            );
-        }
+        assert_eq!(
+            masked.counts.changed(),
+            detected.iter().sum::<u64>(),
+            "{action:?} changes every item detected"
+        );
     }
 });
