@@ -5,8 +5,14 @@ use std::num::NonZeroUsize;
 use clap::Parser;
 use switchboard_loadgen::cli::Args;
 use switchboard_loadgen::run::run;
-use switchboard_shards::config::{Mode, ServeConfig, Shards};
+use switchboard_shards::config::{Limits, Mode, ServeConfig, Shards};
 use switchboard_shards::server::Server;
+
+/// The per-connection frame rate limit of the test server: the largest the config accepts. These tests check
+/// the echo path, not the rate limiter, and a closed-loop client on a fast machine (or a `--release` build)
+/// sends more than the default 10,000 frames/s per connection, which would close it with 1008. No loopback
+/// client reaches ten million frames per second on one connection.
+const TEST_FRAMES_PER_SECOND_MAX: u64 = 10_000_000;
 
 fn start_echo_server() -> Server {
     let config = ServeConfig {
@@ -14,6 +20,10 @@ fn start_echo_server() -> Server {
         shards: Shards::Count(NonZeroUsize::new(1).unwrap()),
         mode: Mode::Echo,
         admin_listen: None,
+        limits: Limits {
+            frames_per_second_max: TEST_FRAMES_PER_SECOND_MAX,
+            ..Limits::default()
+        },
         ..ServeConfig::default()
     };
     config.validate().unwrap();

@@ -15,6 +15,12 @@ use switchboard_shards::server::stats::CloseCause;
 use switchboard_shards::server::Server;
 use tracing::{info, warn};
 
+/// mimalloc, not glibc malloc: after connection floods glibc's per-thread arenas kept the freed memory (RSS
+/// ratcheted from 509 to 1,085 MB with no connection open), while mimalloc returns freed pages to the OS.
+/// Only this binary sets it; test binaries keep their own (counting) allocators.
+#[global_allocator]
+static GLOBAL_ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Switchboard: a customer-service instant-messaging server.
 #[derive(Debug, Parser)]
 #[command(name = "switchboard", version, about)]

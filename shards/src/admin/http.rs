@@ -151,6 +151,14 @@ impl Response {
         Response::text(408, "request timeout\n".to_owned())
     }
 
+    /// 503: `connections_max` admin connections are already being served.
+    pub(crate) fn too_many_connections(connections_max: usize) -> Response {
+        Response::text(
+            503,
+            format!("too many admin connections (at most {connections_max} at once); retry\n"),
+        )
+    }
+
     /// The answer to a request refused before routing.
     pub(crate) fn from_request_error(error: &RequestError) -> Response {
         Response::text(error.status(), format!("{error}\n"))
