@@ -22,7 +22,10 @@
 //! - [`router`]: assignment of waiting conversations to agents, with recorded score components.
 //! - [`shard`]: the routing shard's sans-IO core that the routing thread drives: per-tenant routers, agent
 //!   connections, bot answers, handoffs and assignments as named inputs and outputs.
-//! - [`eval`]: accuracy, macro-F1, confusions and handoff rate on a labelled set.
+//! - [`eval`]: correct, wrong and handoff rates and macro-F1, overall and per language, on predictions.
+//! - [`cv`]: k-fold cross-validation on the KB (translation pairs in one fold), the threshold rule and the
+//!   choice of training settings.
+//! - [`overlap`]: the near-duplicate guard between an evaluation set and the training utterances.
 //! - [`cli`]: the `switchboard ai …` subcommand.
 //!
 //! # Decisions
@@ -37,6 +40,7 @@
 pub mod agents;
 pub mod brain;
 pub mod cli;
+pub mod cv;
 pub mod dialogue;
 pub mod eval;
 pub mod events;
@@ -44,6 +48,7 @@ pub mod extract;
 pub mod kb;
 pub mod labelled;
 pub mod ngram;
+pub mod overlap;
 pub mod queue;
 pub mod rng;
 pub mod router;

@@ -93,22 +93,36 @@ pub struct NgramBrain {
 impl NgramBrain {
     /// Trains on every utterance of `kb`. Deterministic for a given KB and config.
     pub fn train(kb: &KnowledgeBase, config: &TrainConfig) -> Result<Self, TrainError> {
+        let intents = kb.intents.iter().map(|i| i.id.clone()).collect();
+        Self::train_on(intents, &kb.training_examples(), config)
+    }
+
+    /// Trains on `examples` (text, class index into `intents`); cross-validation trains on part of a KB.
+    ///
+    /// # Panics
+    ///
+    /// If a class index is out of range (a caller bug).
+    pub fn train_on(
+        intents: Vec<String>,
+        examples: &[(&str, usize)],
+        config: &TrainConfig,
+    ) -> Result<Self, TrainError> {
         config.validate()?;
-        let classes = kb.intents.len();
+        let classes = intents.len();
         if classes < 2 {
             return Err(TrainError::TooFewIntents(classes));
         }
-        let examples: Vec<(Vec<(u32, f32)>, usize)> = kb
-            .training_examples()
-            .into_iter()
-            .map(|(text, label)| {
+        assert!(examples.iter().all(|&(_, label)| label < classes));
+        let examples: Vec<(Vec<(u32, f32)>, usize)> = examples
+            .iter()
+            .map(|&(text, label)| {
                 let mut f = Vec::new();
                 features(text, config.buckets, &mut f);
                 (f, label)
             })
             .collect();
         let mut brain = NgramBrain {
-            intents: kb.intents.iter().map(|i| i.id.clone()).collect(),
+            intents,
             weights: vec![0.0; config.buckets as usize * classes],
             bias: vec![0.0; classes],
             buckets: config.buckets,
