@@ -10,7 +10,8 @@
 //! - [`labelled`]: labelled evaluation sets (the held-out file) parsed from TOML.
 //! - [`text`]: normalisation (full-width folding, lowercase), language detection, hashed n-gram features.
 //! - [`extract`]: hand-written slot extractors (order number, e-mail, phone, video id, amount, date).
-//! - [`sentiment`]: the bilingual lexicon sentiment scorer, a score in `[-1, 1]`.
+//! - [`sentiment`]: the bilingual lexicon sentiment scorer (dictionary words, reporting vocabulary, anger
+//!   cues), a score in `[-1, 1]`.
 //! - [`brain`]: the [`brain::Brain`] trait, so another model can be plugged in.
 //! - [`ngram`]: the built-in [`ngram::NgramBrain`], multinomial logistic regression on hashed n-grams.
 //! - [`dialogue`]: per-conversation state, slot filling, and the bot's [`dialogue::Decision`].
@@ -31,7 +32,9 @@
 //! # Decisions
 //!
 //! - The bot never guesses: below the confidence threshold (default 0.70) or on strongly negative sentiment
-//!   it hands the conversation to a human, with a summary of what it understood.
+//!   it hands the conversation to a human, with a summary of what it understood. A message with no word or
+//!   phrase the model trained on gets no confident answer (the minimum-evidence rule in [`ngram`]); a
+//!   confident `out_of_scope` intent is declined with its answer, not handed off.
 //! - The classifier is trained at start-up from the knowledge base in well under a second, so the KB file is
 //!   the single source of truth and there is no model artefact to version.
 //! - Routing scores follow the background article: `0.6 × customer value + 0.3 × skill match + 0.1 × random`,
