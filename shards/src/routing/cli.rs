@@ -1,17 +1,23 @@
-//! The `switchboard ai …` subcommand: evaluate the classifier on a labelled set, or classify one message.
+//! The `switchboard ai …` subcommand: evaluate the classifier (on labelled files or by cross-validation),
+//! choose its settings by cross-validation, or classify messages (one, or one per stdin line as JSON).
 
+use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 
 use super::brain::Brain;
+use super::cv::{choose_threshold, cross_validate, default_grid, tune, FOLD_SEED_DEFAULT};
 use super::dialogue::{Decision, Dialogue, DialogueConfig};
-use super::eval::evaluate;
-use super::kb::KnowledgeBase;
+use super::eval::{evaluate, report};
+use super::kb::{KnowledgeBase, TEXT_CHARS_MAX};
 use super::labelled::LabelledSet;
 use super::ngram::{NgramBrain, TrainConfig};
 use super::text::detect_language;
+
+/// Most lines `ai classify --bulk` reads before refusing the rest.
+pub const BULK_LINES_MAX: usize = 1_000_000;
 
 /// Arguments of `switchboard ai`.
 #[derive(Debug, Clone, clap::Args)]
@@ -24,31 +30,58 @@ pub struct AiArgs {
 /// The `ai` subcommands.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum AiCommand {
-    /// Evaluate the classifier on a labelled set: accuracy, macro-F1, confusions, handoff rate.
+    /// Evaluate the classifier: correct, wrong and handoff rates and macro-F1, overall and per language,
+    /// on labelled files (`--data`, repeatable) and/or by cross-validation on the KB (`--cv K`).
     Eval {
-        /// The labelled set (TOML, `[[case]] intent = "…" zh = […] en = […]`).
+        /// A labelled set (TOML, `[[case]] intent = "…" zh = […] en = […]`); repeat to combine files.
         #[arg(long)]
-        data: PathBuf,
+        data: Vec<PathBuf>,
         /// Knowledge base to train on (default: the built-in video-platform KB).
         #[arg(long)]
         kb: Option<PathBuf>,
-        /// Confidence threshold below which the bot hands off.
-        #[arg(long, default_value_t = 0.70)]
-        threshold: f32,
-        /// Exit with status 1 when accuracy on answered messages is below this.
+        /// Confidence threshold below which the bot hands off (default: the dialogue default).
+        #[arg(long)]
+        threshold: Option<f32>,
+        /// Cross-validate on the KB with this many folds (translation pairs stay in one fold).
+        #[arg(long)]
+        cv: Option<usize>,
+        /// Seed of the fold assignment.
+        #[arg(long, default_value_t = FOLD_SEED_DEFAULT)]
+        seed: u64,
+        /// Exit with status 1 when accuracy on answered messages (of `--data`) is below this.
         #[arg(long)]
         min_accuracy: Option<f64>,
     },
-    /// Classify one message and show the bot's decision.
+    /// Choose the threshold and learning settings by cross-validation on the KB only.
+    Tune {
+        /// Knowledge base (default: the built-in video-platform KB).
+        #[arg(long)]
+        kb: Option<PathBuf>,
+        /// Number of folds.
+        #[arg(long, default_value_t = 5)]
+        cv: usize,
+        /// Seed of the fold assignment.
+        #[arg(long, default_value_t = FOLD_SEED_DEFAULT)]
+        seed: u64,
+    },
+    /// Classify one message and show the bot's decision; `--bulk` reads one message per stdin line and
+    /// writes one JSON object per line, training once.
     Classify {
-        /// The customer message.
-        text: String,
+        /// The customer message (omit with `--bulk`).
+        #[arg(required_unless_present = "bulk")]
+        text: Option<String>,
         /// Knowledge base to train on (default: the built-in video-platform KB).
         #[arg(long)]
         kb: Option<PathBuf>,
-        /// Confidence threshold below which the bot hands off.
-        #[arg(long, default_value_t = 0.70)]
-        threshold: f32,
+        /// Confidence threshold below which the bot hands off (default: the dialogue default).
+        #[arg(long)]
+        threshold: Option<f32>,
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Read messages from stdin, one per line; print one JSON object per line.
+        #[arg(long, conflicts_with = "text")]
+        bulk: bool,
     },
 }
 
@@ -60,6 +93,10 @@ fn load_kb(path: Option<&PathBuf>) -> anyhow::Result<KnowledgeBase> {
     }
 }
 
+fn threshold_or_default(threshold: Option<f32>) -> f32 {
+    threshold.unwrap_or(DialogueConfig::default().confidence_threshold)
+}
+
 /// Runs `switchboard ai …`.
 pub fn run(args: &AiArgs) -> anyhow::Result<ExitCode> {
     match &args.command {
@@ -67,14 +104,39 @@ pub fn run(args: &AiArgs) -> anyhow::Result<ExitCode> {
             data,
             kb,
             threshold,
+            cv,
+            seed,
             min_accuracy,
         } => {
             let kb = load_kb(kb.as_ref())?;
-            let set = LabelledSet::from_file(data)
-                .with_context(|| format!("loading {}", data.display()))?;
-            set.check_against(&kb)?;
+            let threshold = threshold_or_default(*threshold);
+            anyhow::ensure!(
+                !data.is_empty() || cv.is_some(),
+                "give --data FILE and/or --cv K"
+            );
+            if let Some(folds) = *cv {
+                let predictions = cross_validate(&kb, &TrainConfig::default(), folds, *seed)?;
+                let intents: Vec<String> = kb.intents.iter().map(|i| i.id.clone()).collect();
+                println!("== {folds}-fold cross-validation on the KB (seed {seed}) ==");
+                print!("{}", report(&intents, &predictions, threshold));
+                println!(
+                    "threshold the CV rule would choose: {:.2}",
+                    choose_threshold(intents.len(), &predictions)
+                );
+            }
+            if data.is_empty() {
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut set = LabelledSet::default();
+            for path in data {
+                let part = LabelledSet::from_file(path)
+                    .with_context(|| format!("loading {}", path.display()))?;
+                part.check_against(&kb)?;
+                set.messages.extend(part.messages);
+            }
             let brain = NgramBrain::train(&kb, &TrainConfig::default())?;
-            let report = evaluate(&brain, &set, *threshold);
+            let report = evaluate(&brain, &set, threshold);
+            println!("== labelled set ({} files) ==", data.len());
             print!("{report}");
             let failed = min_accuracy.is_some_and(|min| report.accuracy_answered() < min);
             Ok(if failed {
@@ -83,29 +145,160 @@ pub fn run(args: &AiArgs) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
+        AiCommand::Tune { kb, cv, seed } => {
+            let kb = load_kb(kb.as_ref())?;
+            let (rows, best) = tune(&kb, &default_grid(), *cv, *seed)?;
+            println!("rate epochs threshold correct  wrong handoff macroF1");
+            for (i, row) in rows.iter().enumerate() {
+                let s = &row.scores;
+                println!(
+                    "{:>4} {:>6} {:>9.2} {:>6.1}% {:>5.1}% {:>6.1}% {:>7.3}{}",
+                    row.config.learning_rate,
+                    row.config.epochs,
+                    row.threshold,
+                    100.0 * s.correct_rate(),
+                    100.0 * s.wrong_rate(),
+                    100.0 * s.handoff_rate(),
+                    s.macro_f1,
+                    if i == best { "  <- chosen" } else { "" }
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         AiCommand::Classify {
             text,
             kb,
             threshold,
+            json,
+            bulk,
         } => {
             let kb = load_kb(kb.as_ref())?;
             let brain = NgramBrain::train(&kb, &TrainConfig::default())?;
-            let classification = brain.classify(text);
-            let sentiment = brain.sentiment(text);
-            println!("language:  {}", detect_language(text));
-            println!("sentiment: {:.2} {:?}", sentiment.score, sentiment.cues);
-            for (index, p) in classification.top(3) {
-                println!("  {:<24} {:.3}", brain.intents()[index], p);
-            }
             let config = DialogueConfig {
-                confidence_threshold: *threshold,
+                confidence_threshold: threshold_or_default(*threshold),
                 ..DialogueConfig::default()
             };
             let mut dialogue = Dialogue::new(kb, brain, config)?;
-            print_decision(&dialogue.handle_message(1, text, 0));
+            if *bulk {
+                let output = std::io::BufWriter::new(std::io::stdout().lock());
+                classify_stream(&mut dialogue, std::io::stdin().lock(), output)?;
+            } else if let Some(text) = text {
+                if *json {
+                    println!("{}", classify_json(&mut dialogue, 1, text));
+                } else {
+                    classify_verbose(&mut dialogue, text);
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Classifies one message per line of `input`, writing one JSON object per line to `output` (each line
+/// in a fresh conversation, with the model trained once).
+pub fn classify_stream(
+    dialogue: &mut Dialogue<NgramBrain>,
+    input: impl BufRead,
+    mut output: impl Write,
+) -> anyhow::Result<()> {
+    for (index, line) in input.lines().enumerate() {
+        anyhow::ensure!(
+            index < BULK_LINES_MAX,
+            "more than {BULK_LINES_MAX} input lines"
+        );
+        let line = line.context("reading input")?;
+        let text: String = line.chars().take(TEXT_CHARS_MAX).collect();
+        writeln!(
+            output,
+            "{}",
+            classify_json(dialogue, index as u64 + 1, &text)
+        )?;
+    }
+    output.flush()?;
+    Ok(())
+}
+
+fn classify_verbose(dialogue: &mut Dialogue<NgramBrain>, text: &str) {
+    let brain = dialogue.brain();
+    let classification = brain.classify(text);
+    let sentiment = brain.sentiment(text);
+    println!("language:  {}", detect_language(text));
+    println!("sentiment: {:.2} {:?}", sentiment.score, sentiment.cues);
+    for (index, p) in classification.top(3) {
+        println!("  {:<24} {:.3}", brain.intents()[index], p);
+    }
+    print_decision(&dialogue.handle_message(1, text, 0));
+}
+
+/// One message's classification and the bot's decision as a JSON object, in a fresh conversation.
+fn classify_json(dialogue: &mut Dialogue<NgramBrain>, conversation: u64, text: &str) -> String {
+    let brain = dialogue.brain();
+    let classification = brain.classify(text);
+    let sentiment = brain.sentiment(text);
+    let top: Vec<String> = classification
+        .top(3)
+        .into_iter()
+        .map(|(i, p)| format!("[{},{:.4}]", json_string(&brain.intents()[i]), p))
+        .collect();
+    let cues: Vec<String> = sentiment.cues.iter().map(|c| json_string(c)).collect();
+    let mut out = format!(
+        "{{\"text\":{},\"language\":\"{}\",\"intent\":{},\"confidence\":{:.4},\"top\":[{}],\
+         \"sentiment\":{:.3},\"cues\":[{}],",
+        json_string(text),
+        detect_language(text).code(),
+        json_string(&brain.intents()[classification.best]),
+        classification.confidence,
+        top.join(","),
+        sentiment.score,
+        cues.join(","),
+    );
+    let decision = dialogue.handle_message(conversation, text, 0);
+    dialogue.end_conversation(conversation);
+    match decision {
+        Decision::Answer { intent, .. } => {
+            out.push_str(&format!(
+                "\"decision\":\"answer\",\"answered\":{}}}",
+                json_string(&intent)
+            ));
+        }
+        Decision::AskSlot { slot, .. } => {
+            out.push_str(&format!(
+                "\"decision\":\"ask_slot\",\"slot\":{}}}",
+                json_string(&slot)
+            ));
+        }
+        Decision::Ticket { ticket, .. } => {
+            out.push_str(&format!(
+                "\"decision\":\"ticket\",\"answered\":{}}}",
+                json_string(&ticket.category)
+            ));
+        }
+        Decision::Handoff { reason, .. } => {
+            out.push_str(&format!(
+                "\"decision\":\"handoff\",\"reason\":\"{reason:?}\"}}"
+            ));
+        }
+    }
+    out
+}
+
+/// `s` as a JSON string literal.
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn print_decision(decision: &Decision) {
@@ -133,5 +326,16 @@ fn print_decision(decision: &Decision) {
                 summary.intent
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_strings_are_escaped() {
+        assert_eq!(json_string("a\"b\\c\nd"), "\"a\\\"b\\\\c\\nd\"");
+        assert_eq!(json_string("退款\u{1}"), "\"退款\\u0001\"");
     }
 }

@@ -1,21 +1,94 @@
-//! Evaluation on a labelled set: accuracy on answered messages and overall, macro-F1, top confusions and
-//! the handoff rate at a confidence threshold.
+//! Evaluation on labelled messages: what a customer would get (a correct answer, a wrong answer or a human),
+//! overall and per language, plus macro-F1 and the top confusions.
+//!
+//! The evaluation works on [`Prediction`]s, so the same arithmetic serves a held-out file ([`evaluate`]) and
+//! cross-validation on the knowledge base (`cv.rs`), where each prediction comes from a model that never saw
+//! the message.
+//!
+//! Definitions (every rate is over all labelled messages of the group, so the three add up to 1):
+//! - **correct**: confidence at or above the threshold and the intent is the label;
+//! - **wrong**: confidence at or above the threshold and the intent is another one (the worst outcome:
+//!   the customer is confidently told something irrelevant);
+//! - **handoff**: confidence below the threshold (a human takes over);
+//! - **macro-F1**: of the top-1 prediction, ignoring the threshold, averaged over the intents that have
+//!   labels or predictions, so it measures the classifier separately from the threshold.
 
 use std::fmt;
 
-use super::brain::Brain;
+use super::brain::{Brain, Classification};
 use super::labelled::LabelledSet;
+use super::text::Language;
 
-/// Per-intent scores (on all messages, ignoring the threshold).
+/// Confusions listed in a report.
+pub const TOP_CONFUSIONS_MAX: usize = 10;
+
+/// One classified labelled message.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prediction {
+    /// Class index of the label, `None` when the label is not an intent of the model (always wrong).
+    pub expected: Option<usize>,
+    /// Class index of the most probable intent.
+    pub best: usize,
+    /// Its probability.
+    pub confidence: f32,
+    /// The language the labelled set files the message under.
+    pub language: Language,
+}
+
+/// Outcome counts and rates of one group of messages (all, or one language).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scores {
+    /// Messages in the group.
+    pub total: usize,
+    /// Answered with the labelled intent.
+    pub correct: usize,
+    /// Answered with another intent.
+    pub wrong: usize,
+    /// Handed to a human for low confidence.
+    pub handoff: usize,
+    /// Top-1 correct, ignoring the threshold.
+    pub top1_correct: usize,
+    /// Macro-averaged F1 of the top-1 prediction (see the module documentation).
+    pub macro_f1: f64,
+}
+
+impl Scores {
+    /// Share of messages answered correctly.
+    pub fn correct_rate(&self) -> f64 {
+        ratio(self.correct, self.total, 0.0)
+    }
+
+    /// Share of messages answered with the wrong intent.
+    pub fn wrong_rate(&self) -> f64 {
+        ratio(self.wrong, self.total, 0.0)
+    }
+
+    /// Share of messages handed to a human.
+    pub fn handoff_rate(&self) -> f64 {
+        ratio(self.handoff, self.total, 0.0)
+    }
+
+    /// Accuracy on answered messages (1.0 when nothing was answered).
+    pub fn accuracy_answered(&self) -> f64 {
+        ratio(self.correct, self.correct + self.wrong, 1.0)
+    }
+
+    /// Top-1 accuracy ignoring the threshold.
+    pub fn accuracy_top1(&self) -> f64 {
+        ratio(self.top1_correct, self.total, 0.0)
+    }
+}
+
+/// Per-intent scores (top-1, ignoring the threshold).
 #[derive(Debug, Clone, PartialEq)]
 pub struct IntentScore {
     /// The intent id.
     pub intent: String,
     /// Messages labelled with it.
     pub support: usize,
-    /// Precision of the argmax prediction.
+    /// Precision of the top-1 prediction.
     pub precision: f64,
-    /// Recall of the argmax prediction.
+    /// Recall of the top-1 prediction.
     pub recall: f64,
     /// Harmonic mean of the two.
     pub f1: f64,
@@ -32,41 +105,43 @@ pub struct Confusion {
     pub count: usize,
 }
 
-/// The result of [`evaluate`].
+/// The result of [`evaluate`] or [`report`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct EvalReport {
     /// The confidence threshold used.
     pub threshold: f32,
-    /// Messages evaluated.
-    pub total: usize,
-    /// Messages with confidence at or above the threshold (the bot would answer them).
-    pub answered: usize,
-    /// Of those, correctly classified.
-    pub answered_correct: usize,
-    /// Messages correctly classified by argmax, answered or not.
-    pub overall_correct: usize,
-    /// Macro-averaged F1 over intents present in the labels or the predictions (argmax, all messages).
-    pub macro_f1: f64,
-    /// Per-intent scores, in knowledge-base order, for intents with support or predictions.
+    /// All messages.
+    pub overall: Scores,
+    /// Per language, Chinese then English, for the languages present.
+    pub by_language: Vec<(Language, Scores)>,
+    /// Per-intent scores over all messages, in class order, for intents with support or predictions.
     pub per_intent: Vec<IntentScore>,
-    /// The most frequent confusions, largest first (at most ten).
+    /// The most frequent confusions (top-1), largest first.
     pub top_confusions: Vec<Confusion>,
 }
 
 impl EvalReport {
-    /// Accuracy on answered messages (1.0 when nothing was answered).
+    /// Accuracy on answered messages, all languages.
     pub fn accuracy_answered(&self) -> f64 {
-        ratio(self.answered_correct, self.answered, 1.0)
+        self.overall.accuracy_answered()
     }
 
-    /// Accuracy on all messages, by argmax.
-    pub fn accuracy_overall(&self) -> f64 {
-        ratio(self.overall_correct, self.total, 0.0)
-    }
-
-    /// Share of messages handed to a human for low confidence.
+    /// Share of all messages handed to a human.
     pub fn handoff_rate(&self) -> f64 {
-        ratio(self.total - self.answered, self.total, 0.0)
+        self.overall.handoff_rate()
+    }
+
+    /// Share of all messages answered with the wrong intent.
+    pub fn wrong_rate(&self) -> f64 {
+        self.overall.wrong_rate()
+    }
+
+    /// The scores of `language`, if the set has messages in it.
+    pub fn language(&self, language: Language) -> Option<&Scores> {
+        self.by_language
+            .iter()
+            .find(|(l, _)| *l == language)
+            .map(|(_, s)| s)
     }
 }
 
@@ -78,72 +153,129 @@ fn ratio(numerator: usize, denominator: usize, empty: f64) -> f64 {
     }
 }
 
-/// Evaluates `brain` on `set` at `threshold`. Labels unknown to the brain count as always wrong.
-pub fn evaluate<B: Brain + ?Sized>(brain: &B, set: &LabelledSet, threshold: f32) -> EvalReport {
+/// Classifies every message of `set` with `brain`.
+pub fn predict<B: Brain + ?Sized>(brain: &B, set: &LabelledSet) -> Vec<Prediction> {
     let intents = brain.intents();
-    let classes = intents.len();
-    // matrix[expected][predicted]; an unknown label gets the extra last row.
-    let mut matrix = vec![vec![0usize; classes]; classes + 1];
-    let (mut answered, mut answered_correct, mut overall_correct) = (0, 0, 0);
     let mut probabilities = Vec::new();
+    let mut out = Vec::with_capacity(set.messages.len());
     for message in &set.messages {
         brain.classify_into(&message.text, &mut probabilities);
-        let classification =
-            super::brain::Classification::from_probabilities(std::mem::take(&mut probabilities));
-        let expected = intents
-            .iter()
-            .position(|i| *i == message.intent)
-            .unwrap_or(classes);
-        let correct = expected == classification.best;
-        matrix[expected][classification.best] += 1;
-        overall_correct += usize::from(correct);
-        if classification.confidence >= threshold {
-            answered += 1;
-            answered_correct += usize::from(correct);
-        }
+        let classification = Classification::from_probabilities(std::mem::take(&mut probabilities));
+        out.push(Prediction {
+            expected: intents.iter().position(|i| *i == message.intent),
+            best: classification.best,
+            confidence: classification.confidence,
+            language: message.language,
+        });
         probabilities = classification.probabilities;
     }
-    let per_intent = per_intent_scores(intents, &matrix);
-    let macro_f1 = if per_intent.is_empty() {
-        0.0
-    } else {
-        per_intent.iter().map(|s| s.f1).sum::<f64>() / per_intent.len() as f64
-    };
+    out
+}
+
+/// Evaluates `brain` on `set` at `threshold`. Labels unknown to the brain count as always wrong.
+pub fn evaluate<B: Brain + ?Sized>(brain: &B, set: &LabelledSet, threshold: f32) -> EvalReport {
+    report(brain.intents(), &predict(brain, set), threshold)
+}
+
+/// The report of `predictions` made by a model over `intents`, at `threshold`.
+pub fn report(intents: &[String], predictions: &[Prediction], threshold: f32) -> EvalReport {
+    let matrix = confusion_matrix(intents.len(), predictions.iter());
+    let mut by_language = Vec::new();
+    for language in [Language::Chinese, Language::English] {
+        let subset = predictions.iter().filter(|p| p.language == language);
+        if subset.clone().next().is_some() {
+            by_language.push((language, scores(intents.len(), subset, threshold)));
+        }
+    }
     EvalReport {
         threshold,
-        total: set.messages.len(),
-        answered,
-        answered_correct,
-        overall_correct,
-        macro_f1,
-        per_intent,
+        overall: scores(intents.len(), predictions.iter(), threshold),
+        by_language,
+        per_intent: per_intent_scores(intents, &matrix),
         top_confusions: top_confusions(intents, &matrix),
     }
+}
+
+/// Outcome counts of `predictions` at `threshold`.
+pub fn scores<'a>(
+    classes: usize,
+    predictions: impl Iterator<Item = &'a Prediction> + Clone,
+    threshold: f32,
+) -> Scores {
+    let mut s = Scores {
+        total: 0,
+        correct: 0,
+        wrong: 0,
+        handoff: 0,
+        top1_correct: 0,
+        macro_f1: 0.0,
+    };
+    for p in predictions.clone() {
+        let right = p.expected == Some(p.best);
+        s.total += 1;
+        s.top1_correct += usize::from(right);
+        if p.confidence < threshold {
+            s.handoff += 1;
+        } else if right {
+            s.correct += 1;
+        } else {
+            s.wrong += 1;
+        }
+    }
+    let matrix = confusion_matrix(classes, predictions);
+    let f1: Vec<f64> = (0..classes)
+        .filter_map(|c| class_f1(&matrix, c).map(|(_, _, _, f1)| f1))
+        .collect();
+    s.macro_f1 = if f1.is_empty() {
+        0.0
+    } else {
+        f1.iter().sum::<f64>() / f1.len() as f64
+    };
+    s
+}
+
+/// `matrix[expected][predicted]` of the top-1 predictions; an unknown label gets the extra last row.
+fn confusion_matrix<'a>(
+    classes: usize,
+    predictions: impl Iterator<Item = &'a Prediction>,
+) -> Vec<Vec<usize>> {
+    let mut matrix = vec![vec![0usize; classes]; classes + 1];
+    for p in predictions {
+        matrix[p.expected.unwrap_or(classes)][p.best] += 1;
+    }
+    matrix
+}
+
+/// `(support, precision, recall, f1)` of class `c`, or `None` when it has neither labels nor predictions.
+fn class_f1(matrix: &[Vec<usize>], c: usize) -> Option<(usize, f64, f64, f64)> {
+    let true_positive = matrix[c][c];
+    let support: usize = matrix[c].iter().sum();
+    let predicted: usize = matrix.iter().map(|row| row[c]).sum();
+    if support == 0 && predicted == 0 {
+        return None;
+    }
+    let precision = ratio(true_positive, predicted, 0.0);
+    let recall = ratio(true_positive, support, 0.0);
+    let f1 = if precision + recall > 0.0 {
+        2.0 * precision * recall / (precision + recall)
+    } else {
+        0.0
+    };
+    Some((support, precision, recall, f1))
 }
 
 fn per_intent_scores(intents: &[String], matrix: &[Vec<usize>]) -> Vec<IntentScore> {
     let mut out = Vec::new();
     for (c, intent) in intents.iter().enumerate() {
-        let true_positive = matrix[c][c];
-        let support: usize = matrix[c].iter().sum();
-        let predicted: usize = matrix.iter().map(|row| row[c]).sum();
-        if support == 0 && predicted == 0 {
-            continue;
+        if let Some((support, precision, recall, f1)) = class_f1(matrix, c) {
+            out.push(IntentScore {
+                intent: intent.clone(),
+                support,
+                precision,
+                recall,
+                f1,
+            });
         }
-        let precision = ratio(true_positive, predicted, 0.0);
-        let recall = ratio(true_positive, support, 0.0);
-        let f1 = if precision + recall > 0.0 {
-            2.0 * precision * recall / (precision + recall)
-        } else {
-            0.0
-        };
-        out.push(IntentScore {
-            intent: intent.clone(),
-            support,
-            precision,
-            recall,
-            f1,
-        });
     }
     out
 }
@@ -169,38 +301,50 @@ fn top_confusions(intents: &[String], matrix: &[Vec<usize>]) -> Vec<Confusion> {
         b.count
             .cmp(&a.count)
             .then_with(|| a.expected.cmp(&b.expected))
+            .then_with(|| a.predicted.cmp(&b.predicted))
     });
-    cells.truncate(10);
+    cells.truncate(TOP_CONFUSIONS_MAX);
     cells
+}
+
+impl EvalReport {
+    /// The outcome table alone: one row per language and one for all, as printed by `ai eval`.
+    pub fn table(&self) -> String {
+        let mut out = format!(
+            "{:<8} {:>5} {:>8} {:>7} {:>8} {:>8} {:>6}\n",
+            "group", "n", "correct", "wrong", "handoff", "macroF1", "top1"
+        );
+        let rows = self
+            .by_language
+            .iter()
+            .map(|(l, s)| (l.code(), s))
+            .chain(std::iter::once(("all", &self.overall)));
+        for (name, s) in rows {
+            out.push_str(&format!(
+                "{:<8} {:>5} {:>7.1}% {:>6.1}% {:>7.1}% {:>8.3} {:>5.1}%\n",
+                name,
+                s.total,
+                100.0 * s.correct_rate(),
+                100.0 * s.wrong_rate(),
+                100.0 * s.handoff_rate(),
+                s.macro_f1,
+                100.0 * s.accuracy_top1(),
+            ));
+        }
+        out
+    }
 }
 
 impl fmt::Display for EvalReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "messages:            {}", self.total)?;
         writeln!(f, "threshold:           {:.2}", self.threshold)?;
-        writeln!(
-            f,
-            "answered:            {} ({:.1}%)",
-            self.answered,
-            100.0 - 100.0 * self.handoff_rate()
-        )?;
-        writeln!(
-            f,
-            "handoff rate:        {:.1}%",
-            100.0 * self.handoff_rate()
-        )?;
+        write!(f, "{}", self.table())?;
         writeln!(
             f,
             "accuracy (answered): {:.1}%",
             100.0 * self.accuracy_answered()
         )?;
-        writeln!(
-            f,
-            "accuracy (overall):  {:.1}%",
-            100.0 * self.accuracy_overall()
-        )?;
-        writeln!(f, "macro-F1 (overall):  {:.3}", self.macro_f1)?;
-        writeln!(f, "per intent (support, precision, recall, F1):")?;
+        writeln!(f, "per intent (support, precision, recall, F1; top-1):")?;
         for s in &self.per_intent {
             writeln!(
                 f,

@@ -10,7 +10,8 @@
 //! - [`labelled`]: labelled evaluation sets (the held-out file) parsed from TOML.
 //! - [`text`]: normalisation (full-width folding, lowercase), language detection, hashed n-gram features.
 //! - [`extract`]: hand-written slot extractors (order number, e-mail, phone, video id, amount, date).
-//! - [`sentiment`]: the bilingual lexicon sentiment scorer, a score in `[-1, 1]`.
+//! - [`sentiment`]: the bilingual lexicon sentiment scorer (dictionary words, reporting vocabulary, anger
+//!   cues), a score in `[-1, 1]`.
 //! - [`brain`]: the [`brain::Brain`] trait, so another model can be plugged in.
 //! - [`ngram`]: the built-in [`ngram::NgramBrain`], multinomial logistic regression on hashed n-grams.
 //! - [`dialogue`]: per-conversation state, slot filling, and the bot's [`dialogue::Decision`].
@@ -22,13 +23,18 @@
 //! - [`router`]: assignment of waiting conversations to agents, with recorded score components.
 //! - [`shard`]: the routing shard's sans-IO core that the routing thread drives: per-tenant routers, agent
 //!   connections, bot answers, handoffs and assignments as named inputs and outputs.
-//! - [`eval`]: accuracy, macro-F1, confusions and handoff rate on a labelled set.
+//! - [`eval`]: correct, wrong and handoff rates and macro-F1, overall and per language, on predictions.
+//! - [`cv`]: k-fold cross-validation on the KB (translation pairs in one fold), the threshold rule and the
+//!   choice of training settings.
+//! - [`overlap`]: the near-duplicate guard between an evaluation set and the training utterances.
 //! - [`cli`]: the `switchboard ai …` subcommand.
 //!
 //! # Decisions
 //!
 //! - The bot never guesses: below the confidence threshold (default 0.70) or on strongly negative sentiment
-//!   it hands the conversation to a human, with a summary of what it understood.
+//!   it hands the conversation to a human, with a summary of what it understood. A message with no word or
+//!   phrase the model trained on gets no confident answer (the minimum-evidence rule in [`ngram`]); a
+//!   confident `out_of_scope` intent is declined with its answer, not handed off.
 //! - The classifier is trained at start-up from the knowledge base in well under a second, so the KB file is
 //!   the single source of truth and there is no model artefact to version.
 //! - Routing scores follow the background article: `0.6 × customer value + 0.3 × skill match + 0.1 × random`,
@@ -37,6 +43,7 @@
 pub mod agents;
 pub mod brain;
 pub mod cli;
+pub mod cv;
 pub mod dialogue;
 pub mod eval;
 pub mod events;
@@ -44,6 +51,7 @@ pub mod extract;
 pub mod kb;
 pub mod labelled;
 pub mod ngram;
+pub mod overlap;
 pub mod queue;
 pub mod rng;
 pub mod router;

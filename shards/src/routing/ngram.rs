@@ -4,13 +4,22 @@
 //! Why this model: with a few thousand short utterances, a linear model on n-grams is as accurate as
 //! anything heavier, trains in milliseconds, classifies in microseconds, and is fully deterministic. Its
 //! softmax output is a usable confidence for the "never guess" threshold.
+//!
+//! Minimum evidence: a softmax is confident about anything, including a single character or words it
+//! never saw ("退" → refund 1.00). The model remembers the full hashes of the words and phrases it trained
+//! on (CJK 2- and 3-grams, Latin words and word pairs, not single characters or word pieces); a message
+//! with fewer than `evidence_features_min` of them gets probabilities pulled towards uniform in proportion
+//! to the shortfall, so with none at all the bot hands off instead of guessing.
 
 use thiserror::Error;
 
 use super::brain::Brain;
 use super::kb::KnowledgeBase;
 use super::rng::Pcg32;
-use super::text::features;
+use super::text::{bucket_of, merge_and_normalize, visit_features};
+
+/// Largest accepted `evidence_features_min`: more would refuse ordinary short questions.
+pub const EVIDENCE_FEATURES_MAX: u32 = 10;
 
 /// Training settings. Construct with [`TrainConfig::default`] and adjust; [`NgramBrain::train`] validates.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +36,9 @@ pub struct TrainConfig {
     pub l2: f32,
     /// Seed of the shuffle order.
     pub seed: u64,
+    /// Known words or phrases a message needs for a confident answer (see the module documentation); 0
+    /// turns the rule off.
+    pub evidence_features_min: u32,
 }
 
 impl Default for TrainConfig {
@@ -38,6 +50,7 @@ impl Default for TrainConfig {
             learning_rate_decay: 0.02,
             l2: 1e-4,
             seed: 7,
+            evidence_features_min: 1,
         }
     }
 }
@@ -54,6 +67,9 @@ pub enum TrainError {
     /// The learning rate is not a positive finite number, or decay/L2 are negative.
     #[error("learning_rate must be positive and learning_rate_decay, l2 non-negative")]
     Rates,
+    /// `evidence_features_min` is above [`EVIDENCE_FEATURES_MAX`].
+    #[error("evidence_features_min must be at most {EVIDENCE_FEATURES_MAX}, got {0}")]
+    Evidence(u32),
     /// The knowledge base has fewer than two intents, so there is nothing to decide.
     #[error("need at least two intents to train, got {0}")]
     TooFewIntents(usize),
@@ -73,6 +89,9 @@ impl TrainConfig {
         if !rate_ok || !non_negative(self.learning_rate_decay) || !non_negative(self.l2) {
             return Err(TrainError::Rates);
         }
+        if self.evidence_features_min > EVIDENCE_FEATURES_MAX {
+            return Err(TrainError::Evidence(self.evidence_features_min));
+        }
         Ok(())
     }
 }
@@ -88,30 +107,59 @@ pub struct NgramBrain {
     bias: Vec<f32>,
     /// Hash buckets (power of two).
     buckets: u32,
+    /// Full hashes of the evidence features seen in training, sorted and unique.
+    known: Vec<u64>,
+    /// Known features a message needs for undamped probabilities.
+    evidence_min: u32,
 }
 
 impl NgramBrain {
     /// Trains on every utterance of `kb`. Deterministic for a given KB and config.
     pub fn train(kb: &KnowledgeBase, config: &TrainConfig) -> Result<Self, TrainError> {
+        let intents = kb.intents.iter().map(|i| i.id.clone()).collect();
+        Self::train_on(intents, &kb.training_examples(), config)
+    }
+
+    /// Trains on `examples` (text, class index into `intents`); cross-validation trains on part of a KB.
+    ///
+    /// # Panics
+    ///
+    /// If a class index is out of range (a caller bug).
+    pub fn train_on(
+        intents: Vec<String>,
+        examples: &[(&str, usize)],
+        config: &TrainConfig,
+    ) -> Result<Self, TrainError> {
         config.validate()?;
-        let classes = kb.intents.len();
+        let classes = intents.len();
         if classes < 2 {
             return Err(TrainError::TooFewIntents(classes));
         }
-        let examples: Vec<(Vec<(u32, f32)>, usize)> = kb
-            .training_examples()
-            .into_iter()
-            .map(|(text, label)| {
+        assert!(examples.iter().all(|&(_, label)| label < classes));
+        let mut known = Vec::new();
+        let examples: Vec<(Vec<(u32, f32)>, usize)> = examples
+            .iter()
+            .map(|&(text, label)| {
                 let mut f = Vec::new();
-                features(text, config.buckets, &mut f);
+                visit_features(text, |kind, hash, weight| {
+                    f.push((bucket_of(hash, config.buckets), weight));
+                    if kind.is_evidence() {
+                        known.push(hash);
+                    }
+                });
+                merge_and_normalize(&mut f);
                 (f, label)
             })
             .collect();
+        known.sort_unstable();
+        known.dedup();
         let mut brain = NgramBrain {
-            intents: kb.intents.iter().map(|i| i.id.clone()).collect(),
+            intents,
             weights: vec![0.0; config.buckets as usize * classes],
             bias: vec![0.0; classes],
             buckets: config.buckets,
+            known,
+            evidence_min: config.evidence_features_min,
         };
         let mut order: Vec<usize> = (0..examples.len()).collect();
         let mut rng = Pcg32::new(config.seed);
@@ -175,9 +223,24 @@ impl Brain for NgramBrain {
 
     fn classify_into(&self, text: &str, probabilities: &mut Vec<f32>) {
         let mut feats = Vec::with_capacity(64);
-        features(text, self.buckets, &mut feats);
+        let mut evidence = 0u32;
+        visit_features(text, |kind, hash, weight| {
+            feats.push((bucket_of(hash, self.buckets), weight));
+            if kind.is_evidence() && self.known.binary_search(&hash).is_ok() {
+                evidence += 1;
+            }
+        });
+        merge_and_normalize(&mut feats);
         probabilities.clear();
         probabilities.resize(self.bias.len(), 0.0);
         self.probabilities(&feats, probabilities);
+        if evidence < self.evidence_min {
+            // Pull towards uniform in proportion to the missing evidence; the sum stays 1.
+            let kept = evidence as f32 / self.evidence_min as f32;
+            let uniform = (1.0 - kept) / probabilities.len() as f32;
+            probabilities
+                .iter_mut()
+                .for_each(|p| *p = kept * *p + uniform);
+        }
     }
 }

@@ -143,6 +143,79 @@ const SALT_WORD: u64 = 2;
 const SALT_BIGRAM: u64 = 3;
 const SALT_TRIGRAM: u64 = 4;
 
+/// What a hashed feature is, for the minimum-evidence rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeatureKind {
+    /// A single CJK character: too ambiguous to count as known text on its own.
+    CjkChar,
+    /// A CJK 2- or 3-gram: a word or part of one.
+    CjkPhrase,
+    /// A Latin word.
+    Word,
+    /// Two consecutive Latin words.
+    WordPair,
+    /// A character 3-gram of a Latin word: absorbs typos, but not evidence on its own.
+    WordPiece,
+}
+
+impl FeatureKind {
+    /// Whether a known feature of this kind is evidence that the text was understood (a phrase or a word,
+    /// not a character or a piece of one).
+    pub fn is_evidence(self) -> bool {
+        matches!(
+            self,
+            FeatureKind::CjkPhrase | FeatureKind::Word | FeatureKind::WordPair
+        )
+    }
+}
+
+/// Calls `visit(kind, hash, weight)` for every n-gram feature of `text` before bucketing and merging, so a
+/// caller can both build the feature vector and look features up by their full 64-bit hash.
+pub fn visit_features(text: &str, mut visit: impl FnMut(FeatureKind, u64, f32)) {
+    let normalized = normalize(text);
+    let toks = tokens(&normalized);
+    let mut previous_word: Option<&str> = None;
+    for tok in &toks {
+        match *tok {
+            Token::Cjk(run) => {
+                previous_word = None;
+                let chars: Vec<char> = run.chars().collect();
+                for n in 1..=3usize {
+                    let (kind, weight) = if n == 1 {
+                        (FeatureKind::CjkChar, 0.5)
+                    } else {
+                        (FeatureKind::CjkPhrase, 1.0)
+                    };
+                    for window in chars.windows(n) {
+                        visit(kind, hash_chars(SALT_CJK, window.iter().copied()), weight);
+                    }
+                }
+            }
+            Token::Word(word) => {
+                visit(FeatureKind::Word, hash_chars(SALT_WORD, word.chars()), 1.0);
+                if let Some(prev) = previous_word {
+                    let pair = prev.chars().chain(std::iter::once(' ')).chain(word.chars());
+                    visit(FeatureKind::WordPair, hash_chars(SALT_BIGRAM, pair), 1.0);
+                }
+                let padded: Vec<char> = std::iter::once('<')
+                    .chain(word.chars())
+                    .chain(std::iter::once('>'))
+                    .collect();
+                for window in padded.windows(3) {
+                    let hash = hash_chars(SALT_TRIGRAM, window.iter().copied());
+                    visit(FeatureKind::WordPiece, hash, 0.4);
+                }
+                previous_word = Some(word);
+            }
+        }
+    }
+}
+
+/// The bucket of a feature hash in a space of `buckets` (a power of two).
+pub fn bucket_of(hash: u64, buckets: u32) -> u32 {
+    (hash & u64::from(buckets - 1)) as u32
+}
+
 /// Writes the hashed, L2-normalised feature vector of `text` into `out` as sorted `(bucket, weight)` pairs.
 ///
 /// `buckets` must be a power of two. `out` is cleared first; reusing it avoids an allocation per message.
@@ -152,45 +225,14 @@ pub fn features(text: &str, buckets: u32, out: &mut Vec<(u32, f32)>) {
         "feature buckets must be a power of two"
     );
     out.clear();
-    let mask = u64::from(buckets - 1);
-    let normalized = normalize(text);
-    let toks = tokens(&normalized);
-    let mut push = |h: u64, w: f32| out.push(((h & mask) as u32, w));
-    let mut previous_word: Option<&str> = None;
-    for tok in &toks {
-        match *tok {
-            Token::Cjk(run) => {
-                previous_word = None;
-                let chars: Vec<char> = run.chars().collect();
-                for n in 1..=3usize {
-                    let weight = if n == 1 { 0.5 } else { 1.0 };
-                    for window in chars.windows(n) {
-                        push(hash_chars(SALT_CJK, window.iter().copied()), weight);
-                    }
-                }
-            }
-            Token::Word(word) => {
-                push(hash_chars(SALT_WORD, word.chars()), 1.0);
-                if let Some(prev) = previous_word {
-                    let pair = prev.chars().chain(std::iter::once(' ')).chain(word.chars());
-                    push(hash_chars(SALT_BIGRAM, pair), 1.0);
-                }
-                let padded: Vec<char> = std::iter::once('<')
-                    .chain(word.chars())
-                    .chain(std::iter::once('>'))
-                    .collect();
-                for window in padded.windows(3) {
-                    push(hash_chars(SALT_TRIGRAM, window.iter().copied()), 0.4);
-                }
-                previous_word = Some(word);
-            }
-        }
-    }
+    visit_features(text, |_, hash, weight| {
+        out.push((bucket_of(hash, buckets), weight));
+    });
     merge_and_normalize(out);
 }
 
 /// Sorts by bucket, sums duplicates, damps repeated counts with `sqrt` and scales to unit length.
-fn merge_and_normalize(out: &mut Vec<(u32, f32)>) {
+pub fn merge_and_normalize(out: &mut Vec<(u32, f32)>) {
     out.sort_unstable_by_key(|&(bucket, _)| bucket);
     let mut write = 0usize;
     for read in 0..out.len() {
