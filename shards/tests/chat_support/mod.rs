@@ -445,6 +445,7 @@ pub fn hostile_config(shards: usize, dir: &Path) -> ServeConfig {
 /// attacks).
 pub struct Canary {
     client: Client,
+    user: u64,
     conversation: u64,
     sent: u64,
 }
@@ -454,6 +455,7 @@ impl Canary {
     pub async fn open(addr: SocketAddr, user: u64) -> Canary {
         let mut canary = Canary {
             client: Client::connect(addr, &token(1, user, Role::Customer, &[])).await,
+            user,
             conversation: 0,
             sent: 0,
         };
@@ -464,7 +466,8 @@ impl Canary {
     /// Sends one message and expects its ack and nothing else.
     pub async fn check(&mut self) {
         self.sent += 1;
-        let id = message_id(0xCA_0000 + self.sent);
+        // Unique per canary user, so canaries of different users never share a message id.
+        let id = message_id((0xCA << 48) | (self.user << 24) | self.sent);
         self.client.send(self.conversation, id, "canary").await;
         let frame = self.client.next().await;
         match frame.message {
