@@ -118,6 +118,18 @@ impl MessageAssembler {
         })
     }
 
+    /// Whether a data message or a frame has started and not finished (the peer owes more bytes).
+    pub fn in_message(&self) -> bool {
+        let message_unfinished =
+            self.message.is_some() && !matches!(self.ready, Some(Ready::Message(_)));
+        message_unfinished || self.frame.is_some() || self.header_len > 0
+    }
+
+    /// Heap bytes held for the message being reassembled (the buffer's capacity, kept between messages).
+    pub fn buffered_bytes(&self) -> usize {
+        self.message_buf.capacity()
+    }
+
     /// Consumes bytes from `input` and returns how many it took.
     ///
     /// Stops right after the frame that completes an event (fetch it with [`poll_event`]) or when

@@ -92,6 +92,8 @@ pub struct Session {
     reads: ReadGate,
     /// This connection's request quota (`chat.connection_requests_per_second_max`), full when first used.
     quota: Option<RateBucket>,
+    /// When (shard ms) the oldest fragmented message still being reassembled began, if any.
+    reassembly_since_ms: Option<u64>,
 }
 
 impl Session {
@@ -115,7 +117,22 @@ impl Session {
             },
             reads: ReadGate::default(),
             quota: None,
+            reassembly_since_ms: None,
         }
+    }
+
+    /// When (shard ms) the fragmented messages this connection has started and not finished began to
+    /// arrive (`None`: none unfinished). The shard closes a connection that leaves one unfinished for
+    /// `limits.partial_message_timeout_ms`.
+    pub fn reassembly_since_ms(&self) -> Option<u64> {
+        self.reassembly_since_ms
+    }
+
+    /// Bytes held for fragmented messages being reassembled.
+    pub fn reassembly_bytes(&self) -> usize {
+        self.reassembler
+            .as_ref()
+            .map_or(0, |reassembler| reassembler.buffered_bytes())
     }
 
     /// This connection's reads in flight and waiting (driven by the shard).
@@ -185,7 +202,25 @@ impl Session {
                     Err(error) => react(error.reaction(), &error.to_string(), out),
                 }
             }
-            Encoding::Binary => self.handle_binary(payload, ctx, out, 0),
+            Encoding::Binary => {
+                let partials = |session: &Session| {
+                    session
+                        .reassembler
+                        .as_ref()
+                        .map_or(0, |reassembler| reassembler.partial_messages())
+                };
+                let before = partials(self);
+                self.handle_binary(payload, ctx, out, 0);
+                let after = partials(self);
+                // The clock runs from the first unfinished message, and restarts when one finishes (the
+                // client is making progress).
+                self.reassembly_since_ms = match (after, self.reassembly_since_ms) {
+                    (0, _) => None,
+                    (_, None) => Some(ctx.now_ms),
+                    (_, Some(_)) if after < before => Some(ctx.now_ms),
+                    (_, since) => since,
+                };
+            }
         }
     }
 

@@ -41,6 +41,15 @@ pub struct Limits {
     pub fragment_bytes: u64,
     /// Time we wait for the client's Close after sending ours before dropping the transport.
     pub close_timeout_ms: u64,
+    /// Time a client may take to finish a message it started (the continuation frames of a WebSocket
+    /// message, or the pieces of a switchboard.v1 fragmented message); slower ones are closed with 1008,
+    /// so nobody parks unfinished messages in server memory until the idle timeout.
+    pub partial_message_timeout_ms: u64,
+    /// Bytes the whole node may hold for its clients (queued to send, plus unfinished messages being
+    /// reassembled), shared equally by the shards. A shard over its share closes the connections holding
+    /// the largest unfinished messages (1013) until it is back under; the same bytes drive the overload
+    /// modes (`overload.brownout_queue_bytes`).
+    pub buffered_bytes_max: u64,
     /// Time a graceful drain (deploy) gives connections to close before they are dropped.
     pub drain_timeout_ms: u64,
 }
@@ -63,6 +72,8 @@ impl Default for Limits {
             pong_timeout_ms_max: 10_000,
             fragment_bytes: 16_384,
             close_timeout_ms: 5_000,
+            partial_message_timeout_ms: 30_000,
+            buffered_bytes_max: 4 * 1_073_741_824,
             drain_timeout_ms: 30_000,
         }
     }
@@ -83,7 +94,7 @@ impl Limits {
     }
 
     fn validate_ranges(&self) -> Result<(), ConfigError> {
-        let checks: [(&'static str, u64, u64, u64); 16] = [
+        let checks: [(&'static str, u64, u64, u64); 18] = [
             (
                 "limits.connections_max",
                 self.connections_max,
@@ -168,6 +179,18 @@ impl Limits {
                 self.fragment_bytes,
                 512,
                 APP_FRAGMENT_DATA_BYTES_MAX as u64,
+            ),
+            (
+                "limits.partial_message_timeout_ms",
+                self.partial_message_timeout_ms,
+                100,
+                HOUR_MS,
+            ),
+            (
+                "limits.buffered_bytes_max",
+                self.buffered_bytes_max,
+                1_048_576,
+                1 << 40,
             ),
             (
                 "limits.close_timeout_ms",

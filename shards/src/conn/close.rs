@@ -40,6 +40,12 @@ pub enum CloseReason {
     SendQueueFull,
     /// No text/binary message for `idle_timeout_ms` (nobody's fault): 1000.
     IdleTimeout,
+    /// A message the client started (WebSocket continuation frames, or switchboard.v1 fragments) was
+    /// not finished within `partial_message_timeout_ms` (client's fault): 1008.
+    PartialMessageTimeout,
+    /// The node's budget for bytes held for clients (`buffered_bytes_max`) was exceeded and this
+    /// connection held one of the largest unfinished messages (server load): 1013.
+    BufferBudget,
     /// A ping went unanswered past its deadline (the path or the client is dead): no close frame was sent,
     /// the transport was dropped, which the client (if alive) sees as 1006.
     HeartbeatTimeout,
@@ -72,6 +78,8 @@ impl CloseReason {
             CloseReason::FrameRateExceeded => Some(CLOSE_POLICY_VIOLATION),
             CloseReason::SendQueueFull => Some(CLOSE_TRY_AGAIN_LATER),
             CloseReason::IdleTimeout => Some(CLOSE_NORMAL),
+            CloseReason::PartialMessageTimeout => Some(CLOSE_POLICY_VIOLATION),
+            CloseReason::BufferBudget => Some(CLOSE_TRY_AGAIN_LATER),
             CloseReason::PeerClosed { code } => Some(code.unwrap_or(CLOSE_NORMAL)),
             CloseReason::Local { code } => Some(*code),
             CloseReason::CloseTimeout { first } => first.code_sent(),
@@ -90,6 +98,8 @@ impl CloseReason {
             CloseReason::FrameRateExceeded => "frame rate limit exceeded",
             CloseReason::SendQueueFull => "send queue full: client not reading",
             CloseReason::IdleTimeout => "idle timeout",
+            CloseReason::PartialMessageTimeout => "unfinished message timed out",
+            CloseReason::BufferBudget => "server memory budget: try again later",
             CloseReason::HeartbeatTimeout => "heartbeat timeout",
             CloseReason::PeerClosed { .. } => "",
             // The drain's reconnect hint: the node is going away, not refusing this client.

@@ -108,6 +108,9 @@ pub struct Connection {
     messages_received: u64,
     /// A deadline of the layer above (0 = none), reported once as [`ConnectionEvent::AppDeadline`].
     app_deadline_ms: u64,
+    /// When the client started the message (or frame) the assembler is in the middle of (0 = none): it
+    /// must finish within `partial_message_timeout_ms`.
+    partial_since_ms: u64,
 }
 
 impl Connection {
@@ -136,6 +139,7 @@ impl Connection {
             bytes_in_flight: 0,
             messages_received: 0,
             app_deadline_ms: 0,
+            partial_since_ms: 0,
             config,
         }
     }
@@ -279,11 +283,23 @@ impl Connection {
             self.send_queue
                 .enqueue_close(code, reason.text(), after_data);
         }
-        let protocol_error = matches!(reason, CloseReason::Protocol(_));
+        // After a protocol error the assembler is dead; after a memory-driven close nothing more of the
+        // client's unfinished message may be held: stop reading, only flush our Close.
+        let stop_reading = matches!(
+            reason,
+            CloseReason::Protocol(_)
+                | CloseReason::PartialMessageTimeout
+                | CloseReason::BufferBudget
+        );
+        if stop_reading && !matches!(reason, CloseReason::Protocol(_)) {
+            self.assembler = None;
+            self.assembler_clean = true;
+            self.partial_since_ms = 0;
+        }
         self.close_reason.get_or_insert(reason);
         self.close_deadline_ms
             .get_or_insert(now_ms + self.config.close_timeout_ms);
-        self.state = if protocol_error {
+        self.state = if stop_reading {
             ConnectionState::Closed
         } else {
             ConnectionState::Closing
@@ -323,6 +339,7 @@ impl Connection {
             offset += consumed;
             let Some(inbound) = inbound else {
                 self.assembler_clean = self.assembler.is_none() || clean_at == Some(input.len());
+                self.note_partial(now_ms);
                 return;
             };
             clean_at = match &inbound {
@@ -380,6 +397,35 @@ impl Connection {
         Ok((inbound::next_event(assembler), consumed))
     }
 
+    /// Starts (or stops) the unfinished-message clock: running while the assembler is inside a message or
+    /// a frame (a control frame cut in two counts too, which is harmless: a live client finishes any frame
+    /// long before the timeout).
+    fn note_partial(&mut self, now_ms: u64) {
+        let partial = self
+            .assembler
+            .as_ref()
+            .is_some_and(|assembler| assembler.in_message());
+        match (partial, self.partial_since_ms) {
+            (true, 0) => self.partial_since_ms = now_ms.max(1),
+            (false, _) => self.partial_since_ms = 0,
+            (true, _) => {}
+        }
+    }
+
+    /// Bytes of the WebSocket message the client has started and not finished (capacity held).
+    pub fn partial_message_bytes(&self) -> usize {
+        self.assembler
+            .as_ref()
+            .map_or(0, |assembler| assembler.buffered_bytes())
+    }
+
+    /// Starts a graceful close for exceeding the node's buffer budget (1013), dropping what is queued.
+    pub fn close_for_budget(&mut self, now_ms: u64) {
+        if self.state == ConnectionState::Open {
+            self.start_close(CloseReason::BufferBudget, false, now_ms);
+        }
+    }
+
     /// Frees the buffers a burst grew, once the connection has been quiet for a heartbeat interval: the
     /// assembler (if between frames), the send queue's rings (if empty) and the event queue (if empty).
     fn release_idle_buffers(&mut self) {
@@ -395,10 +441,9 @@ impl Connection {
     /// Heap bytes this connection holds in its own buffers (capacities; boxed parts by size), not counting
     /// the allocator's overhead or payloads shared with other connections (`Bytes`). For memory budgets.
     pub fn buffer_bytes(&self) -> usize {
-        let assembler = self
-            .assembler
-            .as_ref()
-            .map_or(0, |_| std::mem::size_of::<MessageAssembler>());
+        let assembler = self.assembler.as_ref().map_or(0, |assembler| {
+            std::mem::size_of::<MessageAssembler>() + assembler.buffered_bytes()
+        });
         self.handshake_buf.capacity()
             + self.http_out.capacity()
             + assembler
@@ -506,6 +551,12 @@ impl Connection {
                 self.start_close(CloseReason::IdleTimeout, true, now_ms);
             }
             ConnectionState::Open
+                if self.partial_since_ms != 0
+                    && now_ms >= self.partial_since_ms + self.config.partial_message_timeout_ms =>
+            {
+                self.start_close(CloseReason::PartialMessageTimeout, true, now_ms);
+            }
+            ConnectionState::Open
                 if self.app_deadline_ms != 0 && now_ms >= self.app_deadline_ms =>
             {
                 self.app_deadline_ms = 0;
@@ -549,6 +600,9 @@ impl Connection {
                 let mut idle = self.last_message_ms + self.config.idle_timeout_ms;
                 if self.app_deadline_ms != 0 {
                     idle = idle.min(self.app_deadline_ms);
+                }
+                if self.partial_since_ms != 0 {
+                    idle = idle.min(self.partial_since_ms + self.config.partial_message_timeout_ms);
                 }
                 Some(
                     self.heartbeat

@@ -40,6 +40,8 @@ pub struct ConnectionSettings {
     pub frames_per_second_max: u64,
     /// Time without a received text/binary message before a graceful 1000 close.
     pub idle_timeout_ms: u64,
+    /// See `Limits::partial_message_timeout_ms`.
+    pub partial_message_timeout_ms: u64,
     /// Time our Close (or a rejection) may take to be answered and flushed before the transport is dropped.
     pub close_timeout_ms: u64,
     /// Payload bytes of one outbound fragment.
@@ -116,6 +118,7 @@ impl ConnectionSettings {
             frames_per_second_max: limits.frames_per_second_max,
             idle_timeout_ms: limits.idle_timeout_ms,
             close_timeout_ms: limits.close_timeout_ms,
+            partial_message_timeout_ms: limits.partial_message_timeout_ms,
             fragment_bytes: limits.fragment_bytes as usize,
             send_queue_bytes_max: limits.send_queue_bytes_max as usize,
         }

@@ -9,7 +9,8 @@ use crate::config::ConfigError;
 /// One measurement of a shard's load, taken by the shard loop (typically once per tick).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LoadSample {
-    /// Bytes queued for the shard's clients and not yet handed to the kernel, summed over its connections.
+    /// Bytes held for the shard's clients, summed over its connections: queued and not yet handed to the
+    /// kernel, plus the unfinished messages being reassembled (WebSocket and switchboard.v1 fragments).
     pub queued_bytes: u64,
     /// Occupancy of the shard's fullest outgoing cross-core ring, percent of its capacity (values above
     /// 100 count as 100); see [`LoadSample::ring_percent_of`].

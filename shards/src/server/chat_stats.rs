@@ -15,7 +15,7 @@ use crate::routing::agents::GroupFairness;
 use crate::routing::shard::{GroupConfig, RoutingCounters};
 
 /// Every chat counter, by metric label, in a fixed order.
-pub const CHAT_COUNTERS: [&str; 18] = [
+pub const CHAT_COUNTERS: [&str; 19] = [
     "messages_stored",
     "duplicates",
     "conversations_created",
@@ -34,6 +34,7 @@ pub const CHAT_COUNTERS: [&str; 18] = [
     "access_revoked",
     "quota_refusals",
     "reads_refused",
+    "budget_closes",
 ];
 
 /// The publishing side (owned by the shard thread).

@@ -233,6 +233,7 @@ impl Server {
             connection_config: ConnectionConfig::new(config.mode, &config.limits),
             connections_max: config.limits.connections_per_shard_max,
             drain_timeout_ms: config.limits.drain_timeout_ms,
+            buffered_bytes_share: config.limits.buffered_bytes_max / config.shard_count() as u64,
             control: Arc::clone(&control),
             stats,
             chat,
@@ -384,6 +385,8 @@ fn chat_setups(
             shards,
             send_queue_bytes_max: usize::try_from(config.limits.send_queue_bytes_max)
                 .unwrap_or(usize::MAX),
+            partial_message_timeout_ms: config.limits.partial_message_timeout_ms,
+            buffered_bytes_share: config.limits.buffered_bytes_max / shards as u64,
         })
         .collect();
     Ok((setups, routing))

@@ -51,6 +51,8 @@ pub(crate) struct ShardSetup {
     pub(crate) connection_config: ConnectionConfig,
     pub(crate) connections_max: u64,
     pub(crate) drain_timeout_ms: u64,
+    /// This shard's share of `limits.buffered_bytes_max`.
+    pub(crate) buffered_bytes_share: u64,
     pub(crate) control: Arc<ShardControl>,
     pub(crate) stats: ShardStats,
     /// Chat mode: the rings to the other shards, the keyring, the log settings.
@@ -92,6 +94,11 @@ struct Shard {
     connection_config: ConnectionConfig,
     connections_max: usize,
     drain_timeout_ms: u64,
+    /// Unfinished WebSocket messages are admitted against this share of `limits.buffered_bytes_max` as
+    /// their bytes arrive (see [`Shard::admit_partial`]).
+    buffered_bytes_share: u64,
+    /// Bytes of unfinished WebSocket messages held on this shard (the sum of `Entry::partial_bytes`).
+    partial_bytes: u64,
     control: Arc<ShardControl>,
     stats: ShardStats,
     epoch: Instant,
@@ -164,6 +171,8 @@ impl Shard {
             connection_config: setup.connection_config,
             connections_max,
             drain_timeout_ms: setup.drain_timeout_ms,
+            buffered_bytes_share: setup.buffered_bytes_share,
+            partial_bytes: 0,
             control: setup.control,
             stats: setup.stats,
             epoch,
@@ -225,7 +234,8 @@ impl Shard {
                 self.flush_dirty(now);
                 let tick_us = self.now_us().saturating_sub(self.received_us);
                 if let Some(chat) = self.chat.as_mut() {
-                    chat.observe(now, &self.table, tick_us, &mut self.stats.chat);
+                    let conns = (&mut self.table, &mut self.dirty);
+                    chat.observe(now, conns, tick_us, &mut self.stats.chat);
                     chat.tell_mode(&mut self.table, &mut self.dirty, now);
                 }
                 self.flush_dirty(now);
@@ -258,6 +268,7 @@ impl Shard {
                         self.stats
                             .after_bytes(entry, received_before, self.received_us);
                         mark_dirty(entry, &mut self.dirty);
+                        self.admit_partial(conn, now);
                     }
                 }
                 Event::Accepted { conn, .. } => self.accept(conn, now),
@@ -340,10 +351,35 @@ impl Shard {
         }
     }
 
+    /// Accounts the connection's unfinished WebSocket message after its bytes arrived; when the shard's
+    /// unfinished messages would take it over its share of `limits.buffered_bytes_max`, the connection
+    /// whose message grew is closed with 1013 (at arrival, before the bytes pile up; the periodic scan in
+    /// chat mode also counts send queues and switchboard.v1 fragments).
+    fn admit_partial(&mut self, conn: ConnId, now: u64) {
+        let Some(entry) = self.table.get_mut(conn) else {
+            return;
+        };
+        let held = entry.conn.partial_message_bytes() as u64;
+        self.partial_bytes = self.partial_bytes - entry.partial_bytes + held;
+        entry.partial_bytes = held;
+        if held > 0 && self.partial_bytes > self.buffered_bytes_share {
+            warn!(
+                shard = self.id,
+                ?conn,
+                held_bytes = held,
+                shard_partial_bytes = self.partial_bytes,
+                share_bytes = self.buffered_bytes_share,
+                "unfinished messages over this shard's share of limits.buffered_bytes_max; closing (1013)"
+            );
+            entry.conn.close_for_budget(now);
+        }
+    }
+
     fn closed(&mut self, conn: ConnId) {
         let Some(mut entry) = self.table.remove(conn) else {
             return;
         };
+        self.partial_bytes -= entry.partial_bytes;
         if let Some(chat) = self.chat.as_mut() {
             chat.closed(&mut entry);
         }

@@ -46,11 +46,15 @@ pub enum CloseCause {
     CloseTimeout,
     /// Refused at accept: the shard already held `connections_per_shard_max`, or it is draining.
     Refused,
+    /// An unfinished message was not finished within `partial_message_timeout_ms` (1008).
+    PartialTimeout,
+    /// Closed to bring the node back under `buffered_bytes_max` (1013).
+    BufferBudget,
 }
 
 impl CloseCause {
     /// Every cause, in a fixed order (the index of the counter array).
-    pub const ALL: [CloseCause; 11] = [
+    pub const ALL: [CloseCause; 13] = [
         CloseCause::HandshakeRejected,
         CloseCause::HandshakeTimeout,
         CloseCause::Protocol,
@@ -62,6 +66,8 @@ impl CloseCause {
         CloseCause::Local,
         CloseCause::CloseTimeout,
         CloseCause::Refused,
+        CloseCause::PartialTimeout,
+        CloseCause::BufferBudget,
     ];
 
     /// A stable snake_case label for logs and metrics.
@@ -78,6 +84,8 @@ impl CloseCause {
             CloseCause::Local => "local",
             CloseCause::CloseTimeout => "close_timeout",
             CloseCause::Refused => "refused",
+            CloseCause::PartialTimeout => "partial_message_timeout",
+            CloseCause::BufferBudget => "buffer_budget",
         }
     }
 
@@ -91,6 +99,8 @@ impl CloseCause {
             Some(CloseReason::FrameRateExceeded) => CloseCause::FrameRate,
             Some(CloseReason::SendQueueFull) => CloseCause::SendQueueFull,
             Some(CloseReason::IdleTimeout) => CloseCause::Idle,
+            Some(CloseReason::PartialMessageTimeout) => CloseCause::PartialTimeout,
+            Some(CloseReason::BufferBudget) => CloseCause::BufferBudget,
             Some(CloseReason::HeartbeatTimeout) => CloseCause::Heartbeat,
             Some(CloseReason::PeerClosed { .. }) => CloseCause::Peer,
             Some(CloseReason::Local { .. }) => CloseCause::Local,

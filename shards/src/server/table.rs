@@ -27,6 +27,8 @@ pub(crate) struct Entry {
     pub(crate) output_queued: bool,
     /// Chat mode: the switchboard.v1 session, once the WebSocket opened.
     pub(crate) session: Option<Box<crate::chat::Session>>,
+    /// Bytes of its unfinished WebSocket message counted in the shard's total (see `Shard::admit_partial`).
+    pub(crate) partial_bytes: u64,
 }
 
 /// Entries indexed by `ConnId::index()`; grows to the highest index the engine hands out, never shrinks.
@@ -74,6 +76,7 @@ impl Table {
             received_at_us: None,
             output_queued: false,
             session: None,
+            partial_bytes: 0,
         });
         self.len += 1;
     }
@@ -96,16 +99,12 @@ impl Table {
         None
     }
 
-    /// Every connection id, for a drain that must touch them all.
-    /// Bytes queued for clients over every connection (a full scan: call it rarely).
-    pub(crate) fn queued_bytes(&self) -> u64 {
-        self.entries
-            .iter()
-            .flatten()
-            .map(|entry| entry.conn.queued_bytes() as u64)
-            .sum()
+    /// Every connection.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Entry> + '_ {
+        self.entries.iter().flatten()
     }
 
+    /// Every connection id, for a drain that must touch them all.
     pub(crate) fn ids(&self) -> impl Iterator<Item = ConnId> + '_ {
         self.entries.iter().flatten().map(|entry| entry.id)
     }

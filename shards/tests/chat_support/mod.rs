@@ -390,6 +390,19 @@ impl Client {
         panic!("the wanted frame did not come: {skipped:?}");
     }
 
+    /// The close code if the server closed within `wait` (frames before it are skipped); `None` when the
+    /// connection is still open after `wait` or went away without a code.
+    pub async fn try_close(&mut self, wait: Duration) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Ok(Some(Ok(WsMessage::Close(frame)))) => return frame.map(|f| u16::from(f.code)),
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(_)) | None) | Err(_) => return None,
+            }
+        }
+    }
+
     /// Reads until the stream closes; returns the close code seen (if any).
     pub async fn expect_close(&mut self) -> Option<u16> {
         let deadline = tokio::time::Instant::now() + READ_TIMEOUT;

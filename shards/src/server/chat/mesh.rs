@@ -49,13 +49,19 @@ impl ChatShard {
 
     /// Once per tick: feeds the overload detector (queued bytes, tick latency), logs a mode change, and
     /// publishes the counters.
-    pub(crate) fn observe(&mut self, now: u64, table: &Table, tick_us: u64, stats: &mut ChatStats) {
+    pub(crate) fn observe(
+        &mut self,
+        now: u64,
+        (table, dirty): (&mut Table, &mut Vec<ConnId>),
+        tick_us: u64,
+        stats: &mut ChatStats,
+    ) {
         for (stage, micros) in self.stage_samples.drain(..) {
             stats.record_stage_us(stage, micros);
         }
         if now >= self.next_queue_scan_ms {
             // A full scan of the connections, so at most once per QUEUE_SCAN_MS (about 0.1 ms per 100K).
-            self.queued_bytes = table.queued_bytes();
+            self.queued_bytes = self.scan_buffers(table, dirty, now);
             self.next_queue_scan_ms = now + QUEUE_SCAN_MS;
         }
         // The fullest outgoing ring, the one to the routing shard included (read lock-free, racy by at most
@@ -100,6 +106,7 @@ impl ChatShard {
                 self.counters.access_revoked,
                 self.counters.quota_refusals + owner.quota_refusals,
                 self.counters.reads_refused,
+                self.counters.budget_closes,
             ],
             self.owner.conversation_count(),
             self.overload.mode().as_u8(),

@@ -10,11 +10,13 @@
 //! `overloaded` (nothing was stored, the client retries); a reply or delivery that does not fit waits in a
 //! per-peer overflow queue that is retried first on the next tick (the data is already durable).
 //!
-//! Submodules: `admit` (request quotas and each connection's waiting reads), `deliver` (a conversation's frame to this shard's connections, re-checking access, one
+//! Submodules: `admit` (request quotas and each connection's waiting reads), `budget` (the shard's share
+//! of the node's budget for bytes held for clients), `deliver` (a conversation's frame to this shard's connections, re-checking access, one
 //! encoding shared by all), `mesh` (the rings to the other shards and the routing shard), `status`
 //! (the overload mode told to clients).
 
 mod admit;
+mod budget;
 mod deliver;
 mod mesh;
 mod status;
@@ -76,6 +78,10 @@ pub(crate) struct ChatSetup {
     pub(crate) shards: usize,
     /// `limits.send_queue_bytes_max`: what a read's answer may queue for one client is admitted against it.
     pub(crate) send_queue_bytes_max: usize,
+    /// `limits.partial_message_timeout_ms`, for fragmented switchboard.v1 messages.
+    pub(crate) partial_message_timeout_ms: u64,
+    /// This shard's share of `limits.buffered_bytes_max`.
+    pub(crate) buffered_bytes_share: u64,
 }
 
 /// Counters of the chat side of one shard.
@@ -91,6 +97,8 @@ pub(crate) struct ChatCounters {
     pub(crate) quota_refusals: u64,
     /// Reads refused because the connection had `reads_pending_per_connection_max` waiting.
     pub(crate) reads_refused: u64,
+    /// Connections closed (1013) to bring the shard back under its share of `buffered_bytes_max`.
+    pub(crate) budget_closes: u64,
 }
 
 /// Chat mode state of one shard.
@@ -130,6 +138,12 @@ pub(crate) struct ChatShard {
     read_waiters: Vec<ConnId>,
     /// `limits.send_queue_bytes_max`.
     send_queue_bytes_max: usize,
+    /// `limits.partial_message_timeout_ms`.
+    partial_message_timeout_ms: u64,
+    /// This shard's share of `limits.buffered_bytes_max`.
+    buffered_bytes_share: u64,
+    /// Scratch of the budget scan: (unfinished bytes, connection), kept to avoid reallocating.
+    budget_holders: Vec<(u64, ConnId)>,
 }
 
 impl ChatShard {
@@ -172,6 +186,9 @@ impl ChatShard {
             quotas: Quotas::default(),
             read_waiters: Vec::new(),
             send_queue_bytes_max: setup.send_queue_bytes_max,
+            partial_message_timeout_ms: setup.partial_message_timeout_ms,
+            buffered_bytes_share: setup.buffered_bytes_share,
+            budget_holders: Vec::new(),
         })
     }
 
@@ -229,18 +246,37 @@ impl ChatShard {
             .set_app_deadline(Some(now + self.config.hello_timeout_ms));
     }
 
-    /// The session's `hello` deadline passed.
+    /// The session's deadline passed: its `hello` (before authentication), or the unfinished fragmented
+    /// message it started `limits.partial_message_timeout_ms` ago.
     pub(crate) fn deadline(&mut self, entry: &mut Entry, now: u64) {
-        if entry
-            .session
-            .as_ref()
-            .is_some_and(|session| session.principal().is_none())
-        {
-            self.counters.unauthorized += 1;
-            let frame = error_frame(ErrorCode::UNAUTHORIZED, "no hello in time", None);
-            send_frame(&mut self.encoder, entry, &frame, now);
-            entry.conn.close(CLOSE_POLICY, now);
+        let Some(session) = entry.session.as_ref() else {
+            return;
+        };
+        if session.principal().is_some() {
+            let expired = session
+                .reassembly_since_ms()
+                .is_some_and(|since| now >= since + self.partial_message_timeout_ms);
+            if expired {
+                let frame = error_frame(
+                    ErrorCode::MESSAGE_TOO_LARGE,
+                    "fragmented message not finished in time",
+                    None,
+                );
+                send_frame(&mut self.encoder, entry, &frame, now);
+                entry.conn.close(CLOSE_POLICY, now);
+            } else {
+                // A message finished meanwhile and the clock restarted: wait for the new deadline.
+                let deadline = session
+                    .reassembly_since_ms()
+                    .map(|since| since + self.partial_message_timeout_ms);
+                entry.conn.set_app_deadline(deadline);
+            }
+            return;
         }
+        self.counters.unauthorized += 1;
+        let frame = error_frame(ErrorCode::UNAUTHORIZED, "no hello in time", None);
+        send_frame(&mut self.encoder, entry, &frame, now);
+        entry.conn.close(CLOSE_POLICY, now);
     }
 
     /// One complete WebSocket message of type `kind` from `conn`.
@@ -347,6 +383,15 @@ impl ChatShard {
             }
         }
         self.outputs = outputs;
+        // An unfinished fragmented message must be finished in time (the hello deadline stands until then).
+        if session_principal_set(entry) {
+            let deadline = entry
+                .session
+                .as_ref()
+                .and_then(|session| session.reassembly_since_ms())
+                .map(|since| since + self.partial_message_timeout_ms);
+            entry.conn.set_app_deadline(deadline);
+        }
         // After the `welcome`: a shard under load says so at once.
         if let Some(frame) = self.status_for_new_session().filter(|_| authenticated) {
             send_frame(&mut self.encoder, entry, &frame, now);
@@ -563,6 +608,14 @@ fn submit(engine: &mut Engine, io: CommitIo<std::os::fd::RawFd>) {
         } => engine.write_file(file, offset, bytes, LOG_IO_TOKEN),
         CommitIo::Sync { file } => engine.sync_file(file, LOG_IO_TOKEN, true),
     }
+}
+
+/// Whether the connection's session has authenticated.
+fn session_principal_set(entry: &Entry) -> bool {
+    entry
+        .session
+        .as_ref()
+        .is_some_and(|session| session.principal().is_some())
 }
 
 fn mark(entry: &mut Entry, dirty: &mut Vec<ConnId>) {
