@@ -98,6 +98,9 @@ open_enum! {
         DELETED = 1 => "deleted",
         /// Temporarily unavailable (the log is being recovered); asking again later may succeed.
         UNAVAILABLE = 2 => "unavailable",
+        /// Lost to damage of the server's durable log (a corrupt record, a missing segment); asking
+        /// again will not help. The range may include sequences that were never used.
+        DAMAGED = 3 => "damaged",
     }
 }
 
@@ -140,6 +143,9 @@ open_enum! {
         BROWNOUT = 1 => "brownout",
         /// Only `hello`, `ping`/`pong`, `resume` and urgent-lane traffic are served.
         SURVIVAL = 2 => "survival",
+        /// The shard's durable log cannot write (a full disk, an I/O error): sends, creations and
+        /// conversation updates are refused with `overloaded`; `resume` and history are served.
+        READ_ONLY = 3 => "read_only",
     }
 }
 
@@ -168,6 +174,6 @@ mod tests {
             StatusMode::from_name("brownout"),
             Some(StatusMode::BROWNOUT)
         );
-        assert_eq!(StatusMode(3).name(), None);
+        assert_eq!(StatusMode(4).name(), None);
     }
 }

@@ -179,6 +179,17 @@ fn render_server(text: &mut PrometheusText, source: &AdminSource) {
         .unwrap_or(0);
     text.gauge("switchboard_degradation_mode", &[], mode);
     text.family(
+        "switchboard_log_degraded_shards",
+        "Shards whose durable log is degraded (a write or sync failed; sends refused, retrying with backoff).",
+        MetricKind::Gauge,
+    );
+    let degraded = source
+        .shards()
+        .iter()
+        .filter(|shard| shard.chat().log_degraded())
+        .count();
+    text.gauge("switchboard_log_degraded_shards", &[], degraded as i64);
+    text.family(
         "switchboard_engine_info",
         "The I/O engine the shards use and why; always 1.",
         MetricKind::Gauge,

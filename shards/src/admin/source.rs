@@ -39,6 +39,12 @@ pub enum Readiness {
         /// Which shard.
         shard: usize,
     },
+    /// A shard's durable log is degraded: a write or sync failed (a full disk, an I/O error), sends are
+    /// refused and the shard retries with backoff.
+    ShardLogDegraded {
+        /// Which shard.
+        shard: usize,
+    },
     /// A shard is still replaying its durable log and rebuilding its conversations.
     ShardRecovering {
         /// Which shard.
@@ -55,6 +61,12 @@ impl fmt::Display for Readiness {
             Readiness::Draining => f.write_str("draining"),
             Readiness::ShardNotListening { shard } => write!(f, "shard {shard} is not listening"),
             Readiness::ShardRecovering { shard } => write!(f, "shard {shard} recovering"),
+            Readiness::ShardLogDegraded { shard } => {
+                write!(
+                    f,
+                    "shard {shard} durable log degraded (write or sync failing)"
+                )
+            }
             Readiness::Recovering => f.write_str("recovery in progress"),
         }
     }
@@ -106,7 +118,7 @@ impl AdminSource {
     }
 
     /// The answer of `/readyz`: the first reason not to be ready, checked in the order draining, shards
-    /// recovering, shards not listening, the caller's recovery.
+    /// recovering, shards not listening, shards whose log is degraded, the caller's recovery.
     pub fn readiness(&self) -> Readiness {
         readiness(&self.shards, self.draining(), &self.recovery_done)
     }
@@ -123,6 +135,9 @@ fn readiness(shards: &[StatsReader], draining: bool, recovery_done: &AtomicBool)
     }
     if let Some(shard) = shards.iter().position(|shard| !shard.listening()) {
         return Readiness::ShardNotListening { shard };
+    }
+    if let Some(shard) = shards.iter().position(|shard| shard.chat().log_degraded()) {
+        return Readiness::ShardLogDegraded { shard };
     }
     if !recovery_done.load(Ordering::Acquire) {
         return Readiness::Recovering;
@@ -154,6 +169,13 @@ mod tests {
         second.recovery_done();
         first.listening.set(1);
         second.listening.set(1);
+        assert_eq!(readiness(&shards, false, &done), Readiness::Ready);
+        // A degraded log (a full disk) takes the node out of rotation until its retry succeeds.
+        second.chat.publish_log_degraded(true);
+        let answer = readiness(&shards, false, &done);
+        assert_eq!(answer, Readiness::ShardLogDegraded { shard: 1 });
+        assert!(answer.to_string().contains("durable log degraded"));
+        second.chat.publish_log_degraded(false);
         assert_eq!(readiness(&shards, false, &done), Readiness::Ready);
         assert_eq!(readiness(&shards, true, &done), Readiness::Draining);
         done.store(false, Ordering::Release);

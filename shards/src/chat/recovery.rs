@@ -1,6 +1,7 @@
 //! Rebuilding an owner's conversations from its recovered log at start-up.
 //!
-//! Message records give every retained conversation its tenant, customer and last sequence; the state
+//! Message records give every retained conversation its tenant, customer and last sequence (raised above
+//! any sequence a record lost to damage may have had, [`ShardLog::sequence_high_water`]); the state
 //! records in [`META_CONVERSATION`], folded in log order, give the latest state, agent and group. A
 //! conversation whose state records were all deleted by retention comes back in the `bot` state with its
 //! owner and access rules intact. Undecodable records are logged and skipped, never a panic.
@@ -39,8 +40,10 @@ pub fn recover_conversations<S: LogStorage>(
             Ok(stored) => {
                 let mut conversation =
                     Conversation::new(id, stored.tenant, stored.customer, shards);
-                conversation.appended_seq = last;
-                conversation.released_seq = last;
+                // Above every sequence a record lost to damage may have had: never given twice.
+                let high_water = log.sequence_high_water(id).unwrap_or(last);
+                conversation.appended_seq = high_water;
+                conversation.released_seq = high_water;
                 conversations.insert(id, conversation);
             }
             Err(error) => warn!(conversation = id, %error, "unreadable message record; skipped"),

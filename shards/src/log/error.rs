@@ -12,7 +12,7 @@ pub enum LogError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// A file operation failed. The local system's fault (disk full, permissions, I/O error); after a
-    /// failed write or sync the log refuses further work, see [`LogError::Failed`].
+    /// failed write or sync the log is degraded, see [`LogError::Failed`].
     #[error("log {operation} failed: {kind}: {message}")]
     Io {
         /// What the log was doing, e.g. `"fdatasync"`.
@@ -29,10 +29,11 @@ pub enum LogError {
         /// The locked directory.
         dir: std::path::PathBuf,
     },
-    /// An earlier write or sync failed, so what is on disk is unknown; the log must be reopened, which
-    /// runs recovery. The local system's fault. (After a failed `fdatasync` the kernel may have dropped
-    /// the dirty pages, so retrying the sync could report success for lost data.)
-    #[error("the log stopped after an earlier write or sync failure; reopen it to recover")]
+    /// An earlier write or sync failed and the log is degraded: it refuses appends and commits until
+    /// [`ShardLog::retry`](super::ShardLog::retry) succeeds. The local system's fault. (After a failed
+    /// `fdatasync` the kernel may have dropped the dirty pages, so the retry does not merely sync again:
+    /// it cuts the file back to its durable length and rewrites the records from memory.)
+    #[error("the log is degraded after a write or sync failure; appends are refused until a retry succeeds")]
     Failed,
     /// A commit is in flight and the write buffer cannot take this record until it completes.
     /// Backpressure, nobody's fault (the disk is slower than the appends): the caller keeps the record

@@ -4,6 +4,11 @@
 //! much of each file was synced, and can simulate a crash by cutting each file anywhere after its synced
 //! length, which is what a power loss may do to a real file's unsynced tail. [`MemoryStorage::perform`] performs a
 //! [`CommitIo`] of the asynchronous commit in memory, so that path is tested without real files.
+//!
+//! It also injects the faults of a failing disk, deterministically: a capacity (a write that does not fit
+//! writes what fits and fails with `StorageFull`, as `ENOSPC` from `pwrite` does), failing writes, and
+//! failing syncs that may also lose the unsynced bytes (as a failed `fdatasync` may, the kernel having
+//! dropped the dirty pages: here they are zeroed, so only a rewrite brings them back).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -32,6 +37,10 @@ struct MemoryState {
     sync_fails: bool,
     /// When set, every write fails with an I/O error (e.g. a full disk).
     write_fails: bool,
+    /// When set, the bytes all files may hold; a write beyond it writes what fits and fails.
+    capacity_bytes: Option<u64>,
+    /// When set with `sync_fails`, a failed sync zeroes the file's unsynced bytes.
+    sync_failure_loses_data: bool,
 }
 
 impl MemoryState {
@@ -45,21 +54,42 @@ impl MemoryState {
         if self.write_fails {
             return Err(io::Error::other("simulated write failure"));
         }
+        let used: u64 = self.files.values().map(|f| f.bytes.len() as u64).sum();
+        let capacity = self.capacity_bytes;
         let file = self.file(base)?;
-        let end = offset as usize + bytes.len();
+        let mut len = bytes.len();
+        if let Some(capacity) = capacity {
+            let growth = (offset + len as u64).saturating_sub(file.bytes.len() as u64);
+            let free = capacity.saturating_sub(used);
+            if growth > free {
+                len -= (growth - free) as usize;
+            }
+        }
+        let end = offset as usize + len;
         if file.bytes.len() < end {
             file.bytes.resize(end, 0);
         }
-        file.bytes[offset as usize..end].copy_from_slice(bytes);
+        file.bytes[offset as usize..end].copy_from_slice(&bytes[..len]);
         self.writes += 1;
+        if len < bytes.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "simulated full disk (ENOSPC)",
+            ));
+        }
         Ok(())
     }
 
     fn sync(&mut self, base: Lsn) -> io::Result<()> {
-        if self.sync_fails {
-            return Err(io::Error::other("simulated fdatasync failure"));
-        }
+        let (fails, loses_data) = (self.sync_fails, self.sync_failure_loses_data);
         let file = self.file(base)?;
+        if fails {
+            if loses_data {
+                let synced = file.synced_len as usize;
+                file.bytes[synced..].fill(0);
+            }
+            return Err(io::Error::other("simulated fdatasync failure (EIO)"));
+        }
         file.synced_len = file.bytes.len() as u64;
         self.syncs += 1;
         Ok(())
@@ -107,6 +137,28 @@ impl MemoryStorage {
     /// Makes every later `sync` fail (`true`) or succeed again (`false`).
     pub fn set_sync_failure(&self, fails: bool) {
         self.state.borrow_mut().sync_fails = fails;
+    }
+
+    /// Makes every later failed sync (see [`MemoryStorage::set_sync_failure`]) also zero the file's
+    /// unsynced bytes, as a kernel that dropped the dirty pages leaves them on disk.
+    pub fn set_sync_failure_loses_data(&self, loses: bool) {
+        self.state.borrow_mut().sync_failure_loses_data = loses;
+    }
+
+    /// Limits the bytes all files may hold together (`None`: unlimited). A write that does not fit
+    /// writes what fits, then fails with [`io::ErrorKind::StorageFull`], like `ENOSPC`.
+    pub fn set_capacity_bytes(&self, capacity: Option<u64>) {
+        self.state.borrow_mut().capacity_bytes = capacity;
+    }
+
+    /// Bytes all files hold together.
+    pub fn used_bytes(&self) -> u64 {
+        self.state
+            .borrow()
+            .files
+            .values()
+            .map(|f| f.bytes.len() as u64)
+            .sum()
     }
 
     /// Makes every later write fail (`true`) or succeed again (`false`).

@@ -9,9 +9,11 @@
 //! - [`memory`]: the test storage, [`MemoryStorage`], in memory, counting syncs and simulating crashes.
 //! - [`segment`]: one segment's bookkeeping.
 //! - [`index`]: conversation → sequence → location, and the bounded de-duplication window.
-//! - [`recovery`]: the start-up scan and its [`RecoveryReport`].
+//! - [`recovery`]: the start-up scan, its [`RecoveryReport`] and the [`DamagedRange`]s it found.
 //! - [`shard_log`]: the log itself, [`ShardLog`]: appends with group commit (blocking, or asynchronous through
-//!   [`ShardLog::begin_commit`] / [`ShardLog::io_complete`]), reads, retention.
+//!   [`ShardLog::begin_commit`] / [`ShardLog::io_complete`]), reads, retention, the degraded state after a
+//!   failed write or sync and its [`ShardLog::retry`], and the damage recovery found
+//!   ([`ShardLog::sequence_high_water`], [`ShardLog::damaged_between`]).
 //! - [`commit_io`]: the sans-IO steps of the asynchronous commit, [`CommitIo`], [`CommitCompletion`] and
 //!   [`CommitStep`].
 //! - [`error`]: the error type, [`LogError`].
@@ -26,7 +28,15 @@
 //!   is acknowledged only below the commit point a commit returns. A full segment is synced before the next one is
 //!   written, so after a crash the surviving records are always a prefix of the appended ones.
 //! - Recovery never panics on disk contents: every frame's length is bounded by `payload_bytes_max` and
-//!   its CRC checked; a torn tail is cut, a corrupt record ends its segment's scan and is reported.
+//!   its CRC checked; a torn tail is cut; damage inside the log (a bad frame with valid ones after it, a
+//!   missing or truncated segment) loses only the damaged records: the scan resynchronises on the next
+//!   valid frame, and every damaged range is reported with its position in log order and the most records
+//!   it may have held, so that the conversation layer never reuses a lost record's sequence and reports
+//!   the hole as `damaged`.
+//! - A failed write or sync (a full disk, an I/O error) degrades the log instead of stopping it: appends
+//!   fail with [`LogError::Failed`], every record since the last commit stays in memory, and
+//!   [`ShardLog::retry`] cuts the active segment back to its durable length and writes them again at
+//!   the same offsets, so the retry after space returns writes no record twice and leaves no hole.
 //! - I/O goes through [`LogFile`] / [`LogStorage`]. The blocking path ([`ShardLog::commit`], segment rolls,
 //!   recovery, reads) calls them directly; for [`DirStorage`] that is `pwrite` (`std::os::unix::fs::FileExt`)
 //!   and `fdatasync` (`File::sync_data`) on the shard thread. The shard loop commits asynchronously instead:
@@ -61,7 +71,7 @@ pub use error::LogError;
 pub use file::{DirStorage, LogFile, LogStorage};
 pub use memory::{MemoryHandle, MemoryStorage};
 pub use record::{Lsn, Record, RecordHeader};
-pub use recovery::{CorruptRecord, RecoveryReport};
+pub use recovery::{CorruptRecord, DamagedRange, RecoveryReport};
 pub use shard_log::{RetentionReport, ShardLog};
 
 #[cfg(test)]

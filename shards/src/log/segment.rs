@@ -11,6 +11,9 @@ pub struct Segment<F> {
     pub file: F,
     /// Bytes written to the file (valid frames only; recovery cuts or ignores the rest).
     pub written_bytes: u64,
+    /// Bytes known to be durable: synced with `fsync` durability, written with `buffered`. After a failed
+    /// write or sync the file is cut back to this length before the log retries.
+    pub durable_bytes: u64,
     /// Records in the segment, written or still in the write buffer.
     pub records: u64,
     /// The newest record's timestamp, for age retention; 0 for an empty segment.
@@ -26,6 +29,7 @@ impl<F> Segment<F> {
             base,
             file,
             written_bytes: 0,
+            durable_bytes: 0,
             records: 0,
             timestamp_ms_max: 0,
             dirty: false,

@@ -18,11 +18,13 @@ use super::config::{Durability, LogConfig};
 use super::file::{DirStorage, LogFile, LogStorage};
 use super::index::{ConversationIndex, DedupWindow, Location};
 use super::record::{decode, encode, frame_bytes, Lsn, Record, RecordHeader};
-use super::recovery::{recover, RecoveryReport};
+use super::recovery::{recover, DamagedRange, RecoveryReport};
 use super::segment::Segment;
 use super::LogError;
 
 mod async_commit;
+mod damage;
+mod fault;
 
 use async_commit::InFlight;
 
@@ -53,8 +55,15 @@ pub struct ShardLog<S: LogStorage> {
     written_bytes_total: u64,
     conversations: ConversationIndex,
     dedup: DedupWindow,
-    /// Set when a write or sync failed; every later call then fails with [`LogError::Failed`].
-    failed: bool,
+    /// The write or sync failure that degraded the log, if any: appends and commits then fail with
+    /// [`LogError::Failed`] until [`ShardLog::retry`] succeeds.
+    fault: Option<LogError>,
+    /// With `fsync` durability, the bytes of the active segment between its `durable_bytes` and its
+    /// `written_bytes` (written, not yet synced), kept so that a retry after a failed sync can write them
+    /// again. At most `write_buffer_bytes_max`: every write is synced before the buffer refills.
+    unsynced: Vec<u8>,
+    /// The damaged ranges recovery found, in log order.
+    damage: Vec<DamagedRange>,
     /// The asynchronous commit in flight, if any; while it is, appends do no I/O.
     in_flight: Option<InFlight>,
     /// The buffer an asynchronous commit's write copies the frames into; back here between commits.
@@ -121,11 +130,19 @@ impl<S: LogStorage> ShardLog<S> {
             written_bytes_total,
             conversations,
             dedup,
-            failed: false,
+            fault: None,
+            unsynced: Vec::new(),
+            damage: report.corrupt.clone(),
             in_flight: None,
             spare: Vec::new(),
         };
-        if log.segments.is_empty() || recovered.roll_needed {
+        // A new segment also when the last one cannot continue the LSNs: an earlier segment held more
+        // records than the LSNs up to the next one's base (damaged file names or contents).
+        let continues = log
+            .segments
+            .back()
+            .is_some_and(|last| last.next_lsn() == log.next_lsn);
+        if !continues || recovered.roll_needed {
             log.start_segment()?;
         }
         log.invariants();
@@ -135,13 +152,14 @@ impl<S: LogStorage> ShardLog<S> {
     /// Appends a record to the write buffer and returns its LSN. It is acknowledged once
     /// [`ShardLog::commit`] returns an LSN above it.
     ///
-    /// Usually no syscall; writes (without syncing) when the buffer is full, and rolls to a new
+    /// Usually no syscall; writes (and, with `fsync`, syncs) when the buffer is full, and rolls to a new
     /// segment when the active one is full.
     ///
     /// # Errors
     ///
     /// [`LogError::PayloadTooLarge`], [`LogError::SequenceNotIncreasing`], or an I/O error from the
-    /// write or roll, after which the log is [`LogError::Failed`].
+    /// write or roll, after which the log is degraded ([`LogError::Failed`] until
+    /// [`ShardLog::retry`] succeeds); the record is then not appended.
     pub fn append(&mut self, header: &RecordHeader, payload: &[u8]) -> Result<Lsn, LogError> {
         self.check_not_failed()?;
         if payload.len() > self.config.payload_bytes_max as usize {
@@ -190,7 +208,8 @@ impl<S: LogStorage> ShardLog<S> {
     ///
     /// # Errors
     ///
-    /// An I/O error from the write or sync, after which the log is [`LogError::Failed`].
+    /// An I/O error from the write or sync, after which the log is degraded ([`LogError::Failed`]
+    /// until [`ShardLog::retry`] succeeds). The records stay buffered: the retry writes them.
     pub fn commit(&mut self) -> Result<Lsn, LogError> {
         assert!(
             self.in_flight.is_none(),
@@ -373,23 +392,49 @@ impl<S: LogStorage> ShardLog<S> {
     }
 
     fn check_not_failed(&self) -> Result<(), LogError> {
-        if self.failed {
+        if self.fault.is_some() {
             Err(LogError::Failed)
         } else {
             Ok(())
         }
     }
 
-    /// Marks the log failed when `result` is an error.
+    /// Degrades the log when `result` is an error.
     fn guard<T>(
         &mut self,
         operation: &'static str,
         result: std::io::Result<T>,
     ) -> Result<T, LogError> {
         result.map_err(|e| {
-            self.failed = true;
-            LogError::io(operation, &e)
+            let error = LogError::io(operation, &e);
+            self.fault = Some(error.clone());
+            error
         })
+    }
+
+    /// Bookkeeping after `len` bytes reached the active segment's file.
+    fn wrote(&mut self, len: usize) {
+        let fsync = self.config.durability == Durability::Fsync;
+        if fsync {
+            self.unsynced.extend_from_slice(&self.buffer[..len]);
+        }
+        self.buffer.drain(..len);
+        let active = self.segments.back_mut().expect("never empty");
+        active.written_bytes += len as u64;
+        if fsync {
+            active.dirty = true;
+        } else {
+            active.durable_bytes = active.written_bytes;
+        }
+        self.written_bytes_total += len as u64;
+    }
+
+    /// Bookkeeping after the active segment's file was synced.
+    fn synced(&mut self) {
+        let active = self.segments.back_mut().expect("never empty");
+        active.dirty = false;
+        active.durable_bytes = active.written_bytes;
+        self.unsynced.clear();
     }
 
     fn write_buffer(&mut self) -> Result<(), LogError> {
@@ -399,11 +444,7 @@ impl<S: LogStorage> ShardLog<S> {
         let active = self.segments.back_mut().expect("never empty");
         let result = active.file.write_at(active.written_bytes, &self.buffer);
         self.guard("write", result)?;
-        let active = self.segments.back_mut().expect("never empty");
-        active.written_bytes += self.buffer.len() as u64;
-        active.dirty = true;
-        self.written_bytes_total += self.buffer.len() as u64;
-        self.buffer.clear();
+        self.wrote(self.buffer.len());
         Ok(())
     }
 
@@ -414,7 +455,7 @@ impl<S: LogStorage> ShardLog<S> {
         }
         let result = active.file.sync();
         self.guard("fdatasync", result)?;
-        self.segments.back_mut().expect("never empty").dirty = false;
+        self.synced();
         Ok(())
     }
 
@@ -438,8 +479,9 @@ impl<S: LogStorage> ShardLog<S> {
     }
 
     /// Makes room for a frame of `frame` bytes before it is appended. Without a commit in flight:
-    /// rolls to a new segment when the active one is full and writes the buffer when it is full (both
-    /// blocking, and rare). With one in flight no I/O may start: a full segment takes the frame anyway
+    /// rolls to a new segment when the active one is full and writes (and, with `fsync`, syncs) the
+    /// buffer when it is full (both blocking, and rare; the sync keeps every unsynced byte in memory
+    /// bounded by the buffer, for a retry after a failure). With one in flight no I/O may start: a full segment takes the frame anyway
     /// (overshooting by at most the write buffer; `begin_commit` rolls it), and a full buffer is
     /// [`LogError::WriteBufferFull`].
     fn make_room(&mut self, frame: usize) -> Result<(), LogError> {
@@ -460,6 +502,9 @@ impl<S: LogStorage> ShardLog<S> {
         }
         if self.buffer.len() + frame > self.config.write_buffer_bytes_max as usize {
             self.write_buffer()?;
+            if self.config.durability == Durability::Fsync {
+                self.sync_active()?;
+            }
         }
         Ok(())
     }
@@ -485,6 +530,12 @@ impl<S: LogStorage> ShardLog<S> {
         debug_assert_eq!(
             self.written_bytes_total,
             self.segments.iter().map(|s| s.written_bytes).sum::<u64>()
+        );
+        let active = self.active();
+        debug_assert_eq!(
+            self.unsynced.len() as u64,
+            active.written_bytes - active.durable_bytes,
+            "the unsynced bytes are kept for a retry"
         );
     }
 }

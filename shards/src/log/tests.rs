@@ -1,6 +1,6 @@
 //! Unit tests of [`ShardLog`] over [`MemoryStorage`] (and one over a real directory).
 
-use super::record::{frame_bytes, FrameError};
+use super::record::{frame_bytes, FrameError, FRAME_OVERHEAD_BYTES};
 use super::*;
 
 pub(super) fn config() -> LogConfig {
@@ -105,7 +105,7 @@ fn buffered_durability_writes_without_syncing() {
 }
 
 #[test]
-fn a_full_write_buffer_is_written_but_not_synced() {
+fn a_full_write_buffer_is_written_and_synced_so_unsynced_bytes_stay_bounded() {
     let storage = MemoryStorage::new();
     let config = LogConfig {
         segment_bytes_max: 1 << 20,
@@ -115,10 +115,13 @@ fn a_full_write_buffer_is_written_but_not_synced() {
     let (mut log, _) = open(config, &storage);
     append_many(&mut log, 40, 1);
     assert!(storage.write_count() > 1);
-    assert_eq!(storage.sync_count(), 0);
+    // Each overflow of the buffer is synced: what a retry after a failure must rewrite stays in memory,
+    // bounded by the buffer.
+    assert_eq!(storage.sync_count(), storage.write_count());
     assert_eq!(log.committed_lsn(), 0);
+    let syncs = storage.sync_count();
     log.commit().unwrap();
-    assert_eq!(storage.sync_count(), 1);
+    assert_eq!(storage.sync_count(), syncs + 1);
 }
 
 #[test]
@@ -247,11 +250,14 @@ fn corruption_in_a_closed_segment_is_reported_and_skipped() {
         corrupt.error,
         Some(FrameError::CrcMismatch { .. })
     ));
-    assert_eq!(corrupt.skipped_bytes, (first.len() - 2 * frame) as u64);
-    let lost = second_base - 2;
-    assert_eq!(report.records, 100 - lost);
-    let expected: Vec<u64> = (1..=2).chain(second_base + 1..=100).collect();
+    // Only the damaged record is skipped: the scan resynchronises on the next one.
+    assert_eq!(corrupt.skipped_bytes, frame as u64);
+    assert_eq!((corrupt.lsn, corrupt.records_max), (first_base + 2, 1));
+    assert_eq!(report.records, 99);
+    let expected: Vec<u64> = (1..=2).chain(4..=100).collect();
     assert_eq!(all_sequences(&log, 0), expected);
+    assert_eq!(log.sequence_high_water(0), Some(100));
+    assert_eq!(second_base, first_base + first.len() as u64 / frame as u64);
 }
 
 #[test]
@@ -267,17 +273,30 @@ fn corruption_inside_the_last_segment_starts_a_new_segment() {
     storage.set_segment(base, bytes.clone());
     let (mut log, report) = open(config(), &storage);
     assert_eq!(report.corrupt.len(), 1);
-    assert_eq!(report.corrupt[0].offset, frame as u64);
+    let damaged = report.corrupt[0];
+    assert_eq!(
+        (damaged.offset, damaged.skipped_bytes),
+        (frame as u64, frame as u64)
+    );
     assert_eq!(report.torn_tail_bytes, 0);
-    // The corrupt record's LSN is not reused; its bytes stay on disk for inspection.
-    assert_eq!(report.next_lsn, 2);
+    // The records after the damaged one are kept; the damaged record's LSN (and whatever more its bytes
+    // could have held) is not reused; its bytes stay on disk for inspection.
+    let records_max = (frame as u64).div_ceil(FRAME_OVERHEAD_BYTES as u64);
+    assert_eq!(damaged.records_max, records_max);
+    assert_eq!(report.next_lsn, 4 + records_max);
+    assert_eq!(all_sequences(&log, 0), [1, 3, 4, 5]);
+    // The damaged record may have been the conversation's newest: its sequence is never given again.
+    assert_eq!(log.sequence_high_water(0), Some(5));
+    assert!(log.damaged_between(Some(0), Some(1)));
+    assert!(!log.damaged_between(Some(1), None));
     assert_eq!(storage.segments()[0].1, bytes);
     log.append(&header(0, 6), &payload(0, 6)).unwrap();
     log.commit().unwrap();
     drop(log);
     let (log, report) = open(config(), &storage);
     assert_eq!(report.corrupt.len(), 1);
-    assert_eq!(all_sequences(&log, 0), [1, 6]);
+    assert_eq!(report.corrupt[0].records_max, records_max);
+    assert_eq!(all_sequences(&log, 0), [1, 3, 4, 5, 6]);
 }
 
 #[test]

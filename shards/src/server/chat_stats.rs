@@ -15,7 +15,7 @@ use crate::routing::agents::GroupFairness;
 use crate::routing::shard::{GroupConfig, RoutingCounters};
 
 /// Every chat counter, by metric label, in a fixed order.
-pub const CHAT_COUNTERS: [&str; 19] = [
+pub const CHAT_COUNTERS: [&str; 22] = [
     "messages_stored",
     "duplicates",
     "conversations_created",
@@ -35,6 +35,9 @@ pub const CHAT_COUNTERS: [&str; 19] = [
     "quota_refusals",
     "reads_refused",
     "budget_closes",
+    "log_retries",
+    "log_refused",
+    "log_damaged",
 ];
 
 /// The publishing side (owned by the shard thread).
@@ -50,6 +53,8 @@ pub(crate) struct ChatStats {
     stages: [Histogram; CHAT_STAGES.len()],
     /// Occupancy of the fullest outgoing ring, in [`OCCUPANCY_SCALE`] parts of its capacity.
     ring_occupancy: Gauge,
+    /// 1 while the shard's durable log is degraded (a write or sync failed; retrying), else 0.
+    log_degraded: Gauge,
 }
 
 /// The stages of a chat message's latency, by metric label: `persisted` (the log commit covering it
@@ -74,6 +79,7 @@ pub struct ChatStatsReader {
     commit_latency: HistogramReader,
     stages: [HistogramReader; CHAT_STAGES.len()],
     ring_occupancy: GaugeReader,
+    log_degraded: GaugeReader,
 }
 
 impl ChatStats {
@@ -87,6 +93,7 @@ impl ChatStats {
             commit_latency: Histogram::new(),
             stages: std::array::from_fn(|_| Histogram::new()),
             ring_occupancy: Gauge::new(),
+            log_degraded: Gauge::new(),
             counters,
         };
         let reader = ChatStatsReader {
@@ -96,6 +103,7 @@ impl ChatStats {
             commit_latency: stats.commit_latency.reader(),
             stages: std::array::from_fn(|i| stats.stages[i].reader()),
             ring_occupancy: stats.ring_occupancy.reader(),
+            log_degraded: stats.log_degraded.reader(),
         };
         (stats, reader)
     }
@@ -129,6 +137,11 @@ impl ChatStats {
         self.ring_occupancy.set(parts);
     }
 
+    /// Whether the shard's durable log is degraded now.
+    pub(crate) fn publish_log_degraded(&mut self, degraded: bool) {
+        self.log_degraded.set(i64::from(degraded));
+    }
+
     /// One log commit took `micros` from its start to its completion.
     pub(crate) fn record_commit_us(&mut self, micros: u64) {
         self.commit_latency.record(micros);
@@ -154,6 +167,11 @@ impl ChatStatsReader {
     /// The shard's degradation mode (0 normal, 1 brownout, 2 survival).
     pub fn mode(&self) -> i64 {
         self.mode.get()
+    }
+
+    /// Whether the shard's durable log is degraded (a write or sync failed and is being retried).
+    pub fn log_degraded(&self) -> bool {
+        self.log_degraded.get() != 0
     }
 
     /// Log commit latency (start of the write to the end of the sync), microseconds.

@@ -249,6 +249,10 @@ impl Shard {
             let cap = now + DRAIN_POLL_MS_MAX;
             deadline = Some(deadline.map_or(cap, |d| d.min(cap)));
         }
+        // A degraded log retries on its own schedule, even on a shard nothing else wakes.
+        if let Some(due) = self.chat.as_ref().and_then(|chat| chat.wake_by_ms()) {
+            deadline = Some(deadline.map_or(due, |d| d.min(due)));
+        }
         deadline.map(|d| Duration::from_millis(d.saturating_sub(now)))
     }
 

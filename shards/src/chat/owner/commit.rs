@@ -15,9 +15,13 @@ impl<S: LogStorage> Owner<S> {
     ///
     /// # Errors
     ///
-    /// The log's error; the pending messages are then answered with `internal` (they were not acked, so
-    /// clients retry them) and the log refuses further appends.
+    /// The log's error. A write or sync failure degrades the owner (see [`Owner::retry_log`]): the
+    /// waiting senders are told to retry, their records are kept for the retry's commit.
+    /// [`LogError::Failed`] while degraded.
     pub fn commit(&mut self) -> Result<(), LogError> {
+        if self.degraded.is_some() {
+            return Err(LogError::Failed);
+        }
         match self.log.commit() {
             Ok(committed) => {
                 self.release(committed);
@@ -34,7 +38,7 @@ impl<S: LogStorage> Owner<S> {
     /// with [`Owner::io_complete`]). Returns the first I/O, or `None` when nothing is to be done now
     /// (nothing appended, a commit already in flight, or the commit finished at once).
     pub fn begin_commit(&mut self) -> Option<CommitIo<FileHandle<S>>> {
-        if !self.log.needs_commit() || self.log.commit_in_flight() {
+        if !self.commit_due() {
             return None;
         }
         let step = self.log.begin_commit();
@@ -67,6 +71,9 @@ impl<S: LogStorage> Owner<S> {
     }
 
     pub(super) fn fail_pending(&mut self, error: &LogError) {
+        if self.log_error(error) {
+            return;
+        }
         self.counters.log_errors += 1;
         error!(shard = self.shard, %error, "log commit failed; pending messages refused");
         for pending in std::mem::take(&mut self.pending) {
@@ -83,9 +90,10 @@ impl<S: LogStorage> Owner<S> {
         }
     }
 
-    /// Whether a commit should start now: records wait and no commit is in flight.
+    /// Whether a commit should start now: records wait, no commit is in flight and the log is not
+    /// degraded (then [`Owner::retry_log`] commits, when its backoff allows).
     pub fn commit_due(&self) -> bool {
-        self.log.needs_commit() && !self.log.commit_in_flight()
+        self.log.needs_commit() && !self.log.commit_in_flight() && self.degraded.is_none()
     }
 
     /// Whether appended records wait for [`Owner::commit`].

@@ -19,7 +19,11 @@ use switchboard_protocol::app::{
 use tracing::{error, warn};
 
 mod commit;
+mod log_health;
+#[cfg(test)]
+mod log_health_tests;
 mod open_count;
+pub use log_health::{LOG_RETRY_DELAY_MS_MAX, LOG_RETRY_DELAY_MS_MIN, RETRY_AFTER_LOG_DEGRADED_MS};
 mod replay;
 mod routing;
 #[cfg(test)]
@@ -112,10 +116,18 @@ pub struct OwnerCounters {
     pub gaps: u64,
     /// History pages served.
     pub history_queries: u64,
-    /// Log failures (append or commit).
+    /// Log failures (append or commit; a degraded log counts once, when it degrades).
     pub log_errors: u64,
     /// Conversations not opened or re-opened because the customer or tenant had too many open.
     pub quota_refusals: u64,
+    /// Retries of a degraded log that failed.
+    pub log_retries: u64,
+    /// Sends (and conversation creations) refused because the log was degraded, including the waiting
+    /// messages whose senders were told to retry when it degraded.
+    pub log_refused: u64,
+    /// The most records the damage found by the log's recovery may have lost (see
+    /// [`crate::log::DamagedRange::records_max`]).
+    pub log_damaged: u64,
 }
 
 /// A message appended but not yet covered by a commit.
@@ -151,6 +163,8 @@ pub struct Owner<S: LogStorage> {
     transfers: HashMap<u64, (ConnRef, String)>,
     /// Open conversations by customer and tenant, for the open-conversation quotas.
     open: OpenCount,
+    /// Set while the log is degraded (see `log_health`).
+    degraded: Option<log_health::Degraded>,
 }
 
 impl<S: LogStorage> std::fmt::Debug for Owner<S> {
@@ -177,7 +191,12 @@ impl<S: LogStorage> Owner<S> {
         log: ShardLog<S>,
     ) -> Result<Self, LogError> {
         let conversations = recover_conversations(&log, shards)?;
-        let meta_seq = log.last_sequence(META_CONVERSATION).unwrap_or(0);
+        // A state record lost to damage may have used a meta sequence: never give it again.
+        let meta_seq = log.sequence_high_water(META_CONVERSATION).unwrap_or(0);
+        let counters = OwnerCounters {
+            log_damaged: log.damaged_ranges().iter().map(|r| r.records_max).sum(),
+            ..OwnerCounters::default()
+        };
         let open = OpenCount::of(conversations.values());
         Ok(Owner {
             shard,
@@ -189,11 +208,12 @@ impl<S: LogStorage> Owner<S> {
             meta_seq,
             pending: VecDeque::new(),
             out: VecDeque::new(),
-            counters: OwnerCounters::default(),
+            counters,
             pii_counts: PiiCounts::default(),
             scratch: Vec::new(),
             transfers: HashMap::new(),
             open,
+            degraded: None,
         })
     }
 
@@ -413,8 +433,14 @@ impl<S: LogStorage> Owner<S> {
             conversation.state = ConversationState::Queued;
             conversation.group = Some(self.config.fallback_group);
         }
-        self.append_state(&conversation)
-            .map_err(|_| ErrorCode::INTERNAL)?;
+        self.append_state(&conversation).map_err(|_| {
+            if self.log.is_degraded() {
+                self.counters.log_refused += 1;
+                ErrorCode::OVERLOADED
+            } else {
+                ErrorCode::INTERNAL
+            }
+        })?;
         self.conversations.insert(id, conversation);
         self.open.opened(principal.tenant, principal.user);
         self.counters.conversations_created += 1;
@@ -433,6 +459,12 @@ impl<S: LogStorage> Owner<S> {
         if let Some((conversation, sequence)) = self.log.lookup_message(&message_id.0) {
             if let Some(from) = from {
                 self.duplicate(from, message_id, conversation_id, conversation, sequence);
+            }
+            return;
+        }
+        if self.degraded.is_some() {
+            if let Some(from) = from {
+                self.refuse_degraded(from);
             }
             return;
         }
@@ -474,6 +506,13 @@ impl<S: LogStorage> Owner<S> {
                             Some(RETRY_LOG_BUSY_MS),
                         )],
                     );
+                }
+                return;
+            }
+            Err(error) if self.log_error(&error) => {
+                // Nothing stored: the log degraded on this record's write (a full buffer or segment).
+                if let Some(from) = from {
+                    self.refuse_degraded(from);
                 }
                 return;
             }
@@ -542,6 +581,10 @@ impl<S: LogStorage> Owner<S> {
             .iter_mut()
             .find(|p| p.conversation == conversation && p.sequence == sequence)
         {
+            if self.degraded.is_some() {
+                // Stored in memory, not yet durable; the ack comes with the commit after recovery.
+                return self.refuse_degraded(from);
+            }
             // Not committed yet: the retry is acked together with the original.
             pending.ack_to.push((from, message_id));
             return;
@@ -576,8 +619,10 @@ impl<S: LogStorage> Owner<S> {
             .append(&header, &self.scratch)
             .map(drop)
             .inspect_err(|error| {
-                self.counters.log_errors += 1;
-                error!(shard = self.shard, %error, "state record append failed");
+                if !self.log_error(error) {
+                    self.counters.log_errors += 1;
+                    error!(shard = self.shard, %error, "state record append failed");
+                }
             })
     }
 

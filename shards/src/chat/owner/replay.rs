@@ -77,7 +77,7 @@ impl<S: LogStorage> Owner<S> {
     }
 
     /// The `replay` announcement, the urgent-lane messages, then the rest in sequence order, with a `gap`
-    /// for every missing (expired) range.
+    /// for every missing range (expired, or damaged).
     fn replay_frames(
         &mut self,
         conversation_id: u64,
@@ -87,17 +87,20 @@ impl<S: LogStorage> Owner<S> {
         frames: &mut Vec<OwnedFrame>,
     ) {
         let mut expected = from_seq;
+        let mut previous_lsn = None;
         let mut delivers = Vec::with_capacity(records.len());
         for record in records {
             let header = &record.header;
             if header.sequence > expected {
+                let reason = self.hole_reason(previous_lsn, Some(record.lsn));
                 frames.push(gap_frame(
                     conversation_id,
                     expected,
                     header.sequence - 1,
-                    GapReason::EXPIRED,
+                    reason,
                 ));
             }
+            previous_lsn = Some(record.lsn);
             expected = header.sequence + 1;
             match StoredMessage::decode(&record.payload) {
                 Ok(stored) => delivers.push(deliver_frame(header, &stored)),
@@ -113,12 +116,8 @@ impl<S: LogStorage> Owner<S> {
             }
         }
         if expected <= to_seq {
-            frames.push(gap_frame(
-                conversation_id,
-                expected,
-                to_seq,
-                GapReason::EXPIRED,
-            ));
+            let reason = self.hole_reason(previous_lsn, None);
+            frames.push(gap_frame(conversation_id, expected, to_seq, reason));
         }
         if let (Some(first), Some(last)) = (delivers.first(), delivers.last()) {
             let (Message::Deliver(first), Message::Deliver(last)) = (&first.message, &last.message)
@@ -139,6 +138,21 @@ impl<S: LogStorage> Owner<S> {
         // Urgent first, then sequence order (the sort is stable).
         delivers.sort_by_key(|frame| frame.lane != Lane::Urgent);
         frames.extend(delivers);
+    }
+
+    /// Why the records of a conversation between the one at LSN `after` and the one at `before` (`None`:
+    /// the start, or the end, of the log) are missing: `damaged` when the log's recovery found a damaged
+    /// range between them, otherwise `expired` (retention deletes whole segments, oldest first).
+    fn hole_reason(
+        &self,
+        after: Option<crate::log::Lsn>,
+        before: Option<crate::log::Lsn>,
+    ) -> GapReason {
+        if self.log.damaged_between(after, before) {
+            GapReason::DAMAGED
+        } else {
+            GapReason::EXPIRED
+        }
     }
 
     pub(super) fn history(

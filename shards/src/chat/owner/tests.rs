@@ -20,7 +20,7 @@ fn owner(config: LogConfig) -> Owner<MemoryStorage> {
     Owner::new(0, 1, chat, PiiPolicy::default(), log).unwrap()
 }
 
-fn customer() -> Claims {
+pub(super) fn customer() -> Claims {
     Claims {
         key_id: "k".into(),
         tenant: 1,
@@ -33,12 +33,12 @@ fn customer() -> Claims {
     }
 }
 
-const FROM: ConnRef = ConnRef {
+pub(super) const FROM: ConnRef = ConnRef {
     shard: 0,
     conn: ConnId::new(3, 1),
 };
 
-fn send(owner: &mut Owner<MemoryStorage>, conversation: u64, n: u8, create: bool) {
+pub(super) fn send(owner: &mut Owner<MemoryStorage>, conversation: u64, n: u8, create: bool) {
     let request = Request::Send {
         message_id: MessageId([n; 16]),
         conversation,
@@ -50,7 +50,7 @@ fn send(owner: &mut Owner<MemoryStorage>, conversation: u64, n: u8, create: bool
 }
 
 /// Drains the outputs and returns the frames replied to `FROM`.
-fn replies(owner: &mut Owner<MemoryStorage>) -> Vec<Message> {
+pub(super) fn replies(owner: &mut Owner<MemoryStorage>) -> Vec<Message> {
     let mut frames = Vec::new();
     while let Some(output) = owner.poll_output() {
         if let Outbound::Reply(reply) = output {

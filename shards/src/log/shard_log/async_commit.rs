@@ -63,8 +63,8 @@ impl<S: LogStorage> ShardLog<S> {
     ///
     /// # Errors
     ///
-    /// [`LogError::Failed`] after an earlier failure, or an I/O error of the synchronous roll, after
-    /// which the log is failed.
+    /// [`LogError::Failed`] while the log is degraded, or an I/O error of the synchronous roll, after
+    /// which the log is degraded.
     pub fn begin_commit(&mut self) -> Result<Option<CommitStep<Handle<S>>>, LogError> {
         self.check_not_failed()?;
         if self.in_flight.is_some() || !self.needs_commit() {
@@ -108,8 +108,9 @@ impl<S: LogStorage> ShardLog<S> {
     ///
     /// # Errors
     ///
-    /// The I/O error that was reported, after which the log is [`LogError::Failed`] and the commit
-    /// point stays where the last good commit left it.
+    /// The I/O error that was reported, after which the log is degraded ([`LogError::Failed`] until
+    /// [`ShardLog::retry`] succeeds), the commit point stays where the last good commit left it and
+    /// the group's records stay buffered for the retry.
     pub fn io_complete(
         &mut self,
         completion: CommitCompletion,
@@ -128,16 +129,12 @@ impl<S: LogStorage> ShardLog<S> {
                 assert_eq!(bytes.len(), len, "the write's buffer comes back whole");
                 self.spare = bytes;
                 self.guard("write", result)?;
-                self.buffer.drain(..len);
-                let active = self.segments.back_mut().expect("never empty");
-                active.written_bytes += len as u64;
-                active.dirty = true;
-                self.written_bytes_total += len as u64;
+                self.wrote(len);
                 self.after_write(in_flight.end_lsn, in_flight.segment)
             }
             (Phase::Syncing, CommitCompletion::Synced { result }) => {
                 self.guard("fdatasync", result)?;
-                self.segments.back_mut().expect("never empty").dirty = false;
+                self.synced();
                 self.committed(in_flight.end_lsn)
             }
             (phase, completion) => {

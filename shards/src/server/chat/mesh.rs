@@ -83,6 +83,7 @@ impl ChatShard {
                 "degradation mode changed"
             );
         }
+        stats.publish_log_degraded(self.owner.log_degraded());
         let owner = self.owner.counters();
         let pii = self.owner.pii_counts();
         let detected = PiiKind::ALL.iter().map(|&kind| pii.detected(kind)).sum();
@@ -107,6 +108,9 @@ impl ChatShard {
                 self.counters.quota_refusals + owner.quota_refusals,
                 self.counters.reads_refused,
                 self.counters.budget_closes,
+                owner.log_retries,
+                owner.log_refused,
+                owner.log_damaged,
             ],
             self.owner.conversation_count(),
             self.overload.mode().as_u8(),

@@ -29,7 +29,7 @@ use switchboard_core::channel::Endpoint;
 use switchboard_core::engine::{ConnId, Engine};
 use switchboard_protocol::app::{encode::Encoder, ErrorCode, Message, OwnedFrame};
 use switchboard_protocol::ws::handshake::{Subprotocol, UpgradeRequest};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use self::admit::{Admission, Quotas};
 use self::deliver::{send_encoded, Encoded};
@@ -118,8 +118,8 @@ pub(crate) struct ChatShard {
     joined: Vec<ConnId>,
     pub(crate) counters: ChatCounters,
     overload: OverloadDetector,
-    /// The mode last told to the clients in `status` frames.
-    told_mode: Mode,
+    /// The mode (and log state) last told to the clients in `status` frames.
+    told_mode: status::Told,
     /// Bytes queued for this shard's clients at the last scan, and when (shard ms) the next scan is due.
     queued_bytes: u64,
     next_queue_scan_ms: u64,
@@ -151,7 +151,21 @@ impl ChatShard {
     pub(crate) fn new(id: usize, setup: ChatSetup) -> Result<ChatShard, String> {
         let (log, report) = ShardLog::open_dir(setup.log.clone(), id)
             .map_err(|e| format!("durable log of shard {id}: {e}"))?;
-        info!(shard = id, report = ?report, "log recovered");
+        if report.corrupt.is_empty() {
+            info!(shard = id, report = ?report, "log recovered");
+        } else {
+            // Acknowledged messages may be lost: say so loudly, once, with the counts. Resumes report
+            // the holes as `damaged` gaps and the lost sequences are never given again.
+            error!(
+                shard = id,
+                damaged_ranges = report.corrupt.len(),
+                damaged_records_max = report.damaged_records_max(),
+                damaged_bytes = report.damaged_bytes(),
+                records = report.records,
+                report = ?report,
+                "durable log damaged: records lost; serving the rest, resumes report the holes as damaged gaps"
+            );
+        }
         let owner = Owner::new(id, setup.shards, setup.config.clone(), setup.pii, log)
             .map_err(|e| format!("rebuilding conversations of shard {id}: {e}"))?;
         info!(
@@ -176,7 +190,7 @@ impl ChatShard {
             counters: ChatCounters::default(),
             overload: OverloadDetector::new(setup.overload)
                 .map_err(|e| format!("[overload]: {e}"))?,
-            told_mode: Mode::Normal,
+            told_mode: (Mode::Normal, false),
             queued_bytes: 0,
             next_queue_scan_ms: 0,
             commit_started: None,
@@ -203,6 +217,12 @@ impl ChatShard {
         !self.owner.commit_due()
             && self.overflow.iter().all(VecDeque::is_empty)
             && self.endpoint.inbox.prepare_to_sleep()
+    }
+
+    /// When (shard ms) the loop must wake up even without traffic: the next retry of a degraded log.
+    /// The shard loop's poll timeout must not sleep past it (see `server::shard`'s `poll_timeout`).
+    pub(crate) fn wake_by_ms(&self) -> Option<u64> {
+        self.owner.log_retry_due_ms()
     }
 
     /// After every wake-up.
@@ -482,6 +502,8 @@ impl ChatShard {
                 Err(error) => warn!(shard = self.id, %error, "log retention failed"),
             }
         }
+        // A degraded log is retried here, when its backoff allows (blocking, like a segment roll).
+        self.owner.retry_log(now);
         if let Some(io) = self.owner.begin_commit() {
             self.commit_started = Some(Instant::now());
             submit(engine, io);
