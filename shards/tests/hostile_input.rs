@@ -115,3 +115,47 @@ fn a_message_of_the_wrong_type_closes_with_1003() {
     });
     stop(server);
 }
+
+/// Issue 16 finding 5: a `send` without a message id (JSON omits it, binary leaves it 0) was acked with
+/// the first such send's conversation and sequence and then dropped. It is refused as malformed, in both
+/// subprotocols, and nothing is stored.
+#[test]
+fn a_send_without_a_message_id_is_refused_as_malformed() {
+    let dir = data_dir("hostile-no-message-id");
+    let server = start(&hostile_config(1, &dir));
+    let addr = server.local_addr();
+    run(async move {
+        let mut canary = Canary::open(addr, 7).await;
+        for json in [true, false] {
+            let mut client = Client::connect_raw(addr, json).await;
+            client.hello(&token(1, 9, Role::Customer, &[])).await;
+            if json {
+                client
+                    .send_ws(WsMessage::text(
+                        r#"{"kind":"send","lane":"chat","conversation_id":"0","text":"no id"}"#,
+                    ))
+                    .await;
+            } else {
+                client
+                    .send(0, switchboard_protocol::app::MessageId::default(), "no id")
+                    .await;
+            }
+            let Message::Error(error) = client.next().await.message else {
+                panic!("expected an error frame (json: {json})");
+            };
+            assert_eq!(error.code, ErrorCode::MALFORMED_FRAME, "json: {json}");
+            assert!(error.message.contains("message_id"), "{}", error.message);
+            // A proper send on the same connection still opens a conversation at sequence 1.
+            client
+                .send(0, chat_support::message_id(u64::from(json) + 1), "with an id")
+                .await;
+            let Message::Ack(ack) = client.take(|m| matches!(m, Message::Ack(_))).await.message
+            else {
+                unreachable!()
+            };
+            assert_eq!(ack.sequence, 1, "json: {json}");
+        }
+        canary.check().await;
+    });
+    stop(server);
+}

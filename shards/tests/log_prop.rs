@@ -126,12 +126,12 @@ proptest! {
                     model.truncate(survivors.len());
                     committed = survivors.len();
                     for (conversation, sequence, _) in model.iter().rev().take(8) {
-                        prop_assert_eq!(log.lookup_message(&{
+                        prop_assert_eq!(log.lookup_message(*conversation, &{
                             let mut id = [0u8; 16];
                             id[..8].copy_from_slice(&conversation.to_le_bytes());
                             id[8..].copy_from_slice(&sequence.to_le_bytes());
                             id
-                        }), Some((*conversation, *sequence)));
+                        }), Some(*sequence));
                     }
                 }
             }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use switchboard_protocol::app::{
     json, parse_frame, ConversationState, ConversationUpdate, ErrorCode, FrameLimits, Lane,
-    Message, OwnedFrame, Pong, Reaction, Reassembler, ReassemblerConfig, Welcome, PROTOCOL_VERSION,
+    Message, MessageId, OwnedFrame, Pong, Reaction, Reassembler, ReassemblerConfig, Welcome, PROTOCOL_VERSION,
 };
 
 use super::config::{ChatConfig, HISTORY_PAGE_MAX};
@@ -292,6 +292,14 @@ impl Session {
                 out.push(refusal(ErrorCode::INVALID_STATE, "send hello first"))
             }
             Message::Send(send) => {
+                // Without an id a retry cannot be told from a new message: refused, never stored
+                // (docs/protocol.md §4).
+                if send.message_id == MessageId::default() {
+                    return out.push(refusal(
+                        ErrorCode::MALFORMED_FRAME,
+                        "send without a message_id (16 bytes, not all zero)",
+                    ));
+                }
                 if send.text.len() as u64 > ctx.config.text_bytes_max {
                     return out.push(refusal(
                         ErrorCode::MESSAGE_TOO_LARGE,

@@ -95,11 +95,13 @@ impl ConversationIndex {
     }
 }
 
-/// The de-duplication window: the most recent `capacity` message ids and the record each one became.
+/// The de-duplication window: the most recent `capacity` (conversation, message id) pairs and the
+/// sequence each one became. Message ids are unique per conversation (docs/protocol.md §4): the same id
+/// in another conversation is another message, whichever shard owns either conversation.
 #[derive(Debug)]
 pub struct DedupWindow {
-    entries: HashMap<[u8; 16], (u64, u64)>,
-    order: VecDeque<[u8; 16]>,
+    entries: HashMap<(u64, [u8; 16]), u64>,
+    order: VecDeque<(u64, [u8; 16])>,
     capacity: usize,
 }
 
@@ -114,24 +116,25 @@ impl DedupWindow {
         }
     }
 
-    /// Remembers that `message_id` became `conversation`'s record `sequence`, forgetting the oldest id
-    /// when full. A repeated id keeps its first record.
+    /// Remembers that `message_id` became `conversation`'s record `sequence`, forgetting the oldest pair
+    /// when full. A repeated pair keeps its first record.
     pub fn insert(&mut self, message_id: [u8; 16], conversation: u64, sequence: u64) {
-        if self.entries.contains_key(&message_id) {
+        let key = (conversation, message_id);
+        if self.entries.contains_key(&key) {
             return;
         }
         if self.order.len() == self.capacity {
             let oldest = self.order.pop_front().expect("capacity is at least one");
             self.entries.remove(&oldest);
         }
-        self.entries.insert(message_id, (conversation, sequence));
-        self.order.push_back(message_id);
+        self.entries.insert(key, sequence);
+        self.order.push_back(key);
         self.invariants();
     }
 
-    /// The conversation and sequence `message_id` became, if it is still in the window.
-    pub fn get(&self, message_id: &[u8; 16]) -> Option<(u64, u64)> {
-        self.entries.get(message_id).copied()
+    /// The sequence `message_id` became in `conversation`, if the pair is still in the window.
+    pub fn get(&self, conversation: u64, message_id: &[u8; 16]) -> Option<u64> {
+        self.entries.get(&(conversation, *message_id)).copied()
     }
 
     /// How many ids the window holds.
@@ -174,10 +177,19 @@ mod tests {
             window.insert(id(n), 7, u64::from(n));
         }
         assert_eq!(window.len(), 3);
-        assert_eq!(window.get(&id(0)), None);
-        assert_eq!(window.get(&id(1)), None);
-        assert_eq!(window.get(&id(2)), Some((7, 2)));
-        assert_eq!(window.get(&id(4)), Some((7, 4)));
+        assert_eq!(window.get(7, &id(0)), None);
+        assert_eq!(window.get(7, &id(1)), None);
+        assert_eq!(window.get(7, &id(2)), Some(2));
+        assert_eq!(window.get(7, &id(4)), Some(4));
+    }
+
+    #[test]
+    fn dedup_window_scopes_ids_to_their_conversation() {
+        let mut window = DedupWindow::new(3);
+        window.insert(id(1), 7, 1);
+        window.insert(id(1), 8, 4);
+        assert_eq!((window.get(7, &id(1)), window.get(8, &id(1))), (Some(1), Some(4)));
+        assert_eq!(window.get(9, &id(1)), None);
     }
 
     #[test]
@@ -185,7 +197,7 @@ mod tests {
         let mut window = DedupWindow::new(3);
         window.insert(id(1), 7, 1);
         window.insert(id(1), 7, 2);
-        assert_eq!((window.get(&id(1)), window.len()), (Some((7, 1)), 1));
+        assert_eq!((window.get(7, &id(1)), window.len()), (Some(1), 1));
     }
 
     #[test]

@@ -247,10 +247,11 @@ impl<S: LogStorage> ShardLog<S> {
         self.conversations.last_sequence(conversation_id)
     }
 
-    /// The conversation and sequence that `message_id` became, while it is in the de-duplication
-    /// window (the last `dedup_window_max` records).
-    pub fn lookup_message(&self, message_id: &[u8; 16]) -> Option<(u64, u64)> {
-        self.dedup.get(message_id)
+    /// The sequence that `message_id` became in `conversation`, while the pair is in the
+    /// de-duplication window (the last `dedup_window_max` records). Ids are scoped to their
+    /// conversation: the same id in another conversation is another message.
+    pub fn lookup_message(&self, conversation: u64, message_id: &[u8; 16]) -> Option<u64> {
+        self.dedup.get(conversation, message_id)
     }
 
     /// The conversations that have at least one retained record.

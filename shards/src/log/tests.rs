@@ -169,7 +169,7 @@ fn recovery_rebuilds_every_index() {
         );
         assert_eq!(log.last_sequence(conversation), Some(25));
     }
-    assert_eq!(log.lookup_message(&header(2, 7).message_id), Some((2, 7)));
+    assert_eq!(log.lookup_message(2, &header(2, 7).message_id), Some(7));
 }
 
 #[test]
@@ -394,14 +394,14 @@ fn dedup_window_is_bounded_across_restarts() {
     };
     let (mut log, _) = open(config.clone(), &storage);
     append_many(&mut log, 30, 1);
-    assert_eq!(log.lookup_message(&header(0, 21).message_id), Some((0, 21)));
-    assert_eq!(log.lookup_message(&header(0, 20).message_id), None);
+    assert_eq!(log.lookup_message(0, &header(0, 21).message_id), Some(21));
+    assert_eq!(log.lookup_message(0, &header(0, 20).message_id), None);
     log.commit().unwrap();
     drop(log);
     let (log, _) = open(config, &storage);
-    assert_eq!(log.lookup_message(&header(0, 30).message_id), Some((0, 30)));
-    assert_eq!(log.lookup_message(&header(0, 21).message_id), Some((0, 21)));
-    assert_eq!(log.lookup_message(&header(0, 20).message_id), None);
+    assert_eq!(log.lookup_message(0, &header(0, 30).message_id), Some(30));
+    assert_eq!(log.lookup_message(0, &header(0, 21).message_id), Some(21));
+    assert_eq!(log.lookup_message(0, &header(0, 20).message_id), None);
 }
 
 #[test]

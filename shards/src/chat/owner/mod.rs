@@ -348,7 +348,7 @@ impl<S: LogStorage> Owner<S> {
         if reopens
             && self
                 .log
-                .lookup_message(&request_message_id(&request))
+                .lookup_message(conversation_id, &request_message_id(&request))
                 .is_none()
         {
             let (tenant, customer) = (conversation.tenant, conversation.customer);
@@ -456,9 +456,9 @@ impl<S: LogStorage> Owner<S> {
         text: &str,
         (wall_ms, received_us): (u64, u64),
     ) {
-        if let Some((conversation, sequence)) = self.log.lookup_message(&message_id.0) {
+        if let Some(sequence) = self.log.lookup_message(conversation_id, &message_id.0) {
             if let Some(from) = from {
-                self.duplicate(from, message_id, conversation_id, conversation, sequence);
+                self.duplicate(from, message_id, conversation_id, sequence);
             }
             return;
         }
@@ -558,23 +558,15 @@ impl<S: LogStorage> Owner<S> {
         });
     }
 
-    /// A `send` whose message id is already stored: the original ack, never a second copy.
+    /// A `send` whose message id is already stored in `conversation`: the original ack, never a second
+    /// copy.
     pub(super) fn duplicate(
         &mut self,
         from: ConnRef,
         message_id: MessageId,
-        asked: u64,
         conversation: u64,
         sequence: u64,
     ) {
-        if conversation != asked {
-            return self.refuse(
-                from,
-                ErrorCode::INVALID_STATE,
-                "message id already used in another conversation",
-                asked,
-            );
-        }
         self.counters.duplicates += 1;
         if let Some(pending) = self
             .pending
