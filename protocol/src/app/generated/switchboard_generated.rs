@@ -1150,7 +1150,8 @@ impl<'a> GapBody<'a> {
   pub fn to_sequence(&self) -> u64 {
     self._tab.get::<u64>(GapBody::VT_TO_SEQUENCE, Some(0)).unwrap()
   }
-  /// 0 expired (past retention), 1 deleted, 2 unavailable (try again later).
+  /// 0 expired (past retention), 1 deleted, 2 unavailable (try again later), 3 damaged (lost to
+  /// damage of the server's durable log; permanent).
   #[inline]
   pub fn reason(&self) -> u8 {
     self._tab.get::<u8>(GapBody::VT_REASON, Some(0)).unwrap()
@@ -2572,7 +2573,7 @@ impl<'a> StatusBody<'a> {
   }
 
 
-  /// 0 normal, 1 brownout, 2 survival.
+  /// 0 normal, 1 brownout, 2 survival, 3 read_only (the durable log cannot write).
   #[inline]
   pub fn mode(&self) -> u8 {
     self._tab.get::<u8>(StatusBody::VT_MODE, Some(0)).unwrap()
