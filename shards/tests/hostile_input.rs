@@ -147,7 +147,11 @@ fn a_send_without_a_message_id_is_refused_as_malformed() {
             assert!(error.message.contains("message_id"), "{}", error.message);
             // A proper send on the same connection still opens a conversation at sequence 1.
             client
-                .send(0, chat_support::message_id(u64::from(json) + 1), "with an id")
+                .send(
+                    0,
+                    chat_support::message_id(u64::from(json) + 1),
+                    "with an id",
+                )
                 .await;
             let Message::Ack(ack) = client.take(|m| matches!(m, Message::Ack(_))).await.message
             else {

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use switchboard_protocol::app::{
     json, parse_frame, ConversationState, ConversationUpdate, ErrorCode, FrameLimits, Lane,
-    Message, MessageId, OwnedFrame, Pong, Reaction, Reassembler, ReassemblerConfig, Welcome, PROTOCOL_VERSION,
+    Message, MessageId, OwnedFrame, Pong, Reaction, Reassembler, ReassemblerConfig, Welcome,
+    PROTOCOL_VERSION,
 };
 
 use super::config::{ChatConfig, HISTORY_PAGE_MAX};

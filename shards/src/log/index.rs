@@ -188,7 +188,10 @@ mod tests {
         let mut window = DedupWindow::new(3);
         window.insert(id(1), 7, 1);
         window.insert(id(1), 8, 4);
-        assert_eq!((window.get(7, &id(1)), window.get(8, &id(1))), (Some(1), Some(4)));
+        assert_eq!(
+            (window.get(7, &id(1)), window.get(8, &id(1))),
+            (Some(1), Some(4))
+        );
         assert_eq!(window.get(9, &id(1)), None);
     }
 

@@ -1,0 +1,188 @@
+//! Opening a conversation and storing a `send`: de-duplication by (conversation, message id), PII
+//! masking, the next sequence and the log append; the ack waits for the commit ([`super::commit`]).
+
+use switchboard_protocol::app::{ErrorCode, MessageId};
+use tracing::{error, warn};
+
+use super::{
+    ack_frame, customer_value, deliver_frame, error_frame, lane_of, sender_role, Claims, ConnRef,
+    Conversation, ConversationState, Delivery, LogError, LogStorage, Owner, Pending, RecordHeader,
+    Role, StoredMessage, RECORD_MESSAGE, RETRY_AFTER_FAILURE_MS, RETRY_LOG_BUSY_MS,
+};
+use crate::pii::mask;
+
+impl<S: LogStorage> Owner<S> {
+    pub(super) fn create(&mut self, id: u64, principal: &Claims) -> Result<(), ErrorCode> {
+        if principal.role != Role::Customer {
+            return Err(ErrorCode::FORBIDDEN);
+        }
+        if !self
+            .open
+            .allows(principal.tenant, principal.user, &self.config)
+        {
+            self.counters.quota_refusals += 1;
+            return Err(ErrorCode::RATE_LIMITED);
+        }
+        if self.conversations.len() as u64 >= self.config.conversations_per_shard_max {
+            warn!(
+                shard = self.shard,
+                "conversation table full; refusing a new conversation"
+            );
+            return Err(ErrorCode::OVERLOADED);
+        }
+        let mut conversation = Conversation::new(id, principal.tenant, principal.user, self.shards);
+        if !self.config.routing_enabled {
+            conversation.state = ConversationState::Queued;
+            conversation.group = Some(self.config.fallback_group);
+        }
+        self.append_state(&conversation).map_err(|_| {
+            if self.log.is_degraded() {
+                self.counters.log_refused += 1;
+                ErrorCode::OVERLOADED
+            } else {
+                ErrorCode::INTERNAL
+            }
+        })?;
+        self.conversations.insert(id, conversation);
+        self.open.opened(principal.tenant, principal.user);
+        self.counters.conversations_created += 1;
+        Ok(())
+    }
+
+    pub(super) fn send(
+        &mut self,
+        from: Option<ConnRef>,
+        principal: &Claims,
+        conversation_id: u64,
+        message_id: MessageId,
+        text: &str,
+        (wall_ms, received_us): (u64, u64),
+    ) {
+        if let Some(sequence) = self.log.lookup_message(conversation_id, &message_id.0) {
+            if let Some(from) = from {
+                self.duplicate(from, message_id, conversation_id, sequence);
+            }
+            return;
+        }
+        if self.degraded.is_some() {
+            if let Some(from) = from {
+                self.refuse_degraded(from);
+            }
+            return;
+        }
+        let masked = mask(text, self.pii.rules_for(principal.tenant));
+        self.pii_counts.add(&masked.counts);
+        let conversation = self
+            .conversations
+            .get_mut(&conversation_id)
+            .expect("checked by handle");
+        let sequence = conversation.appended_seq + 1;
+        let sender_role = sender_role(principal.role);
+        let stored = StoredMessage {
+            tenant: conversation.tenant,
+            customer: conversation.customer,
+            sender: principal.user,
+            sender_role,
+            text: masked.text.into_owned(),
+        };
+        self.scratch.clear();
+        stored.encode(&mut self.scratch);
+        let header = RecordHeader {
+            conversation_id,
+            sequence,
+            message_id: message_id.0,
+            timestamp_ms: wall_ms,
+            lane: lane_of(sender_role) as u8,
+            kind: RECORD_MESSAGE,
+        };
+        let lsn = match self.log.append(&header, &self.scratch) {
+            Ok(lsn) => lsn,
+            Err(LogError::WriteBufferFull { .. }) => {
+                // A commit is in flight and the next group is full: nothing stored, the client retries.
+                if let Some(from) = from {
+                    self.reply(
+                        from,
+                        vec![error_frame(
+                            ErrorCode::OVERLOADED,
+                            "log busy",
+                            Some(RETRY_LOG_BUSY_MS),
+                        )],
+                    );
+                }
+                return;
+            }
+            Err(error) if self.log_error(&error) => {
+                // Nothing stored: the log degraded on this record's write (a full buffer or segment).
+                if let Some(from) = from {
+                    self.refuse_degraded(from);
+                }
+                return;
+            }
+            Err(error) => {
+                self.counters.log_errors += 1;
+                error!(shard = self.shard, conversation_id, %error, "durable log refused a record");
+                if let Some(from) = from {
+                    self.reply(
+                        from,
+                        vec![error_frame(
+                            ErrorCode::INTERNAL,
+                            "message not stored",
+                            Some(RETRY_AFTER_FAILURE_MS),
+                        )],
+                    );
+                }
+                return;
+            }
+        };
+        conversation.appended_seq = sequence;
+        self.counters.messages_stored += 1;
+        let delivery = Delivery {
+            tenant: conversation.tenant,
+            customer: conversation.customer,
+            agent: conversation.agent,
+            group: conversation.group,
+            conversation: conversation_id,
+            frame: deliver_frame(&header, &stored),
+            origin: from,
+            received_us,
+        };
+        // The routing shard sees every customer message (for humans' conversations it only refreshes the
+        // summary and sentiment).
+        let routed = principal.role == Role::Customer && self.config.routing_enabled;
+        self.pending.push_back(Pending {
+            lsn,
+            conversation: conversation_id,
+            sequence,
+            ack_to: from.map(|from| (from, message_id)).into_iter().collect(),
+            delivery,
+            for_routing: routed.then(|| customer_value(principal)),
+            from_agent: (principal.role == Role::Agent).then_some(principal.user),
+        });
+    }
+
+    /// A `send` whose message id is already stored in `conversation`: the original ack, never a second
+    /// copy.
+    pub(super) fn duplicate(
+        &mut self,
+        from: ConnRef,
+        message_id: MessageId,
+        conversation: u64,
+        sequence: u64,
+    ) {
+        self.counters.duplicates += 1;
+        if let Some(pending) = self
+            .pending
+            .iter_mut()
+            .find(|p| p.conversation == conversation && p.sequence == sequence)
+        {
+            if self.degraded.is_some() {
+                // Stored in memory, not yet durable; the ack comes with the commit after recovery.
+                return self.refuse_degraded(from);
+            }
+            // Not committed yet: the retry is acked together with the original.
+            pending.ack_to.push((from, message_id));
+            return;
+        }
+        self.reply(from, vec![ack_frame(message_id, conversation, sequence)]);
+    }
+}
