@@ -273,3 +273,54 @@ fn agents_transfer_and_resolve_and_the_customer_reopens() {
     stop(server);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Issue 16 finding 1: a bot conversation resumed from 0 was replayed as 2, 4, 6, 8 (AI lane) and then 1,
+/// 3, 5, 7, so a client keeping a high-water mark lost every customer message. A resume's frames arrive
+/// in sequence order, whatever lane each message names.
+#[test]
+fn resume_replays_a_bot_conversation_in_sequence_order() {
+    let dir = data_dir("routing-replay-order");
+    let (server, _) = routed_server(&dir);
+    let addr = server.local_addr();
+    run(async move {
+        let customer_token = token(TENANT, 7, Role::Customer, &[]);
+        let mut customer = Client::connect(addr, &customer_token).await;
+        let mut conversation = 0;
+        for n in 1..=4u64 {
+            customer
+                .send(conversation, message_id(100 + n), "三连是什么意思")
+                .await;
+            let Message::Ack(ack) = customer
+                .take(|m| matches!(m, Message::Ack(_)))
+                .await
+                .message
+            else {
+                unreachable!()
+            };
+            conversation = ack.conversation_id;
+            assert_eq!(ack.sequence, 2 * n - 1);
+            let answer = customer
+                .take(|m| matches!(m, Message::Deliver(d) if d.sequence == 2 * n))
+                .await;
+            assert_eq!(answer.lane, Lane::AiAnswer);
+        }
+        let mut again = Client::connect(addr, &customer_token).await;
+        again.resume(&[(conversation, 0)]).await;
+        let mut order = Vec::new();
+        let mut announced = false;
+        while order.len() < 8 {
+            match again.next().await.message {
+                Message::Replay(replay) => {
+                    assert!(order.is_empty(), "the replay announcement comes first");
+                    assert_eq!((replay.from_sequence, replay.to_sequence), (1, 8));
+                    announced = true;
+                }
+                Message::Deliver(deliver) => order.push(deliver.sequence),
+                _ => {}
+            }
+        }
+        assert!(announced);
+        assert_eq!(order, (1..=8).collect::<Vec<_>>());
+    });
+    stop(server);
+}

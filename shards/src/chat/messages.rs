@@ -125,6 +125,8 @@ pub struct Reply {
     /// Frames for it, in order.
     pub frames: Vec<OwnedFrame>,
     /// Set when the reply ends a resume of this conversation: the connection follows it live from now on.
+    /// Its frames are queued on one lane ([`REPLAY_QUEUE_LANE`]) so they arrive in the order given
+    /// (sequence order), whatever lane each frame names.
     pub resumed: Option<u64>,
     /// Set when the connection was refused access: it stops following this conversation.
     pub refused: Option<u64>,
@@ -132,6 +134,11 @@ pub struct Reply {
     /// reply, which frees its place at the connection's [`super::reads::ReadGate`].
     pub completes_read: bool,
 }
+
+/// The connection-queue lane of every frame of a resume's reply (docs/protocol.md §4, resume): one lane
+/// keeps a replay in sequence order, and live `chat` deliveries queued after it stay behind it.
+pub const REPLAY_QUEUE_LANE: switchboard_protocol::app::Lane =
+    switchboard_protocol::app::Lane::Chat;
 
 /// One frame for every connection following a conversation (and the participants' other devices).
 #[derive(Debug, Clone, PartialEq, Eq)]

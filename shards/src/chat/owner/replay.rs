@@ -76,8 +76,9 @@ impl<S: LogStorage> Owner<S> {
         }));
     }
 
-    /// The `replay` announcement, the urgent-lane messages, then the rest in sequence order, with a `gap`
-    /// for every missing range (expired, or damaged).
+    /// The messages in sequence order with a `gap` in place for every missing range (expired, or
+    /// damaged), and the `replay` announcement right before the first message. The connection queues a resume's frames on one lane
+    /// ([`crate::chat::messages::Reply::resumed`]), so they arrive in this order.
     fn replay_frames(
         &mut self,
         conversation_id: u64,
@@ -88,12 +89,13 @@ impl<S: LogStorage> Owner<S> {
     ) {
         let mut expected = from_seq;
         let mut previous_lsn = None;
-        let mut delivers = Vec::with_capacity(records.len());
+        let mut replayed = Vec::with_capacity(records.len() + 1);
+        let mut delivered = None;
         for record in records {
             let header = &record.header;
             if header.sequence > expected {
                 let reason = self.hole_reason(previous_lsn, Some(record.lsn));
-                frames.push(gap_frame(
+                replayed.push(gap_frame(
                     conversation_id,
                     expected,
                     header.sequence - 1,
@@ -103,10 +105,15 @@ impl<S: LogStorage> Owner<S> {
             previous_lsn = Some(record.lsn);
             expected = header.sequence + 1;
             match StoredMessage::decode(&record.payload) {
-                Ok(stored) => delivers.push(deliver_frame(header, &stored)),
+                Ok(stored) => {
+                    let (first, _) = delivered.unwrap_or((header.sequence, 0));
+                    delivered = Some((first, header.sequence));
+                    self.counters.replayed += 1;
+                    replayed.push(deliver_frame(header, &stored));
+                }
                 Err(error) => {
                     error!(shard = self.shard, conversation_id, sequence = header.sequence, %error, "unreadable record");
-                    frames.push(gap_frame(
+                    replayed.push(gap_frame(
                         conversation_id,
                         header.sequence,
                         header.sequence,
@@ -117,27 +124,25 @@ impl<S: LogStorage> Owner<S> {
         }
         if expected <= to_seq {
             let reason = self.hole_reason(previous_lsn, None);
-            frames.push(gap_frame(conversation_id, expected, to_seq, reason));
+            replayed.push(gap_frame(conversation_id, expected, to_seq, reason));
         }
-        if let (Some(first), Some(last)) = (delivers.first(), delivers.last()) {
-            let (Message::Deliver(first), Message::Deliver(last)) = (&first.message, &last.message)
-            else {
-                unreachable!("deliver frames only");
-            };
-            let announce = Replay {
-                conversation_id,
-                from_sequence: first.sequence,
-                to_sequence: last.sequence,
-            };
-            frames.push(OwnedFrame {
+        if let Some((from_sequence, to_sequence)) = delivered {
+            // Right before the first replayed message (after a gap below it, if any).
+            let first = replayed
+                .iter()
+                .position(|frame| matches!(frame.message, Message::Deliver(_)))
+                .expect("a message was replayed");
+            let announce = OwnedFrame {
                 lane: Lane::Urgent,
-                message: Message::Replay(announce),
-            });
+                message: Message::Replay(Replay {
+                    conversation_id,
+                    from_sequence,
+                    to_sequence,
+                }),
+            };
+            replayed.insert(first, announce);
         }
-        self.counters.replayed += delivers.len() as u64;
-        // Urgent first, then sequence order (the sort is stable).
-        delivers.sort_by_key(|frame| frame.lane != Lane::Urgent);
-        frames.extend(delivers);
+        frames.extend(replayed);
     }
 
     /// Why the records of a conversation between the one at LSN `after` and the one at `before` (`None`:

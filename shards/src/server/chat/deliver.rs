@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use switchboard_core::engine::ConnId;
-use switchboard_protocol::app::{encode::Encoder, json, OwnedFrame};
+use switchboard_protocol::app::{encode::Encoder, json, Lane, OwnedFrame};
 use tracing::debug;
 
 use super::super::table::{Entry, Table};
@@ -130,10 +130,22 @@ pub(super) fn send_encoded(
     encoded: &mut Encoded<'_>,
     now: u64,
 ) {
+    let lane = encoded.frame.lane;
+    send_encoded_on(encoder, entry, encoded, lane, now);
+}
+
+/// Queues an encoded frame on the connection's queue for `lane`, whatever lane the frame names.
+pub(super) fn send_encoded_on(
+    encoder: &mut Encoder,
+    entry: &mut Entry,
+    encoded: &mut Encoded<'_>,
+    lane: Lane,
+    now: u64,
+) {
     let Some(session) = entry.session.as_ref() else {
         return;
     };
     let (kind, bytes) = encoded.get(encoder, session.encoding());
     // A full queue closes the connection (1013); the client resumes from its last sequence.
-    let _ = entry.conn.send(encoded.frame.lane, kind, bytes, now);
+    let _ = entry.conn.send(lane, kind, bytes, now);
 }

@@ -33,12 +33,12 @@ use switchboard_protocol::app::{encode::Encoder, OwnedFrame};
 use tracing::{debug, error, info, warn};
 
 use self::admit::Quotas;
-use self::deliver::{send_encoded, Encoded};
+use self::deliver::{send_encoded, send_encoded_on, Encoded};
 use super::chat_stats::{ChatStats, STAGE_DELIVERED, STAGE_PERSISTED};
 use super::table::{Entry, Table};
 use crate::auth::{Claims, Keyring, Role};
 use crate::chat::ids::owner_of;
-use crate::chat::messages::{Reply, Request, ShardMsg};
+use crate::chat::messages::{Reply, Request, ShardMsg, REPLAY_QUEUE_LANE};
 use crate::chat::{ChatConfig, LocalIndex, Outbound, Owner, SessionOutput};
 use crate::conn::lane::LANE_COUNT;
 use crate::log::{CommitCompletion, CommitIo, DirStorage, LogConfig, ShardLog};
@@ -344,8 +344,11 @@ impl ChatShard {
         let Some(entry) = table.get_mut(reply.to.conn) else {
             return;
         };
+        let queue_lane = reply.resumed.map(|_| REPLAY_QUEUE_LANE);
         for frame in &reply.frames {
-            send_frame(&mut self.encoder, entry, frame, now);
+            let mut encoded = Encoded::new(frame);
+            let lane = queue_lane.unwrap_or(frame.lane);
+            send_encoded_on(&mut self.encoder, entry, &mut encoded, lane, now);
         }
         if reply.completes_read {
             self.read_answered(entry, now);
