@@ -1,12 +1,14 @@
 //! The routing shard's sans-IO core: bot answers, slot filling, handoffs, assignment with the summary,
 //! re-queues, connection counts per shard, tenant isolation and refusals.
 
+use switchboard_core::engine::ConnId;
 use switchboard_shards::routing::agents::Presence;
 use switchboard_shards::routing::dialogue::HandoffReason;
 use switchboard_shards::routing::events::{RequeueReason, TransferTarget};
 use switchboard_shards::routing::kb::KnowledgeBase;
 use switchboard_shards::routing::ngram::{NgramBrain, TrainConfig};
 use switchboard_shards::routing::sentiment::STRONGLY_NEGATIVE_MAX;
+use switchboard_shards::routing::shard::ConsoleRef;
 use switchboard_shards::routing::shard::{
     QueueReason, RoutingInput, RoutingOutput, RoutingShard, RoutingShardConfig, RoutingShardError,
 };
@@ -30,7 +32,16 @@ fn group_of(shard: &RoutingShard, skill: &str) -> u32 {
     group.expect("a group per KB skill").id
 }
 
+/// The decisions about conversations, without the notices for agents' consoles (presence, inbox).
 fn drain(shard: &mut RoutingShard) -> Vec<RoutingOutput> {
+    drain_all(shard)
+        .into_iter()
+        .filter(|output| !matches!(output, RoutingOutput::ToAgents { .. }))
+        .collect()
+}
+
+/// Every output, the notices for agents' consoles included.
+fn drain_all(shard: &mut RoutingShard) -> Vec<RoutingOutput> {
     std::iter::from_fn(|| shard.poll_output()).collect()
 }
 
@@ -68,6 +79,10 @@ fn online(
         agent,
         groups: groups.to_vec(),
         shard: on,
+        console: ConsoleRef {
+            shard: on,
+            conn: ConnId::new(0, 0),
+        },
     };
     shard.handle(now_ms, input).expect("agent accepted");
     shard.invariants();
@@ -426,18 +441,22 @@ fn reply_timeout_sets_the_agent_away_and_transfers_work() {
     online(&mut s, 0, 1, 1, &[general, billing], 0);
     say(&mut s, 0, 1, 80, 1, "转人工");
     s.tick(10_000);
-    let out = drain(&mut s);
+    let out = drain_all(&mut s);
     assert!(
         matches!(
             out.as_slice(),
             [
-                RoutingOutput::AgentAway { agent: 1, .. },
+                RoutingOutput::ToAgents { frame, .. },
                 RoutingOutput::Requeued {
                     reason: RequeueReason::ReplyTimeout,
                     ..
                 },
                 RoutingOutput::Queued { .. },
-            ]
+            ] if matches!(
+                &frame.message,
+                switchboard_protocol::app::Message::Presence(p)
+                    if p.presence == switchboard_protocol::app::PresenceState::AWAY
+            )
         ),
         "{out:?}"
     );
@@ -449,8 +468,11 @@ fn reply_timeout_sets_the_agent_away_and_transfers_work() {
     };
     s.handle(11_000, presence).expect("known agent");
     assert!(matches!(
-        drain(&mut s).as_slice(),
-        [RoutingOutput::Assigned { agent: 1, .. }]
+        drain_all(&mut s).as_slice(),
+        [
+            RoutingOutput::Assigned { agent: 1, .. },
+            RoutingOutput::ToAgents { .. }
+        ]
     ));
     s.handle(
         12_000,

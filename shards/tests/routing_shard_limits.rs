@@ -1,10 +1,12 @@
 //! The routing shard's configuration, its bounds and its answers to inconsistent input.
 
+use switchboard_core::engine::ConnId;
 use switchboard_shards::routing::agents::Presence;
 use switchboard_shards::routing::events::TransferTarget;
 use switchboard_shards::routing::kb::KnowledgeBase;
 use switchboard_shards::routing::ngram::{NgramBrain, TrainConfig};
 use switchboard_shards::routing::router::RouterError;
+use switchboard_shards::routing::shard::ConsoleRef;
 use switchboard_shards::routing::shard::{
     RoutingInput, RoutingShard, RoutingShardConfig, RoutingShardError,
 };
@@ -54,6 +56,10 @@ fn the_tenant_count_is_bounded() {
         agent: 1,
         groups: vec![general],
         shard: 0,
+        console: ConsoleRef {
+            shard: 0,
+            conn: ConnId::new(0, 0),
+        },
     };
     assert!(matches!(
         s.handle(0, agent),
@@ -97,6 +103,10 @@ fn inconsistent_inputs_are_refused_or_ignored_never_panic() {
             agent: 1,
             groups: vec![999],
             shard: 0,
+            console: ConsoleRef {
+                shard: 0,
+                conn: ConnId::new(0, 0),
+            },
         },
         RoutingInput::CustomerMessage {
             tenant: 9,

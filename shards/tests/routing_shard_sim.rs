@@ -5,6 +5,8 @@
 //! with humans never gets a bot message, and `agent_shards` names exactly the shards with connections.
 
 use std::collections::{BTreeMap, BTreeSet};
+use switchboard_core::engine::ConnId;
+use switchboard_shards::routing::shard::ConsoleRef;
 
 use switchboard_shards::routing::agents::Presence;
 use switchboard_shards::routing::events::TransferTarget;
@@ -126,8 +128,20 @@ impl Shadow {
             RoutingOutput::Transferred { conversation, .. } => self.release(conversation),
             // A refused transfer changed nothing (a transfer may race a re-queue).
             RoutingOutput::TransferRefused { .. } => {}
-            RoutingOutput::AgentAway { tenant, agent } => {
-                self.chosen.insert((tenant, agent), Presence::Away);
+            // The router set an agent away after a reply timeout: its consoles are told so.
+            RoutingOutput::ToAgents {
+                tenant,
+                agents,
+                frame,
+                ..
+            } => {
+                if let switchboard_protocol::app::Message::Presence(presence) = &frame.message {
+                    if presence.presence == switchboard_protocol::app::PresenceState::AWAY {
+                        for agent in agents {
+                            self.chosen.insert((tenant, agent), Presence::Away);
+                        }
+                    }
+                }
             }
         }
     }
@@ -179,6 +193,10 @@ impl Sim {
             agent,
             groups,
             shard,
+            console: ConsoleRef {
+                shard,
+                conn: ConnId::new(0, 0),
+            },
         });
     }
 

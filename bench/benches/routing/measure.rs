@@ -8,6 +8,8 @@
 use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
+use switchboard_core::engine::ConnId;
+use switchboard_shards::routing::shard::ConsoleRef;
 
 use switchboard_shards::routing::brain::Brain;
 use switchboard_shards::routing::kb::KnowledgeBase;
@@ -115,6 +117,10 @@ fn stream(texts: &[&str], groups: &[u32]) -> Vec<RoutingInput> {
             agent: agent + 1,
             groups: groups.to_vec(),
             shard: 0,
+            console: ConsoleRef {
+                shard: 0,
+                conn: ConnId::new(0, 0),
+            },
         })
         .collect();
     for conversation in 1..=STREAM_CONVERSATIONS {

@@ -139,6 +139,7 @@ fn standard_mix(frames: usize) -> Vec<OwnedFrame> {
                 conversation_id,
                 status: TicketStatus(rng.below(5) as u8),
                 subject: "退款申请 / refund request".to_owned(),
+                ..Ticket::default()
             }),
         };
         mix.push(OwnedFrame::new(message));

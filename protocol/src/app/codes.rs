@@ -149,6 +149,18 @@ open_enum! {
     }
 }
 
+open_enum! {
+    /// An agent's presence, carried by `presence` and `inbox` (u8 on the wire).
+    PresenceState(u8) {
+        /// Signed off, or no console connected: nothing is assigned.
+        OFFLINE = 0 => "offline",
+        /// Takes new conversations up to its capacity.
+        ONLINE = 1 => "online",
+        /// Connected, keeps its conversations, takes no new ones.
+        AWAY = 2 => "away",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use super::fragment::encode_fragment;
 use super::generated as fb;
 use super::header::encode_header;
 use super::kind::Lane;
-use super::model::{Deliver, Message, OwnedFrame};
+use super::model::{Deliver, Inbox, InboxEntry, Message, OwnedFrame, Ticket};
 
 /// Encodes frames into caller buffers. Keep one per connection (or per shard) and reuse it.
 pub struct Encoder {
@@ -17,6 +17,10 @@ pub struct Encoder {
     deliver_offsets: Vec<WIPOffset<fb::DeliverBody<'static>>>,
     /// Scratch list of table offsets for vectors of `ResumePosition`.
     position_offsets: Vec<WIPOffset<fb::ResumePosition<'static>>>,
+    /// Scratch list of table offsets for vectors of `InboxEntry`.
+    entry_offsets: Vec<WIPOffset<fb::InboxEntry<'static>>>,
+    /// Scratch list of table offsets for vectors of `TicketBody`.
+    ticket_offsets: Vec<WIPOffset<fb::TicketBody<'static>>>,
 }
 
 impl Default for Encoder {
@@ -32,6 +36,8 @@ impl Encoder {
             builder: FlatBufferBuilder::with_capacity(1024),
             deliver_offsets: Vec::new(),
             position_offsets: Vec::new(),
+            entry_offsets: Vec::new(),
+            ticket_offsets: Vec::new(),
         }
     }
 
@@ -108,6 +114,7 @@ impl Encoder {
             }
             Message::Resume(m) => self.build_resume(m),
             Message::HistoryResult(m) => self.build_history_result(m),
+            Message::Inbox(m) => self.build_inbox(m),
             Message::Fragment(_) => unreachable!("fragments have no FlatBuffers body"),
             other => build_simple_body(b, other),
         }
@@ -134,6 +141,32 @@ impl Encoder {
                 positions,
             },
         );
+        b.finish_minimal(root);
+    }
+
+    /// Builds an `InboxBody` using the scratch offset lists.
+    fn build_inbox(&mut self, m: &Inbox) {
+        let b = &mut self.builder;
+        self.entry_offsets.clear();
+        self.entry_offsets
+            .extend(m.assigned.iter().map(|e| inbox_entry(b, e)));
+        let assigned = Some(b.create_vector(&self.entry_offsets));
+        self.entry_offsets.clear();
+        self.entry_offsets
+            .extend(m.queued.iter().map(|e| inbox_entry(b, e)));
+        let queued = Some(b.create_vector(&self.entry_offsets));
+        self.ticket_offsets.clear();
+        self.ticket_offsets
+            .extend(m.tickets.iter().map(|t| ticket(b, t)));
+        let tickets = Some(b.create_vector(&self.ticket_offsets));
+        let args = fb::InboxBodyArgs {
+            agent_id: m.agent_id,
+            presence: m.presence.0,
+            assigned,
+            queued,
+            tickets,
+        };
+        let root = fb::InboxBody::create(b, &args);
         b.finish_minimal(root);
     }
 
@@ -176,6 +209,43 @@ fn deliver<'fbb>(b: &mut FlatBufferBuilder<'fbb>, m: &Deliver) -> WIPOffset<fb::
         text,
     };
     fb::DeliverBody::create(b, &args)
+}
+
+/// Builds a `TicketBody` table (as a root or as an inbox element).
+fn ticket<'fbb>(b: &mut FlatBufferBuilder<'fbb>, m: &Ticket) -> WIPOffset<fb::TicketBody<'fbb>> {
+    let subject = string(b, &m.subject);
+    let agent_group = string(b, &m.agent_group);
+    let note = string(b, &m.note);
+    let args = fb::TicketBodyArgs {
+        ticket_id: m.ticket_id,
+        conversation_id: m.conversation_id,
+        status: m.status.0,
+        subject,
+        agent_group,
+        agent_id: m.agent_id,
+        note,
+    };
+    fb::TicketBody::create(b, &args)
+}
+
+/// Builds an `InboxEntry` table.
+fn inbox_entry<'fbb>(
+    b: &mut FlatBufferBuilder<'fbb>,
+    m: &InboxEntry,
+) -> WIPOffset<fb::InboxEntry<'fbb>> {
+    let agent_group = string(b, &m.agent_group);
+    let args = fb::InboxEntryArgs {
+        conversation_id: m.conversation_id,
+        customer_id: m.customer_id,
+        state: m.state.0,
+        agent_id: m.agent_id,
+        agent_group,
+        last_sequence: m.last_sequence,
+        unread: m.unread,
+        waiting_ms: m.waiting_ms,
+        position: m.position,
+    };
+    fb::InboxEntry::create(b, &args)
 }
 
 /// Builds the bodies that need no scratch state.
@@ -269,14 +339,17 @@ fn build_text_body(b: &mut FlatBufferBuilder<'static>, message: &Message) {
 fn build_notice_body(b: &mut FlatBufferBuilder<'static>, message: &Message) {
     match message {
         Message::Ticket(m) => {
-            let subject = string(b, &m.subject);
-            let args = fb::TicketBodyArgs {
-                ticket_id: m.ticket_id,
-                conversation_id: m.conversation_id,
-                status: m.status.0,
-                subject,
+            let root = ticket(b, m);
+            b.finish_minimal(root);
+        }
+        Message::Presence(m) => {
+            let reason = string(b, &m.reason);
+            let args = fb::PresenceBodyArgs {
+                user_id: m.user_id,
+                presence: m.presence.0,
+                reason,
             };
-            let root = fb::TicketBody::create(b, &args);
+            let root = fb::PresenceBody::create(b, &args);
             b.finish_minimal(root);
         }
         Message::Handoff(m) => {

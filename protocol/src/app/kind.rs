@@ -3,7 +3,7 @@
 /// The frame kind: byte 0 of the header. It selects the body's FlatBuffers root table (or, for
 /// [`Kind::Fragment`], the fragment layout).
 ///
-/// Values `0x00` and `0x15..=0xFF` are unassigned; a receiver skips such a frame (its length is in the
+/// Values `0x00` and `0x17..=0xFF` are unassigned; a receiver skips such a frame (its length is in the
 /// header) and the server answers with error code `unknown_kind` (see [`crate::app::ErrorCode`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
@@ -47,13 +47,17 @@ pub enum Kind {
     /// Both directions: a conversation state change, requested (client → server) or announced
     /// (server → client, to every follower).
     ConversationUpdate = 0x13,
-    /// Server → client: the shard's degradation mode (normal, brownout, survival).
+    /// Server → client: the shard's degradation mode (normal, brownout, survival, read_only).
     Status = 0x14,
+    /// Both directions: an agent's presence (chosen by the agent, told by the server).
+    Presence = 0x15,
+    /// Both directions: an agent asks for its inbox; the server sends the snapshot.
+    Inbox = 0x16,
 }
 
 impl Kind {
     /// Every assigned kind, in wire-value order.
-    pub const ALL: [Kind; 20] = [
+    pub const ALL: [Kind; 22] = [
         Kind::Hello,
         Kind::Welcome,
         Kind::Send,
@@ -74,6 +78,8 @@ impl Kind {
         Kind::Fragment,
         Kind::ConversationUpdate,
         Kind::Status,
+        Kind::Presence,
+        Kind::Inbox,
     ];
 
     /// The kind for a wire byte, or `None` when the byte is unassigned.
@@ -104,6 +110,8 @@ impl Kind {
             Kind::Fragment => "fragment",
             Kind::ConversationUpdate => "conversation_update",
             Kind::Status => "status",
+            Kind::Presence => "presence",
+            Kind::Inbox => "inbox",
         }
     }
 
@@ -120,7 +128,8 @@ impl Kind {
             | Kind::Handoff
             | Kind::Error
             | Kind::ConversationUpdate
-            | Kind::Status => Lane::Urgent,
+            | Kind::Status
+            | Kind::Presence => Lane::Urgent,
             Kind::Send | Kind::Ack | Kind::Deliver | Kind::Fragment => Lane::Chat,
             _ => Lane::System,
         }
@@ -204,7 +213,8 @@ mod tests {
         assert_eq!(Kind::from_u8(0), None);
         assert_eq!(Kind::from_u8(0x13), Some(Kind::ConversationUpdate));
         assert_eq!(Kind::from_u8(0x14), Some(Kind::Status));
-        assert_eq!(Kind::from_u8(0x15), None);
+        assert_eq!(Kind::from_u8(0x16), Some(Kind::Inbox));
+        assert_eq!(Kind::from_u8(0x17), None);
         assert_eq!(Kind::from_u8(0xFF), None);
         for lane in Lane::ALL {
             assert_eq!(Lane::from_flags(lane as u8), lane);

@@ -51,7 +51,9 @@ mod to_owned;
 pub mod varint;
 pub mod view;
 
-pub use codes::{ConversationState, ErrorCode, GapReason, SenderRole, StatusMode, TicketStatus};
+pub use codes::{
+    ConversationState, ErrorCode, GapReason, PresenceState, SenderRole, StatusMode, TicketStatus,
+};
 pub use encode::Encoder;
 pub use error::{ConfigError, FragmentError, FrameError, Reaction};
 pub use fragment::{encode_fragment, FragmentView, Fragmenter};

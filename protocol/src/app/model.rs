@@ -5,7 +5,9 @@
 //! user, agent and ticket ids are `u64`; sequences are `u64` per conversation, starting at 1. An empty
 //! string means "absent" in both encodings.
 
-use super::codes::{ConversationState, ErrorCode, GapReason, SenderRole, StatusMode, TicketStatus};
+use super::codes::{
+    ConversationState, ErrorCode, GapReason, PresenceState, SenderRole, StatusMode, TicketStatus,
+};
 use super::kind::{Kind, Lane};
 
 /// A 16-byte message id chosen by the sending client (UUID v4 or v7), used to de-duplicate retries.
@@ -160,10 +162,10 @@ pub struct ReadReceipt {
     pub sequence: u64,
 }
 
-/// `ticket`: server → client, a ticket changed state.
+/// `ticket`: server → client a ticket was opened or changed; client → server an agent changes one.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Ticket {
-    /// The ticket.
+    /// The ticket: unique per tenant for ever.
     pub ticket_id: u64,
     /// Its conversation.
     pub conversation_id: u64,
@@ -171,6 +173,12 @@ pub struct Ticket {
     pub status: TicketStatus,
     /// Short subject line.
     pub subject: String,
+    /// The agent group it is routed to, as decimal text; may be empty.
+    pub agent_group: String,
+    /// The agent holding it; 0 for none.
+    pub agent_id: u64,
+    /// Free text with the change.
+    pub note: String,
 }
 
 /// `handoff`: server → client, the conversation moves to an agent.
@@ -284,6 +292,56 @@ pub struct Status {
     pub message: String,
 }
 
+/// `presence`: client → server an agent chooses its presence; server → client the agent's effective
+/// presence.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Presence {
+    /// The agent (set by the server; 0 from clients).
+    pub user_id: u64,
+    /// The presence.
+    pub presence: PresenceState,
+    /// Why it changed.
+    pub reason: String,
+}
+
+/// One conversation in an agent's [`Inbox`].
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct InboxEntry {
+    /// The conversation.
+    pub conversation_id: u64,
+    /// Its customer.
+    pub customer_id: u64,
+    /// Its routing state.
+    pub state: ConversationState,
+    /// The assigned agent; 0 while queued.
+    pub agent_id: u64,
+    /// The agent group's id as decimal text.
+    pub agent_group: String,
+    /// The newest sequence the server knows of; 0 if unknown.
+    pub last_sequence: u64,
+    /// Customer messages since the agent's last reply.
+    pub unread: u32,
+    /// Milliseconds waited in the queue, or since the assignment.
+    pub waiting_ms: u64,
+    /// Place in the group's queue, from 1; 0 when assigned.
+    pub position: u32,
+}
+
+/// `inbox`: client → server an agent asks (all fields empty); server → client the snapshot.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Inbox {
+    /// The agent.
+    pub agent_id: u64,
+    /// The agent's effective presence.
+    pub presence: PresenceState,
+    /// Conversations assigned to the agent.
+    pub assigned: Vec<InboxEntry>,
+    /// Conversations waiting in the agent's groups' queues, first served first.
+    pub queued: Vec<InboxEntry>,
+    /// Open tickets of the agent's groups.
+    pub tickets: Vec<Ticket>,
+}
+
 /// The body of a frame, by kind.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[allow(missing_docs)] // Each variant is the struct of the same name.
@@ -308,6 +366,8 @@ pub enum Message {
     Fragment(Fragment),
     ConversationUpdate(ConversationUpdate),
     Status(Status),
+    Presence(Presence),
+    Inbox(Inbox),
 }
 
 impl Message {
@@ -334,6 +394,8 @@ impl Message {
             Message::Fragment(_) => Kind::Fragment,
             Message::ConversationUpdate(_) => Kind::ConversationUpdate,
             Message::Status(_) => Kind::Status,
+            Message::Presence(_) => Kind::Presence,
+            Message::Inbox(_) => Kind::Inbox,
         }
     }
 }

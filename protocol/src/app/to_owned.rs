@@ -1,6 +1,8 @@
 //! Converting a borrowed [`Frame`] into the owned model (for tests, the JSON bridge and slow paths).
 
-use super::codes::{ConversationState, ErrorCode, GapReason, SenderRole, StatusMode, TicketStatus};
+use super::codes::{
+    ConversationState, ErrorCode, GapReason, PresenceState, SenderRole, StatusMode, TicketStatus,
+};
 use super::generated as fb;
 use super::model::*;
 use super::view::{Body, Frame};
@@ -18,6 +20,34 @@ impl Frame<'_> {
 /// An absent string reads as "".
 fn text(value: Option<&str>) -> String {
     value.unwrap_or_default().to_owned()
+}
+
+/// The owned `Ticket` for a `TicketBody` table (a frame's body or an inbox element).
+fn ticket(body: &fb::TicketBody<'_>) -> Ticket {
+    Ticket {
+        ticket_id: body.ticket_id(),
+        conversation_id: body.conversation_id(),
+        status: TicketStatus(body.status()),
+        subject: text(body.subject()),
+        agent_group: text(body.agent_group()),
+        agent_id: body.agent_id(),
+        note: text(body.note()),
+    }
+}
+
+/// The owned `InboxEntry` for an `InboxEntry` table.
+fn inbox_entry(entry: &fb::InboxEntry<'_>) -> InboxEntry {
+    InboxEntry {
+        conversation_id: entry.conversation_id(),
+        customer_id: entry.customer_id(),
+        state: ConversationState(entry.state()),
+        agent_id: entry.agent_id(),
+        agent_group: text(entry.agent_group()),
+        last_sequence: entry.last_sequence(),
+        unread: entry.unread(),
+        waiting_ms: entry.waiting_ms(),
+        position: entry.position(),
+    }
 }
 
 /// The owned `Deliver` for a `DeliverBody` table.
@@ -133,12 +163,7 @@ impl Body<'_> {
     /// The remaining bodies with strings.
     fn to_text_message(self) -> Message {
         match self {
-            Body::Ticket(b) => Message::Ticket(Ticket {
-                ticket_id: b.ticket_id(),
-                conversation_id: b.conversation_id(),
-                status: TicketStatus(b.status()),
-                subject: text(b.subject()),
-            }),
+            Body::Ticket(b) => Message::Ticket(ticket(&b)),
             Body::Handoff(b) => Message::Handoff(Handoff {
                 conversation_id: b.conversation_id(),
                 agent_id: b.agent_id(),
@@ -161,6 +186,27 @@ impl Body<'_> {
                 mode: StatusMode(b.mode()),
                 retry_after_ms: b.retry_after_ms(),
                 message: text(b.message()),
+            }),
+            Body::Presence(b) => Message::Presence(Presence {
+                user_id: b.user_id(),
+                presence: PresenceState(b.presence()),
+                reason: text(b.reason()),
+            }),
+            Body::Inbox(b) => Message::Inbox(Inbox {
+                agent_id: b.agent_id(),
+                presence: PresenceState(b.presence()),
+                assigned: b
+                    .assigned()
+                    .map(|list| list.iter().map(|e| inbox_entry(&e)).collect())
+                    .unwrap_or_default(),
+                queued: b
+                    .queued()
+                    .map(|list| list.iter().map(|e| inbox_entry(&e)).collect())
+                    .unwrap_or_default(),
+                tickets: b
+                    .tickets()
+                    .map(|list| list.iter().map(|t| ticket(&t)).collect())
+                    .unwrap_or_default(),
             }),
             other => unreachable!("{other:?} is converted by Body::to_message"),
         }

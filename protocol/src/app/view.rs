@@ -44,6 +44,8 @@ pub enum Body<'a> {
     Fragment(FragmentView<'a>),
     ConversationUpdate(fb::ConversationUpdateBody<'a>),
     Status(fb::StatusBody<'a>),
+    Presence(fb::PresenceBody<'a>),
+    Inbox(fb::InboxBody<'a>),
 }
 
 impl Frame<'_> {
@@ -70,6 +72,8 @@ impl Frame<'_> {
             Body::Fragment(_) => Kind::Fragment,
             Body::ConversationUpdate(_) => Kind::ConversationUpdate,
             Body::Status(_) => Kind::Status,
+            Body::Presence(_) => Kind::Presence,
+            Body::Inbox(_) => Kind::Inbox,
         }
     }
 }
@@ -124,6 +128,8 @@ pub fn parse_body(kind: Kind, body: &[u8]) -> Result<Body<'_>, FrameError> {
         Kind::Fragment => Body::Fragment(parse_fragment_body(body)?),
         Kind::ConversationUpdate => Body::ConversationUpdate(root(kind, body)?),
         Kind::Status => Body::Status(root(kind, body)?),
+        Kind::Presence => Body::Presence(root(kind, body)?),
+        Kind::Inbox => Body::Inbox(root(kind, body)?),
     })
 }
 

@@ -47,6 +47,68 @@ fn deliver() -> impl Strategy<Value = Deliver> {
         )
 }
 
+fn ticket() -> impl Strategy<Value = Ticket> {
+    (
+        any::<u64>(),
+        any::<u64>(),
+        any::<u8>(),
+        text(),
+        text(),
+        any::<u64>(),
+        text(),
+    )
+        .prop_map(
+            |(ticket_id, conversation_id, s, subject, agent_group, agent_id, note)| Ticket {
+                ticket_id,
+                conversation_id,
+                status: TicketStatus(s),
+                subject,
+                agent_group,
+                agent_id,
+                note,
+            },
+        )
+}
+
+fn inbox_entry() -> impl Strategy<Value = InboxEntry> {
+    (
+        any::<u64>(),
+        any::<u64>(),
+        any::<u8>(),
+        any::<u64>(),
+        text(),
+        any::<u64>(),
+        any::<u32>(),
+        any::<u64>(),
+        any::<u32>(),
+    )
+        .prop_map(
+            |(
+                conversation_id,
+                customer_id,
+                state,
+                agent_id,
+                agent_group,
+                last,
+                unread,
+                waiting,
+                position,
+            )| {
+                InboxEntry {
+                    conversation_id,
+                    customer_id,
+                    state: ConversationState(state),
+                    agent_id,
+                    agent_group,
+                    last_sequence: last,
+                    unread,
+                    waiting_ms: waiting,
+                    position,
+                }
+            },
+        )
+}
+
 fn fragment() -> impl Strategy<Value = Fragment> {
     (
         any::<u64>(),
@@ -146,16 +208,7 @@ pub fn message() -> BoxedStrategy<Message> {
                 })
             }
         ),
-        (any::<u64>(), any::<u64>(), any::<u8>(), text()).prop_map(
-            |(ticket_id, conversation_id, s, subject)| {
-                Message::Ticket(Ticket {
-                    ticket_id,
-                    conversation_id,
-                    status: TicketStatus(s),
-                    subject,
-                })
-            }
-        ),
+        ticket().prop_map(Message::Ticket),
         (any::<u64>(), any::<u64>(), text(), text()).prop_map(
             |(conversation_id, agent_id, agent_group, reason)| {
                 Message::Handoff(Handoff {
@@ -226,6 +279,29 @@ pub fn message() -> BoxedStrategy<Message> {
                 message,
             })
         }),
+        (any::<u64>(), any::<u8>(), text()).prop_map(|(user_id, presence, reason)| {
+            Message::Presence(Presence {
+                user_id,
+                presence: PresenceState(presence),
+                reason,
+            })
+        }),
+        (
+            any::<u64>(),
+            any::<u8>(),
+            vec(inbox_entry(), 0..3),
+            vec(inbox_entry(), 0..3),
+            vec(ticket(), 0..3)
+        )
+            .prop_map(|(agent_id, presence, assigned, queued, tickets)| {
+                Message::Inbox(Inbox {
+                    agent_id,
+                    presence: PresenceState(presence),
+                    assigned,
+                    queued,
+                    tickets,
+                })
+            }),
     ]
     .boxed()
 }
@@ -307,6 +383,9 @@ pub fn examples() -> Vec<OwnedFrame> {
             conversation_id: 4821,
             status: TicketStatus::ASSIGNED,
             subject: "refund".into(),
+            agent_group: "3".into(),
+            agent_id: 2002,
+            note: String::new(),
         }),
         Message::Handoff(Handoff {
             conversation_id: 4821,
@@ -357,6 +436,38 @@ pub fn examples() -> Vec<OwnedFrame> {
             mode: StatusMode::BROWNOUT,
             retry_after_ms: 2000,
             message: "shard 3 under memory pressure".into(),
+        }),
+        Message::Presence(Presence {
+            user_id: 2002,
+            presence: PresenceState::AWAY,
+            reason: "chosen".into(),
+        }),
+        Message::Inbox(Inbox {
+            agent_id: 2002,
+            presence: PresenceState::ONLINE,
+            assigned: vec![InboxEntry {
+                conversation_id: 4821,
+                customer_id: 1001,
+                state: ConversationState::ASSIGNED,
+                agent_id: 2002,
+                agent_group: "3".into(),
+                last_sequence: 17,
+                unread: 2,
+                waiting_ms: 45_000,
+                position: 0,
+            }],
+            queued: vec![InboxEntry {
+                conversation_id: 4822,
+                customer_id: 1002,
+                state: ConversationState::QUEUED,
+                agent_id: 0,
+                agent_group: "3".into(),
+                last_sequence: 3,
+                unread: 1,
+                waiting_ms: 12_000,
+                position: 1,
+            }],
+            tickets: Vec::new(),
         }),
     ];
     messages.into_iter().map(OwnedFrame::new).collect()

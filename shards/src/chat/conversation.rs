@@ -71,6 +71,9 @@ pub struct Conversation {
     pub released_seq: u64,
     /// The shards that may hold connections following it; a shard leaves when it has none.
     pub interest: ShardSet,
+    /// The customer writes Chinese (as the bot last judged): customer-facing notices use it. In memory
+    /// only; English after a restart until the bot judges again.
+    pub chinese: bool,
 }
 
 impl Conversation {
@@ -86,6 +89,7 @@ impl Conversation {
             appended_seq: 0,
             released_seq: 0,
             interest: ShardSet::all(shards),
+            chinese: false,
         }
     }
 

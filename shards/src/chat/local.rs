@@ -36,6 +36,15 @@ impl LocalIndex {
         }
     }
 
+    /// The connections of `user` in `tenant` on this shard.
+    pub fn user_connections(&self, tenant: u64, user: u64) -> impl Iterator<Item = ConnId> + '_ {
+        self.users
+            .get(&(tenant, user))
+            .into_iter()
+            .flatten()
+            .copied()
+    }
+
     /// Forgets a connection of `user`; returns how many connections the user still has here.
     pub fn remove_user(&mut self, tenant: u64, user: u64, conn: ConnId) -> usize {
         let Some(conns) = self.users.get_mut(&(tenant, user)) else {

@@ -161,6 +161,32 @@ pub struct Delivery {
     /// For a client's message: when its `send` was decoded, on the process-wide microsecond clock; 0 for
     /// everything else (not measured).
     pub received_us: u64,
+    /// Who among the followers gets it.
+    pub audience: Audience,
+}
+
+/// Who among a conversation's followers gets a [`Delivery`]: a `handoff` tells agents what the bot
+/// understood (intent, confidence, sentiment) and tells the customer, in other words, what happens next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Audience {
+    /// Every follower.
+    #[default]
+    All,
+    /// Agents and admins only (internal scoring, console summaries).
+    Staff,
+    /// The customer's connections only (customer-facing text).
+    Customer,
+}
+
+impl Audience {
+    /// Whether a connection of `role` gets a delivery for this audience.
+    pub fn includes(self, role: crate::auth::Role) -> bool {
+        match self {
+            Audience::All => true,
+            Audience::Staff => role != crate::auth::Role::Customer,
+            Audience::Customer => role == crate::auth::Role::Customer,
+        }
+    }
 }
 
 impl Delivery {

@@ -50,4 +50,4 @@ pub use config::ChatConfig;
 pub use conversation::{Conversation, ConversationState};
 pub use local::LocalIndex;
 pub use owner::{Outbound, Owner, OwnerCounters};
-pub use session::{Encoding, Session, SessionContext, SessionOutput};
+pub use session::{ConsoleRequest, Encoding, Session, SessionContext, SessionOutput};

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use switchboard_protocol::app::{
     json, parse_frame, ConversationState, ConversationUpdate, ErrorCode, FrameLimits, Lane,
-    Message, MessageId, OwnedFrame, Pong, Reaction, Reassembler, ReassemblerConfig, Welcome,
-    PROTOCOL_VERSION,
+    Message, MessageId, OwnedFrame, Pong, PresenceState, Reaction, Reassembler, ReassemblerConfig,
+    Welcome, PROTOCOL_VERSION,
 };
 
 use super::config::{ChatConfig, HISTORY_PAGE_MAX};
@@ -19,7 +19,7 @@ use super::messages::{Request, StateChange};
 use super::owner::error_frame;
 use super::quota::RateBucket;
 use super::reads::ReadGate;
-use crate::auth::{Claims, Keyring, TokenError, VerifyOptions};
+use crate::auth::{Claims, Keyring, Role, TokenError, VerifyOptions};
 
 /// Longest `reason` a client may give in a `conversation_update`, bytes.
 pub const UPDATE_REASON_BYTES_MAX: usize = 512;
@@ -51,6 +51,17 @@ pub enum SessionOutput {
     Unauthorized(TokenError),
     /// A complete frame arrived on this lane (for the per-lane message counts).
     Received(Lane),
+    /// An agent's console asks the routing shard for something about the agent itself.
+    Console(ConsoleRequest),
+}
+
+/// What an agent's console asks about the agent itself (answered by the routing shard).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsoleRequest {
+    /// The agent chooses its presence.
+    Presence(PresenceState),
+    /// The agent's inbox.
+    Inbox,
 }
 
 /// The environment a message is handled in.
@@ -372,6 +383,20 @@ impl Session {
                     "conversation_update reason longer than 512 bytes",
                 )),
                 Err(why) => out.push(refusal(ErrorCode::INVALID_STATE, why)),
+            },
+            Message::Presence(presence) => match self.principal.as_ref().map(|p| p.role) {
+                Some(Role::Agent) if presence.presence.name().is_some() => out.push(
+                    SessionOutput::Console(ConsoleRequest::Presence(presence.presence)),
+                ),
+                Some(Role::Agent) => out.push(refusal(
+                    ErrorCode::INVALID_STATE,
+                    "presence must be offline, online or away",
+                )),
+                _ => out.push(refusal(ErrorCode::FORBIDDEN, "only agents have a presence")),
+            },
+            Message::Inbox(_) => match self.principal.as_ref().map(|p| p.role) {
+                Some(Role::Agent) => out.push(SessionOutput::Console(ConsoleRequest::Inbox)),
+                _ => out.push(refusal(ErrorCode::FORBIDDEN, "only agents have an inbox")),
             },
             Message::Welcome(_)
             | Message::Status(_)

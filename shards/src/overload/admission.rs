@@ -83,6 +83,10 @@ impl RequestClass {
             Kind::HistoryQuery => Some(RequestClass::HistoryQuery),
             // Resolving and transferring move conversations to and between humans: handoff traffic.
             Kind::ConversationUpdate => Some(RequestClass::Handoff),
+            // An agent coming back online (or going away) changes who takes conversations: handoff
+            // traffic; an inbox is a read, like a resume.
+            Kind::Presence => Some(RequestClass::Handoff),
+            Kind::Inbox => Some(RequestClass::Resume),
             Kind::Error
             | Kind::Status
             | Kind::Fragment

@@ -39,7 +39,7 @@ fn conversation_of(output: &RoutingOutput) -> Option<u64> {
         | RoutingOutput::Requeued { conversation, .. }
         | RoutingOutput::Transferred { conversation, .. }
         | RoutingOutput::TransferRefused { conversation, .. } => Some(*conversation),
-        RoutingOutput::AgentAway { .. } => None,
+        RoutingOutput::ToAgents { .. } => None,
     }
 }
 
@@ -84,6 +84,13 @@ pub(crate) fn run(
             next_tick = now + TICK_MS;
         }
         while let Some(output) = shard.poll_output() {
+            if let RoutingOutput::ToAgents { shards: to, .. } = &output {
+                // One copy per connection shard of the agents (they are few: an agent's consoles).
+                for &to in to.iter().filter(|&&to| to < shards) {
+                    overflow[to].push_back(ShardMsg::FromRouting(output.clone()));
+                }
+                continue;
+            }
             let Some(conversation) = conversation_of(&output) else {
                 continue;
             };

@@ -1488,7 +1488,8 @@ impl core::fmt::Debug for ReadReceiptBody<'_> {
 pub enum TicketBodyOffset {}
 #[derive(Copy, Clone, PartialEq)]
 
-/// kind 0x0B, server -> client (agents), a ticket changed.
+/// kind 0x0B, both directions: server -> client a ticket was opened or changed (its customer and the
+/// agents of its group); client -> server an agent (or admin) changes a ticket's status.
 pub struct TicketBody<'a> {
   pub _tab: flatbuffers::Table<'a>,
 }
@@ -1506,6 +1507,9 @@ impl<'a> TicketBody<'a> {
   pub const VT_CONVERSATION_ID: flatbuffers::VOffsetT = 6;
   pub const VT_STATUS: flatbuffers::VOffsetT = 8;
   pub const VT_SUBJECT: flatbuffers::VOffsetT = 10;
+  pub const VT_AGENT_GROUP: flatbuffers::VOffsetT = 12;
+  pub const VT_AGENT_ID: flatbuffers::VOffsetT = 14;
+  pub const VT_NOTE: flatbuffers::VOffsetT = 16;
 
   #[inline]
   pub fn init_from_table(table: flatbuffers::Table<'a>) -> Self {
@@ -1517,14 +1521,18 @@ impl<'a> TicketBody<'a> {
     args: &'args TicketBodyArgs<'args>
   ) -> flatbuffers::WIPOffset<TicketBody<'bldr>> {
     let mut builder = TicketBodyBuilder::new(_fbb);
+    builder.add_agent_id(args.agent_id);
     builder.add_conversation_id(args.conversation_id);
     builder.add_ticket_id(args.ticket_id);
+    if let Some(x) = args.note { builder.add_note(x); }
+    if let Some(x) = args.agent_group { builder.add_agent_group(x); }
     if let Some(x) = args.subject { builder.add_subject(x); }
     builder.add_status(args.status);
     builder.finish()
   }
 
 
+  /// Unique per tenant for ever (never reused, also across restarts).
   #[inline]
   pub fn ticket_id(&self) -> u64 {
     self._tab.get::<u64>(TicketBody::VT_TICKET_ID, Some(0)).unwrap()
@@ -1542,6 +1550,21 @@ impl<'a> TicketBody<'a> {
   pub fn subject(&self) -> Option<&'a str> {
     self._tab.get::<flatbuffers::ForwardsUOffset<&str>>(TicketBody::VT_SUBJECT, None)
   }
+  /// The agent group the ticket is routed to, as decimal text; may be empty.
+  #[inline]
+  pub fn agent_group(&self) -> Option<&'a str> {
+    self._tab.get::<flatbuffers::ForwardsUOffset<&str>>(TicketBody::VT_AGENT_GROUP, None)
+  }
+  /// The agent holding the ticket; 0 for none.
+  #[inline]
+  pub fn agent_id(&self) -> u64 {
+    self._tab.get::<u64>(TicketBody::VT_AGENT_ID, Some(0)).unwrap()
+  }
+  /// Free text with the change (an agent's note; for the customer, what happens next).
+  #[inline]
+  pub fn note(&self) -> Option<&'a str> {
+    self._tab.get::<flatbuffers::ForwardsUOffset<&str>>(TicketBody::VT_NOTE, None)
+  }
 }
 
 impl flatbuffers::Verifiable for TicketBody<'_> {
@@ -1555,6 +1578,9 @@ impl flatbuffers::Verifiable for TicketBody<'_> {
      .visit_field::<u64>("conversation_id", Self::VT_CONVERSATION_ID, false)?
      .visit_field::<u8>("status", Self::VT_STATUS, false)?
      .visit_field::<flatbuffers::ForwardsUOffset<&str>>("subject", Self::VT_SUBJECT, false)?
+     .visit_field::<flatbuffers::ForwardsUOffset<&str>>("agent_group", Self::VT_AGENT_GROUP, false)?
+     .visit_field::<u64>("agent_id", Self::VT_AGENT_ID, false)?
+     .visit_field::<flatbuffers::ForwardsUOffset<&str>>("note", Self::VT_NOTE, false)?
      .finish();
     Ok(())
   }
@@ -1564,6 +1590,9 @@ pub struct TicketBodyArgs<'a> {
     pub conversation_id: u64,
     pub status: u8,
     pub subject: Option<flatbuffers::WIPOffset<&'a str>>,
+    pub agent_group: Option<flatbuffers::WIPOffset<&'a str>>,
+    pub agent_id: u64,
+    pub note: Option<flatbuffers::WIPOffset<&'a str>>,
 }
 impl<'a> Default for TicketBodyArgs<'a> {
   #[inline]
@@ -1573,6 +1602,9 @@ impl<'a> Default for TicketBodyArgs<'a> {
       conversation_id: 0,
       status: 0,
       subject: None,
+      agent_group: None,
+      agent_id: 0,
+      note: None,
     }
   }
 }
@@ -1599,6 +1631,18 @@ impl<'a: 'b, 'b> TicketBodyBuilder<'a, 'b> {
     self.fbb_.push_slot_always::<flatbuffers::WIPOffset<_>>(TicketBody::VT_SUBJECT, subject);
   }
   #[inline]
+  pub fn add_agent_group(&mut self, agent_group: flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<flatbuffers::WIPOffset<_>>(TicketBody::VT_AGENT_GROUP, agent_group);
+  }
+  #[inline]
+  pub fn add_agent_id(&mut self, agent_id: u64) {
+    self.fbb_.push_slot::<u64>(TicketBody::VT_AGENT_ID, agent_id, 0);
+  }
+  #[inline]
+  pub fn add_note(&mut self, note: flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<flatbuffers::WIPOffset<_>>(TicketBody::VT_NOTE, note);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut flatbuffers::FlatBufferBuilder<'a>) -> TicketBodyBuilder<'a, 'b> {
     let start = _fbb.start_table();
     TicketBodyBuilder {
@@ -1620,6 +1664,9 @@ impl core::fmt::Debug for TicketBody<'_> {
       ds.field("conversation_id", &self.conversation_id());
       ds.field("status", &self.status());
       ds.field("subject", &self.subject());
+      ds.field("agent_group", &self.agent_group());
+      ds.field("agent_id", &self.agent_id());
+      ds.field("note", &self.note());
       ds.finish()
   }
 }
@@ -2658,6 +2705,505 @@ impl core::fmt::Debug for StatusBody<'_> {
       ds.field("mode", &self.mode());
       ds.field("retry_after_ms", &self.retry_after_ms());
       ds.field("message", &self.message());
+      ds.finish()
+  }
+}
+pub enum PresenceBodyOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// kind 0x15, both directions: client -> server an agent chooses its presence (online, away, offline:
+/// signing off without closing the console); server -> client an agent is told its effective presence
+/// whenever it changes, and on connecting.
+pub struct PresenceBody<'a> {
+  pub _tab: flatbuffers::Table<'a>,
+}
+
+impl<'a> flatbuffers::Follow<'a> for PresenceBody<'a> {
+  type Inner = PresenceBody<'a>;
+  #[inline]
+  fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: flatbuffers::Table { buf, loc } }
+  }
+}
+
+impl<'a> PresenceBody<'a> {
+  pub const VT_USER_ID: flatbuffers::VOffsetT = 4;
+  pub const VT_PRESENCE: flatbuffers::VOffsetT = 6;
+  pub const VT_REASON: flatbuffers::VOffsetT = 8;
+
+  #[inline]
+  pub fn init_from_table(table: flatbuffers::Table<'a>) -> Self {
+    PresenceBody { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr>(
+    _fbb: &'mut_bldr mut flatbuffers::FlatBufferBuilder<'bldr>,
+    args: &'args PresenceBodyArgs<'args>
+  ) -> flatbuffers::WIPOffset<PresenceBody<'bldr>> {
+    let mut builder = PresenceBodyBuilder::new(_fbb);
+    builder.add_user_id(args.user_id);
+    if let Some(x) = args.reason { builder.add_reason(x); }
+    builder.add_presence(args.presence);
+    builder.finish()
+  }
+
+
+  /// The agent (set by the server; ignored from clients).
+  #[inline]
+  pub fn user_id(&self) -> u64 {
+    self._tab.get::<u64>(PresenceBody::VT_USER_ID, Some(0)).unwrap()
+  }
+  /// 0 offline, 1 online, 2 away.
+  #[inline]
+  pub fn presence(&self) -> u8 {
+    self._tab.get::<u8>(PresenceBody::VT_PRESENCE, Some(0)).unwrap()
+  }
+  /// Why it changed (`connected`, `chosen`, `no reply within the reply timeout`, ...).
+  #[inline]
+  pub fn reason(&self) -> Option<&'a str> {
+    self._tab.get::<flatbuffers::ForwardsUOffset<&str>>(PresenceBody::VT_REASON, None)
+  }
+}
+
+impl flatbuffers::Verifiable for PresenceBody<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut flatbuffers::Verifier, pos: usize
+  ) -> Result<(), flatbuffers::InvalidFlatbuffer> {
+    use self::flatbuffers::Verifiable;
+    v.visit_table(pos)?
+     .visit_field::<u64>("user_id", Self::VT_USER_ID, false)?
+     .visit_field::<u8>("presence", Self::VT_PRESENCE, false)?
+     .visit_field::<flatbuffers::ForwardsUOffset<&str>>("reason", Self::VT_REASON, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct PresenceBodyArgs<'a> {
+    pub user_id: u64,
+    pub presence: u8,
+    pub reason: Option<flatbuffers::WIPOffset<&'a str>>,
+}
+impl<'a> Default for PresenceBodyArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    PresenceBodyArgs {
+      user_id: 0,
+      presence: 0,
+      reason: None,
+    }
+  }
+}
+
+pub struct PresenceBodyBuilder<'a: 'b, 'b> {
+  fbb_: &'b mut flatbuffers::FlatBufferBuilder<'a>,
+  start_: flatbuffers::WIPOffset<flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b> PresenceBodyBuilder<'a, 'b> {
+  #[inline]
+  pub fn add_user_id(&mut self, user_id: u64) {
+    self.fbb_.push_slot::<u64>(PresenceBody::VT_USER_ID, user_id, 0);
+  }
+  #[inline]
+  pub fn add_presence(&mut self, presence: u8) {
+    self.fbb_.push_slot::<u8>(PresenceBody::VT_PRESENCE, presence, 0);
+  }
+  #[inline]
+  pub fn add_reason(&mut self, reason: flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<flatbuffers::WIPOffset<_>>(PresenceBody::VT_REASON, reason);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut flatbuffers::FlatBufferBuilder<'a>) -> PresenceBodyBuilder<'a, 'b> {
+    let start = _fbb.start_table();
+    PresenceBodyBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> flatbuffers::WIPOffset<PresenceBody<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl core::fmt::Debug for PresenceBody<'_> {
+  fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+    let mut ds = f.debug_struct("PresenceBody");
+      ds.field("user_id", &self.user_id());
+      ds.field("presence", &self.presence());
+      ds.field("reason", &self.reason());
+      ds.finish()
+  }
+}
+pub enum InboxEntryOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// One conversation in an agent's inbox.
+pub struct InboxEntry<'a> {
+  pub _tab: flatbuffers::Table<'a>,
+}
+
+impl<'a> flatbuffers::Follow<'a> for InboxEntry<'a> {
+  type Inner = InboxEntry<'a>;
+  #[inline]
+  fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: flatbuffers::Table { buf, loc } }
+  }
+}
+
+impl<'a> InboxEntry<'a> {
+  pub const VT_CONVERSATION_ID: flatbuffers::VOffsetT = 4;
+  pub const VT_CUSTOMER_ID: flatbuffers::VOffsetT = 6;
+  pub const VT_STATE: flatbuffers::VOffsetT = 8;
+  pub const VT_AGENT_ID: flatbuffers::VOffsetT = 10;
+  pub const VT_AGENT_GROUP: flatbuffers::VOffsetT = 12;
+  pub const VT_LAST_SEQUENCE: flatbuffers::VOffsetT = 14;
+  pub const VT_UNREAD: flatbuffers::VOffsetT = 16;
+  pub const VT_WAITING_MS: flatbuffers::VOffsetT = 18;
+  pub const VT_POSITION: flatbuffers::VOffsetT = 20;
+
+  #[inline]
+  pub fn init_from_table(table: flatbuffers::Table<'a>) -> Self {
+    InboxEntry { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr>(
+    _fbb: &'mut_bldr mut flatbuffers::FlatBufferBuilder<'bldr>,
+    args: &'args InboxEntryArgs<'args>
+  ) -> flatbuffers::WIPOffset<InboxEntry<'bldr>> {
+    let mut builder = InboxEntryBuilder::new(_fbb);
+    builder.add_waiting_ms(args.waiting_ms);
+    builder.add_last_sequence(args.last_sequence);
+    builder.add_agent_id(args.agent_id);
+    builder.add_customer_id(args.customer_id);
+    builder.add_conversation_id(args.conversation_id);
+    builder.add_position(args.position);
+    builder.add_unread(args.unread);
+    if let Some(x) = args.agent_group { builder.add_agent_group(x); }
+    builder.add_state(args.state);
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn conversation_id(&self) -> u64 {
+    self._tab.get::<u64>(InboxEntry::VT_CONVERSATION_ID, Some(0)).unwrap()
+  }
+  #[inline]
+  pub fn customer_id(&self) -> u64 {
+    self._tab.get::<u64>(InboxEntry::VT_CUSTOMER_ID, Some(0)).unwrap()
+  }
+  /// 0 bot, 1 queued, 2 assigned, 3 resolved (as in ConversationUpdateBody).
+  #[inline]
+  pub fn state(&self) -> u8 {
+    self._tab.get::<u8>(InboxEntry::VT_STATE, Some(0)).unwrap()
+  }
+  /// The assigned agent; 0 while queued.
+  #[inline]
+  pub fn agent_id(&self) -> u64 {
+    self._tab.get::<u64>(InboxEntry::VT_AGENT_ID, Some(0)).unwrap()
+  }
+  /// The agent group's id as decimal text.
+  #[inline]
+  pub fn agent_group(&self) -> Option<&'a str> {
+    self._tab.get::<flatbuffers::ForwardsUOffset<&str>>(InboxEntry::VT_AGENT_GROUP, None)
+  }
+  /// The newest sequence the server knows of for the conversation (customer messages and agent
+  /// replies), 0 if unknown.
+  #[inline]
+  pub fn last_sequence(&self) -> u64 {
+    self._tab.get::<u64>(InboxEntry::VT_LAST_SEQUENCE, Some(0)).unwrap()
+  }
+  /// Customer messages since the agent's last reply.
+  #[inline]
+  pub fn unread(&self) -> u32 {
+    self._tab.get::<u32>(InboxEntry::VT_UNREAD, Some(0)).unwrap()
+  }
+  /// How long it has waited in the queue, or since it was assigned, milliseconds.
+  #[inline]
+  pub fn waiting_ms(&self) -> u64 {
+    self._tab.get::<u64>(InboxEntry::VT_WAITING_MS, Some(0)).unwrap()
+  }
+  /// Place in its group's queue, from 1; 0 when assigned.
+  #[inline]
+  pub fn position(&self) -> u32 {
+    self._tab.get::<u32>(InboxEntry::VT_POSITION, Some(0)).unwrap()
+  }
+}
+
+impl flatbuffers::Verifiable for InboxEntry<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut flatbuffers::Verifier, pos: usize
+  ) -> Result<(), flatbuffers::InvalidFlatbuffer> {
+    use self::flatbuffers::Verifiable;
+    v.visit_table(pos)?
+     .visit_field::<u64>("conversation_id", Self::VT_CONVERSATION_ID, false)?
+     .visit_field::<u64>("customer_id", Self::VT_CUSTOMER_ID, false)?
+     .visit_field::<u8>("state", Self::VT_STATE, false)?
+     .visit_field::<u64>("agent_id", Self::VT_AGENT_ID, false)?
+     .visit_field::<flatbuffers::ForwardsUOffset<&str>>("agent_group", Self::VT_AGENT_GROUP, false)?
+     .visit_field::<u64>("last_sequence", Self::VT_LAST_SEQUENCE, false)?
+     .visit_field::<u32>("unread", Self::VT_UNREAD, false)?
+     .visit_field::<u64>("waiting_ms", Self::VT_WAITING_MS, false)?
+     .visit_field::<u32>("position", Self::VT_POSITION, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct InboxEntryArgs<'a> {
+    pub conversation_id: u64,
+    pub customer_id: u64,
+    pub state: u8,
+    pub agent_id: u64,
+    pub agent_group: Option<flatbuffers::WIPOffset<&'a str>>,
+    pub last_sequence: u64,
+    pub unread: u32,
+    pub waiting_ms: u64,
+    pub position: u32,
+}
+impl<'a> Default for InboxEntryArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    InboxEntryArgs {
+      conversation_id: 0,
+      customer_id: 0,
+      state: 0,
+      agent_id: 0,
+      agent_group: None,
+      last_sequence: 0,
+      unread: 0,
+      waiting_ms: 0,
+      position: 0,
+    }
+  }
+}
+
+pub struct InboxEntryBuilder<'a: 'b, 'b> {
+  fbb_: &'b mut flatbuffers::FlatBufferBuilder<'a>,
+  start_: flatbuffers::WIPOffset<flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b> InboxEntryBuilder<'a, 'b> {
+  #[inline]
+  pub fn add_conversation_id(&mut self, conversation_id: u64) {
+    self.fbb_.push_slot::<u64>(InboxEntry::VT_CONVERSATION_ID, conversation_id, 0);
+  }
+  #[inline]
+  pub fn add_customer_id(&mut self, customer_id: u64) {
+    self.fbb_.push_slot::<u64>(InboxEntry::VT_CUSTOMER_ID, customer_id, 0);
+  }
+  #[inline]
+  pub fn add_state(&mut self, state: u8) {
+    self.fbb_.push_slot::<u8>(InboxEntry::VT_STATE, state, 0);
+  }
+  #[inline]
+  pub fn add_agent_id(&mut self, agent_id: u64) {
+    self.fbb_.push_slot::<u64>(InboxEntry::VT_AGENT_ID, agent_id, 0);
+  }
+  #[inline]
+  pub fn add_agent_group(&mut self, agent_group: flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<flatbuffers::WIPOffset<_>>(InboxEntry::VT_AGENT_GROUP, agent_group);
+  }
+  #[inline]
+  pub fn add_last_sequence(&mut self, last_sequence: u64) {
+    self.fbb_.push_slot::<u64>(InboxEntry::VT_LAST_SEQUENCE, last_sequence, 0);
+  }
+  #[inline]
+  pub fn add_unread(&mut self, unread: u32) {
+    self.fbb_.push_slot::<u32>(InboxEntry::VT_UNREAD, unread, 0);
+  }
+  #[inline]
+  pub fn add_waiting_ms(&mut self, waiting_ms: u64) {
+    self.fbb_.push_slot::<u64>(InboxEntry::VT_WAITING_MS, waiting_ms, 0);
+  }
+  #[inline]
+  pub fn add_position(&mut self, position: u32) {
+    self.fbb_.push_slot::<u32>(InboxEntry::VT_POSITION, position, 0);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut flatbuffers::FlatBufferBuilder<'a>) -> InboxEntryBuilder<'a, 'b> {
+    let start = _fbb.start_table();
+    InboxEntryBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> flatbuffers::WIPOffset<InboxEntry<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl core::fmt::Debug for InboxEntry<'_> {
+  fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+    let mut ds = f.debug_struct("InboxEntry");
+      ds.field("conversation_id", &self.conversation_id());
+      ds.field("customer_id", &self.customer_id());
+      ds.field("state", &self.state());
+      ds.field("agent_id", &self.agent_id());
+      ds.field("agent_group", &self.agent_group());
+      ds.field("last_sequence", &self.last_sequence());
+      ds.field("unread", &self.unread());
+      ds.field("waiting_ms", &self.waiting_ms());
+      ds.field("position", &self.position());
+      ds.finish()
+  }
+}
+pub enum InboxBodyOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// kind 0x16, both directions: client -> server an agent asks for its inbox (empty body); server ->
+/// client the snapshot, sent to every agent right after `welcome` and whenever asked.
+pub struct InboxBody<'a> {
+  pub _tab: flatbuffers::Table<'a>,
+}
+
+impl<'a> flatbuffers::Follow<'a> for InboxBody<'a> {
+  type Inner = InboxBody<'a>;
+  #[inline]
+  fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: flatbuffers::Table { buf, loc } }
+  }
+}
+
+impl<'a> InboxBody<'a> {
+  pub const VT_AGENT_ID: flatbuffers::VOffsetT = 4;
+  pub const VT_PRESENCE: flatbuffers::VOffsetT = 6;
+  pub const VT_ASSIGNED: flatbuffers::VOffsetT = 8;
+  pub const VT_QUEUED: flatbuffers::VOffsetT = 10;
+  pub const VT_TICKETS: flatbuffers::VOffsetT = 12;
+
+  #[inline]
+  pub fn init_from_table(table: flatbuffers::Table<'a>) -> Self {
+    InboxBody { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr>(
+    _fbb: &'mut_bldr mut flatbuffers::FlatBufferBuilder<'bldr>,
+    args: &'args InboxBodyArgs<'args>
+  ) -> flatbuffers::WIPOffset<InboxBody<'bldr>> {
+    let mut builder = InboxBodyBuilder::new(_fbb);
+    builder.add_agent_id(args.agent_id);
+    if let Some(x) = args.tickets { builder.add_tickets(x); }
+    if let Some(x) = args.queued { builder.add_queued(x); }
+    if let Some(x) = args.assigned { builder.add_assigned(x); }
+    builder.add_presence(args.presence);
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn agent_id(&self) -> u64 {
+    self._tab.get::<u64>(InboxBody::VT_AGENT_ID, Some(0)).unwrap()
+  }
+  /// The agent's effective presence (as in PresenceBody).
+  #[inline]
+  pub fn presence(&self) -> u8 {
+    self._tab.get::<u8>(InboxBody::VT_PRESENCE, Some(0)).unwrap()
+  }
+  /// Conversations assigned to the agent.
+  #[inline]
+  pub fn assigned(&self) -> Option<flatbuffers::Vector<'a, flatbuffers::ForwardsUOffset<InboxEntry<'a>>>> {
+    self._tab.get::<flatbuffers::ForwardsUOffset<flatbuffers::Vector<'a, flatbuffers::ForwardsUOffset<InboxEntry>>>>(InboxBody::VT_ASSIGNED, None)
+  }
+  /// Conversations waiting in the queues of the agent's groups, first served first.
+  #[inline]
+  pub fn queued(&self) -> Option<flatbuffers::Vector<'a, flatbuffers::ForwardsUOffset<InboxEntry<'a>>>> {
+    self._tab.get::<flatbuffers::ForwardsUOffset<flatbuffers::Vector<'a, flatbuffers::ForwardsUOffset<InboxEntry>>>>(InboxBody::VT_QUEUED, None)
+  }
+  /// Open tickets of the agent's groups.
+  #[inline]
+  pub fn tickets(&self) -> Option<flatbuffers::Vector<'a, flatbuffers::ForwardsUOffset<TicketBody<'a>>>> {
+    self._tab.get::<flatbuffers::ForwardsUOffset<flatbuffers::Vector<'a, flatbuffers::ForwardsUOffset<TicketBody>>>>(InboxBody::VT_TICKETS, None)
+  }
+}
+
+impl flatbuffers::Verifiable for InboxBody<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut flatbuffers::Verifier, pos: usize
+  ) -> Result<(), flatbuffers::InvalidFlatbuffer> {
+    use self::flatbuffers::Verifiable;
+    v.visit_table(pos)?
+     .visit_field::<u64>("agent_id", Self::VT_AGENT_ID, false)?
+     .visit_field::<u8>("presence", Self::VT_PRESENCE, false)?
+     .visit_field::<flatbuffers::ForwardsUOffset<flatbuffers::Vector<'_, flatbuffers::ForwardsUOffset<InboxEntry>>>>("assigned", Self::VT_ASSIGNED, false)?
+     .visit_field::<flatbuffers::ForwardsUOffset<flatbuffers::Vector<'_, flatbuffers::ForwardsUOffset<InboxEntry>>>>("queued", Self::VT_QUEUED, false)?
+     .visit_field::<flatbuffers::ForwardsUOffset<flatbuffers::Vector<'_, flatbuffers::ForwardsUOffset<TicketBody>>>>("tickets", Self::VT_TICKETS, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct InboxBodyArgs<'a> {
+    pub agent_id: u64,
+    pub presence: u8,
+    pub assigned: Option<flatbuffers::WIPOffset<flatbuffers::Vector<'a, flatbuffers::ForwardsUOffset<InboxEntry<'a>>>>>,
+    pub queued: Option<flatbuffers::WIPOffset<flatbuffers::Vector<'a, flatbuffers::ForwardsUOffset<InboxEntry<'a>>>>>,
+    pub tickets: Option<flatbuffers::WIPOffset<flatbuffers::Vector<'a, flatbuffers::ForwardsUOffset<TicketBody<'a>>>>>,
+}
+impl<'a> Default for InboxBodyArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    InboxBodyArgs {
+      agent_id: 0,
+      presence: 0,
+      assigned: None,
+      queued: None,
+      tickets: None,
+    }
+  }
+}
+
+pub struct InboxBodyBuilder<'a: 'b, 'b> {
+  fbb_: &'b mut flatbuffers::FlatBufferBuilder<'a>,
+  start_: flatbuffers::WIPOffset<flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b> InboxBodyBuilder<'a, 'b> {
+  #[inline]
+  pub fn add_agent_id(&mut self, agent_id: u64) {
+    self.fbb_.push_slot::<u64>(InboxBody::VT_AGENT_ID, agent_id, 0);
+  }
+  #[inline]
+  pub fn add_presence(&mut self, presence: u8) {
+    self.fbb_.push_slot::<u8>(InboxBody::VT_PRESENCE, presence, 0);
+  }
+  #[inline]
+  pub fn add_assigned(&mut self, assigned: flatbuffers::WIPOffset<flatbuffers::Vector<'b , flatbuffers::ForwardsUOffset<InboxEntry<'b >>>>) {
+    self.fbb_.push_slot_always::<flatbuffers::WIPOffset<_>>(InboxBody::VT_ASSIGNED, assigned);
+  }
+  #[inline]
+  pub fn add_queued(&mut self, queued: flatbuffers::WIPOffset<flatbuffers::Vector<'b , flatbuffers::ForwardsUOffset<InboxEntry<'b >>>>) {
+    self.fbb_.push_slot_always::<flatbuffers::WIPOffset<_>>(InboxBody::VT_QUEUED, queued);
+  }
+  #[inline]
+  pub fn add_tickets(&mut self, tickets: flatbuffers::WIPOffset<flatbuffers::Vector<'b , flatbuffers::ForwardsUOffset<TicketBody<'b >>>>) {
+    self.fbb_.push_slot_always::<flatbuffers::WIPOffset<_>>(InboxBody::VT_TICKETS, tickets);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut flatbuffers::FlatBufferBuilder<'a>) -> InboxBodyBuilder<'a, 'b> {
+    let start = _fbb.start_table();
+    InboxBodyBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> flatbuffers::WIPOffset<InboxBody<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl core::fmt::Debug for InboxBody<'_> {
+  fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+    let mut ds = f.debug_struct("InboxBody");
+      ds.field("agent_id", &self.agent_id());
+      ds.field("presence", &self.presence());
+      ds.field("assigned", &self.assigned());
+      ds.field("queued", &self.queued());
+      ds.field("tickets", &self.tickets());
       ds.finish()
   }
 }

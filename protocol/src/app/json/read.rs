@@ -6,7 +6,7 @@ use simd_json::BorrowedValue;
 
 use super::JsonError;
 use crate::app::codes::{
-    ConversationState, ErrorCode, GapReason, SenderRole, StatusMode, TicketStatus,
+    ConversationState, ErrorCode, GapReason, PresenceState, SenderRole, StatusMode, TicketStatus,
 };
 use crate::app::kind::{Kind, Lane};
 use crate::app::model::*;
@@ -104,12 +104,7 @@ fn read_message(kind: Kind, f: &Fields<'_, '_>) -> Result<Message, JsonError> {
 /// Reads the remaining kinds.
 fn read_other(kind: Kind, f: &Fields<'_, '_>) -> Result<Message, JsonError> {
     Ok(match kind {
-        Kind::Ticket => Message::Ticket(Ticket {
-            ticket_id: f.id("ticket_id")?,
-            conversation_id: f.id("conversation_id")?,
-            status: f.open_enum("status", TicketStatus::from_name, TicketStatus)?,
-            subject: f.string("subject")?,
-        }),
+        Kind::Ticket => Message::Ticket(read_ticket(f)?),
         Kind::Handoff => Message::Handoff(Handoff {
             conversation_id: f.id("conversation_id")?,
             agent_id: f.id("agent_id")?,
@@ -161,6 +156,18 @@ fn read_state_notice(kind: Kind, f: &Fields<'_, '_>) -> Result<Message, JsonErro
             retry_after_ms: f.small("retry_after_ms")?,
             message: f.string("message")?,
         }),
+        Kind::Presence => Message::Presence(Presence {
+            user_id: f.id("user_id")?,
+            presence: f.open_enum("presence", PresenceState::from_name, PresenceState)?,
+            reason: f.string("reason")?,
+        }),
+        Kind::Inbox => Message::Inbox(Inbox {
+            agent_id: f.id("agent_id")?,
+            presence: f.open_enum("presence", PresenceState::from_name, PresenceState)?,
+            assigned: f.list("assigned", read_inbox_entry)?,
+            queued: f.list("queued", read_inbox_entry)?,
+            tickets: f.list("tickets", read_ticket)?,
+        }),
         other => unreachable!("{other:?} is read by read_message"),
     })
 }
@@ -194,6 +201,34 @@ fn read_fragment(f: &Fields<'_, '_>) -> Result<Fragment, JsonError> {
         });
     }
     Ok(fragment)
+}
+
+/// The fields of a `ticket` (also the elements of `inbox.tickets`).
+fn read_ticket(f: &Fields<'_, '_>) -> Result<Ticket, JsonError> {
+    Ok(Ticket {
+        ticket_id: f.id("ticket_id")?,
+        conversation_id: f.id("conversation_id")?,
+        status: f.open_enum("status", TicketStatus::from_name, TicketStatus)?,
+        subject: f.string("subject")?,
+        agent_group: f.string("agent_group")?,
+        agent_id: f.id("agent_id")?,
+        note: f.string("note")?,
+    })
+}
+
+/// The fields of one `inbox` entry.
+fn read_inbox_entry(f: &Fields<'_, '_>) -> Result<InboxEntry, JsonError> {
+    Ok(InboxEntry {
+        conversation_id: f.id("conversation_id")?,
+        customer_id: f.id("customer_id")?,
+        state: f.open_enum("state", ConversationState::from_name, ConversationState)?,
+        agent_id: f.id("agent_id")?,
+        agent_group: f.string("agent_group")?,
+        last_sequence: f.number("last_sequence")?,
+        unread: f.small("unread")?,
+        waiting_ms: f.number("waiting_ms")?,
+        position: f.small("position")?,
+    })
 }
 
 /// The fields of a `deliver` (also the elements of `history_result.messages`).

@@ -83,12 +83,7 @@ fn write_message(o: &mut Object<'_>, message: &Message) {
 /// Writes the remaining kinds.
 fn write_other(o: &mut Object<'_>, message: &Message) {
     match message {
-        Message::Ticket(m) => {
-            o.id("ticket_id", m.ticket_id);
-            o.id("conversation_id", m.conversation_id);
-            o.open_enum("status", m.status.name(), m.status.0.into());
-            o.text("subject", &m.subject);
-        }
+        Message::Ticket(m) => write_ticket(o, m),
         Message::Handoff(m) => {
             o.id("conversation_id", m.conversation_id);
             o.id("agent_id", m.agent_id);
@@ -170,8 +165,44 @@ fn write_state_notice(o: &mut Object<'_>, message: &Message) {
             o.number("retry_after_ms", m.retry_after_ms.into());
             o.text("message", &m.message);
         }
+        Message::Presence(m) => {
+            o.id("user_id", m.user_id);
+            o.open_enum("presence", m.presence.name(), m.presence.0.into());
+            o.text("reason", &m.reason);
+        }
+        Message::Inbox(m) => {
+            o.id("agent_id", m.agent_id);
+            o.open_enum("presence", m.presence.name(), m.presence.0.into());
+            o.list("assigned", &m.assigned, write_inbox_entry);
+            o.list("queued", &m.queued, write_inbox_entry);
+            o.list("tickets", &m.tickets, write_ticket);
+        }
         other => unreachable!("{:?} is written by write_message", other.kind()),
     }
+}
+
+/// The fields of a `ticket` (also the elements of `inbox.tickets`).
+fn write_ticket(o: &mut Object<'_>, m: &Ticket) {
+    o.id("ticket_id", m.ticket_id);
+    o.id("conversation_id", m.conversation_id);
+    o.open_enum("status", m.status.name(), m.status.0.into());
+    o.text("subject", &m.subject);
+    o.text("agent_group", &m.agent_group);
+    o.id("agent_id", m.agent_id);
+    o.text("note", &m.note);
+}
+
+/// The fields of one `inbox` entry.
+fn write_inbox_entry(o: &mut Object<'_>, m: &InboxEntry) {
+    o.id("conversation_id", m.conversation_id);
+    o.id("customer_id", m.customer_id);
+    o.open_enum("state", m.state.name(), m.state.0.into());
+    o.id("agent_id", m.agent_id);
+    o.text("agent_group", &m.agent_group);
+    o.number("last_sequence", m.last_sequence);
+    o.number("unread", m.unread.into());
+    o.number("waiting_ms", m.waiting_ms);
+    o.number("position", m.position.into());
 }
 
 /// The fields of a `deliver` (also the elements of `history_result.messages`).
@@ -239,6 +270,21 @@ impl<'a> Object<'a> {
     fn id(&mut self, name: &str, value: u64) {
         self.key(name);
         write!(self.out, "\"{value}\"").expect("writing to a Vec cannot fail");
+    }
+
+    /// A list of objects, each written by `write`.
+    fn list<T>(&mut self, name: &str, items: &[T], write: fn(&mut Object<'_>, &T)) {
+        self.key(name);
+        self.out.push(b'[');
+        for (index, item) in items.iter().enumerate() {
+            if index > 0 {
+                self.out.push(b',');
+            }
+            let mut inner = Object::open(self.out);
+            write(&mut inner, item);
+            inner.close();
+        }
+        self.out.push(b']');
     }
 
     /// A boolean field.

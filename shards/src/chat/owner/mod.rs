@@ -43,7 +43,7 @@ use super::config::ChatConfig;
 use super::conversation::{Conversation, ConversationState};
 pub use super::frames::{ack_frame, deliver_frame, error_frame, gap_frame, lane_of, sender_role};
 use super::ids::ShardSet;
-use super::messages::{ConnRef, Delivery, Reply, Request};
+use super::messages::{Audience, ConnRef, Delivery, Reply, Request};
 use super::recovery::recover_conversations;
 use super::stored::{StoredMessage, StoredState, META_CONVERSATION, RECORD_MESSAGE, RECORD_STATE};
 use crate::auth::{Action, Claims, Role};
@@ -316,6 +316,17 @@ impl<S: LogStorage> Owner<S> {
         frame: OwnedFrame,
         origin: Option<ConnRef>,
     ) {
+        self.fan_out_to(conversation_id, frame, origin, Audience::All);
+    }
+
+    /// Like [`Owner::fan_out`], for one part of the followers only.
+    pub(super) fn fan_out_to(
+        &mut self,
+        conversation_id: u64,
+        frame: OwnedFrame,
+        origin: Option<ConnRef>,
+        audience: Audience,
+    ) {
         let conversation = &self.conversations[&conversation_id];
         let delivery = Delivery {
             tenant: conversation.tenant,
@@ -326,6 +337,7 @@ impl<S: LogStorage> Owner<S> {
             frame,
             origin,
             received_us: 0,
+            audience,
         };
         self.out.push_back(Outbound::Deliver {
             shards: conversation.interest,

@@ -9,7 +9,7 @@ use super::update::update_frame;
 use super::{Owner, BOT_USER_ID};
 use crate::auth::{Claims, Role};
 use crate::chat::conversation::ConversationState;
-use crate::chat::messages::ConnRef;
+use crate::chat::messages::{Audience, ConnRef};
 use crate::log::LogStorage;
 use crate::routing::shard::RoutingOutput;
 use crate::routing::ticket::ConversationSummary;
@@ -31,7 +31,26 @@ fn summary_line(summary: &ConversationSummary) -> String {
     line
 }
 
+/// What a customer's `handoff` says: customer-facing text in its language (docs/protocol.md, `handoff`).
+pub fn customer_handoff_text(state: ConversationState, chinese: bool) -> &'static str {
+    match (state, chinese) {
+        (ConversationState::Assigned, false) => "An agent has joined the conversation.",
+        (ConversationState::Assigned, true) => "人工客服已接入，正在为您服务。",
+        (_, false) => {
+            "Connecting you to a human agent. Please stay here; you will be answered in turn."
+        }
+        (_, true) => "正在为您转接人工客服，请稍候，我们会按顺序为您服务。",
+    }
+}
+
 impl<S: LogStorage> Owner<S> {
+    /// Remembers the customer's language as the bot judged it (for customer-facing notices).
+    fn note_language(&mut self, conversation: u64, summary: Option<&ConversationSummary>) {
+        if let (Some(state), Some(summary)) = (self.conversations.get_mut(&conversation), summary) {
+            state.chinese = summary.language == crate::routing::text::Language::Chinese;
+        }
+    }
+
     /// Acts on a decision of the routing shard about one of this shard's conversations.
     pub fn handle_routing(&mut self, output: RoutingOutput, wall_ms: u64) {
         match output {
@@ -49,6 +68,7 @@ impl<S: LogStorage> Owner<S> {
                         conversation_id: conversation,
                         status: TicketStatus::OPENED,
                         subject: ticket.category.clone(),
+                        ..TicketFrame::default()
                     });
                     self.fan_out(conversation, OwnedFrame::new(frame), None);
                 }
@@ -59,6 +79,7 @@ impl<S: LogStorage> Owner<S> {
                 summary,
                 ..
             } => {
+                self.note_language(conversation, summary.as_deref());
                 let reason = summary.map_or_else(String::new, |summary| summary_line(&summary));
                 self.change_state(
                     conversation,
@@ -84,6 +105,7 @@ impl<S: LogStorage> Owner<S> {
                         }
                     }
                 }
+                self.note_language(conversation, summary.as_deref());
                 let reason = summary.map_or_else(String::new, |summary| summary_line(&summary));
                 self.change_state(
                     conversation,
@@ -115,7 +137,8 @@ impl<S: LogStorage> Owner<S> {
                 reason,
                 ..
             } => self.transfer_refused(conversation, &reason),
-            RoutingOutput::AgentAway { .. } => {}
+            // Handled by the connection shards (ChatShard::notify_agents).
+            RoutingOutput::ToAgents { .. } => {}
         }
     }
 
@@ -211,13 +234,32 @@ impl<S: LogStorage> Owner<S> {
             ConversationState::Queued | ConversationState::Assigned
         ) {
             // The agents' console view: where it went and what the bot understood.
+            let agent_group = group.map_or_else(String::new, |g| g.to_string());
             let frame = Message::Handoff(Handoff {
                 conversation_id,
                 agent_id: agent.unwrap_or(0),
-                agent_group: group.map_or_else(String::new, |g| g.to_string()),
+                agent_group: agent_group.clone(),
                 reason: reason.clone(),
             });
-            self.fan_out(conversation_id, OwnedFrame::new(frame), None);
+            self.fan_out_to(
+                conversation_id,
+                OwnedFrame::new(frame),
+                None,
+                Audience::Staff,
+            );
+            // The customer's view: what happens next, in its language, never the scores.
+            let frame = Message::Handoff(Handoff {
+                conversation_id,
+                agent_id: agent.unwrap_or(0),
+                agent_group,
+                reason: customer_handoff_text(state, snapshot.chinese).into(),
+            });
+            self.fan_out_to(
+                conversation_id,
+                OwnedFrame::new(frame),
+                None,
+                Audience::Customer,
+            );
         }
         // Everyone's compact notice (the customer too, so not the bot's summary); the client that asked
         // gets it as its answer.

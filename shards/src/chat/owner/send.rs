@@ -5,9 +5,9 @@ use switchboard_protocol::app::{ErrorCode, MessageId};
 use tracing::{error, warn};
 
 use super::{
-    ack_frame, customer_value, deliver_frame, error_frame, lane_of, sender_role, Claims, ConnRef,
-    Conversation, ConversationState, Delivery, LogError, LogStorage, Owner, Pending, RecordHeader,
-    Role, StoredMessage, RECORD_MESSAGE, RETRY_AFTER_FAILURE_MS, RETRY_LOG_BUSY_MS,
+    ack_frame, customer_value, deliver_frame, error_frame, lane_of, sender_role, Audience, Claims,
+    ConnRef, Conversation, ConversationState, Delivery, LogError, LogStorage, Owner, Pending,
+    RecordHeader, Role, StoredMessage, RECORD_MESSAGE, RETRY_AFTER_FAILURE_MS, RETRY_LOG_BUSY_MS,
 };
 use crate::pii::mask;
 
@@ -145,6 +145,7 @@ impl<S: LogStorage> Owner<S> {
             frame: deliver_frame(&header, &stored),
             origin: from,
             received_us,
+            audience: Audience::All,
         };
         // The routing shard sees every customer message (for humans' conversations it only refreshes the
         // summary and sentiment).

@@ -5,6 +5,17 @@ use super::super::events::HandoffRequest;
 use super::super::ticket::ConversationId;
 use super::{Place, Router};
 
+/// Where a conversation is, for an agent's inbox ([`Router::placement`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    /// Its group.
+    pub group: GroupId,
+    /// Its agent, when assigned.
+    pub agent: Option<AgentId>,
+    /// When it joined the queue, or was assigned.
+    pub since_ms: u64,
+}
+
 impl Router {
     /// The handoff request of a tracked conversation, including the bot's summary for the agent.
     pub fn request(&self, conversation: ConversationId) -> Option<&HandoffRequest> {
@@ -32,6 +43,34 @@ impl Router {
     /// Total conversations tracked (waiting or assigned).
     pub fn conversations_tracked(&self) -> usize {
         self.conversations.len()
+    }
+
+    /// Where a tracked conversation is: its group, its agent when assigned, and since when (queued or
+    /// assigned), on the router's clock.
+    pub fn placement(&self, conversation: ConversationId) -> Option<Placement> {
+        let tracked = self.conversations.get(&conversation)?;
+        Some(match tracked.place {
+            Place::Waiting { group } => Placement {
+                group,
+                agent: None,
+                since_ms: tracked.key.enqueued_at_ms,
+            },
+            Place::Assigned {
+                group,
+                agent,
+                assigned_at_ms,
+                ..
+            } => Placement {
+                group,
+                agent: Some(agent),
+                since_ms: assigned_at_ms,
+            },
+        })
+    }
+
+    /// The router's clock, milliseconds.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
     }
 
     /// The agent a conversation is assigned to, if it is assigned.

@@ -30,6 +30,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 pub use config::{RouterConfig, RouterError};
 pub use dispatch::{WEIGHT_RANDOM, WEIGHT_SKILL, WEIGHT_VALUE};
+pub use inspect::Placement;
 
 use super::agents::{Agent, AgentId, GroupId, GroupSpec};
 use super::events::{HandoffRequest, RouterEvent, RouterInput, TimedInput};

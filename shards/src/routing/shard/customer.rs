@@ -29,7 +29,11 @@ pub(super) enum Phase {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Conversation {
     pub(super) tenant: TenantId,
+    /// The customer (for agents' inboxes).
+    pub(super) customer: u64,
     pub(super) sequence_last: u64,
+    /// Customer messages since an agent last replied (for agents' inboxes).
+    pub(super) unread: u32,
     pub(super) phase: Phase,
     pub(super) last_active_ms: u64,
 }
@@ -37,6 +41,7 @@ pub(super) struct Conversation {
 /// One customer message, as the input carries it.
 pub(super) struct CustomerMessage<'a> {
     pub(super) tenant: TenantId,
+    pub(super) customer: u64,
     pub(super) conversation: ConversationId,
     pub(super) sequence: u64,
     pub(super) text: &'a str,
@@ -64,7 +69,7 @@ impl<B: Brain> RoutingShard<B> {
                 return Ok(());
             }
             Some(known) => known.phase,
-            None => self.start_conversation(message.tenant, conversation)?,
+            None => self.start_conversation(message.tenant, message.customer, conversation)?,
         };
         self.touch(conversation, message.sequence);
         let text = truncate(message.text, self.config.limits.message_bytes_max);
@@ -94,6 +99,7 @@ impl<B: Brain> RoutingShard<B> {
     fn start_conversation(
         &mut self,
         tenant: TenantId,
+        customer: u64,
         conversation: ConversationId,
     ) -> Result<Phase, RoutingShardError> {
         let max = self.config.limits.conversations_max;
@@ -106,7 +112,9 @@ impl<B: Brain> RoutingShard<B> {
         }
         let state = Conversation {
             tenant,
+            customer,
             sequence_last: 0,
+            unread: 0,
             phase: Phase::Bot,
             last_active_ms: self.now_ms,
         };
@@ -128,6 +136,7 @@ impl<B: Brain> RoutingShard<B> {
             self.bot_activity.insert((now_ms, conversation));
         }
         state.sequence_last = sequence;
+        state.unread = state.unread.saturating_add(1);
         state.last_active_ms = now_ms;
     }
 

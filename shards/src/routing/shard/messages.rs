@@ -11,6 +11,16 @@ use super::super::ticket::{ConversationId, ConversationSummary, Priority, Ticket
 /// Tenant identifier; routers, agents and conversations of different tenants never mix.
 pub type TenantId = u64;
 
+/// One agent console connection: its connection shard and its id there (what an answer meant for that
+/// console alone, such as its inbox, is addressed to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsoleRef {
+    /// The connection shard.
+    pub shard: usize,
+    /// The connection on that shard.
+    pub conn: switchboard_core::engine::ConnId,
+}
+
 /// One input to the routing shard.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RoutingInput {
@@ -40,6 +50,8 @@ pub enum RoutingInput {
         groups: Vec<GroupId>,
         /// The connection shard the connection lives on.
         shard: usize,
+        /// The connection: it is told the agent's presence and gets its inbox.
+        console: ConsoleRef,
     },
     /// One of an agent's connections on `shard` closed; the agent is offline once none is left.
     AgentOffline {
@@ -59,6 +71,15 @@ pub enum RoutingInput {
         agent: AgentId,
         /// The chosen presence.
         presence: Presence,
+    },
+    /// An agent's console asks for its inbox (also sent for every new console by `AgentOnline`).
+    InboxQuery {
+        /// The tenant.
+        tenant: TenantId,
+        /// The agent.
+        agent: AgentId,
+        /// The console to answer.
+        console: ConsoleRef,
     },
     /// The agent sent a message in a conversation assigned to them (stops the reply timer).
     AgentReplied {
@@ -190,11 +211,18 @@ pub enum RoutingOutput {
         /// Why not, for the client (English).
         reason: String,
     },
-    /// The router set an agent away after a reply timeout; the owner tells the agent's console.
-    AgentAway {
+    /// A frame for agents' consoles (a presence notice, an inbox, an error about the agent): each shard in
+    /// `shards` gives it to its connections of these agents, or only to `only`.
+    ToAgents {
         /// The tenant.
         tenant: TenantId,
-        /// The agent.
-        agent: AgentId,
+        /// The agents.
+        agents: Vec<AgentId>,
+        /// The connection shards to send it to.
+        shards: Vec<usize>,
+        /// Just this console, when set.
+        only: Option<ConsoleRef>,
+        /// The frame.
+        frame: Box<switchboard_protocol::app::OwnedFrame>,
     },
 }

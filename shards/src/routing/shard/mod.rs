@@ -16,6 +16,7 @@
 //! - [`counters`]: [`RoutingCounters`] for metrics.
 //! - `customer`: customer messages, bot decisions, handoffs, conversation bookkeeping (private).
 //! - `presence`: agent connections per shard, console presence, replies (private).
+//! - `console`: what agents' consoles are told: presence notices and inbox snapshots (private).
 //! - `tenant`: one router per tenant and the translation of its decisions into outputs (private).
 //!
 //! # Decisions
@@ -31,6 +32,7 @@
 //!   twice, an unknown conversation resolved) are counted and ignored, so no input can panic the shard.
 
 pub mod config;
+mod console;
 pub mod counters;
 mod customer;
 pub mod error;
@@ -43,7 +45,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 pub use config::{default_groups, GroupConfig, RoutingShardConfig};
 pub use counters::RoutingCounters;
 pub use error::RoutingShardError;
-pub use messages::{QueueReason, RoutingInput, RoutingOutput, TenantId};
+pub use messages::{ConsoleRef, QueueReason, RoutingInput, RoutingOutput, TenantId};
 
 use super::agents::{GroupFairness, GroupId};
 use super::brain::Brain;
@@ -241,12 +243,13 @@ impl<B: Brain> RoutingShard<B> {
             RoutingInput::CustomerMessage {
                 tenant,
                 conversation,
-                customer: _,
+                customer,
                 sequence,
                 text,
                 customer_value,
             } => self.customer_message(CustomerMessage {
                 tenant,
+                customer,
                 conversation,
                 sequence,
                 text: &text,
@@ -257,7 +260,16 @@ impl<B: Brain> RoutingShard<B> {
                 agent,
                 groups,
                 shard,
-            } => self.agent_online(tenant, agent, &groups, shard),
+                console,
+            } => self.agent_online(tenant, agent, &groups, shard, console),
+            RoutingInput::InboxQuery {
+                tenant,
+                agent,
+                console,
+            } => {
+                self.send_inbox(tenant, agent, console);
+                Ok(())
+            }
             RoutingInput::AgentOffline {
                 tenant,
                 agent,

@@ -10,8 +10,9 @@ use super::super::agents::{AgentId, AgentSpec, GroupId, Presence};
 use super::super::brain::Brain;
 use super::super::events::RouterInput;
 use super::super::ticket::ConversationId;
+use super::console::reason;
 use super::tenant::AgentLive;
-use super::{QueueReason, RoutingShard, RoutingShardError, TenantId};
+use super::{ConsoleRef, QueueReason, RoutingShard, RoutingShardError, TenantId};
 
 /// The queue reason used when presence changes cause queue movements; only re-queues queue anything
 /// then, and they carry their own reason.
@@ -19,19 +20,27 @@ const PRESENCE_HINT: QueueReason = QueueReason::Transferred;
 
 impl<B: Brain> RoutingShard<B> {
     /// One more connection of `agent` on `shard`; the first one defines the agent in the tenant's router.
+    /// Every console of the agent is told its presence, and the new one (`console`) gets its inbox; an
+    /// agent none of whose groups is known is told why it will get nothing.
     pub(super) fn agent_online(
         &mut self,
         tenant: TenantId,
         agent: AgentId,
         groups: &[GroupId],
         shard: usize,
+        console: ConsoleRef,
     ) -> Result<(), RoutingShardError> {
         let known = self
             .tenants
             .get(&tenant)
             .is_some_and(|t| t.agents.contains_key(&agent));
         if !known {
-            self.add_agent(tenant, agent, groups)?;
+            if let Err(error) = self.add_agent(tenant, agent, groups) {
+                if matches!(error, RoutingShardError::NoKnownGroup { .. }) {
+                    self.tell_unroutable(tenant, agent, groups, console);
+                }
+                return Err(error);
+            }
         }
         let state = self.tenant_mut(tenant)?;
         let live = state.agents.get_mut(&agent).expect("agent added above");
@@ -40,7 +49,10 @@ impl<B: Brain> RoutingShard<B> {
             live.chosen = Presence::Online;
         }
         *live.connections.entry(shard).or_insert(0) += 1;
-        self.sync_presence(tenant, agent)
+        self.sync_presence(tenant, agent)?;
+        self.tell_presence(tenant, agent, reason::CONNECTED, None);
+        self.send_inbox(tenant, agent, console);
+        Ok(())
     }
 
     fn add_agent(
@@ -124,7 +136,9 @@ impl<B: Brain> RoutingShard<B> {
             .and_then(|t| t.agents.get_mut(&agent))
             .ok_or(RoutingShardError::UnknownAgent { tenant, agent })?;
         live.chosen = presence;
-        self.sync_presence(tenant, agent)
+        self.sync_presence(tenant, agent)?;
+        self.tell_presence(tenant, agent, reason::CHOSEN, None);
+        Ok(())
     }
 
     /// The agent replied in a conversation assigned to them.
@@ -135,6 +149,9 @@ impl<B: Brain> RoutingShard<B> {
         conversation: ConversationId,
     ) -> Result<(), RoutingShardError> {
         self.check_tenant(tenant, conversation)?;
+        if let Some(known) = self.conversations.get_mut(&conversation) {
+            known.unread = 0;
+        }
         let input = RouterInput::AgentReplied {
             agent,
             conversation,

@@ -187,7 +187,8 @@ impl<B: Brain> RoutingShard<B> {
                 self.counters.agents_set_away += 1;
                 let live = self.tenants.get_mut(&tenant)?.agents.get_mut(&agent)?;
                 live.chosen = Presence::Away;
-                Some(RoutingOutput::AgentAway { tenant, agent })
+                self.tell_presence(tenant, agent, super::console::reason::REPLY_TIMEOUT, None);
+                None
             }
             // The owner needs no notice: the agent's console learns nothing new (the summary it gets at
             // assignment carries the sentiment), and the customer's place shows only in the order served.

@@ -38,6 +38,14 @@ impl ChatShard {
             let Some(entry) = table.get_mut(conn) else {
                 continue;
             };
+            let role = entry
+                .session
+                .as_ref()
+                .and_then(|session| session.principal())
+                .map(|principal| principal.role);
+            if role.is_some_and(|role| !delivery.audience.includes(role)) {
+                continue;
+            }
             if self.revoke_if_denied(entry, delivery.conversation, &facts) && !announce {
                 continue;
             }

@@ -11,8 +11,8 @@ use tracing::debug;
 
 use super::admit::Admission;
 use super::{
-    process_us, request_class, send_frame, session_principal_set, wall_ms, ChatShard,
-    CLOSE_WRONG_MESSAGE_TYPE, NO_SUBPROTOCOL_BODY, RING_FULL_RETRY_AFTER_MS,
+    console_class, process_us, request_class, send_frame, session_principal_set, wall_ms,
+    ChatShard, CLOSE_WRONG_MESSAGE_TYPE, NO_SUBPROTOCOL_BODY, RING_FULL_RETRY_AFTER_MS,
 };
 use crate::auth::{Claims, VerifyOptions};
 use crate::chat::ids::owner_of;
@@ -178,7 +178,7 @@ impl ChatShard {
                     entry.conn.set_app_deadline(None);
                     self.local.add_user(claims.tenant, claims.user, conn);
                     self.quotas.connected(&claims);
-                    self.agent_presence(&claims, true);
+                    self.agent_presence(&claims, true, conn);
                     debug!(
                         shard = self.id,
                         ?conn,
@@ -194,6 +194,18 @@ impl ChatShard {
                 }
                 SessionOutput::Close(code) => entry.conn.close(code, now),
                 SessionOutput::Received(lane) => self.lanes_in[lane_index(lane)] += 1,
+                SessionOutput::Console(request) => {
+                    let principal = principal
+                        .as_ref()
+                        .expect("console requests only after hello");
+                    if let Err(refusal) = self.overload.admit(console_class(request)) {
+                        self.counters.overload_refusals += 1;
+                        let frame = OwnedFrame::new(Message::Error(refusal.error_report()));
+                        send_frame(&mut self.encoder, entry, &frame, now);
+                        continue;
+                    }
+                    self.console_request(entry, principal, request, now);
+                }
             }
         }
         self.outputs = outputs;
@@ -277,6 +289,8 @@ impl ChatShard {
                 .local
                 .remove_user(principal.tenant, principal.user, entry.id);
             self.quotas.disconnected(principal, left);
+            // Presence follows connections: the routing shard counts them per shard.
+            self.agent_presence(principal, false, entry.id);
         }
     }
 }

@@ -2,7 +2,21 @@
 //! overflow queue (a full ring never blocks and never drops), the routing shard's inputs, and the
 //! once-per-tick overload sample and metrics.
 
+use switchboard_protocol::app::{Inbox, Message, Presence, PresenceState};
+
 use super::*;
+use crate::chat::ConsoleRequest;
+use crate::routing::agents::Presence as RouterPresence;
+use crate::routing::shard::{ConsoleRef, RoutingOutput};
+
+/// The routing shard's presence for a presence a console chose (checked by the session: a known one).
+fn router_presence(presence: PresenceState) -> RouterPresence {
+    match presence {
+        PresenceState::ONLINE => RouterPresence::Online,
+        PresenceState::AWAY => RouterPresence::Away,
+        _ => RouterPresence::Offline,
+    }
+}
 
 impl ChatShard {
     pub(super) fn tell_unfollow(&mut self, conversation: u64) {
@@ -39,6 +53,9 @@ impl ChatShard {
                     conversation,
                     shard,
                 } => self.owner.unfollow(conversation, shard),
+                ShardMsg::FromRouting(output @ RoutingOutput::ToAgents { .. }) => {
+                    self.notify_agents(output, table, dirty, now)
+                }
                 ShardMsg::FromRouting(output) => self.owner.handle_routing(output, wall_ms()),
                 // Only the routing shard receives routing inputs.
                 ShardMsg::ToRouting(_) => {}
@@ -134,17 +151,15 @@ impl ChatShard {
     }
 
     /// An agent connection came or went: the routing shard tracks presence per shard.
-    pub(super) fn agent_presence(&mut self, claims: &Claims, online: bool) {
+    /// An agent's connection `conn` authenticated (`online`) or closed: the routing shard counts the
+    /// agent's connections (presence follows them, with a grace period before its conversations are
+    /// re-queued) and answers a new console with its presence and inbox.
+    pub(super) fn agent_presence(&mut self, claims: &Claims, online: bool, conn: ConnId) {
         // With routing off nobody consumes the routing ring.
         if claims.role != Role::Agent || !self.config.routing_enabled {
             return;
         }
-        let Ok(agent) = u32::try_from(claims.user) else {
-            warn!(
-                shard = self.id,
-                user = claims.user,
-                "agent id above 2^32 cannot be routed"
-            );
+        let Some(agent) = self.routable_agent(claims) else {
             return;
         };
         let input = if online {
@@ -153,6 +168,10 @@ impl ChatShard {
                 agent,
                 groups: claims.groups.clone(),
                 shard: self.id,
+                console: ConsoleRef {
+                    shard: self.id,
+                    conn,
+                },
             }
         } else {
             RoutingInput::AgentOffline {
@@ -162,6 +181,104 @@ impl ChatShard {
             }
         };
         self.push(self.shards, ShardMsg::ToRouting(input));
+    }
+
+    /// The agent id the routing shard knows `claims` by, if it fits (agent ids are below 2^32).
+    fn routable_agent(&self, claims: &Claims) -> Option<u32> {
+        let agent = u32::try_from(claims.user).ok();
+        if agent.is_none() {
+            warn!(
+                shard = self.id,
+                user = claims.user,
+                "agent id above 2^32 cannot be routed"
+            );
+        }
+        agent
+    }
+
+    /// An agent's console asks about the agent itself: forwarded to the routing shard, which answers
+    /// through [`ChatShard::notify_agents`]. With routing off there is no queue and no presence to keep: the
+    /// inbox is empty and a chosen presence is confirmed as chosen.
+    pub(super) fn console_request(
+        &mut self,
+        entry: &mut Entry,
+        claims: &Claims,
+        request: ConsoleRequest,
+        now: u64,
+    ) {
+        let Some(agent) = self.routable_agent(claims) else {
+            return;
+        };
+        if !self.config.routing_enabled {
+            let message = match request {
+                ConsoleRequest::Inbox => Message::Inbox(Inbox {
+                    agent_id: claims.user,
+                    presence: PresenceState::ONLINE,
+                    ..Inbox::default()
+                }),
+                ConsoleRequest::Presence(presence) => Message::Presence(Presence {
+                    user_id: claims.user,
+                    presence,
+                    reason: "chosen (routing is off)".into(),
+                }),
+            };
+            return send_frame(&mut self.encoder, entry, &OwnedFrame::new(message), now);
+        }
+        let tenant = claims.tenant;
+        let input = match request {
+            ConsoleRequest::Inbox => RoutingInput::InboxQuery {
+                tenant,
+                agent,
+                console: ConsoleRef {
+                    shard: self.id,
+                    conn: entry.id,
+                },
+            },
+            ConsoleRequest::Presence(presence) => RoutingInput::AgentSetPresence {
+                tenant,
+                agent,
+                presence: router_presence(presence),
+            },
+        };
+        self.push(self.shards, ShardMsg::ToRouting(input));
+    }
+
+    /// A frame from the routing shard for agents' consoles on this shard.
+    pub(super) fn notify_agents(
+        &mut self,
+        output: RoutingOutput,
+        table: &mut Table,
+        dirty: &mut Vec<ConnId>,
+        now: u64,
+    ) {
+        let RoutingOutput::ToAgents {
+            tenant,
+            agents,
+            only,
+            frame,
+            ..
+        } = output
+        else {
+            return;
+        };
+        let mut targets = std::mem::take(&mut self.targets);
+        match only {
+            Some(console) if console.shard == self.id => targets.push(console.conn),
+            Some(_) => {}
+            None => {
+                for agent in agents {
+                    targets.extend(self.local.user_connections(tenant, u64::from(agent)));
+                }
+            }
+        }
+        let mut encoded = Encoded::new(&frame);
+        for conn in targets.drain(..) {
+            if let Some(entry) = table.get_mut(conn) {
+                send_encoded(&mut self.encoder, entry, &mut encoded, now);
+                mark(entry, dirty);
+            }
+        }
+        self.targets = targets;
     }
 
     pub(super) fn push(&mut self, to: usize, message: ShardMsg) {

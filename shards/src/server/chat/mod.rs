@@ -39,7 +39,7 @@ use super::table::{Entry, Table};
 use crate::auth::{Claims, Keyring, Role};
 use crate::chat::ids::owner_of;
 use crate::chat::messages::{Reply, Request, ShardMsg, REPLAY_QUEUE_LANE};
-use crate::chat::{ChatConfig, LocalIndex, Outbound, Owner, SessionOutput};
+use crate::chat::{ChatConfig, ConsoleRequest, LocalIndex, Outbound, Owner, SessionOutput};
 use crate::conn::lane::LANE_COUNT;
 use crate::log::{CommitCompletion, CommitIo, DirStorage, LogConfig, ShardLog};
 use crate::overload::{LoadSample, Mode, OverloadConfig, OverloadDetector, RequestClass};
@@ -407,6 +407,15 @@ fn request_class(request: &Request, principal: &Claims) -> RequestClass {
         Request::Typing { .. } => RequestClass::Typing,
         Request::Read { .. } => RequestClass::ReadReceipt,
         Request::Update { .. } => RequestClass::Handoff,
+    }
+}
+
+/// The admission class of a console request: presence changes who takes conversations (handoff
+/// traffic, served in survival so agents can come back); an inbox is a read, like a resume.
+fn console_class(request: ConsoleRequest) -> RequestClass {
+    match request {
+        ConsoleRequest::Presence(_) => RequestClass::Handoff,
+        ConsoleRequest::Inbox => RequestClass::Resume,
     }
 }
 
