@@ -403,6 +403,14 @@ impl Client {
         }
     }
 
+    /// Closes from the client side (1000) and waits until the server has answered and ended the
+    /// connection.
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+        let deadline = tokio::time::Instant::now() + READ_TIMEOUT;
+        while let Ok(Some(Ok(_))) = tokio::time::timeout_at(deadline, self.ws.next()).await {}
+    }
+
     /// Reads until the stream closes; returns the close code seen (if any).
     pub async fn expect_close(&mut self) -> Option<u16> {
         let deadline = tokio::time::Instant::now() + READ_TIMEOUT;
