@@ -71,8 +71,8 @@ pub struct Conversation {
     pub released_seq: u64,
     /// The shards that may hold connections following it; a shard leaves when it has none.
     pub interest: ShardSet,
-    /// The customer writes Chinese (as the bot last judged): customer-facing notices use it. In memory
-    /// only; English after a restart until the bot judges again.
+    /// The customer writes Chinese (its last message with letters or ideographs): customer-facing
+    /// notices use it. In memory only; English after a restart until the customer writes again.
     pub chinese: bool,
 }
 

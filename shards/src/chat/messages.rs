@@ -84,6 +84,17 @@ pub enum Request {
         /// Why, in the client's words (shown to the agents; may be empty).
         reason: String,
     },
+    /// An agent (or admin) changes a ticket of the conversation (`ticket`, client → server).
+    Ticket {
+        /// The ticket's conversation.
+        conversation: u64,
+        /// The ticket.
+        ticket: u64,
+        /// The new status (`assigned`, `pending`, `resolved` or `closed`; checked by the owner).
+        status: switchboard_protocol::app::TicketStatus,
+        /// The agent's note (bounded by the session).
+        note: String,
+    },
 }
 
 /// A conversation state change a client may ask for.
@@ -106,7 +117,8 @@ impl Request {
             | Request::History { conversation, .. }
             | Request::Typing { conversation, .. }
             | Request::Read { conversation, .. }
-            | Request::Update { conversation, .. } => *conversation,
+            | Request::Update { conversation, .. }
+            | Request::Ticket { conversation, .. } => *conversation,
         }
     }
 

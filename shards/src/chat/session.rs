@@ -398,13 +398,24 @@ impl Session {
                 Some(Role::Agent) => out.push(SessionOutput::Console(ConsoleRequest::Inbox)),
                 _ => out.push(refusal(ErrorCode::FORBIDDEN, "only agents have an inbox")),
             },
+            Message::Ticket(ticket) if ticket.note.len() <= UPDATE_REASON_BYTES_MAX => {
+                out.push(SessionOutput::Request(Request::Ticket {
+                    conversation: ticket.conversation_id,
+                    ticket: ticket.ticket_id,
+                    status: ticket.status,
+                    note: ticket.note,
+                }))
+            }
+            Message::Ticket(_) => out.push(refusal(
+                ErrorCode::MESSAGE_TOO_LARGE,
+                "ticket note longer than 512 bytes",
+            )),
             Message::Welcome(_)
             | Message::Status(_)
             | Message::Ack(_)
             | Message::Deliver(_)
             | Message::Replay(_)
             | Message::Gap(_)
-            | Message::Ticket(_)
             | Message::Handoff(_)
             | Message::HistoryResult(_)
             | Message::Fragment(_) => out.push(refusal(

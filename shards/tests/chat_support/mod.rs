@@ -102,7 +102,7 @@ pub fn token(tenant: u64, user: u64, role: Role, groups: &[u32]) -> String {
 }
 
 /// Runs `body` on a fresh single-threaded runtime within [`TEST_TIMEOUT`].
-pub fn run<F: std::future::Future<Output = ()>>(body: F) {
+pub fn run<T, F: std::future::Future<Output = T>>(body: F) -> T {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -110,8 +110,8 @@ pub fn run<F: std::future::Future<Output = ()>>(body: F) {
     runtime.block_on(async {
         tokio::time::timeout(TEST_TIMEOUT, body)
             .await
-            .expect("test finished in time");
-    });
+            .expect("test finished in time")
+    })
 }
 
 /// A message id from a number (unique per test).

@@ -18,6 +18,7 @@
 //! - `routing`: the routing shard's decisions applied to a conversation.
 //! - `open_count`: open conversations per customer and tenant (the open quota).
 //! - `log_health`: the owner while its durable log is degraded.
+//! - `tickets`: durable tickets, opened by the bot and worked by agents.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -35,6 +36,8 @@ mod replay;
 mod request;
 mod routing;
 mod send;
+mod tickets;
+pub use tickets::{TICKETS_PER_SHARD_MAX, TICKET_ID_SHARD_BITS};
 #[cfg(test)]
 mod tests;
 mod update;
@@ -174,6 +177,8 @@ pub struct Owner<S: LogStorage> {
     open: OpenCount,
     /// Set while the log is degraded (see `log_health`).
     degraded: Option<log_health::Degraded>,
+    /// The tickets of this shard's conversations.
+    tickets: tickets::Tickets,
 }
 
 impl<S: LogStorage> std::fmt::Debug for Owner<S> {
@@ -207,7 +212,8 @@ impl<S: LogStorage> Owner<S> {
             ..OwnerCounters::default()
         };
         let open = OpenCount::of(conversations.values());
-        Ok(Owner {
+        let tickets = tickets::Tickets::recover(&log)?;
+        let mut owner = Owner {
             shard,
             shards,
             config,
@@ -223,7 +229,10 @@ impl<S: LogStorage> Owner<S> {
             transfers: HashMap::new(),
             open,
             degraded: None,
-        })
+            tickets,
+        };
+        owner.announce_open_tickets();
+        Ok(owner)
     }
 
     /// The counters so far.

@@ -79,12 +79,23 @@ impl<S: LogStorage> Owner<S> {
                 conversation_id,
             );
         };
+        if let Request::Ticket {
+            ticket,
+            status,
+            note,
+            ..
+        } = request
+        {
+            // Tickets have their own access rule (the ticket's group), not the conversation's.
+            return self.update_ticket(from, principal, conversation_id, ticket, status, &note);
+        }
         let action = match request {
             Request::Send { .. }
             | Request::Typing { .. }
             | Request::Read { .. }
             | Request::Update { .. } => Action::Write,
             Request::Resume { .. } | Request::History { .. } => Action::Read,
+            Request::Ticket { .. } => unreachable!("handled above"),
         };
         if let Err(denied) = authorize(principal, action, &conversation.facts()) {
             self.counters.forbidden += 1;
@@ -109,6 +120,7 @@ impl<S: LogStorage> Owner<S> {
             self.reopen(conversation_id);
         }
         match request {
+            Request::Ticket { .. } => unreachable!("handled above"),
             Request::Update { change, reason, .. } => {
                 self.update(from, principal, conversation_id, change, &reason)
             }

@@ -1,9 +1,7 @@
 //! Decisions of the routing shard applied to a conversation: bot answers, tickets, queueing and
 //! assignment (each a state record in the log and a `handoff` frame to the followers).
 
-use switchboard_protocol::app::{
-    Handoff, Message, MessageId, OwnedFrame, Ticket as TicketFrame, TicketStatus,
-};
+use switchboard_protocol::app::{Handoff, Message, MessageId, OwnedFrame};
 
 use super::update::update_frame;
 use super::{Owner, BOT_USER_ID};
@@ -44,13 +42,6 @@ pub fn customer_handoff_text(state: ConversationState, chinese: bool) -> &'stati
 }
 
 impl<S: LogStorage> Owner<S> {
-    /// Remembers the customer's language as the bot judged it (for customer-facing notices).
-    fn note_language(&mut self, conversation: u64, summary: Option<&ConversationSummary>) {
-        if let (Some(state), Some(summary)) = (self.conversations.get_mut(&conversation), summary) {
-            state.chinese = summary.language == crate::routing::text::Language::Chinese;
-        }
-    }
-
     /// Acts on a decision of the routing shard about one of this shard's conversations.
     pub fn handle_routing(&mut self, output: RoutingOutput, wall_ms: u64) {
         match output {
@@ -59,27 +50,16 @@ impl<S: LogStorage> Owner<S> {
             } => self.bot_message(conversation, &text, wall_ms),
             RoutingOutput::Ticket {
                 conversation,
+                group,
                 ticket,
                 ..
-            } => {
-                if self.conversations.contains_key(&conversation) {
-                    let frame = Message::Ticket(TicketFrame {
-                        ticket_id: ticket.id,
-                        conversation_id: conversation,
-                        status: TicketStatus::OPENED,
-                        subject: ticket.category.clone(),
-                        ..TicketFrame::default()
-                    });
-                    self.fan_out(conversation, OwnedFrame::new(frame), None);
-                }
-            }
+            } => self.open_ticket(conversation, group, &ticket.category, wall_ms),
             RoutingOutput::Queued {
                 conversation,
                 group,
                 summary,
                 ..
             } => {
-                self.note_language(conversation, summary.as_deref());
                 let reason = summary.map_or_else(String::new, |summary| summary_line(&summary));
                 self.change_state(
                     conversation,
@@ -105,7 +85,6 @@ impl<S: LogStorage> Owner<S> {
                         }
                     }
                 }
-                self.note_language(conversation, summary.as_deref());
                 let reason = summary.map_or_else(String::new, |summary| summary_line(&summary));
                 self.change_state(
                     conversation,

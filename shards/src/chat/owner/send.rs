@@ -76,6 +76,11 @@ impl<S: LogStorage> Owner<S> {
             .conversations
             .get_mut(&conversation_id)
             .expect("checked by handle");
+        if principal.role == Role::Customer {
+            if let Some(chinese) = writes_chinese(text) {
+                conversation.chinese = chinese;
+            }
+        }
         let sequence = conversation.appended_seq + 1;
         let sender_role = sender_role(principal.role);
         let stored = StoredMessage {
@@ -185,5 +190,17 @@ impl<S: LogStorage> Owner<S> {
             return;
         }
         self.reply(from, vec![ack_frame(message_id, conversation, sequence)]);
+    }
+}
+
+/// Whether a customer's text is Chinese (any CJK ideograph), English (letters, no ideograph), or says
+/// nothing about the language (digits, punctuation, an order number): for customer-facing notices.
+fn writes_chinese(text: &str) -> Option<bool> {
+    if text.chars().any(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c)) {
+        Some(true)
+    } else if text.chars().any(|c| c.is_ascii_alphabetic()) {
+        Some(false)
+    } else {
+        None
     }
 }

@@ -5,13 +5,17 @@
 
 use switchboard_protocol::app::{
     ConversationState, ErrorCode, ErrorReport, Inbox, InboxEntry, Message, OwnedFrame, Presence,
-    PresenceState,
+    PresenceState, Ticket, TicketStatus,
 };
 
 use super::super::agents::{AgentId, GroupId, Presence as RouterPresence};
 use super::super::brain::Brain;
 use super::super::ticket::ConversationId;
-use super::{ConsoleRef, RoutingOutput, RoutingShard, TenantId};
+use super::{ConsoleRef, RoutingOutput, RoutingShard, RoutingShardError, TenantId};
+
+/// At most this many open tickets the routing shard keeps per tenant (for inboxes); beyond it the
+/// oldest ids are dropped from the inboxes (they stay stored by their owners).
+pub const TICKETS_PER_TENANT_MAX: usize = 10_000;
 
 /// At most this many entries in each list of an inbox (assigned, queued): a console pages the rest
 /// through the `conversation_update` notices it receives.
@@ -81,6 +85,52 @@ impl<B: Brain> RoutingShard<B> {
         self.notify_agent(tenant, agent, vec![console.shard], Some(console), frame);
     }
 
+    /// A ticket was opened or changed: keep the open ones, and tell the agents of its group who are
+    /// connected and the agent holding it.
+    pub(super) fn ticket_changed(
+        &mut self,
+        tenant: TenantId,
+        ticket: Ticket,
+        group: GroupId,
+    ) -> Result<(), RoutingShardError> {
+        let state = self.tenant_mut(tenant)?;
+        if ticket.status == TicketStatus::CLOSED {
+            state.tickets.remove(&ticket.ticket_id);
+        } else {
+            state
+                .tickets
+                .insert(ticket.ticket_id, (ticket.clone(), group));
+            while state.tickets.len() > TICKETS_PER_TENANT_MAX {
+                state.tickets.pop_first();
+            }
+        }
+        let holder = AgentId::try_from(ticket.agent_id).ok();
+        let mut agents = Vec::new();
+        let mut shards = Vec::new();
+        for (&agent, live) in &state.agents {
+            let serves = state
+                .router
+                .agent(agent)
+                .is_some_and(|a| a.spec.groups.contains(&group));
+            if (serves || Some(agent) == holder) && !live.connections.is_empty() {
+                agents.push(agent);
+                shards.extend(live.shards());
+            }
+        }
+        shards.sort_unstable();
+        shards.dedup();
+        if !agents.is_empty() {
+            self.outbox.push_back(RoutingOutput::ToAgents {
+                tenant,
+                agents,
+                shards,
+                only: None,
+                frame: Box::new(OwnedFrame::new(Message::Ticket(ticket))),
+            });
+        }
+        Ok(())
+    }
+
     /// Sends `console` the inbox of `agent`.
     pub(super) fn send_inbox(&mut self, tenant: TenantId, agent: AgentId, console: ConsoleRef) {
         let frame = Message::Inbox(self.inbox(tenant, agent));
@@ -104,6 +154,15 @@ impl<B: Brain> RoutingShard<B> {
         let Some(router_agent) = state.router.agent(agent) else {
             return inbox;
         };
+        inbox.tickets = state
+            .tickets
+            .values()
+            .filter(|(ticket, group)| {
+                router_agent.spec.groups.contains(group) || ticket.agent_id == u64::from(agent)
+            })
+            .map(|(ticket, _)| ticket.clone())
+            .take(INBOX_ENTRIES_MAX)
+            .collect();
         for &conversation in router_agent.conversations.iter().take(INBOX_ENTRIES_MAX) {
             inbox
                 .assigned

@@ -169,9 +169,15 @@ impl<B: Brain> RoutingShard<B> {
                 self.counters.tickets += 1;
                 self.counters.answers += 1;
                 let (intent, confidence) = (ticket.category.clone(), ticket.summary.confidence);
+                let group = self
+                    .groups
+                    .iter()
+                    .find(|g| g.skills.contains(&ticket.skill))
+                    .map_or(self.default_group, |g| g.id);
                 self.outbox.push_back(RoutingOutput::Ticket {
                     tenant,
                     conversation,
+                    group,
                     ticket,
                 });
                 self.bot_message(tenant, conversation, answer, intent, confidence);

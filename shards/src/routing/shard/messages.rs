@@ -81,6 +81,17 @@ pub enum RoutingInput {
         /// The console to answer.
         console: ConsoleRef,
     },
+    /// A ticket was opened or changed (stored by the conversation's owner; also sent for every open
+    /// ticket when an owner starts): the routing shard keeps the open ones for agents' inboxes and
+    /// tells the online agents of its group and the agent holding it.
+    TicketChanged {
+        /// The tenant.
+        tenant: TenantId,
+        /// The ticket as agents see it.
+        ticket: Box<switchboard_protocol::app::Ticket>,
+        /// The group that works it.
+        group: GroupId,
+    },
     /// The agent sent a message in a conversation assigned to them (stops the reply timer).
     AgentReplied {
         /// The tenant.
@@ -137,12 +148,15 @@ pub enum RoutingOutput {
         /// The classifier's confidence in that intent.
         confidence: f32,
     },
-    /// A structured ticket, for the urgent lane.
+    /// A structured ticket, for the urgent lane: the owner stores it (giving it its durable id) and
+    /// tells the routing shard back with [`RoutingInput::TicketChanged`].
     Ticket {
         /// The tenant.
         tenant: TenantId,
         /// The conversation.
         conversation: ConversationId,
+        /// The agent group that works it (by the ticket's skill).
+        group: GroupId,
         /// The ticket.
         ticket: Box<Ticket>,
     },

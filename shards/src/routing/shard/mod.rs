@@ -262,6 +262,11 @@ impl<B: Brain> RoutingShard<B> {
                 shard,
                 console,
             } => self.agent_online(tenant, agent, &groups, shard, console),
+            RoutingInput::TicketChanged {
+                tenant,
+                ticket,
+                group,
+            } => self.ticket_changed(tenant, *ticket, group),
             RoutingInput::InboxQuery {
                 tenant,
                 agent,

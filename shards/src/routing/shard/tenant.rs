@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use super::super::agents::{AgentId, GroupSpec, Presence};
+use super::super::agents::{AgentId, GroupId, GroupSpec, Presence};
 use super::super::brain::Brain;
 use super::super::events::{RouterEvent, RouterInput};
 use super::super::router::Router;
@@ -42,6 +42,8 @@ impl AgentLive {
 pub(super) struct TenantState {
     pub(super) router: Router,
     pub(super) agents: BTreeMap<AgentId, AgentLive>,
+    /// Open tickets by id, with the group that works them (for agents' inboxes and notices).
+    pub(super) tickets: BTreeMap<u64, (switchboard_protocol::app::Ticket, GroupId)>,
 }
 
 impl<B: Brain> RoutingShard<B> {
@@ -68,7 +70,15 @@ impl<B: Brain> RoutingShard<B> {
                     .map_err(router_error)?;
             }
             let agents = BTreeMap::new();
-            self.tenants.insert(tenant, TenantState { router, agents });
+            let tickets = BTreeMap::new();
+            self.tenants.insert(
+                tenant,
+                TenantState {
+                    router,
+                    agents,
+                    tickets,
+                },
+            );
             self.counters.tenants += 1;
         }
         Ok(self.tenants.get_mut(&tenant).expect("inserted above"))

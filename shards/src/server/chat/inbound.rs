@@ -243,7 +243,10 @@ impl ChatShard {
                 self.local.follow(conversation, entry.id, true)
             }
             Request::Resume { .. } => self.local.follow(conversation, entry.id, false),
-            Request::History { .. } | Request::Read { .. } | Request::Update { .. } => {}
+            Request::History { .. }
+            | Request::Read { .. }
+            | Request::Update { .. }
+            | Request::Ticket { .. } => {}
         }
         let owner = owner_of(conversation, self.shards);
         if owner == self.id {

@@ -170,7 +170,7 @@ impl ChatShard {
             conversations = owner.conversation_count(),
             "conversations recovered"
         );
-        Ok(ChatShard {
+        let mut chat = ChatShard {
             id,
             shards: setup.shards,
             keyring: setup.keyring,
@@ -200,7 +200,29 @@ impl ChatShard {
             partial_message_timeout_ms: setup.partial_message_timeout_ms,
             buffered_bytes_share: setup.buffered_bytes_share,
             budget_holders: Vec::new(),
-        })
+        };
+        chat.announce_recovered();
+        Ok(chat)
+    }
+
+    /// Hands the routing shard what the owner recovered for it (open tickets) before any client can
+    /// connect, so an agent's first inbox already lists them (a ticket that arrives after an agent
+    /// connected still reaches it as a `ticket` notice).
+    fn announce_recovered(&mut self) {
+        let mut later = VecDeque::new();
+        while let Some(output) = self.owner.poll_output() {
+            match output {
+                Outbound::ToRouting(input) if self.config.routing_enabled => {
+                    self.push(self.shards, ShardMsg::ToRouting(input))
+                }
+                Outbound::ToRouting(_) => {}
+                other => later.push_back(other),
+            }
+        }
+        debug_assert!(
+            later.is_empty(),
+            "a recovered owner has nothing else to say"
+        );
     }
 
     /// The eventfd other shards write to wake this one.
@@ -286,6 +308,9 @@ impl ChatShard {
                     };
                     self.route_or_degrade(input, conversation);
                 }
+                // With routing off nobody consumes the routing ring (tickets stored while it was on
+                // are still announced at start-up).
+                Outbound::ToRouting(_) if !self.config.routing_enabled => {}
                 Outbound::ToRouting(input) => self.push(self.shards, ShardMsg::ToRouting(input)),
                 Outbound::AgentReplied {
                     tenant,
@@ -407,6 +432,7 @@ fn request_class(request: &Request, principal: &Claims) -> RequestClass {
         Request::Typing { .. } => RequestClass::Typing,
         Request::Read { .. } => RequestClass::ReadReceipt,
         Request::Update { .. } => RequestClass::Handoff,
+        Request::Ticket { .. } => RequestClass::Ticket,
     }
 }
 
