@@ -131,6 +131,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   private readonly outbox: Outbox;
   private readonly backoff: Backoff;
   private socket: WebSocketLike | undefined;
+  /** Ends the current attempt and schedules the next (set while a socket is current). */
+  private abandon: ((closeCode: number) => void) | undefined;
   private current: ConnectionState = 'idle';
   private resumeToken = '';
   private tokenReason: TokenReason = 'connect';
@@ -194,6 +196,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     clearTimeout(this.timer);
     const socket = this.socket;
     this.socket = undefined;
+    this.abandon = undefined;
     if (socket) {
       socket.onclose = socket.onmessage = socket.onerror = socket.onopen = null;
       try {
@@ -208,7 +211,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
 
   /** Drops the current connection as if the network failed; the client reconnects and resumes. */
   dropConnection(): void {
-    this.socket?.close(4000, 'dropped by the app');
+    this.abandon?.(4000);
   }
 
   /**
@@ -333,8 +336,31 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.socket = socket;
     const binary = new BinaryDecoder();
     const json = new JsonDecoder();
-    const deadline = setTimeout(() => socket.close(4001, 'no welcome'), this.options.connectTimeoutMs ?? 15_000);
+    let opened = false;
+    let ended = false;
+    // Ends this attempt exactly once, whichever comes first: the close event, a failure to connect (Node
+    // 20's WebSocket fires only `error` then, never `close`), the welcome deadline, a heartbeat timeout.
+    const end = (closeCode: number) => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(deadline);
+      socket.onclose = socket.onmessage = socket.onerror = socket.onopen = null;
+      try {
+        socket.close(4000, 'abandoned');
+      } catch {
+        // Not open yet, or already closing.
+      }
+      if (socket !== this.socket) return;
+      this.socket = undefined;
+      this.abandon = undefined;
+      clearTimeout(this.timer);
+      this.failRequests(new Error('connection lost'));
+      this.scheduleReconnect(closeCode);
+    };
+    this.abandon = end;
+    const deadline = setTimeout(() => end(4001), this.options.connectTimeoutMs ?? 15_000);
     socket.onopen = () => {
+      opened = true;
       const auth_token = this.options.tokenIn === 'query' ? '' : token;
       this.transmit({ kind: 'hello', protocol_version: 1, auth_token, resume_token: this.resumeToken }, true);
     };
@@ -352,26 +378,23 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
           frames = binary.decode(new Uint8Array(event.data as ArrayBuffer));
         }
       } catch (error) {
-        // Browsers let scripts close only with 1000 or 3000-4999: the protocol's code goes into the reason.
+        // `end` closes with 4000 (scripts may use only 1000 and 3000-4999); the section 10 code the frame
+        // deserves is what the reconnect logic sees.
         const closeCode = error instanceof ProtocolError ? error.closeCode : 1002;
         this.emit('error', { code: 'client', message: 'undecodable frame: ' + String(error) });
-        socket.close(4003, 'protocol error ' + closeCode);
-        return;
+        return end(closeCode);
       }
       for (const frame of frames) {
         if (frame.kind === 'welcome') clearTimeout(deadline);
+        if (socket !== this.socket) return;
         this.handle(frame);
       }
     };
-    socket.onerror = () => {};
-    socket.onclose = (event) => {
-      clearTimeout(deadline);
-      if (socket !== this.socket) return;
-      this.socket = undefined;
-      clearTimeout(this.timer);
-      this.failRequests(new Error('connection lost'));
-      this.scheduleReconnect(event.code);
+    socket.onerror = () => {
+      // A failed connect: give the close event (if this implementation sends one) a moment, then end.
+      if (!opened) setTimeout(() => end(1006), 50);
     };
+    socket.onclose = (event) => end(event.code);
   }
 
   private scheduleReconnect(closeCode: number | undefined): void {
@@ -541,7 +564,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     const check = () => {
       const now = Date.now();
       if (now - this.lastReceivedMs > 2 * this.heartbeatMs + 5_000) {
-        this.socket?.close(4002, 'heartbeat timeout');
+        this.abandon?.(4002);
         return;
       }
       if (now - this.lastSentMs >= this.heartbeatMs) this.transmit({ kind: 'ping', timestamp_ms: now });

@@ -184,3 +184,12 @@ export class CuttableProxy {
     await new Promise((r) => this.server.close(r));
   }
 }
+
+/** `promise`, or a rejection naming `what` after `ms`. */
+export function within(what, promise, ms = 20_000) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error('timed out: ' + what)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
