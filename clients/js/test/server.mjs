@@ -103,6 +103,14 @@ export class ChatServer {
       stdio: ['ignore', out, out],
     });
     const child = this.process;
+    // Should the test process die first, its server dies with it (by PID).
+    process.once('exit', () => {
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    });
     let exited = false;
     child.once('exit', () => (exited = true));
     await waitFor('the server to listen', async () => {
