@@ -37,7 +37,7 @@ if ! node -e 'process.exit(typeof WebSocket === "function" ? 0 : 1)'; then
   node_flags+=(--experimental-websocket)
 fi
 echo "js-client: tests"
-timeout 900 node "${node_flags[@]}" --test test/
+timeout 900 node "${node_flags[@]}" --test test/*.test.mjs
 
 echo "js-client: bundle sizes"
 node scripts/size.mjs
