@@ -324,3 +324,94 @@ fn resume_replays_a_bot_conversation_in_sequence_order() {
     });
     stop(server);
 }
+
+/// The bot's answers in one conversation, in order, until `count` of them arrived.
+async fn bot_answers(client: &mut Client, count: usize) -> Vec<String> {
+    let mut answers = Vec::new();
+    for _ in 0..40 {
+        if let Message::Deliver(deliver) = client.next().await.message {
+            if deliver.sender_role == SenderRole::AI {
+                answers.push(deliver.text);
+                if answers.len() == count {
+                    return answers;
+                }
+            }
+        }
+    }
+    panic!("only {} bot answers: {answers:?}", answers.len());
+}
+
+/// Issue 16 finding 6: masking ran before the bot read the text, so it asked for the phone number again
+/// after the customer gave it, and a Luhn-valid order id was masked as a card number so the refund
+/// looped. The bot reads the text as written (in memory); what is stored and delivered stays masked.
+#[test]
+fn the_bot_fills_slots_from_what_masking_hides_and_storage_stays_masked() {
+    let dir = data_dir("routing-pii-slots");
+    let (server, _) = routed_server(&dir);
+    let addr = server.local_addr();
+    run(async move {
+        let mut customer = Client::connect(addr, &token(TENANT, 11, Role::Customer, &[])).await;
+        customer.send(0, message_id(200), "怎么换绑手机号").await;
+        let Message::Ack(ack) = customer
+            .take(|m| matches!(m, Message::Ack(_)))
+            .await
+            .message
+        else {
+            unreachable!()
+        };
+        let conversation = ack.conversation_id;
+        let question = bot_answers(&mut customer, 1).await.remove(0);
+        customer
+            .send(conversation, message_id(201), "13812345678")
+            .await;
+        let answer = bot_answers(&mut customer, 1).await.remove(0);
+        assert_ne!(answer, question, "the bot asked for the number again");
+        assert!(answer.contains("设置"), "the phone answer: {answer}");
+        assert!(
+            !answer.contains("13812345678"),
+            "the answer is masked: {answer}"
+        );
+        // What was stored is masked.
+        customer
+            .send_frame(Message::HistoryQuery(
+                switchboard_protocol::app::HistoryQuery {
+                    query_id: 1,
+                    conversation_id: conversation,
+                    before_sequence: 0,
+                    limit: 10,
+                },
+            ))
+            .await;
+        let page = until(&mut customer, |m| match m {
+            Message::HistoryResult(page) => Some(page),
+            _ => None,
+        })
+        .await;
+        assert!(page
+            .messages
+            .iter()
+            .all(|m| !m.text.contains("13812345678")));
+
+        // A Luhn-valid order id is an order id to the bot: the refund opens a ticket.
+        let mut refund = Client::connect(addr, &token(TENANT, 12, Role::Customer, &[])).await;
+        refund
+            .send(0, message_id(202), "我要退款,昨天买错了课程")
+            .await;
+        let Message::Ack(ack) = refund.take(|m| matches!(m, Message::Ack(_))).await.message else {
+            unreachable!()
+        };
+        bot_answers(&mut refund, 1).await;
+        refund
+            .send(ack.conversation_id, message_id(203), "4111111111111111")
+            .await;
+        let ticket = until(&mut refund, |m| match m {
+            Message::Ticket(ticket) => Some(ticket),
+            Message::Handoff(handoff) => panic!("handed off instead of a ticket: {handoff:?}"),
+            _ => None,
+        })
+        .await;
+        assert_eq!(ticket.subject, "refund");
+    });
+    stop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}

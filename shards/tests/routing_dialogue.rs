@@ -115,8 +115,33 @@ fn refund_asks_for_the_order_number_then_opens_a_ticket() {
             assert_eq!(ticket.summary.last_messages.len(), 2);
             assert_eq!(ticket.created_at_ms, 2_000);
             assert!(answer.contains("202403150001234567"), "{answer}");
+            // A message of digits only keeps the conversation's language.
+            assert!(
+                answer
+                    .chars()
+                    .any(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c)),
+                "answered in Chinese: {answer}"
+            );
         }
         other => panic!("expected Ticket, got {other:?}"),
+    }
+}
+
+#[test]
+fn slots_are_filled_from_the_raw_text_when_masking_changed_it() {
+    use switchboard_shards::routing::dialogue::Said;
+    let mut d = dialogue(DialogueConfig::default());
+    assert!(matches!(
+        d.handle_message(8, "怎么换绑手机号", 1_000),
+        Decision::AskSlot { .. }
+    ));
+    let said = Said {
+        stored: "138****5678",
+        raw: "13812345678",
+    };
+    match d.handle_said(8, said, 2_000) {
+        Decision::Answer { text, .. } => assert!(text.contains("13812345678"), "{text}"),
+        other => panic!("expected the answer, got {other:?}"),
     }
 }
 

@@ -60,6 +60,7 @@ fn say(
         sequence,
         text: text.to_string(),
         customer_value: 0.5,
+        raw: None,
     };
     shard.handle(now_ms, input).expect("message accepted");
     shard.invariants();
@@ -411,6 +412,7 @@ fn tenants_never_mix() {
         sequence: 9,
         text: "hi".into(),
         customer_value: 0.5,
+        raw: None,
     };
     assert_eq!(
         s.handle(20, input),

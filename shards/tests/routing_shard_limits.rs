@@ -36,6 +36,7 @@ fn the_tenant_count_is_bounded() {
         sequence: 1,
         text: "转人工".into(),
         customer_value: 0.5,
+        raw: None,
     };
     s.handle(0, first).expect("first tenant accepted");
     let input = RoutingInput::CustomerMessage {
@@ -45,6 +46,7 @@ fn the_tenant_count_is_bounded() {
         sequence: 1,
         text: "转人工".into(),
         customer_value: 0.5,
+        raw: None,
     };
     assert_eq!(
         s.handle(0, input),
@@ -115,6 +117,7 @@ fn inconsistent_inputs_are_refused_or_ignored_never_panic() {
             sequence: 0,
             text: String::new(),
             customer_value: f32::NAN,
+            raw: None,
         },
         RoutingInput::CustomerMessage {
             tenant: 9,
@@ -123,6 +126,7 @@ fn inconsistent_inputs_are_refused_or_ignored_never_panic() {
             sequence: 0,
             text: "退款".repeat(10_000),
             customer_value: 7.0,
+            raw: None,
         },
         RoutingInput::Tick,
         // Tenant 9 now exists (conversation 1 was handed over), conversation 77 still does not.

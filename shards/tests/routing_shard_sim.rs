@@ -234,6 +234,7 @@ impl Sim {
             sequence,
             text,
             customer_value,
+            raw: None,
         });
     }
 

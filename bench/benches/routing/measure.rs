@@ -138,6 +138,7 @@ fn stream(texts: &[&str], groups: &[u32]) -> Vec<RoutingInput> {
                 sequence: sequence * 2 - 1,
                 text: text.to_string(),
                 customer_value: 0.5,
+                raw: None,
             });
         }
         inputs.push(RoutingInput::ConversationResolved {

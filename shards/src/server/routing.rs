@@ -165,6 +165,7 @@ mod tests {
             sequence: 1,
             text: "三连是什么意思".to_owned(),
             customer_value: 0.5,
+            raw: None,
         };
         sender
             .outboxes

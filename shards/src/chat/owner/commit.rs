@@ -116,14 +116,16 @@ impl<S: LogStorage> Owner<S> {
                 self.reply(to, vec![frame]);
             }
             let routed = match (&pending.delivery.frame.message, pending.for_routing) {
-                (Message::Deliver(deliver), Some(value)) => Some((deliver.text.clone(), value)),
+                (Message::Deliver(deliver), Some((value, raw))) => {
+                    Some((deliver.text.clone(), value, raw))
+                }
                 _ => None,
             };
             self.out.push_back(Outbound::Deliver {
                 shards,
                 delivery: Arc::new(pending.delivery),
             });
-            if let Some((text, customer_value)) = routed {
+            if let Some((text, customer_value, raw)) = routed {
                 self.out.push_back(Outbound::CustomerMessage {
                     tenant,
                     conversation: pending.conversation,
@@ -131,6 +133,7 @@ impl<S: LogStorage> Owner<S> {
                     sequence: pending.sequence,
                     text,
                     customer_value,
+                    raw,
                 });
             }
             if let Some(agent) = pending.from_agent {

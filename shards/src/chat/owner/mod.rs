@@ -93,6 +93,8 @@ pub enum Outbound {
         text: String,
         /// The customer's value to the tenant, `0..=1` (from their token).
         customer_value: f32,
+        /// The unmasked text when masking changed it (for the bot's slots; never stored).
+        raw: Option<String>,
     },
     /// Anything else for the routing shard (a resolved conversation, a transfer).
     ToRouting(RoutingInput),
@@ -151,8 +153,9 @@ struct Pending {
     /// Connections to ack (the sender, plus retries that arrived before the commit).
     ack_to: Vec<(ConnRef, MessageId)>,
     delivery: Delivery,
-    /// For customer messages the routing shard should see: the customer's value to the tenant, `0..=1`.
-    for_routing: Option<f32>,
+    /// For customer messages the routing shard should see: the customer's value to the tenant, `0..=1`,
+    /// and the unmasked text when masking changed it (memory only, until the commit hands it over).
+    for_routing: Option<(f32, Option<String>)>,
     /// Set for agent messages (the routing shard's reply timer).
     from_agent: Option<u64>,
 }

@@ -42,6 +42,21 @@ pub fn customer_handoff_text(state: ConversationState, chinese: bool) -> &'stati
 }
 
 impl<S: LogStorage> Owner<S> {
+    /// The summary line for agents, masked by the tenant's PII policy like every delivered text (the
+    /// bot read the unmasked message to fill its slots; a slot value must not leak through here).
+    fn console_summary(&self, conversation: u64, summary: Option<&ConversationSummary>) -> String {
+        let Some(summary) = summary else {
+            return String::new();
+        };
+        let line = summary_line(summary);
+        let Some(tenant) = self.conversations.get(&conversation).map(|c| c.tenant) else {
+            return line;
+        };
+        crate::pii::mask(&line, self.pii.rules_for(tenant))
+            .text
+            .into_owned()
+    }
+
     /// Acts on a decision of the routing shard about one of this shard's conversations.
     pub fn handle_routing(&mut self, output: RoutingOutput, wall_ms: u64) {
         match output {
@@ -60,7 +75,7 @@ impl<S: LogStorage> Owner<S> {
                 summary,
                 ..
             } => {
-                let reason = summary.map_or_else(String::new, |summary| summary_line(&summary));
+                let reason = self.console_summary(conversation, summary.as_deref());
                 self.change_state(
                     conversation,
                     ConversationState::Queued,
@@ -85,7 +100,7 @@ impl<S: LogStorage> Owner<S> {
                         }
                     }
                 }
-                let reason = summary.map_or_else(String::new, |summary| summary_line(&summary));
+                let reason = self.console_summary(conversation, summary.as_deref());
                 self.change_state(
                     conversation,
                     ConversationState::Assigned,

@@ -72,6 +72,8 @@ impl<S: LogStorage> Owner<S> {
         }
         let masked = mask(text, self.pii.rules_for(principal.tenant));
         self.pii_counts.add(&masked.counts);
+        // The bot may need what masking hid to fill a slot: it gets the original, in memory only.
+        let raw = matches!(masked.text, std::borrow::Cow::Owned(_)).then(|| text.to_owned());
         let conversation = self
             .conversations
             .get_mut(&conversation_id)
@@ -161,7 +163,7 @@ impl<S: LogStorage> Owner<S> {
             sequence,
             ack_to: from.map(|from| (from, message_id)).into_iter().collect(),
             delivery,
-            for_routing: routed.then(|| customer_value(principal)),
+            for_routing: routed.then(|| (customer_value(principal), raw)),
             from_agent: (principal.role == Role::Agent).then_some(principal.user),
         });
     }

@@ -47,6 +47,27 @@ struct State {
     last_active_ms: u64,
 }
 
+/// One customer message as the dialogue sees it: the text as stored (PII masked by policy) and the
+/// text as written, which the bot reads to classify and fill slots. They differ only when masking
+/// changed something; the raw text never enters the history.
+#[derive(Debug, Clone, Copy)]
+pub struct Said<'a> {
+    /// As stored and delivered.
+    pub stored: &'a str,
+    /// As the customer wrote it.
+    pub raw: &'a str,
+}
+
+impl<'a> Said<'a> {
+    /// A message masking did not change.
+    pub fn plain(text: &'a str) -> Self {
+        Said {
+            stored: text,
+            raw: text,
+        }
+    }
+}
+
 /// The dialogue engine: a brain, a knowledge base and bounded per-conversation state.
 #[derive(Debug)]
 pub struct Dialogue<B: Brain> {
@@ -152,10 +173,21 @@ impl<B: Brain> Dialogue<B> {
         text: &str,
         now_ms: u64,
     ) -> f32 {
-        let language = detect_language(text);
-        let sentiment = self.brain.sentiment(text);
+        self.observe_said(conversation, Said::plain(text), now_ms)
+    }
+
+    /// [`Dialogue::observe_message`] for a message whose stored text was masked: the bot reads
+    /// `said.raw`, the history keeps `said.stored`.
+    pub fn observe_said(
+        &mut self,
+        conversation: ConversationId,
+        said: Said<'_>,
+        now_ms: u64,
+    ) -> f32 {
+        let language = detect_language(said.raw);
+        let sentiment = self.brain.sentiment(said.raw);
         self.touch(conversation, now_ms);
-        self.record(conversation, text, language, sentiment.score);
+        self.record(conversation, said, language, sentiment.score);
         self.state_mut(conversation).pending = None;
         sentiment.score
     }
@@ -190,11 +222,24 @@ impl<B: Brain> Dialogue<B> {
         text: &str,
         now_ms: u64,
     ) -> Decision {
+        self.handle_said(conversation, Said::plain(text), now_ms)
+    }
+
+    /// [`Dialogue::handle_message`] for a message whose stored text was masked: the bot classifies
+    /// and fills slots from `said.raw` (in memory only); the history, and so every summary an agent
+    /// sees, keeps `said.stored`.
+    pub fn handle_said(
+        &mut self,
+        conversation: ConversationId,
+        said: Said<'_>,
+        now_ms: u64,
+    ) -> Decision {
+        let text = said.raw;
         let language = detect_language(text);
         let sentiment = self.brain.sentiment(text);
         let classification = self.brain.classify(text);
         self.touch(conversation, now_ms);
-        self.record(conversation, text, language, sentiment.score);
+        self.record(conversation, said, language, sentiment.score);
         if sentiment.score <= self.config.sentiment_handoff_max {
             let intent = Some(classification.best);
             return self.handoff(
@@ -434,7 +479,7 @@ impl<B: Brain> Dialogue<B> {
     fn record(
         &mut self,
         conversation: ConversationId,
-        text: &str,
+        said: Said<'_>,
         language: Language,
         sentiment: f32,
     ) {
@@ -442,11 +487,16 @@ impl<B: Brain> Dialogue<B> {
             .kb
             .slots
             .iter()
-            .filter_map(|s| s.extractor.extract(text).map(|v| (s.id.clone(), v)))
+            .filter_map(|s| s.extractor.extract(said.raw).map(|v| (s.id.clone(), v)))
             .collect();
+        let text = said.stored;
         let history_max = self.config.history_messages_max;
         let state = self.state_mut(conversation);
-        state.language = language;
+        // A message without words (an order number, a phone number) says nothing about the language:
+        // the conversation keeps the one it had.
+        if said.raw.chars().any(char::is_alphabetic) || state.history.is_empty() {
+            state.language = language;
+        }
         state.sentiment_last = sentiment;
         state.sentiment_min = state.sentiment_min.min(sentiment);
         if state.history.len() == history_max {

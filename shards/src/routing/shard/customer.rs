@@ -9,7 +9,7 @@
 
 use super::super::agents::GroupId;
 use super::super::brain::Brain;
-use super::super::dialogue::{Decision, HandoffReason};
+use super::super::dialogue::{Decision, HandoffReason, Said};
 use super::super::events::{HandoffRequest, RouterInput};
 use super::super::ticket::{
     ConversationId, ConversationSummary, Priority, NEGATIVE_SENTIMENT_PRIORITY,
@@ -42,6 +42,8 @@ pub(super) struct Conversation {
 pub(super) struct CustomerMessage<'a> {
     pub(super) tenant: TenantId,
     pub(super) customer: u64,
+    /// The unmasked text when masking changed it (read for slots only).
+    pub(super) raw: Option<&'a str>,
     pub(super) conversation: ConversationId,
     pub(super) sequence: u64,
     pub(super) text: &'a str,
@@ -72,21 +74,21 @@ impl<B: Brain> RoutingShard<B> {
             None => self.start_conversation(message.tenant, message.customer, conversation)?,
         };
         self.touch(conversation, message.sequence);
-        let text = truncate(message.text, self.config.limits.message_bytes_max);
+        let limit = self.config.limits.message_bytes_max;
+        let said = Said {
+            stored: truncate(message.text, limit),
+            raw: truncate(message.raw.unwrap_or(message.text), limit),
+        };
         if phase == Phase::Human {
             self.counters.human_messages += 1;
-            let sentiment = self
-                .dialogue
-                .observe_message(conversation, text, self.now_ms);
+            let sentiment = self.dialogue.observe_said(conversation, said, self.now_ms);
             if sentiment <= self.dialogue.config().sentiment_handoff_max {
                 return self.escalate(message.tenant, conversation);
             }
             return Ok(());
         }
         self.counters.classifications += 1;
-        let decision = self
-            .dialogue
-            .handle_message(conversation, text, self.now_ms);
+        let decision = self.dialogue.handle_said(conversation, said, self.now_ms);
         self.act_on(
             message.tenant,
             conversation,

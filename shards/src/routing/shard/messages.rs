@@ -39,6 +39,10 @@ pub enum RoutingInput {
         text: String,
         /// Customer value in `[0, 1]` (tier, spend, history); out-of-range values are clamped.
         customer_value: f32,
+        /// The text as the customer wrote it, when PII masking changed it: the bot reads it to fill
+        /// slots (a phone number, an e-mail, an order id that looks like a card number), in memory
+        /// only; histories and summaries keep the masked `text`.
+        raw: Option<String>,
     },
     /// An agent opened one connection on `shard`.
     AgentOnline {

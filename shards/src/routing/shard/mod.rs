@@ -247,9 +247,11 @@ impl<B: Brain> RoutingShard<B> {
                 sequence,
                 text,
                 customer_value,
+                raw,
             } => self.customer_message(CustomerMessage {
                 tenant,
                 customer,
+                raw: raw.as_deref(),
                 conversation,
                 sequence,
                 text: &text,

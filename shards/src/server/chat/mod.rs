@@ -297,6 +297,7 @@ impl ChatShard {
                     sequence,
                     text,
                     customer_value,
+                    raw,
                 } => {
                     let input = RoutingInput::CustomerMessage {
                         tenant,
@@ -305,6 +306,7 @@ impl ChatShard {
                         sequence,
                         text,
                         customer_value,
+                        raw,
                     };
                     self.route_or_degrade(input, conversation);
                 }
