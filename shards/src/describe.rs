@@ -53,8 +53,41 @@ pub fn text() -> String {
         "  heartbeat_interval_ms = {}..={}",
         limits.heartbeat_interval_ms_min, limits.heartbeat_interval_ms_max
     );
+    groups(&mut out);
     let _ = writeln!(out, "specification: docs/protocol.md");
     out
+}
+
+/// The agent groups of the built-in knowledge base: the ids agents' tokens name (`--groups`).
+fn groups(out: &mut String) {
+    let Ok(kb) = crate::routing::kb::KnowledgeBase::builtin() else {
+        return;
+    };
+    let groups = crate::routing::shard::default_groups(&kb);
+    let _ = writeln!(
+        out,
+        "agent groups (built-in knowledge base; [routing] groups in the server config replace them):"
+    );
+    for group in &groups {
+        let intents: Vec<&str> = kb
+            .intents
+            .iter()
+            .filter(|intent| group.skills.contains(&intent.skill))
+            .map(|intent| intent.id.as_str())
+            .collect();
+        let general = if group.skills.iter().any(|s| s == "general") {
+            " (default: low-confidence and generic handoffs)"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  {} {}{general}: {}",
+            group.id,
+            group.name,
+            intents.join(", ")
+        );
+    }
 }
 
 #[cfg(test)]

@@ -163,3 +163,50 @@ fn a_send_without_a_message_id_is_refused_as_malformed() {
     });
     stop(server);
 }
+
+/// Issue 16 finding 8: a bogus resume token in `hello` was silently ignored. The session still starts
+/// (the token is only a hint), but the client is told with `resume_rejected`; a real one is accepted.
+#[test]
+fn a_bogus_resume_token_in_hello_gets_resume_rejected_after_the_welcome() {
+    use switchboard_protocol::app::Hello;
+    let dir = data_dir("hostile-resume-token");
+    let server = start(&hostile_config(1, &dir));
+    let addr = server.local_addr();
+    run(async move {
+        let user_token = token(1, 21, Role::Customer, &[]);
+        let mut first = Client::connect_raw(addr, false).await;
+        first
+            .send_frame(Message::Hello(Hello {
+                protocol_version: 1,
+                auth_token: user_token.clone(),
+                resume_token: String::new(),
+            }))
+            .await;
+        let Message::Welcome(welcome) = first.next().await.message else {
+            panic!("expected welcome");
+        };
+        for (offered, rejected) in [
+            ("not-a-token".to_owned(), true),
+            ("sb1.ffff.1".to_owned(), true),
+            (welcome.resume_token.clone(), false),
+        ] {
+            let mut client = Client::connect_raw(addr, false).await;
+            client
+                .send_frame(Message::Hello(Hello {
+                    protocol_version: 1,
+                    auth_token: user_token.clone(),
+                    resume_token: offered.clone(),
+                }))
+                .await;
+            let first = client.next().await.message;
+            assert!(matches!(first, Message::Welcome(_)), "{offered}: {first:?}");
+            let next = client.try_next(std::time::Duration::from_millis(300)).await;
+            let got_rejection = matches!(
+                next.as_ref().map(|f| &f.message),
+                Some(Message::Error(e)) if e.code == ErrorCode::RESUME_REJECTED
+            );
+            assert_eq!(got_rejection, rejected, "{offered}: {next:?}");
+        }
+    });
+    stop(server);
+}

@@ -202,9 +202,13 @@ fn config_parses_with_defaults_and_names_bad_fields() {
             ..
         })
     ));
+    // The example is a `[routing]` section of the server's configuration, loadable as written.
     let example = include_str!("../routing.example.toml");
-    let config = RoutingShardConfig::from_toml(example).expect("example parses");
+    let serve = switchboard_shards::config::ServeConfig::from_toml_str(example)
+        .expect("the example loads as a server configuration");
+    let config = serve.routing;
     config.validate().expect("example is valid");
+    assert_eq!(config.default_group, Some(6));
     let s = shard(config);
     assert!(s.groups().iter().any(|g| g.skills.len() > 1));
 }

@@ -466,6 +466,18 @@ impl Session {
                         server_time_ms: ctx.wall_ms,
                     },
                 ))));
+                let offered = hello.resume_token.as_str();
+                if !offered.is_empty() && !resume_token_is_for(offered, claims.user) {
+                    // After the welcome (on its lane, so the error does not overtake it): the
+                    // session is new, and the client should know why.
+                    let mut frame = error_frame(
+                        ErrorCode::RESUME_REJECTED,
+                        "resume token not recognised (another user's, or not from this server); a new session started: send resume with your positions",
+                        None,
+                    );
+                    frame.lane = Lane::System;
+                    out.push(SessionOutput::Frame(frame));
+                }
                 out.push(SessionOutput::Authenticated(claims));
             }
             Err(error) => {
@@ -547,6 +559,18 @@ impl Session {
 /// Sessions hold no server-side state beyond the connection, so the token only identifies the issuer:
 /// resuming is driven by the per-conversation positions, which are always served.
 pub const RESUME_TOKEN_PREFIX: &str = "sb1.";
+
+/// Whether `token` is a resume token this server gave `user` (`sb1.<user hex>.<millis hex>`).
+fn resume_token_is_for(token: &str, user: u64) -> bool {
+    let Some(rest) = token.strip_prefix(RESUME_TOKEN_PREFIX) else {
+        return false;
+    };
+    let mut parts = rest.split('.');
+    let (Some(owner), Some(stamp), None) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    u64::from_str_radix(owner, 16) == Ok(user) && u64::from_str_radix(stamp, 16).is_ok()
+}
 
 /// What a client's `conversation_update` asks for, or why it is malformed.
 fn state_change(update: &ConversationUpdate) -> Result<StateChange, &'static str> {
