@@ -5,7 +5,7 @@ use tracing::error;
 
 use super::Owner;
 use crate::chat::frames::{deliver_frame, gap_frame};
-use crate::chat::messages::{ConnRef, Reply};
+use crate::chat::messages::{Audience, ConnRef, Reply};
 use crate::chat::owner::Outbound;
 use crate::chat::reads::READ_MESSAGE_OVERHEAD_BYTES;
 use crate::chat::stored::StoredMessage;
@@ -145,6 +145,54 @@ impl<S: LogStorage> Owner<S> {
         frames.extend(replayed);
     }
 
+    /// With an assignment, the agents get the conversation's newest messages (at most
+    /// [`HANDOFF_RECENT_MESSAGES`], within `history_page_bytes_max`), announced by a `replay`, so the
+    /// console shows what the customer said without asking (docs/protocol.md, `handoff`).
+    pub(super) fn send_recent_to_staff(&mut self, conversation_id: u64) {
+        let Some(released) = self
+            .conversations
+            .get(&conversation_id)
+            .map(|c| c.released_seq)
+        else {
+            return;
+        };
+        if released == 0 {
+            return;
+        }
+        let from = released.saturating_sub(HANDOFF_RECENT_MESSAGES - 1).max(1);
+        let Ok(mut records) = self.log.read(conversation_id, from, released, usize::MAX) else {
+            return;
+        };
+        let keep = newest_within(&records, self.config.history_page_bytes_max);
+        records.drain(..records.len() - keep);
+        let frames: Vec<OwnedFrame> = records
+            .iter()
+            .filter_map(|record| {
+                let stored = StoredMessage::decode(&record.payload).ok()?;
+                Some(deliver_frame(&record.header, &stored))
+            })
+            .collect();
+        let sequences = |frame: &OwnedFrame| match &frame.message {
+            Message::Deliver(deliver) => deliver.sequence,
+            _ => 0,
+        };
+        let (Some(first), Some(last)) = (frames.first(), frames.last()) else {
+            return;
+        };
+        let announce = OwnedFrame {
+            lane: Lane::Urgent,
+            message: Message::Replay(Replay {
+                conversation_id,
+                from_sequence: sequences(first),
+                to_sequence: sequences(last),
+            }),
+        };
+        self.fan_out_to(conversation_id, announce, None, Audience::Staff);
+        for frame in frames {
+            self.fan_out_to(conversation_id, frame, None, Audience::Staff);
+        }
+    }
+
     /// Why the records of a conversation between the one at LSN `after` and the one at `before` (`None`:
     /// the start, or the end, of the log) are missing: `damaged` when the log's recovery found a damaged
     /// range between them, otherwise `expired` (retention deletes whole segments, oldest first).
@@ -210,6 +258,9 @@ impl<S: LogStorage> Owner<S> {
         self.reply(from, vec![OwnedFrame::new(Message::HistoryResult(result))]);
     }
 }
+
+/// The newest messages an agent gets with an assignment.
+pub const HANDOFF_RECENT_MESSAGES: u64 = 20;
 
 /// How many of the newest `records` fit in `bytes_max` (payload plus [`READ_MESSAGE_OVERHEAD_BYTES`]
 /// each); at least one, so a page or replay always makes progress.

@@ -254,6 +254,9 @@ impl<S: LogStorage> Owner<S> {
                 None,
                 Audience::Customer,
             );
+            if state == ConversationState::Assigned {
+                self.send_recent_to_staff(conversation_id);
+            }
         }
         // Everyone's compact notice (the customer too, so not the bot's summary); the client that asked
         // gets it as its answer.
