@@ -10,6 +10,8 @@
 //!   [`conn::Connection`] state machines, graceful drain, per-shard statistics.
 //! - [`admin`]: the admin HTTP listener: Prometheus `/metrics`, `/healthz`, `/readyz`, off the hot path.
 //! - [`describe`]: the protocol self-description printed by `switchboard describe`.
+//! - [`web`]: HTTP on the WebSocket port in chat mode: the start page, the customer widget, the agent
+//!   console (embedded files) and demo tokens while the development key is in use.
 //! - [`auth`]: signed access tokens (HMAC-SHA256, key rotation) and the conversation access rules.
 //! - [`chat`]: the conversation layer: sessions, owners (sequence, de-duplication, masking, log, ack),
 //!   delivery across shards, resume and history.
@@ -31,3 +33,4 @@ pub mod overload;
 pub mod pii;
 pub mod routing;
 pub mod server;
+pub mod web;

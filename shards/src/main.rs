@@ -55,7 +55,8 @@ struct ServeArgs {
     /// Address the shards listen on.
     #[arg(long)]
     listen: Option<SocketAddr>,
-    /// `echo` (echo every message; benchmarks and Autobahn) or `chat`.
+    /// `chat` (the default: the customer-service server) or `echo` (echo every message; benchmarks
+    /// and Autobahn).
     #[arg(long, value_parser = parse_mode)]
     mode: Option<Mode>,
     /// Connection shards (`auto`: one per core).

@@ -52,6 +52,7 @@
 pub mod access;
 pub mod claims;
 pub mod cli;
+pub mod dev_key;
 pub mod error;
 pub mod key;
 pub mod role;

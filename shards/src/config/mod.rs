@@ -73,7 +73,7 @@ pub struct ServeConfig {
     /// Number of connection shards.
     #[serde(deserialize_with = "deserialize_shards")]
     pub shards: Shards,
-    /// Echo or chat.
+    /// Chat (the default) or echo.
     pub mode: Mode,
     /// The I/O engine.
     pub engine: Engine,
@@ -103,7 +103,7 @@ impl Default for ServeConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
             shards: Shards::Auto,
-            mode: Mode::Echo,
+            mode: Mode::Chat,
             engine: Engine::Auto,
             data_dir: PathBuf::from("switchboard-data"),
             admin_listen: Some(SocketAddr::from(([127, 0, 0, 1], 7879))),

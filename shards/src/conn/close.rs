@@ -28,6 +28,12 @@ pub enum CloseReason {
         /// The HTTP status sent.
         status: u16,
     },
+    /// A plain HTTP `GET` (a page, an asset, a demo token) was answered with this status and the
+    /// transport closed (`Connection: close`); nobody's fault.
+    HttpServed {
+        /// The HTTP status sent.
+        status: u16,
+    },
     /// The upgrade request did not complete within `handshake_timeout_ms` (client's fault or a slow
     /// network); the client got 408 if it was still listening.
     HandshakeTimeout,
@@ -72,6 +78,7 @@ impl CloseReason {
     pub fn code_sent(&self) -> Option<u16> {
         match self {
             CloseReason::HandshakeRejected { .. }
+            | CloseReason::HttpServed { .. }
             | CloseReason::HandshakeTimeout
             | CloseReason::HeartbeatTimeout => None,
             CloseReason::Protocol(error) => Some(error.close_code().0),
@@ -90,6 +97,7 @@ impl CloseReason {
     pub fn text(&self) -> &'static str {
         match self {
             CloseReason::HandshakeRejected { .. } => "handshake rejected",
+            CloseReason::HttpServed { .. } => "http served",
             CloseReason::HandshakeTimeout => "handshake timeout",
             CloseReason::Protocol(WsError::InvalidUtf8) => "invalid utf-8",
             CloseReason::Protocol(WsError::FramePayloadTooLarge { .. }) => "frame too big",

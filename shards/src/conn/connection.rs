@@ -21,9 +21,11 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 use switchboard_protocol::ws::handshake::{
+    parse_plain_request, PlainRequest, Subprotocol, UpgradeRequest,
+};
+use switchboard_protocol::ws::handshake::{
     parse_upgrade_request, write_rejection, HandshakeError, HeadError,
 };
-use switchboard_protocol::ws::handshake::{Subprotocol, UpgradeRequest};
 use switchboard_protocol::ws::{MessageAssembler, Role, WsError};
 
 use super::app_fragment::switchboard_v1_fragmentation;
@@ -61,6 +63,12 @@ pub enum ConnectionEvent {
     },
     /// The deadline set with [`Connection::set_app_deadline`] passed (e.g. no `hello` in time).
     AppDeadline,
+    /// A plain HTTP `GET` that is not an upgrade (chat mode only: a browser loading a page). The shard
+    /// answers it with [`Connection::answer_plain`] while handling the event. Boxed: it is rare.
+    PlainRequest {
+        /// Path, query and the headers a file server needs.
+        request: Box<PlainRequest>,
+    },
     /// A complete text or binary message (chat mode only; echo mode answers it itself).
     Message {
         /// Text or binary.
@@ -84,6 +92,9 @@ pub struct Connection {
     assembler_clean: bool,
     /// The upgrade request so far (at most `handshake_bytes_max`); freed once the handshake ends.
     handshake_buf: Vec<u8>,
+    /// A plain HTTP request was handed out as an event and awaits [`Connection::answer_plain`]; bytes
+    /// that arrive meanwhile are ignored.
+    plain_pending: bool,
     handshake_deadline_ms: u64,
     /// HTTP response bytes (101 or a rejection) not yet handed to the writer; they precede all frames.
     http_out: Vec<u8>,
@@ -120,6 +131,7 @@ impl Connection {
             state: ConnectionState::Handshaking,
             assembler_clean: true,
             handshake_buf: Vec::new(),
+            plain_pending: false,
             handshake_deadline_ms: now_ms + config.handshake_timeout_ms,
             http_out: Vec::new(),
             assembler: None,
@@ -195,6 +207,9 @@ impl Connection {
     }
 
     fn handle_handshake_bytes(&mut self, input: &[u8], now_ms: u64) {
+        if self.plain_pending {
+            return;
+        }
         let limit = self.config.handshake.handshake_bytes_max;
         let taken = input.len().min(limit - self.handshake_buf.len());
         self.handshake_buf.extend_from_slice(&input[..taken]);
@@ -216,8 +231,29 @@ impl Connection {
                 self.reject_handshake(&error, now_ms);
             }
             Ok(None) => {}
+            Err(error) if error.is_plain_http() && self.config.mode == Mode::Chat => {
+                match parse_plain_request(&self.handshake_buf, &self.config.handshake) {
+                    Ok(Some((request, _))) => {
+                        self.handshake_buf = Vec::new();
+                        self.plain_pending = true;
+                        self.events.push_back(ConnectionEvent::PlainRequest {
+                            request: Box::new(request),
+                        });
+                    }
+                    _ => self.reject_handshake(&error, now_ms),
+                }
+            }
             Err(error) => self.reject_handshake(&error, now_ms),
         }
+    }
+
+    /// Answers the [`ConnectionEvent::PlainRequest`] with a whole HTTP `response` (which must say
+    /// `Connection: close`) of `status`; the connection closes once it is flushed.
+    pub fn answer_plain(&mut self, status: u16, response: &[u8], now_ms: u64) {
+        assert!(self.plain_pending, "answer_plain without a plain request");
+        self.plain_pending = false;
+        self.http_out.extend_from_slice(response);
+        self.finish(CloseReason::HttpServed { status }, now_ms);
     }
 
     fn open(&mut self, request: UpgradeRequest, now_ms: u64) {

@@ -333,10 +333,27 @@ fn chat_setups(
     config: &ServeConfig,
     shards: usize,
 ) -> Result<(Vec<chat::ChatSetup>, Option<RoutingSetup>), ServerError> {
-    let auth = config.auth.as_ref().ok_or(ServerError::ModeUnavailable {
-        mode: "chat",
-        why: "chat mode needs token keys: add an [auth] table (see switchboard.example.toml)",
-    })?;
+    // Without configured keys the server runs on its development key, and mints demo tokens.
+    let dev_auth;
+    let auth = match config.auth.as_ref() {
+        Some(auth) => auth,
+        None => {
+            let (auth, created) =
+                crate::auth::dev_key::dev_keyring(&config.data_dir).map_err(|e| {
+                    ServerError::Shard {
+                        shard: 0,
+                        message: e.to_string(),
+                    }
+                })?;
+            tracing::warn!(
+                key = %config.data_dir.join(crate::auth::dev_key::DEV_KEY_FILE).display(),
+                created,
+                "no [auth] keys configured: running on the DEVELOPMENT signing key and minting demo tokens at /demo/token; configure [auth] keys before serving real customers"
+            );
+            dev_auth = auth;
+            &dev_auth
+        }
+    };
     let keyring = crate::auth::Keyring::from_config(auth).map_err(|e| ServerError::Shard {
         shard: 0,
         message: format!("[auth]: {e}"),
@@ -368,6 +385,17 @@ fn chat_setups(
         shard: 0,
         message: format!("cross-core rings: {e}"),
     })?;
+    let demo = config.auth.is_none().then(|| {
+        let groups = match &routing_shard {
+            Some(shard) => shard.groups().iter().map(|g| g.id).collect(),
+            None => vec![config.chat.fallback_group],
+        };
+        let wall_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        crate::web::DemoTokens::new(Arc::clone(&keyring), groups, wall_ms)
+    });
+    let site = Arc::new(crate::web::Site::new(demo));
     let routing = routing_shard.map(|shard| RoutingSetup {
         endpoint: mesh.routing,
         shard,
@@ -378,6 +406,7 @@ fn chat_setups(
         .map(|endpoint| chat::ChatSetup {
             endpoint,
             keyring: Arc::clone(&keyring),
+            site: Arc::clone(&site),
             config: config.chat.clone(),
             pii: config.pii.clone(),
             log: config.log_config(),

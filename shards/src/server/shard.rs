@@ -508,8 +508,16 @@ impl Shard {
                     self.stats.count_in_by_lane(chat.take_lanes_in());
                 }
                 (ConnectionEvent::AppDeadline, Some(chat)) => chat.deadline(entry, now),
+                (ConnectionEvent::PlainRequest { request }, Some(chat)) => {
+                    chat.plain_request(entry, &request, now)
+                }
                 // Echo mode answers messages inside `Connection` and sets no deadline.
-                (ConnectionEvent::Message { .. } | ConnectionEvent::AppDeadline, None) => {
+                (
+                    ConnectionEvent::Message { .. }
+                    | ConnectionEvent::AppDeadline
+                    | ConnectionEvent::PlainRequest { .. },
+                    None,
+                ) => {
                     unreachable!("chat event in echo mode")
                 }
             }

@@ -50,11 +50,13 @@ pub enum CloseCause {
     PartialTimeout,
     /// Closed to bring the node back under `buffered_bytes_max` (1013).
     BufferBudget,
+    /// A plain HTTP request (page, asset, demo token) was answered.
+    HttpServed,
 }
 
 impl CloseCause {
     /// Every cause, in a fixed order (the index of the counter array).
-    pub const ALL: [CloseCause; 13] = [
+    pub const ALL: [CloseCause; 14] = [
         CloseCause::HandshakeRejected,
         CloseCause::HandshakeTimeout,
         CloseCause::Protocol,
@@ -68,6 +70,7 @@ impl CloseCause {
         CloseCause::Refused,
         CloseCause::PartialTimeout,
         CloseCause::BufferBudget,
+        CloseCause::HttpServed,
     ];
 
     /// A stable snake_case label for logs and metrics.
@@ -86,6 +89,7 @@ impl CloseCause {
             CloseCause::Refused => "refused",
             CloseCause::PartialTimeout => "partial_message_timeout",
             CloseCause::BufferBudget => "buffer_budget",
+            CloseCause::HttpServed => "http_served",
         }
     }
 
@@ -94,6 +98,7 @@ impl CloseCause {
         match reason {
             None => CloseCause::Peer,
             Some(CloseReason::HandshakeRejected { .. }) => CloseCause::HandshakeRejected,
+            Some(CloseReason::HttpServed { .. }) => CloseCause::HttpServed,
             Some(CloseReason::HandshakeTimeout) => CloseCause::HandshakeTimeout,
             Some(CloseReason::Protocol(_)) => CloseCause::Protocol,
             Some(CloseReason::FrameRateExceeded) => CloseCause::FrameRate,

@@ -92,6 +92,15 @@ pub enum HandshakeError {
 }
 
 impl HandshakeError {
+    /// Whether the request is a well-formed `GET` that simply is not a WebSocket upgrade (no
+    /// `Upgrade: websocket`): a browser loading a page, which a server may answer with a file.
+    pub fn is_plain_http(&self) -> bool {
+        matches!(
+            self,
+            HandshakeError::MissingHeader("Upgrade") | HandshakeError::UpgradeNotWebsocket
+        )
+    }
+
     /// The HTTP status to answer with.
     pub fn status(&self) -> u16 {
         match self {

@@ -6,6 +6,7 @@
 //! - [`error`]: [`HeadError`], [`HandshakeError`] (server, each with its HTTP status) and
 //!   [`ClientHandshakeError`].
 //! - [`server`]: [`parse_upgrade_request`] into an [`UpgradeRequest`], and the 101 / error responses.
+//! - [`plain`]: [`parse_plain_request`], a plain `GET` on the WebSocket port (static files).
 //! - [`client`]: [`ClientRequest`] writes the request and gives a [`ClientHandshake`] that validates the
 //!   response.
 //! - [`accept`]: the `Sec-WebSocket-Accept` computation.
@@ -19,12 +20,14 @@ pub mod client;
 pub mod error;
 pub mod http;
 pub mod limits;
+pub mod plain;
 pub mod server;
 
 pub use accept::accept_key;
 pub use client::{ClientHandshake, ClientRequest, HandshakeResponse};
 pub use error::{ClientHandshakeError, HandshakeError, HeadError};
 pub use limits::HandshakeLimits;
+pub use plain::{parse_plain_request, PlainRequest};
 pub use server::{parse_upgrade_request, write_rejection, UpgradeRequest};
 
 /// A WebSocket subprotocol this crate knows.

@@ -66,7 +66,7 @@ pub fn parse_upgrade_request(
 }
 
 /// Splits `GET <target> HTTP/1.1` and the target into path and query.
-fn parse_request_line(line: &str) -> Result<(&str, Option<&str>), HandshakeError> {
+pub(super) fn parse_request_line(line: &str) -> Result<(&str, Option<&str>), HandshakeError> {
     let mut parts = line.split(' ');
     let (Some(method), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use switchboard_core::engine::ConnId;
 use switchboard_protocol::app::{ErrorCode, Message, OwnedFrame};
-use switchboard_protocol::ws::handshake::{Subprotocol, UpgradeRequest};
+use switchboard_protocol::ws::handshake::{PlainRequest, Subprotocol, UpgradeRequest};
 use tracing::debug;
 
 use super::admit::Admission;
@@ -278,6 +278,14 @@ impl ChatShard {
     }
 
     /// A connection ended: it stops following its conversations; shards with no follower left tell owners.
+    /// A plain HTTP `GET` on the WebSocket port: a page, an asset or a demo token.
+    pub(crate) fn plain_request(&mut self, entry: &mut Entry, request: &PlainRequest, now: u64) {
+        let mut response = Vec::new();
+        let status = self.site.respond(request, wall_ms(), &mut response);
+        debug!(shard = self.id, conn = ?entry.id, path = %request.path, status, "http");
+        entry.conn.answer_plain(status, &response, now);
+    }
+
     pub(crate) fn closed(&mut self, entry: &mut Entry) {
         let Some(session) = entry.session.take() else {
             return;

@@ -68,6 +68,8 @@ const RING_FULL_RETRY_AFTER_MS: u32 = 100;
 pub(crate) struct ChatSetup {
     pub(crate) endpoint: Endpoint<ShardMsg>,
     pub(crate) keyring: Arc<Keyring>,
+    /// What a plain HTTP request on the WebSocket port gets (pages, assets, demo tokens).
+    pub(crate) site: Arc<crate::web::Site>,
     pub(crate) config: ChatConfig,
     pub(crate) pii: PiiPolicy,
     pub(crate) log: LogConfig,
@@ -103,6 +105,7 @@ pub(crate) struct ChatShard {
     id: usize,
     shards: usize,
     keyring: Arc<Keyring>,
+    site: Arc<crate::web::Site>,
     config: ChatConfig,
     owner: Owner<DirStorage>,
     endpoint: Endpoint<ShardMsg>,
@@ -174,6 +177,7 @@ impl ChatShard {
             id,
             shards: setup.shards,
             keyring: setup.keyring,
+            site: setup.site,
             config: setup.config,
             owner,
             overflow: (0..=setup.shards).map(|_| VecDeque::new()).collect(),

@@ -1,0 +1,1 @@
+/* the @switchboard/client IIFE build */
