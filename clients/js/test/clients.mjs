@@ -32,7 +32,10 @@ export function makeClient(url, options = {}) {
   const seen = {
     messages: [], acks: [], handoffs: [], errors: [], states: [], gaps: [], duplicates: 0, conversation: [],
     presences: [], inboxes: [], tickets: [], sent,
+    /** Kinds of the welcome, presence and inbox events, in arrival order. */
+    order: [],
   };
+  for (const kind of ['welcome', 'presence', 'inbox']) client.on(kind, () => seen.order.push(kind));
   client.on('message', (m) => seen.messages.push(m));
   client.on('ack', (a) => seen.acks.push(a));
   client.on('handoff', (h) => seen.handoffs.push(h));

@@ -42,6 +42,7 @@ for (const protocol of ['binary', 'json']) {
     const inbox = await nth('the inbox after welcome', seen.inboxes, 1);
     assert.deepEqual([inbox.agent_id, inbox.presence, inbox.assigned, inbox.queued, inbox.tickets], ['7001', 'online', [], [], []]);
     assert.equal(client.presence.presence, 'online');
+    assert.deepEqual(seen.order, ['welcome', 'presence', 'inbox']);
     // Nothing was asked for: the client sent hello and nothing else that concerns the console.
     assert.deepEqual(seen.sent[0].map((f) => f.kind).filter((k) => k !== 'ping' && k !== 'pong'), ['hello']);
 
@@ -98,6 +99,7 @@ test('a customer asks for a human while the agent is away: customer-facing hando
   agent.client.dropConnection();
   await waitFor('the agent back', () => agent.client.state === 'open' && agent.seen.inboxes.length > inboxesBefore);
   assert.equal(console1.snapshots, snapshotsBefore + 1);
+  assert.deepEqual(agent.seen.order.slice(-3), ['welcome', 'presence', 'inbox']);
   assert.deepEqual([...console1.assigned.keys()], [conversation]);
   const again = agent.seen.sent.at(-1).map((f) => f.kind).filter((k) => k !== 'ping' && k !== 'pong');
   assert.deepEqual(again, ['hello', 'resume']);
