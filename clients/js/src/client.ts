@@ -15,12 +15,16 @@ import type {
   GapFrame,
   HandoffFrame,
   HistoryResultFrame,
+  InboxFrame,
   Lane,
+  PresenceFrame,
+  PresenceState,
   ReadReceiptFrame,
   Received,
   ReplayFrame,
   StatusFrame,
   TicketFrame,
+  TicketStatus,
   TypingFrame,
   WelcomeFrame,
   ConversationUpdateFrame,
@@ -109,8 +113,14 @@ export interface ClientEvents {
   gap: WithLane<GapFrame>;
   typing: WithLane<TypingFrame>;
   read: WithLane<ReadReceiptFrame>;
+  /** A ticket was opened or changed (agents of its group, its holder; its customer when opened/resolved/closed). */
   ticket: WithLane<TicketFrame>;
+  /** The conversation moved to a human: agents get the bot's summary, customers customer-facing text. */
   handoff: WithLane<HandoffFrame>;
+  /** Agents: their effective presence, right after `welcome` and whenever it changes. */
+  presence: WithLane<PresenceFrame>;
+  /** Agents: the console snapshot, right after `welcome` (after `presence`) and on `requestInbox()`. */
+  inbox: WithLane<InboxFrame>;
   conversation: WithLane<ConversationUpdateFrame>;
   status: WithLane<StatusFrame>;
   history: WithLane<HistoryResultFrame>;
@@ -144,6 +154,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   private lastReceivedMs = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private sendTimer: ReturnType<typeof setTimeout> | undefined;
   private sendsPausedUntilMs = 0;
   private quietUntilMs = 0;
   private nextQueryId = 1;
@@ -154,6 +165,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   duplicatesDropped = 0;
   /** The last `status` (degradation mode) the server sent. */
   serverStatus: StatusFrame | undefined;
+  /** Agents: the last `presence` the server sent (undefined before the first, and for customers). */
+  presence: PresenceFrame | undefined;
 
   constructor(options: ClientOptions) {
     super();
@@ -194,6 +207,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
     clearTimeout(this.timer);
+    clearTimeout(this.sendTimer);
+    this.sendsPausedUntilMs = 0;
     const socket = this.socket;
     this.socket = undefined;
     this.abandon = undefined;
@@ -219,6 +234,12 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
    * the outbox first and is re-sent with the same id until acknowledged; resolves with the `ack`.
    */
   async send(conversation: string, text: string, messageId: string = newMessageId()): Promise<AckFrame> {
+    messageId = messageId.replace(/-/g, '').toLowerCase();
+    // The server refuses a send without an id (all zero) with `malformed_frame`: refuse it here instead.
+    if (!/^[0-9a-f]{32}$/.test(messageId) || /^0+$/.test(messageId)) throw new Error('invalid message id');
+    // Ids are scoped per conversation on the server, but the outbox matches acks by id alone.
+    const pending = this.outbox.get(messageId);
+    if (pending && pending.conversation_id !== conversation) throw new Error('message id pending for another conversation');
     const entry: OutboxEntry = { message_id: messageId, conversation_id: conversation, text, created_at_ms: Date.now() };
     const acked = new Promise<AckFrame>((resolve, reject) => {
       const waiters = this.acks.get(messageId) ?? [];
@@ -293,6 +314,46 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     reason: string,
   ): boolean {
     return this.transmit({ kind: 'conversation_update', conversation_id, state, agent_id, agent_group, reason });
+  }
+
+  /**
+   * Agents: chooses a presence (`online`: assigned new conversations; `away`: keeps its conversations, takes
+   * no new ones; `offline`: signs off without closing the console). The server answers with a `presence`
+   * event. False when not connected.
+   */
+  setPresence(presence: PresenceState): boolean {
+    return this.transmit({ kind: 'presence', user_id: '0', presence, reason: '' });
+  }
+
+  /**
+   * Agents: asks for a fresh `inbox` snapshot (the server already sends one right after every `welcome`,
+   * so call this only to refresh). False when not connected.
+   */
+  requestInbox(): boolean {
+    return this.transmit({ kind: 'inbox', agent_id: '0', presence: 0, assigned: [], queued: [], tickets: [] });
+  }
+
+  /**
+   * Agents of the ticket's group: changes a ticket's status (`assigned`: take it; `pending`: waiting for
+   * the customer; `resolved`; `closed`) with an optional note. The answer is a `ticket` event (or an
+   * `error`: `forbidden`, `not_found`, `invalid_state`). False when not connected.
+   */
+  updateTicket(change: { ticketId: string; conversationId: string; status: TicketStatus; note?: string }): boolean {
+    return this.transmit({
+      kind: 'ticket',
+      ticket_id: change.ticketId,
+      conversation_id: change.conversationId,
+      status: change.status,
+      note: change.note ?? '',
+      subject: '',
+      agent_group: '',
+      agent_id: '0',
+    });
+  }
+
+  /** Stops following `conversation` here: it is no longer resumed after a reconnect. */
+  unfollow(conversation: string): void {
+    this.sequences.forget(conversation);
   }
 
   /** Measures the round trip with an application `ping`; resolves with milliseconds. */
@@ -476,6 +537,11 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
         return this.emit('read', frame);
       case 'ticket':
         return this.emit('ticket', frame);
+      case 'presence':
+        this.presence = frame;
+        return this.emit('presence', frame);
+      case 'inbox':
+        return this.emit('inbox', frame);
       case 'conversation_update':
         return this.emit('conversation', frame);
       case 'status':
@@ -545,13 +611,19 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       case 'overloaded': {
         // The error does not say which request it refused: every unacknowledged send goes again, with its
         // id, after the advised pause (section 9); the server acks repeats without storing them twice.
+        // One refused send each brings an error (a read_only shard refuses every send): the pause is
+        // extended, never stacked, so the outbox goes again once, not once per error.
         const pauseMs = retry ?? 1_000;
         this.hintMs = pauseMs;
-        this.sendsPausedUntilMs = Date.now() + pauseMs;
-        setTimeout(() => {
-          this.sendsPausedUntilMs = 0;
-          this.flushOutbox();
-        }, pauseMs);
+        const until = Date.now() + pauseMs;
+        if (until > this.sendsPausedUntilMs) {
+          this.sendsPausedUntilMs = until;
+          clearTimeout(this.sendTimer);
+          this.sendTimer = setTimeout(() => {
+            this.sendsPausedUntilMs = 0;
+            this.flushOutbox();
+          }, pauseMs);
+        }
         break;
       }
     }

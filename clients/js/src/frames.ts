@@ -22,6 +22,8 @@ export type GapReason = 'expired' | 'deleted' | 'unavailable' | 'damaged' | numb
 export type TicketStatus = 'opened' | 'assigned' | 'pending' | 'resolved' | 'closed' | number;
 export type ConversationState = 'bot' | 'queued' | 'assigned' | 'resolved' | number;
 export type StatusMode = 'normal' | 'brownout' | 'survival' | 'read_only' | number;
+/** An agent's presence: only `online` agents are assigned new conversations. */
+export type PresenceState = 'offline' | 'online' | 'away' | number;
 export type ErrorCode =
   | 'unknown_kind'
   | 'reserved_flags'
@@ -71,13 +73,22 @@ export interface GapFrame {
 }
 export interface TypingFrame { kind: 'typing'; conversation_id: Id; user_id: Id; active: boolean }
 export interface ReadReceiptFrame { kind: 'read_receipt'; conversation_id: Id; user_id: Id; sequence: number }
-export interface TicketFrame {
-  kind: 'ticket';
+/** A ticket (the `ticket` frame's body, also the element of `inbox.tickets`). */
+export interface Ticket {
+  /** Unique within the tenant for ever. */
   ticket_id: Id;
   conversation_id: Id;
   status: TicketStatus;
+  /** The bot's category, e.g. `refund`. */
   subject: string;
+  /** The agent group it is routed to, as decimal text; may be empty. */
+  agent_group: string;
+  /** The agent holding it; "0" for none. */
+  agent_id: Id;
+  /** The change's note: an agent's note, or for the customer what happens next. */
+  note: string;
 }
+export interface TicketFrame extends Ticket { kind: 'ticket' }
 export interface HandoffFrame {
   kind: 'handoff';
   conversation_id: Id;
@@ -125,6 +136,41 @@ export interface ConversationUpdateFrame {
   reason: string;
 }
 export interface StatusFrame { kind: 'status'; mode: StatusMode; retry_after_ms: number; message: string }
+export interface PresenceFrame {
+  kind: 'presence';
+  /** The agent (set by the server; ignored from clients). */
+  user_id: Id;
+  presence: PresenceState;
+  /** `connected`, `chosen`, `no reply within the reply timeout`, `disconnected`, … */
+  reason: string;
+}
+/** One conversation of an agent's inbox. */
+export interface InboxEntry {
+  conversation_id: Id;
+  customer_id: Id;
+  state: ConversationState;
+  /** The assigned agent; "0" while queued. */
+  agent_id: Id;
+  agent_group: string;
+  /** The newest sequence the routing shard has seen (customer messages and agent replies); 0 if none. */
+  last_sequence: number;
+  /** Customer messages since the agent's last reply. */
+  unread: number;
+  /** Time in the queue, or since the assignment. */
+  waiting_ms: number;
+  /** Place in the group's queue from 1; 0 when assigned. */
+  position: number;
+}
+/** An agent's console snapshot (the request is an `inbox` with default fields). */
+export interface InboxFrame {
+  kind: 'inbox';
+  agent_id: Id;
+  presence: PresenceState;
+  assigned: InboxEntry[];
+  queued: InboxEntry[];
+  /** Open (not closed) tickets of the agent's groups. */
+  tickets: Ticket[];
+}
 
 export type Frame =
   | HelloFrame
@@ -146,7 +192,9 @@ export type Frame =
   | HistoryResultFrame
   | FragmentFrame
   | ConversationUpdateFrame
-  | StatusFrame;
+  | StatusFrame
+  | PresenceFrame
+  | InboxFrame;
 
 export type FrameKind = Frame['kind'];
 
@@ -157,7 +205,7 @@ export type Received = Frame & { lane: Lane };
 export const KINDS: readonly (FrameKind | '')[] = [
   '', 'hello', 'welcome', 'send', 'ack', 'deliver', 'resume', 'replay', 'gap', 'typing', 'read_receipt',
   'ticket', 'handoff', 'error', 'ping', 'pong', 'history_query', 'history_result', 'fragment',
-  'conversation_update', 'status',
+  'conversation_update', 'status', 'presence', 'inbox',
 ];
 
 export const LANES: readonly Lane[] = ['urgent', 'ai_answer', 'chat', 'system'];
@@ -175,6 +223,7 @@ export function defaultLane(kind: FrameKind): Lane {
     case 'error':
     case 'conversation_update':
     case 'status':
+    case 'presence':
       return 'urgent';
     default:
       return 'system';

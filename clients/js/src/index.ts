@@ -9,6 +9,7 @@
 //   json.ts: `switchboard.json.v1`;
 // - sequence.ts: per-conversation contiguous mark + held set (exactly-once delivery, resume positions);
 // - outbox.ts: unacknowledged sends and their pluggable storage (IndexedDB, memory);
+// - agent.ts: `AgentState`, an agent console rebuilt from `presence` + `inbox` after every welcome;
 // - backoff.ts: full-jitter exponential backoff; ids.ts: UUID v7 message ids; emitter.ts: typed events.
 //
 // No runtime dependencies: the FlatBuffers codec is ~300 lines for the subset the schema uses.
@@ -39,3 +40,4 @@ export {
   type OutboxStorage,
 } from './outbox';
 export { newMessageId } from './ids';
+export { AgentState, type AgentStateOptions } from './agent';

@@ -9,6 +9,7 @@ export const ENUMS = {
   ticket: ['opened', 'assigned', 'pending', 'resolved', 'closed'],
   state: ['bot', 'queued', 'assigned', 'resolved'],
   mode: ['normal', 'brownout', 'survival', 'read_only'],
+  presence: ['offline', 'online', 'away'],
   code: [
     '', 'unknown_kind', 'reserved_flags', 'malformed_frame', 'unsupported_version', 'unauthorized', 'forbidden',
     'not_found', 'rate_limited', 'message_too_large', 'invalid_state', 'overloaded', 'internal',
@@ -38,7 +39,18 @@ const deliver: readonly Field[] = [
   ['text', 'str'],
 ];
 
-/** Body tables by name (frame kinds use their own name; `resume_position` and `deliver` are nested). */
+const ticket: readonly Field[] = [
+  ['ticket_id', 'id'],
+  ['conversation_id', 'id'],
+  ['status', 'e8:ticket'],
+  ['subject', 'str'],
+  ['agent_group', 'str'],
+  ['agent_id', 'id'],
+  ['note', 'str'],
+];
+
+/** Body tables by name (frame kinds use their own name; `resume_position`, `deliver`, `inbox_entry` and `ticket` are
+ * nested in lists). */
 export const TABLES: Record<string, readonly Field[]> = {
   hello: [['protocol_version', 'u16'], ['auth_token', 'str'], ['resume_token', 'str']],
   welcome: [
@@ -56,7 +68,7 @@ export const TABLES: Record<string, readonly Field[]> = {
   gap: [['conversation_id', 'id'], ['from_sequence', 'u64'], ['to_sequence', 'u64'], ['reason', 'e8:gap']],
   typing: [['conversation_id', 'id'], ['user_id', 'id'], ['active', 'bool']],
   read_receipt: [['conversation_id', 'id'], ['user_id', 'id'], ['sequence', 'u64']],
-  ticket: [['ticket_id', 'id'], ['conversation_id', 'id'], ['status', 'e8:ticket'], ['subject', 'str']],
+  ticket,
   handoff: [['conversation_id', 'id'], ['agent_id', 'id'], ['agent_group', 'str'], ['reason', 'str']],
   error: [['code', 'e16:code'], ['message', 'str'], ['retry_after_ms', 'ou32']],
   ping: [['timestamp_ms', 'u64'], ['heartbeat_interval_ms', 'ou32']],
@@ -71,6 +83,25 @@ export const TABLES: Record<string, readonly Field[]> = {
     ['reason', 'str'],
   ],
   status: [['mode', 'e8:mode'], ['retry_after_ms', 'u32'], ['message', 'str']],
+  presence: [['user_id', 'id'], ['presence', 'e8:presence'], ['reason', 'str']],
+  inbox_entry: [
+    ['conversation_id', 'id'],
+    ['customer_id', 'id'],
+    ['state', 'e8:state'],
+    ['agent_id', 'id'],
+    ['agent_group', 'str'],
+    ['last_sequence', 'u64'],
+    ['unread', 'u32'],
+    ['waiting_ms', 'u64'],
+    ['position', 'u32'],
+  ],
+  inbox: [
+    ['agent_id', 'id'],
+    ['presence', 'e8:presence'],
+    ['assigned', 'v:inbox_entry'],
+    ['queued', 'v:inbox_entry'],
+    ['tickets', 'v:ticket'],
+  ],
 };
 
 /** The name of enumeration value `value`, or the number itself when this version has none. */

@@ -4,7 +4,7 @@
 //
 // Every wait is bounded; servers are killed by PID in `stop`/`kill`.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,18 @@ export const KEY_HEX = '000102030405060708090a0b0c0d0e0f101112131415161718191a1b
 export const KEY_ID = 'js-test';
 /** The agent groups of the built-in routing configuration. */
 export const GROUPS = '1,2,3,4,5,6,7,8,9,10,11';
+
+/**
+ * The id of the agent group that works `skill` in the built-in routing configuration: groups are numbered
+ * from 1 in the order the knowledge base (shards/kb/video-platform.toml) first names each skill.
+ */
+export function groupForSkill(skill) {
+  const kb = readFileSync(join(repoRoot, 'shards/kb/video-platform.toml'), 'utf8');
+  const skills = [...new Set([...kb.matchAll(/^skill = "([^"]+)"/gm)].map((m) => m[1]))];
+  const index = skills.indexOf(skill);
+  if (index < 0) throw new Error('no group for skill ' + skill);
+  return index + 1;
+}
 
 let binaryPath;
 /** The switchboard binary: $SWITCHBOARD_BIN, or built here with cargo (as scripts/js-client-test.sh does). */
@@ -139,9 +151,9 @@ export class ChatServer {
   }
 
   /** A token minted by `switchboard token`. */
-  token(user, role = 'customer', { tenant = 1, ttl = 3600 } = {}) {
+  token(user, role = 'customer', { tenant = 1, ttl = 3600, groups = GROUPS } = {}) {
     const args = ['token', '--tenant', String(tenant), '--user', String(user), '--role', role, '--key-id', KEY_ID, '--key-hex', KEY_HEX, '--ttl-secs', String(ttl)];
-    if (role === 'agent') args.push('--groups', GROUPS);
+    if (role === 'agent') args.push('--groups', String(groups));
     return execFileSync(switchboardBinary(), args, { encoding: 'utf8' }).trim();
   }
 }

@@ -16,7 +16,8 @@ import { goldenExamples } from './golden.mjs';
 const examples = goldenExamples();
 
 test('docs/protocol.md has an example of every kind', () => {
-  assert.equal(examples.length, 20);
+  assert.equal(examples.length, 22);
+  assert.deepEqual(examples.map((e) => e.name).slice(-2), ['presence', 'inbox']);
 });
 
 for (const { name, binary, json } of examples) {
@@ -56,6 +57,15 @@ test('varints are minimal LEB128 and malformed ones are refused', () => {
 const u64 = (n) => String(BigInt(n) * 1_000_003n + 18_446_744_073_709_000_000n % (BigInt(n) + 7n));
 const hex32 = (n) => (n * 2654435761).toString(16).padStart(32, 'f').slice(-32);
 
+const ticket = (n, i) => ({
+  kind: 'ticket', ticket_id: u64(n + i), conversation_id: u64(n + 1), status: ['opened', 'assigned', 'pending', 'resolved', 'closed', 200][(n + i) % 6],
+  subject: n % 2 ? 'refund' : '', agent_group: n % 3 ? String(n % 11) : '', agent_id: n % 2 ? u64(n + 4) : '0', note: n % 4 ? '已退款 ✓ ' + n : '',
+});
+const entry = (n, i, state) => ({
+  conversation_id: u64(n * 7 + i), customer_id: u64(n + i + 1), state, agent_id: state === 'assigned' ? u64(n) : '0',
+  agent_group: String(1 + (i % 11)), last_sequence: n * 10 + i, unread: i % 4, waiting_ms: 1_000 * n + i, position: state === 'queued' ? i + 1 : 0,
+});
+
 /** One frame of every kind with non-default fields (ids near 2^64, unicode text, unknown enum values). */
 function sampleFrames(n) {
   const deliver = (i) => ({
@@ -74,7 +84,7 @@ function sampleFrames(n) {
     { kind: 'gap', conversation_id: u64(n), from_sequence: 1, to_sequence: n + 1, reason: ['expired', 'deleted', 'unavailable', 'damaged', 17][n % 5] },
     { kind: 'typing', conversation_id: u64(n), user_id: u64(n + 5), active: n % 2 === 0 },
     { kind: 'read_receipt', conversation_id: u64(n), user_id: '0', sequence: n },
-    { kind: 'ticket', ticket_id: u64(n), conversation_id: u64(n + 1), status: ['opened', 'closed', 200][n % 3], subject: 'refund' },
+    ticket(n, 0),
     { kind: 'handoff', conversation_id: u64(n), agent_id: u64(n + 2), agent_group: '3', reason: 'low confidence' },
     { kind: 'error', code: ['rate_limited', 'internal', 999][n % 3], message: 'm', ...(n % 2 ? { retry_after_ms: n % 4 } : {}) },
     { kind: 'ping', timestamp_ms: n, ...(n % 2 ? { heartbeat_interval_ms: 0 } : {}) },
@@ -83,6 +93,13 @@ function sampleFrames(n) {
     { kind: 'history_result', query_id: n, conversation_id: u64(n), messages: Array.from({ length: n % 4 }, (_, i) => deliver(i)), has_more: n % 2 === 1 },
     { kind: 'conversation_update', conversation_id: u64(n), state: ['bot', 'queued', 'assigned', 'resolved', 4][n % 5], agent_id: u64(n), agent_group: '17', reason: '' },
     { kind: 'status', mode: ['normal', 'brownout', 'survival', 'read_only', 8][n % 5], retry_after_ms: n, message: 'shard' },
+    { kind: 'presence', user_id: u64(n), presence: ['offline', 'online', 'away', 7][n % 4], reason: n % 2 ? 'chosen' : '' },
+    {
+      kind: 'inbox', agent_id: u64(n + 9), presence: ['offline', 'online', 'away', 250][n % 4],
+      assigned: Array.from({ length: n % 3 }, (_, i) => entry(n, i, 'assigned')),
+      queued: Array.from({ length: (n + 1) % 4 }, (_, i) => entry(n, i, ['queued', 'bot', 'resolved', 9][i % 4])),
+      tickets: Array.from({ length: n % 3 }, (_, i) => { const { kind, ...body } = ticket(n, i); return body; }),
+    },
   ];
 }
 
@@ -207,4 +224,41 @@ test('the verifier refuses damaged bodies with a ProtocolError, never another ex
   const noNul = send.slice();
   noNul[noNul.length - 1] = 0x41; // The last byte is the string's NUL (our builder writes strings last).
   assert.throws(() => new BinaryDecoder().decode(noNul), (e) => e.closeCode === 1007);
+});
+
+test('golden presence, inbox and ticket read as docs/protocol.md says', () => {
+  const frame = (name) => new BinaryDecoder().decode(examples.find((e) => e.name === name).binary)[0];
+  assert.deepEqual(frame('presence'), { kind: 'presence', lane: 'urgent', user_id: '2002', presence: 'away', reason: 'chosen' });
+  assert.deepEqual(frame('ticket'), {
+    kind: 'ticket', lane: 'urgent', ticket_id: '77', conversation_id: '4821', status: 'assigned', subject: 'refund',
+    agent_group: '3', agent_id: '2002', note: '',
+  });
+  const inbox = frame('inbox');
+  assert.equal(inbox.lane, 'system');
+  assert.equal(inbox.presence, 'online');
+  assert.deepEqual(inbox.assigned, [{
+    conversation_id: '4821', customer_id: '1001', state: 'assigned', agent_id: '2002', agent_group: '3', last_sequence: 17,
+    unread: 2, waiting_ms: 45000, position: 0,
+  }]);
+  assert.deepEqual(inbox.queued.map((e) => [e.conversation_id, e.state, e.agent_id, e.position]), [['4822', 'queued', '0', 1]]);
+  assert.deepEqual(inbox.tickets, []);
+});
+
+test('the client requests of an agent console encode as the server reads them', () => {
+  // An empty inbox (the request) has an empty table: no fields at all.
+  const request = encodeBinary({ kind: 'inbox', agent_id: '0', presence: 0, assigned: [], queued: [], tickets: [] });
+  assert.deepEqual([request[0], request[1]], [0x16, 0x03]);
+  assert.deepEqual(JSON.parse(encodeJson({ kind: 'inbox', agent_id: '0', presence: 0, assigned: [], queued: [], tickets: [] })), {
+    kind: 'inbox', lane: 'system', agent_id: '0', presence: 'offline', assigned: [], queued: [], tickets: [],
+  });
+  const [back] = new BinaryDecoder().decode(request);
+  assert.deepEqual(back, { kind: 'inbox', lane: 'system', agent_id: '0', presence: 'offline', assigned: [], queued: [], tickets: [] });
+  const presence = encodeJson({ kind: 'presence', user_id: '0', presence: 'online', reason: '' });
+  assert.deepEqual(JSON.parse(presence), { kind: 'presence', lane: 'urgent', user_id: '0', presence: 'online' });
+  const change = { kind: 'ticket', ticket_id: '18446744073709551615', conversation_id: '9', status: 'resolved', subject: '', agent_group: '', agent_id: '0', note: 'refunded' };
+  assert.deepEqual(new BinaryDecoder().decode(encodeBinary(change))[0], { ...change, lane: 'urgent' });
+  assert.deepEqual(new JsonDecoder().decode(encodeJson(change)), { ...change, lane: 'urgent' });
+  // Unknown presence names are refused by the JSON reader; unknown numbers are kept (open enumeration).
+  assert.throws(() => new JsonDecoder().decode('{"kind":"presence","presence":"busy"}'), ProtocolError);
+  assert.equal(new JsonDecoder().decode('{"kind":"presence","presence":5}').presence, 5);
 });

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  AgentState,
   Backoff,
   BinaryDecoder,
   encodeBinary,
@@ -203,5 +204,136 @@ test('client: an unauthorized error makes the next attempt ask for a fresh token
   await tick();
   assert.deepEqual(reasons, ['connect', 'unauthorized']);
   assert.equal(FakeSocket.last.sent[0].auth_token, 'tok2');
+  client.close();
+});
+
+const welcome = { kind: 'welcome', protocol_version: 1, heartbeat_interval_ms: 30000, resume_token: 'r', server_time_ms: 0 };
+const fakeClient = () => new SwitchboardClient({
+  url: 'ws://fake/ws', token: 't', WebSocket: FakeSocket, outbox: new MemoryOutboxStorage(),
+  reconnect: { baseMs: 1, capMs: 2, random: () => 0 },
+});
+
+test('client: in read_only the refused sends stay in the outbox and go again once, after the hint, with their ids', async () => {
+  const client = fakeClient();
+  await client.connect();
+  await tick();
+  const socket = FakeSocket.last;
+  socket.push(welcome, { kind: 'status', mode: 'read_only', retry_after_ms: 60, message: 'log cannot write' });
+  assert.equal(client.serverStatus.mode, 'read_only');
+  const acked = [client.send('9', 'one'), client.send('9', 'two')];
+  await tick();
+  const sends = () => socket.sent.filter((f) => f.kind === 'send');
+  assert.equal(sends().length, 2);
+  // Every refused send brings its own error; the pause is extended, not stacked.
+  const refused = { kind: 'error', code: 'overloaded', message: 'read only', retry_after_ms: 60 };
+  socket.push(refused, refused);
+  await tick();
+  client.send('9', 'three'); // Made during the pause: waits for it.
+  await tick();
+  assert.equal(sends().length, 2);
+  assert.equal(client.pendingSends().length, 3);
+  await new Promise((r) => setTimeout(r, 90));
+  const again = sends().slice(2);
+  assert.deepEqual(again.map((f) => f.text), ['one', 'two', 'three'], 'one flush, not one per error');
+  assert.deepEqual(again.slice(0, 2).map((f) => f.message_id), sends().slice(0, 2).map((f) => f.message_id));
+  socket.push({ kind: 'status', mode: 'normal', retry_after_ms: 0, message: '' });
+  again.forEach((f, i) => socket.push({ kind: 'ack', message_id: f.message_id, conversation_id: '9', sequence: 4 + i }));
+  assert.deepEqual((await Promise.all(acked)).map((a) => a.sequence), [4, 5]);
+  assert.equal(client.pendingSends().length, 0);
+  client.close();
+});
+
+test('client: message ids must be present (non-zero) and are not reused across conversations while pending', async () => {
+  const client = fakeClient();
+  await assert.rejects(client.send('9', 'x', '0'.repeat(32)), /invalid message id/);
+  await assert.rejects(client.send('9', 'x', 'nothex'), /invalid message id/);
+  const id = newMessageId();
+  client.send('9', 'x', id);
+  await tick();
+  await assert.rejects(client.send('10', 'x', id), /another conversation/);
+  client.close();
+});
+
+test('client: agent requests encode as the protocol says', async () => {
+  const client = fakeClient();
+  assert.equal(client.setPresence('away'), false, 'not connected');
+  await client.connect();
+  await tick();
+  const socket = FakeSocket.last;
+  socket.push(welcome);
+  assert.ok(client.setPresence('away'));
+  assert.ok(client.requestInbox());
+  assert.ok(client.updateTicket({ ticketId: '77', conversationId: '4821', status: 'pending', note: 'asked for the order number' }));
+  assert.deepEqual(socket.sent.slice(1), [
+    { kind: 'presence', lane: 'urgent', user_id: '0', presence: 'away', reason: '' },
+    { kind: 'inbox', lane: 'system', agent_id: '0', presence: 'offline', assigned: [], queued: [], tickets: [] },
+    {
+      kind: 'ticket', lane: 'urgent', ticket_id: '77', conversation_id: '4821', status: 'pending', subject: '',
+      agent_group: '', agent_id: '0', note: 'asked for the order number',
+    },
+  ]);
+  client.close();
+});
+
+const entry = (conversation_id, state, agent_id = '0', extra = {}) => ({
+  conversation_id, customer_id: '1', state, agent_id, agent_group: '2', last_sequence: 3, unread: 1, waiting_ms: 5, position: state === 'queued' ? 1 : 0, ...extra,
+});
+const ticketOf = (ticket_id, status) => ({ ticket_id, conversation_id: '40', status, subject: 'refund', agent_group: '2', agent_id: '0', note: '' });
+
+test('AgentState rebuilds from the inbox after every welcome, follows what is assigned and forgets the rest', async () => {
+  const client = fakeClient();
+  const state = new AgentState(client);
+  client.follow('30', 12); // Tracked from before; the inbox below no longer lists it.
+  client.follow('40', 7);
+  await client.connect();
+  await tick();
+  let socket = FakeSocket.last;
+  socket.push(welcome);
+  // The resume after welcome names what was tracked.
+  assert.deepEqual(socket.sent.find((f) => f.kind === 'resume').positions.map((p) => p.conversation_id), ['30', '40']);
+  socket.push(
+    { kind: 'presence', user_id: '5', presence: 'online', reason: 'connected' },
+    { kind: 'inbox', agent_id: '5', presence: 'online', assigned: [entry('40', 'assigned', '5'), entry('41', 'assigned', '5')], queued: [entry('50', 'queued')], tickets: [ticketOf('8', 'opened')] },
+  );
+  assert.equal(state.presence, 'online');
+  assert.deepEqual([...state.assigned.keys()], ['40', '41']);
+  assert.deepEqual([...state.queued.keys()], ['50']);
+  assert.deepEqual([...state.tickets.keys()], ['8']);
+  // 41 is new here: followed from 0 with its own resume; 30 is forgotten; 40 keeps its mark.
+  assert.deepEqual(socket.sent.filter((f) => f.kind === 'resume').at(-1).positions, [{ conversation_id: '41', last_sequence: 0 }]);
+  assert.deepEqual(client.sequences.resumePositions().map((p) => [p.conversation_id, p.last_sequence]), [['40', 7], ['41', 0]]);
+  assert.equal(socket.sent.filter((f) => f.kind === 'inbox').length, 0, 'nothing asked: the inbox comes unasked');
+
+  // Live changes: a customer message, a handoff from the queue, a transfer away, a ticket taken and closed.
+  socket.push({ kind: 'deliver', conversation_id: '40', sequence: 8, message_id: newMessageId(), sender_id: '1', sender_role: 'customer', sent_at_ms: 1, text: 'hi' });
+  assert.deepEqual([state.assigned.get('40').last_sequence, state.assigned.get('40').unread], [8, 2]);
+  socket.push({ kind: 'handoff', conversation_id: '50', agent_id: '5', agent_group: '2', reason: 'intent …' });
+  assert.deepEqual([...state.assigned.keys()].sort(), ['40', '41', '50']);
+  assert.equal(state.queued.size, 0);
+  socket.push({ kind: 'conversation_update', conversation_id: '41', state: 'assigned', agent_id: '6', agent_group: '', reason: 'transfer' });
+  assert.equal(state.assigned.has('41'), false);
+  assert.equal(client.sequences.resumePositions().some((p) => p.conversation_id === '41'), false);
+  socket.push({ kind: 'presence', user_id: '5', presence: 'away', reason: 'no reply within the reply timeout' });
+  assert.equal(state.presence, 'away');
+  socket.push({ kind: 'ticket', ...ticketOf('8', 'assigned'), agent_id: '5', note: 'on it' });
+  assert.equal(state.tickets.get('8').note, 'on it');
+  assert.equal('kind' in state.tickets.get('8'), false);
+  socket.push({ kind: 'ticket', ...ticketOf('8', 'closed') });
+  assert.equal(state.tickets.size, 0);
+
+  // A reconnect: the resume names 40 and 50; the new inbox replaces the state.
+  socket.close(1006);
+  await tick();
+  await tick();
+  socket = FakeSocket.last;
+  socket.push(welcome);
+  assert.deepEqual(socket.sent.find((f) => f.kind === 'resume').positions.map((p) => p.conversation_id).sort(), ['40', '50']);
+  socket.push({ kind: 'inbox', agent_id: '5', presence: 'online', assigned: [entry('50', 'assigned', '5')], queued: [], tickets: [] });
+  assert.equal(state.snapshots, 2);
+  assert.deepEqual([...state.assigned.keys()], ['50']);
+  assert.deepEqual(client.sequences.resumePositions().map((p) => p.conversation_id), ['50']);
+  state.dispose();
+  socket.push({ kind: 'inbox', agent_id: '5', presence: 'away', assigned: [], queued: [], tickets: [] });
+  assert.equal(state.snapshots, 2, 'disposed: no longer listening');
   client.close();
 });
