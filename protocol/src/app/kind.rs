@@ -28,7 +28,7 @@ pub enum Kind {
     Typing = 0x09,
     /// Both directions: read receipt.
     ReadReceipt = 0x0A,
-    /// Server → client: ticket state change.
+    /// Both directions: a ticket opened or changed (server → client), an agent's change (client → server).
     Ticket = 0x0B,
     /// Server → client: the conversation moves to a human agent.
     Handoff = 0x0C,
