@@ -67,6 +67,9 @@ bash scripts/dashboard-test.sh
 step "Python websockets client against the server"
 bash scripts/python-client-test.sh
 
+step "TypeScript SDK (clients/js) against the server"
+bash scripts/js-client-test.sh
+
 # Last, so its summary line is the last thing CI prints.
 step "unit and integration tests (nextest)"
 cargo nextest run --workspace --locked --no-fail-fast
