@@ -109,3 +109,69 @@ fn configured_keys_turn_the_demo_off() {
     stop(server);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A browser connection of tenant 1 from `origin`: what `hello` gets (welcome, or the error code).
+async fn hello_from(addr: SocketAddr, origin: Option<&str>) -> Result<(), u16> {
+    use futures_util::{SinkExt, StreamExt};
+    use switchboard_protocol::app::{
+        encode::Encoder, parse_frame, FrameLimits, Hello, Message, OwnedFrame,
+    };
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message as WsMessage;
+    let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", "switchboard.v1".parse().unwrap());
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("Origin", origin.parse().unwrap());
+    }
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let token = chat_support::token(1, 5, switchboard_shards::auth::Role::Customer, &[]);
+    let mut out = Vec::new();
+    Encoder::new().encode(
+        &OwnedFrame::new(Message::Hello(Hello {
+            protocol_version: 1,
+            auth_token: token,
+            resume_token: String::new(),
+        })),
+        &mut out,
+    );
+    ws.send(WsMessage::binary(out)).await.unwrap();
+    let Some(Ok(WsMessage::Binary(bytes))) = ws.next().await else {
+        panic!("no answer");
+    };
+    let (frame, _) = parse_frame(&bytes, &FrameLimits::default())
+        .unwrap()
+        .unwrap();
+    match frame.to_owned_frame().message {
+        Message::Welcome(_) => Ok(()),
+        Message::Error(error) => Err(error.code.0),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn a_tenant_origin_list_refuses_other_sites_pages() {
+    use switchboard_shards::chat::origins::TenantOrigins;
+    let dir = data_dir("web-origins");
+    let mut config = chat_config(1, &dir);
+    config.chat.origins = vec![TenantOrigins {
+        tenant: 1,
+        allow: vec!["https://shop.example".into()],
+    }];
+    let server = start(&config);
+    let addr = server.local_addr();
+    run(async move {
+        assert_eq!(hello_from(addr, Some("https://shop.example")).await, Ok(()));
+        assert_eq!(hello_from(addr, None).await, Ok(()), "apps send no Origin");
+        let unauthorized = switchboard_protocol::app::ErrorCode::UNAUTHORIZED.0;
+        assert_eq!(
+            hello_from(addr, Some("https://evil.example")).await,
+            Err(unauthorized)
+        );
+    });
+    stop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -56,6 +56,9 @@ pub struct ChatConfig {
     pub customer_open_conversations_max: u64,
     /// As `customer_open_conversations_max`, for all customers of one tenant, per owner shard.
     pub tenant_open_conversations_max: u64,
+    /// Web origins allowed per tenant for browser connections (`[[chat.origins]]`); a tenant without
+    /// a list accepts any origin.
+    pub origins: Vec<super::origins::TenantOrigins>,
 }
 
 impl Default for ChatConfig {
@@ -79,6 +82,7 @@ impl Default for ChatConfig {
             tenant_requests_per_second_max: 50_000,
             customer_open_conversations_max: 32,
             tenant_open_conversations_max: 500_000,
+            origins: Vec::new(),
         }
     }
 }
@@ -101,6 +105,7 @@ impl ChatConfig {
     ///
     /// The first out-of-range field as a [`ConfigError`].
     pub fn validate(&self) -> Result<(), ConfigError> {
+        super::origins::validate(&self.origins)?;
         ConfigError::check_range(
             "chat.conversations_per_shard_max",
             self.conversations_per_shard_max,

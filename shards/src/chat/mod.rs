@@ -20,6 +20,7 @@
 //! - [`quota`]: [`quota::RateBucket`], the token bucket behind the per-connection, per-user and per-tenant
 //!   request quotas.
 //! - [`local`]: [`LocalIndex`], which local connections follow which conversations.
+//! - [`origins`]: which web origins may connect for a tenant (`[[chat.origins]]`).
 //!
 //! ## Guarantees and how they are kept
 //!
@@ -39,6 +40,7 @@ pub mod frames;
 pub mod ids;
 pub mod local;
 pub mod messages;
+pub mod origins;
 pub mod owner;
 pub mod quota;
 pub mod reads;

@@ -97,6 +97,8 @@ pub struct Session {
     principal: Option<Arc<Claims>>,
     /// The token from the upgrade request, used when `hello.auth_token` is empty.
     handshake_token: Option<String>,
+    /// The upgrade's `Origin`, kept only while `chat.origins` has lists (checked at `hello`).
+    origin: Option<String>,
     reassembler: Option<Box<Reassembler>>,
     follows: Vec<Follow>,
     frame_limits: FrameLimits,
@@ -119,6 +121,7 @@ impl Session {
             encoding,
             principal: None,
             handshake_token,
+            origin: None,
             reassembler: None,
             follows: Vec::new(),
             frame_limits: FrameLimits {
@@ -131,6 +134,11 @@ impl Session {
             quota: None,
             reassembly_since_ms: None,
         }
+    }
+
+    /// Keeps the upgrade's `Origin` for the tenant check at `hello` (`chat.origins`).
+    pub fn set_origin(&mut self, origin: Option<String>) {
+        self.origin = origin;
     }
 
     /// When (shard ms) the fragmented messages this connection has started and not finished began to
@@ -451,6 +459,23 @@ impl Session {
             expected_tenant: None,
         };
         match ctx.keyring.verify(&token, options) {
+            Ok(claims)
+                if !super::origins::allows(
+                    &ctx.config.origins,
+                    claims.tenant,
+                    self.origin.as_deref(),
+                ) =>
+            {
+                let origin = self.origin.take().unwrap_or_default();
+                out.push(refusal(
+                    ErrorCode::UNAUTHORIZED,
+                    &format!(
+                        "origin {origin} is not allowed for tenant {}",
+                        claims.tenant
+                    ),
+                ));
+                out.push(SessionOutput::Close(CLOSE_POLICY));
+            }
             Ok(claims) => {
                 let claims = Arc::new(claims);
                 self.handshake_token = None;

@@ -54,7 +54,11 @@ impl ChatShard {
         }
         let message_bytes_max =
             u32::try_from(self.config.text_bytes_max.saturating_mul(4)).unwrap_or(u32::MAX);
-        entry.session = Some(Box::new(Session::new(encoding, token, message_bytes_max)));
+        let mut session = Box::new(Session::new(encoding, token, message_bytes_max));
+        if !self.config.origins.is_empty() {
+            session.set_origin(request.origin.clone());
+        }
+        entry.session = Some(session);
         entry
             .conn
             .set_app_deadline(Some(now + self.config.hello_timeout_ms));
