@@ -56,6 +56,9 @@ pub struct ChatConfig {
     pub customer_open_conversations_max: u64,
     /// As `customer_open_conversations_max`, for all customers of one tenant, per owner shard.
     pub tenant_open_conversations_max: u64,
+    /// A resolved conversation, or one with the bot, with no message or state change for this long
+    /// leaves the owner's memory (its state stays in the log; the next request brings it back).
+    pub conversation_idle_evict_ms: u64,
     /// Web origins allowed per tenant for browser connections (`[[chat.origins]]`); a tenant without
     /// a list accepts any origin.
     pub origins: Vec<super::origins::TenantOrigins>,
@@ -82,6 +85,7 @@ impl Default for ChatConfig {
             tenant_requests_per_second_max: 50_000,
             customer_open_conversations_max: 32,
             tenant_open_conversations_max: 500_000,
+            conversation_idle_evict_ms: 600_000,
             origins: Vec::new(),
         }
     }
@@ -105,6 +109,12 @@ impl ChatConfig {
     ///
     /// The first out-of-range field as a [`ConfigError`].
     pub fn validate(&self) -> Result<(), ConfigError> {
+        ConfigError::check_range(
+            "chat.conversation_idle_evict_ms",
+            self.conversation_idle_evict_ms,
+            1_000,
+            30 * 24 * 3_600_000,
+        )?;
         super::origins::validate(&self.origins)?;
         ConfigError::check_range(
             "chat.conversations_per_shard_max",

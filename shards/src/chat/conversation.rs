@@ -74,6 +74,8 @@ pub struct Conversation {
     /// The customer writes Chinese (its last message with letters or ideographs): customer-facing
     /// notices use it. In memory only; English after a restart until the customer writes again.
     pub chinese: bool,
+    /// Wall-clock milliseconds of its last message or state change (idle eviction).
+    pub last_active_ms: u64,
 }
 
 impl Conversation {
@@ -90,6 +92,7 @@ impl Conversation {
             released_seq: 0,
             interest: ShardSet::all(shards),
             chinese: false,
+            last_active_ms: 0,
         }
     }
 

@@ -15,7 +15,7 @@ use crate::routing::agents::GroupFairness;
 use crate::routing::shard::{GroupConfig, RoutingCounters};
 
 /// Every chat counter, by metric label, in a fixed order.
-pub const CHAT_COUNTERS: [&str; 22] = [
+pub const CHAT_COUNTERS: [&str; 24] = [
     "messages_stored",
     "duplicates",
     "conversations_created",
@@ -38,6 +38,8 @@ pub const CHAT_COUNTERS: [&str; 22] = [
     "log_retries",
     "log_refused",
     "log_damaged",
+    "conversations_evicted",
+    "conversations_reloaded",
 ];
 
 /// The publishing side (owned by the shard thread).

@@ -29,20 +29,6 @@ const TICK_MS: u64 = 1_000;
 /// How often the gauges (waiting customers, fairness) are recomputed and published, at most.
 pub(crate) const GAUGES_PUBLISH_MS: u64 = 250;
 
-/// The conversation a decision is about (`None` for agent-level decisions).
-fn conversation_of(output: &RoutingOutput) -> Option<u64> {
-    match output {
-        RoutingOutput::BotMessage { conversation, .. }
-        | RoutingOutput::Ticket { conversation, .. }
-        | RoutingOutput::Queued { conversation, .. }
-        | RoutingOutput::Assigned { conversation, .. }
-        | RoutingOutput::Requeued { conversation, .. }
-        | RoutingOutput::Transferred { conversation, .. }
-        | RoutingOutput::TransferRefused { conversation, .. } => Some(*conversation),
-        RoutingOutput::ToAgents { .. } => None,
-    }
-}
-
 /// Publishes the routing shard's counters, and its gauges when `gauges_due`.
 fn publish(shard: &RoutingShard, stats: &mut RoutingStats, gauges_due: bool) {
     stats.publish_counters(&shard.counters());
@@ -91,7 +77,7 @@ pub(crate) fn run(
                 }
                 continue;
             }
-            let Some(conversation) = conversation_of(&output) else {
+            let Some(conversation) = output.conversation() else {
                 continue;
             };
             overflow[owner_of(conversation, shards)].push_back(ShardMsg::FromRouting(output));

@@ -152,6 +152,8 @@ impl<S: LogStorage> Owner<S> {
     ///
     /// The log's error when a segment cannot be deleted.
     pub fn retain(&mut self, wall_ms: u64) -> Result<crate::log::RetentionReport, LogError> {
+        self.wall_ms = self.wall_ms.max(wall_ms);
+        self.evict_idle(wall_ms);
         self.log.retain(wall_ms)
     }
 }

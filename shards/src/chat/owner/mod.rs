@@ -19,6 +19,7 @@
 //! - `open_count`: open conversations per customer and tenant (the open quota).
 //! - `log_health`: the owner while its durable log is degraded.
 //! - `tickets`: durable tickets, opened by the bot and worked by agents.
+//! - `eviction`: idle resolved and bot conversations leave memory and come back from the log.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use switchboard_protocol::app::{ErrorCode, Lane, MessageId, OwnedFrame};
 use tracing::error;
 
 mod commit;
+mod eviction;
 mod log_health;
 #[cfg(test)]
 mod log_health_tests;
@@ -142,6 +144,10 @@ pub struct OwnerCounters {
     /// The most records the damage found by the log's recovery may have lost (see
     /// [`crate::log::DamagedRange::records_max`]).
     pub log_damaged: u64,
+    /// Conversations evicted from memory while idle.
+    pub evicted: u64,
+    /// Evicted conversations brought back from the log.
+    pub reloaded: u64,
 }
 
 /// A message appended but not yet covered by a commit.
@@ -182,6 +188,10 @@ pub struct Owner<S: LogStorage> {
     degraded: Option<log_health::Degraded>,
     /// The tickets of this shard's conversations.
     tickets: tickets::Tickets,
+    /// Conversations evicted from memory while idle, with the state they had (see `eviction`).
+    evicted: HashMap<u64, ConversationState>,
+    /// The latest wall-clock milliseconds the owner was given (activity stamps).
+    wall_ms: u64,
 }
 
 impl<S: LogStorage> std::fmt::Debug for Owner<S> {
@@ -233,6 +243,8 @@ impl<S: LogStorage> Owner<S> {
             open,
             degraded: None,
             tickets,
+            evicted: HashMap::new(),
+            wall_ms: 0,
         };
         owner.announce_open_tickets();
         Ok(owner)

@@ -13,6 +13,8 @@ impl<S: LogStorage> Owner<S> {
     /// Handles one request from `from` at wall-clock `wall_ms` (Unix milliseconds, stored as `sent_at_ms`).
     /// A read ([`Request::is_read`]) is answered by exactly one reply marked `completes_read`.
     pub fn handle(&mut self, from: ConnRef, principal: &Claims, request: Request, wall_ms: u64) {
+        self.wall_ms = self.wall_ms.max(wall_ms);
+        self.ensure_loaded(request.conversation());
         let is_read = request.is_read();
         let outputs_before = self.out.len();
         self.handle_request(from, principal, request, wall_ms);

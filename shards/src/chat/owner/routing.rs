@@ -59,6 +59,10 @@ impl<S: LogStorage> Owner<S> {
 
     /// Acts on a decision of the routing shard about one of this shard's conversations.
     pub fn handle_routing(&mut self, output: RoutingOutput, wall_ms: u64) {
+        self.wall_ms = self.wall_ms.max(wall_ms);
+        if let Some(conversation) = output.conversation() {
+            self.ensure_loaded(conversation);
+        }
         match output {
             RoutingOutput::BotMessage {
                 conversation, text, ..
@@ -212,6 +216,7 @@ impl<S: LogStorage> Owner<S> {
         conversation.state = state;
         conversation.agent = agent;
         conversation.group = group;
+        conversation.last_active_ms = self.wall_ms;
         tracing::debug!(
             shard = self.shard,
             conversation = conversation_id,

@@ -83,6 +83,7 @@ impl<S: LogStorage> Owner<S> {
                 conversation.chinese = chinese;
             }
         }
+        conversation.last_active_ms = wall_ms;
         let sequence = conversation.appended_seq + 1;
         let sender_role = sender_role(principal.role);
         let stored = StoredMessage {

@@ -244,3 +244,19 @@ pub enum RoutingOutput {
         frame: Box<switchboard_protocol::app::OwnedFrame>,
     },
 }
+
+impl RoutingOutput {
+    /// The conversation a decision is about (`None` for notices to agents' consoles).
+    pub fn conversation(&self) -> Option<ConversationId> {
+        match self {
+            RoutingOutput::BotMessage { conversation, .. }
+            | RoutingOutput::Ticket { conversation, .. }
+            | RoutingOutput::Queued { conversation, .. }
+            | RoutingOutput::Assigned { conversation, .. }
+            | RoutingOutput::Requeued { conversation, .. }
+            | RoutingOutput::Transferred { conversation, .. }
+            | RoutingOutput::TransferRefused { conversation, .. } => Some(*conversation),
+            RoutingOutput::ToAgents { .. } => None,
+        }
+    }
+}

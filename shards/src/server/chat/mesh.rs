@@ -128,6 +128,8 @@ impl ChatShard {
                 owner.log_retries,
                 owner.log_refused,
                 owner.log_damaged,
+                owner.evicted,
+                owner.reloaded,
             ],
             self.owner.conversation_count(),
             self.overload.mode().as_u8(),
