@@ -50,6 +50,7 @@ class Client:
         self.reassembler = codec.Reassembler()
         self.auto_pong = True
         self.fragment_id = 1
+        self.fragments_received = 0
         self.reader = asyncio.get_running_loop().create_task(self._read())
 
     # ------------------------------------------------------------------ connecting
@@ -168,6 +169,7 @@ class Client:
 
     async def _deliver(self, frame):
         if frame["kind"] == "fragment":
+            self.fragments_received += 1
             whole = self.reassembler.push(frame)
             if whole is None:
                 return
