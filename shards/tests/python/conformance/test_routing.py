@@ -332,10 +332,6 @@ def test_typing_and_read_receipts_reach_the_other_side(routed, proto, tenant):
     arun(body())
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "racy (about 1 run in 4 of the full suite, never alone): after both the customer and the agent got the "
-    "handoff naming the agent, the customer's first typing does not reach the agent (nothing within 10 s); "
-    "docs §8: the assigned agent's consoles start following on the next frame of the conversation"))
 def test_the_first_typing_right_after_the_handoff_reaches_the_agent(routed, proto, tenant):
     async def body():
         console, customer, conversation, _, _ = await handed_to_agent(routed, proto, tenant)
