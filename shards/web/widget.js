@@ -138,7 +138,8 @@
     clearTimeout(readTimer);
     readTimer = setTimeout(function () {
       if (conversation === '0' || document.visibilityState !== 'visible' || !client) return;
-      var seq = client.lastContiguousSeq(conversation);
+      var seq = 0;
+      byId.forEach(function (m) { if (m.seq > seq) seq = m.seq; });
       if (seq > readSent && client.readReceipt(conversation, seq)) readSent = seq;
     }, 300);
   }
