@@ -233,16 +233,23 @@
   // --- typing and read receipts ------------------------------------------------------------------------
   var typingTimer;
   function typingOff() { clearTimeout(typingTimer); $('typing').textContent = ''; }
-  var typingSentAt = 0, typingIdle;
+  var typingSentAt = 0, lastStart = 0, typingIdle, typingRetry;
   function typed() {
     if (!current || !client) return;
     var now = Date.now();
-    if (now - typingSentAt > 3000 && client.typing(current, true)) typingSentAt = now;
+    if (now - typingSentAt > 3000) {
+      // The server drops a "started" within 1 s of the previous one from this connection: wait it out.
+      var wait = lastStart + 1100 - now;
+      clearTimeout(typingRetry);
+      if (wait > 0) typingRetry = setTimeout(typed, wait);
+      else if (client.typing(current, true)) typingSentAt = lastStart = now;
+    }
     clearTimeout(typingIdle);
     typingIdle = setTimeout(stopTyping, 4000);
   }
   function stopTyping() {
     clearTimeout(typingIdle);
+    clearTimeout(typingRetry);
     if (typingSentAt && client && current) client.typing(current, false);
     typingSentAt = 0;
   }

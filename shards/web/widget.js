@@ -172,16 +172,23 @@
   }
 
   // Typing out: a "started" at most every 3 s while typing, "stopped" after 4 s idle or on send.
-  var typingSentAt = 0, typingIdle;
+  var typingSentAt = 0, lastStart = 0, typingIdle, typingRetry;
   function typed() {
     if (conversation === '0' || !client) return;
     var now = Date.now();
-    if (now - typingSentAt > 3000 && client.typing(conversation, true)) typingSentAt = now;
+    if (now - typingSentAt > 3000) {
+      // The server drops a "started" within 1 s of the previous one from this connection: wait it out.
+      var wait = lastStart + 1100 - now;
+      clearTimeout(typingRetry);
+      if (wait > 0) typingRetry = setTimeout(typed, wait);
+      else if (client.typing(conversation, true)) typingSentAt = lastStart = now;
+    }
     clearTimeout(typingIdle);
     typingIdle = setTimeout(stopTyping, 4000);
   }
   function stopTyping() {
     clearTimeout(typingIdle);
+    clearTimeout(typingRetry);
     if (typingSentAt && client && conversation !== '0') client.typing(conversation, false);
     typingSentAt = 0;
   }
