@@ -35,6 +35,12 @@ if [ ! -x "$CHROMIUM" ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
 fi
 "$CHROMIUM" --version || true
+# Chinese glyphs in the screenshots (best effort: the test itself does not need them).
+if command -v fc-list >/dev/null && [ -z "$(fc-list :lang=zh 2>/dev/null)" ]; then
+  echo "browser-test: installing a Chinese font (Debian fonts-wqy-zenhei) for the screenshots"
+  { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends fonts-wqy-zenhei; } >"$out/apt-fonts.log" 2>&1 || \
+    echo "browser-test: no Chinese font (see $out/apt-fonts.log); screenshots show boxes for Chinese text"
+fi
 
 npm_dir="$out/npm"
 if [ "$(node -p "try{require('$npm_dir/node_modules/playwright-core/package.json').version}catch(e){''}")" != "$PLAYWRIGHT_CORE_VERSION" ]; then

@@ -14,7 +14,7 @@
   var GROUP_NAMES = ['', 'account', 'billing', 'copyright', 'creator', 'tech', 'community', 'trust_safety', 'privacy', 'live', 'content', 'general'];
   var ROLE = { customer: 'Customer', agent: 'Agent', ai: 'Bot', system: 'System' };
 
-  var client, state, me = '0', groups = [], stops = [];
+  var client, state, me = '0', groups = [], stops = [], refreshTimer;
   var current = null; // the conversation shown
   var convs = new Map(); // conversation id -> { msgs: Map(message id -> message), oldest, more, loaded, readBy }
   var LS = 'switchboard.console.';
@@ -50,7 +50,7 @@
       listsQueued = false;
       if (!state) return;
       list($('assigned'), state.assigned, function (e) {
-        return ['#' + e.conversation_id + ' · customer ' + e.customer_id, e.unread];
+        return ['#' + e.conversation_id + (e.customer_id !== '0' ? ' · customer ' + e.customer_id : ''), e.unread];
       }, 'No conversations yet.');
       list($('queued'), state.queued, function (e) {
         return ['#' + e.conversation_id + ' · ' + (e.position ? 'position ' + e.position + ' · ' : '') +
@@ -189,7 +189,7 @@
     var id = current;
     var e = id && entryOf(id);
     var on = !!id;
-    $('conv-state').textContent = e ? e.state + (e.agent_id !== '0' ? ' · agent ' + e.agent_id : '') + (e.agent_group ? ' · ' + groupName(e.agent_group) : '') + ' · customer ' + e.customer_id : id ? 'not in your inbox' : '';
+    $('conv-state').textContent = e ? e.state + (e.agent_id !== '0' ? ' · agent ' + e.agent_id : '') + (e.agent_group ? ' · ' + groupName(e.agent_group) : '') + (e.customer_id !== '0' ? ' · customer ' + e.customer_id : '') : id ? 'not in your inbox' : '';
     ['to-group', 'to-agent', 'resolve'].forEach(function (f) { $(f).querySelector('button').disabled = !on; });
     $('take').querySelector('button').disabled = !(e && e.state === 'queued');
     var summary = id && summaries[id];
@@ -353,6 +353,9 @@
         client.on('handoff', function (h) {
           if (h.reason) { summaries[h.conversation_id] = h.reason; store('summaries', summaries); }
           renderLists();
+          // A live handoff does not carry the customer or the queue position: refresh the snapshot.
+          clearTimeout(refreshTimer);
+          refreshTimer = setTimeout(function () { client.requestInbox(); }, 300);
           if (!current && h.agent_id === me) show(h.conversation_id);
         }),
         client.on('conversation', function (c) {

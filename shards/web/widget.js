@@ -291,7 +291,8 @@
       client.on('handoff', function (h) {
         if (h.conversation_id !== conversation) return;
         var assigned = h.agent_id !== '0';
-        setBanner(assigned ? 'assigned' : 'queued', (assigned ? STR.joined : STR.waiting) + (h.reason ? ' ' + h.reason : ''));
+        // `reason` is the server's customer-facing text, in the customer's language.
+        setBanner(assigned ? 'assigned' : 'queued', h.reason || (assigned ? STR.joined : STR.waiting));
       });
       client.on('conversation', function (c) {
         if (c.conversation_id !== conversation) return;
