@@ -11,7 +11,8 @@
 #   from the queue); typing both ways; the agent replies; the customer sees it; read receipts; the
 #   customer's network goes offline and back while both sides write, and every message is then shown
 #   exactly once on both sides; the customer reloads and gets the same conversation; the agent reloads
-#   and its inbox and conversation are rebuilt.
+#   and its inbox and conversation are rebuilt; the agent resolves; a second customer's refund opens a
+#   ticket that the agent assigns, resolves (the customer sees it) and closes, with notes.
 # - Tests docs/tokens.md for real: the JavaScript and Python examples (extracted from the document) mint
 #   tokens with a configured key; a second server configured with that key accepts both (welcome), refuses
 #   a tampered one, and the SDK's token callback replaces an expired token (reasons connect, unauthorized).
@@ -279,6 +280,33 @@ try {
   await agent.locator(`#assigned button[data-conversation="${conversation}"]`).waitFor({ state: 'detached', timeout: T });
   check(true, 'the agent resolves; the customer is told and the inbox drops it');
   await snap(customer, 'widget-resolved');
+
+  // --- a refund ticket, worked by the agent ---------------------------------------------------------
+  const second = await (await browser.newContext({ locale: 'zh-CN' })).newPage();
+  watch(second, 'customer 2');
+  await second.goto(base + '/widget?lang=zh');
+  await second.locator('#conn[data-state=online]').waitFor({ timeout: T });
+  await second.locator('#text').fill('我要退款，订单号202403150001234567');
+  await second.locator('#text').press('Enter');
+  await second.locator('#tickets li').first().waitFor({ timeout: T });
+  log('customer 2 ticket:', await second.locator('#tickets li').first().textContent());
+  const ticketButton = agent.locator('#tickets button', { hasText: 'Ticket #' }).first();
+  await ticketButton.waitFor({ timeout: T });
+  check(true, 'the bot opened a refund ticket: the customer sees it, the console lists it');
+  await ticketButton.click();
+  const ticketBox = agent.locator('#conv-tickets .ticket').first();
+  await ticketBox.locator('input').fill('checking the order');
+  await ticketBox.locator('button', { hasText: 'Assign to me' }).click();
+  await agent.locator('#conv-tickets .ticket p', { hasText: 'assigned · agent 1001' }).waitFor({ timeout: T });
+  await agent.locator('#conv-tickets .ticket input').fill('refunded to the original payment method');
+  await agent.locator('#conv-tickets .ticket button', { hasText: 'Resolve' }).click();
+  await second.locator('#tickets li[data-status=resolved]').waitFor({ timeout: T });
+  check(true, 'the agent assigned and resolved the ticket with notes; the customer sees it resolved: ' + (await second.locator('#tickets li').first().textContent()));
+  await snap(agent, 'console-ticket');
+  await agent.locator('#conv-tickets .ticket button', { hasText: 'Close' }).click();
+  await agent.locator('#tickets button', { hasText: 'Ticket #' }).waitFor({ state: 'detached', timeout: T });
+  check(true, 'a closed ticket leaves the console');
+  await snap(second, 'widget-ticket');
 
   // --- docs/tokens.md: tokens minted by the examples -------------------------------------------------
   const page = await (await browser.newContext()).newPage();

@@ -178,10 +178,14 @@
     log.scrollTop = log.scrollHeight;
     $('conv-title').textContent = 'Conversation #' + id;
     $('text').disabled = $('send').disabled = false;
-    var followed = client.sequences.resumePositions().some(function (p) { return p.conversation_id === id; });
-    if (!followed) client.follow(id, client.lastContiguousSeq(id)); // e.g. a queued one: live messages too
-    if (!c.loaded) page(id, 0).then(markRead);
-    else markRead();
+    // An agent reads only conversations assigned to it or queued to its groups (a ticket's conversation
+    // may still be with the bot): others show their tickets only.
+    if (entryOf(id)) {
+      var followed = client.sequences.resumePositions().some(function (p) { return p.conversation_id === id; });
+      if (!followed) client.follow(id, client.lastContiguousSeq(id)); // e.g. a queued one: live messages too
+      if (!c.loaded) page(id, 0).then(markRead);
+      else markRead();
+    }
     renderLists();
     $('text').focus();
   }
