@@ -177,7 +177,6 @@
     olderButton(c);
     log.scrollTop = log.scrollHeight;
     $('conv-title').textContent = 'Conversation #' + id;
-    $('text').disabled = $('send').disabled = false;
     // An agent reads only conversations assigned to it or queued to its groups (a ticket's conversation
     // may still be with the bot): others show their tickets only.
     if (entryOf(id)) {
@@ -192,9 +191,9 @@
   function renderSide() {
     var id = current;
     var e = id && entryOf(id);
-    var on = !!id;
     $('conv-state').textContent = e ? e.state + (e.agent_id !== '0' ? ' · agent ' + e.agent_id : '') + (e.agent_group ? ' · ' + groupName(e.agent_group) : '') + (e.customer_id !== '0' ? ' · customer ' + e.customer_id : '') : id ? 'not in your inbox' : '';
-    ['to-group', 'to-agent', 'resolve'].forEach(function (f) { $(f).querySelector('button').disabled = !on; });
+    ['to-group', 'to-agent', 'resolve'].forEach(function (f) { $(f).querySelector('button').disabled = !e; });
+    $('text').disabled = $('send').disabled = !e; // replies only to conversations in the inbox
     $('take').querySelector('button').disabled = !(e && e.state === 'queued');
     var summary = id && summaries[id];
     $('summary').textContent = summary || '—';
