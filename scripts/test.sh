@@ -73,6 +73,12 @@ bash scripts/js-client-test.sh
 step "protocol conformance suite (Python, both subprotocols, written from docs/protocol.md)"
 bash scripts/conformance-test.sh -q
 
+step "web assets: embedded SDK build up to date, widget and loader size budgets"
+bash scripts/web-assets-check.sh
+
+step "widget and agent console in headless Chromium (Debian package)"
+bash scripts/browser-test.sh
+
 # Last, so its summary line is the last thing CI prints.
 step "unit and integration tests (nextest)"
 cargo nextest run --workspace --locked --no-fail-fast
