@@ -4,6 +4,8 @@ set -euo pipefail
 
 need_apt=()
 command -v flatc >/dev/null 2>&1 || need_apt+=(flatbuffers-compiler)
+# The TLS tests make their certificates with the openssl command.
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing with apt-get: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -1,6 +1,6 @@
 //! Shutdown signals as a file descriptor.
 //!
-//! `SIGTERM` and `SIGINT` are blocked in the process (the mask is inherited by every shard thread spawned
+//! `SIGTERM`, `SIGINT` and `SIGHUP` (reload, not shutdown) are blocked in the process (the mask is inherited by every shard thread spawned
 //! afterwards) and delivered through a `signalfd` that the main thread waits on. This keeps signal handling out
 //! of the shards entirely: no async-signal-safety concerns, and a shard is told to drain through the same
 //! cross-core wake-up it uses for everything else.
@@ -9,7 +9,10 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-/// A `signalfd` receiving the process's shutdown signals (`SIGTERM`, `SIGINT`).
+/// The signal that asks for a reload (of the TLS certificate), not a shutdown.
+pub const RELOAD_SIGNAL: i32 = libc::SIGHUP;
+
+/// A `signalfd` receiving the process's shutdown signals (`SIGTERM`, `SIGINT`) and `SIGHUP` (reload).
 #[derive(Debug)]
 pub struct ShutdownSignals {
     /// The signalfd; readable when a blocked signal is pending.
@@ -17,7 +20,7 @@ pub struct ShutdownSignals {
 }
 
 impl ShutdownSignals {
-    /// Blocks `SIGTERM` and `SIGINT` in the calling thread and opens a signalfd for them.
+    /// Blocks `SIGTERM`, `SIGINT` and `SIGHUP` in the calling thread and opens a signalfd for them.
     ///
     /// Call this on the main thread before spawning any other thread, so every thread inherits the mask and
     /// the signals can only be received through this descriptor.
@@ -31,6 +34,8 @@ impl ShutdownSignals {
             libc::sigemptyset(&mut mask);
             libc::sigaddset(&mut mask, libc::SIGTERM);
             libc::sigaddset(&mut mask, libc::SIGINT);
+            // Not a shutdown: the server reloads its TLS certificate (the caller tells them apart).
+            libc::sigaddset(&mut mask, libc::SIGHUP);
         }
         // SAFETY: `mask` was initialised above; a null old-set pointer is allowed by pthread_sigmask(3).
         let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &mask, std::ptr::null_mut()) };

@@ -10,6 +10,7 @@
 //!   [`conn::Connection`] state machines, graceful drain, per-shard statistics.
 //! - [`admin`]: the admin HTTP listener: Prometheus `/metrics`, `/healthz`, `/readyz`, off the hot path.
 //! - [`describe`]: the protocol self-description printed by `switchboard describe`.
+//! - [`tls`]: TLS termination on the WebSocket port (`[tls]` certificate and key, reloaded on SIGHUP).
 //! - [`web`]: HTTP on the WebSocket port in chat mode: the start page, the customer widget, the agent
 //!   console (embedded files) and demo tokens while the development key is in use.
 //! - [`auth`]: signed access tokens (HMAC-SHA256, key rotation) and the conversation access rules.
@@ -33,4 +34,5 @@ pub mod overload;
 pub mod pii;
 pub mod routing;
 pub mod server;
+pub mod tls;
 pub mod web;

@@ -8,12 +8,12 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use switchboard_core::engine::BackendKind;
-use switchboard_core::signal::ShutdownSignals;
+use switchboard_core::signal::{ShutdownSignals, RELOAD_SIGNAL};
 use switchboard_shards::admin::{self, AdminSource};
 use switchboard_shards::config::{Engine, Mode, ServeConfig, Shards};
 use switchboard_shards::server::stats::CloseCause;
 use switchboard_shards::server::Server;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 /// mimalloc, not glibc malloc: after connection floods glibc's per-thread arenas kept the freed memory (RSS
 /// ratcheted from 509 to 1,085 MB with no connection open), while mimalloc returns freed pages to the OS.
@@ -177,11 +177,21 @@ fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     info!(listen = %server.local_addr(), shards = config.shard_count(), mode = ?config.mode, "switchboard serving");
 
     let signal = loop {
-        if let Some(signal) = signals
+        match signals
             .wait(Duration::from_secs(1))
             .context("waiting for signals")?
         {
-            break signal;
+            Some(signal) if signal == RELOAD_SIGNAL => match server.reload_tls() {
+                Some(Ok(())) => {
+                    info!("SIGHUP: TLS certificate and key reloaded; new connections use them")
+                }
+                Some(Err(error)) => {
+                    error!(%error, "SIGHUP: TLS reload failed; the previous certificate stays in use")
+                }
+                None => info!("SIGHUP: nothing to reload (no [tls] configured)"),
+            },
+            Some(signal) => break signal,
+            None => {}
         }
     };
     info!(

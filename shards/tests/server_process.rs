@@ -104,11 +104,15 @@ impl ServeProcess {
     }
 
     fn sigterm(&self) {
+        self.signal(libc::SIGTERM);
+    }
+
+    fn signal(&self, signal: libc::c_int) {
         let pid = libc::pid_t::try_from(self.child.id()).expect("pid fits pid_t");
         // SAFETY: kill(2) takes plain integers and touches no memory of ours; `pid` is our own child, not
         // yet reaped (it is reaped only by `wait_for_exit`), so the pid cannot have been reused.
-        let result = unsafe { libc::kill(pid, libc::SIGTERM) };
-        assert_eq!(result, 0, "kill(SIGTERM) failed");
+        let result = unsafe { libc::kill(pid, signal) };
+        assert_eq!(result, 0, "kill({signal}) failed");
     }
 
     /// Waits (bounded) for the process to exit and returns its status.
@@ -292,4 +296,26 @@ fn tcp_connection_ends_right_after_the_close_handshake() {
         "exit status {status}; log:\n{}",
         server.log()
     );
+}
+
+/// `SIGHUP` reloads (the TLS certificate, when configured); it used to kill the process.
+#[test]
+fn sighup_reloads_and_does_not_stop_the_server() {
+    let addr = free_loopback_port();
+    let mut server = ServeProcess::spawn("sighup", addr, |data| chat_config(addr, data));
+    server.wait_until_accepting();
+    server.signal(libc::SIGHUP);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.log().contains("SIGHUP") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        server.log().contains("nothing to reload"),
+        "{}",
+        server.log()
+    );
+    assert!(server.child.try_wait().unwrap().is_none(), "still running");
+    assert!(std::net::TcpStream::connect(addr).is_ok());
+    server.sigterm();
+    assert!(server.wait_for_exit(Duration::from_secs(40)).success());
 }

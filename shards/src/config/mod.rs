@@ -96,6 +96,8 @@ pub struct ServeConfig {
     pub routing: crate::routing::shard::RoutingShardConfig,
     /// The durable log. Its directory is the top-level `data_dir` (a `data_dir` here is ignored).
     pub log: crate::log::LogConfig,
+    /// TLS on the listen port (`wss://`, `https://`): the certificate and key files; absent = plain.
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 impl Default for ServeConfig {
@@ -112,6 +114,7 @@ impl Default for ServeConfig {
             auth: None,
             pii: crate::pii::PiiPolicy::default(),
             log: crate::log::LogConfig::default(),
+            tls: None,
             routing: crate::routing::shard::RoutingShardConfig::default(),
             overload: crate::overload::OverloadConfig::default(),
         }

@@ -121,6 +121,8 @@ pub struct Server {
     stats: Vec<StatsReader>,
     /// Chat mode: the routing shard thread, its stop flag and its wake-up.
     routing: Option<RoutingThread>,
+    /// TLS on the listen port, when configured (reloaded by [`Server::reload_tls`]).
+    tls: Option<Arc<crate::tls::TlsTerminator>>,
 }
 
 /// The routing shard before it runs: its ring endpoint and its built state.
@@ -162,6 +164,12 @@ impl RoutingSetup {
 }
 
 impl Server {
+    /// Reads the TLS certificate and key again (on `SIGHUP`): new connections use them. `None` when the
+    /// server has no TLS.
+    pub fn reload_tls(&self) -> Option<Result<(), crate::tls::TlsError>> {
+        self.tls.as_ref().map(|tls| tls.reload())
+    }
+
     /// Starts `config.shard_count()` shard threads, each pinned to one of the process's CPUs, and returns
     /// once every shard listens.
     ///
@@ -170,6 +178,15 @@ impl Server {
     /// [`ServerError`] when any shard fails to start; shards already started are drained and joined first.
     pub fn start(config: &ServeConfig) -> Result<Server, ServerError> {
         wait_for_address(config.listen)?;
+        let tls = match &config.tls {
+            Some(files) => Some(Arc::new(crate::tls::TlsTerminator::load(files).map_err(
+                |e| ServerError::Shard {
+                    shard: 0,
+                    message: e.to_string(),
+                },
+            )?)),
+            None => None,
+        };
         let shards = config.shard_count();
         let (mut chat, routing) = match config.mode {
             Mode::Chat => {
@@ -187,6 +204,7 @@ impl Server {
             threads: Vec::with_capacity(shards),
             stats: Vec::with_capacity(shards),
             routing: None,
+            tls,
         };
         if let Some(routing) = routing {
             server.routing = Some(routing.spawn(shards)?);
@@ -237,6 +255,7 @@ impl Server {
             control: Arc::clone(&control),
             stats,
             chat,
+            tls: self.tls.clone(),
         };
         let (ready_tx, ready_rx) = mpsc::channel();
         let thread = std::thread::Builder::new()

@@ -22,6 +22,8 @@ use crate::log::CommitCompletion;
 
 /// Bytes of one send buffer at most: large enough to batch many small frames into one `send`.
 const SEND_BUFFER_BYTES: usize = 64 * 1024;
+/// Bytes of decrypted TLS plaintext handed to a connection at once.
+const TLS_PLAINTEXT_CHUNK_BYTES: usize = 16 * 1024;
 /// Smallest new send buffer: a close or control frame, or a few small messages. A new buffer is sized to
 /// what the connection has queued (plus frame headers), not to the maximum, so that a burst of thousands of
 /// closes or pongs in one tick does not touch a 64 KiB allocation each.
@@ -57,6 +59,8 @@ pub(crate) struct ShardSetup {
     pub(crate) stats: ShardStats,
     /// Chat mode: the rings to the other shards, the keyring, the log settings.
     pub(crate) chat: Option<ChatSetup>,
+    /// TLS termination, when configured.
+    pub(crate) tls: Option<Arc<crate::tls::TlsTerminator>>,
 }
 
 /// What the shard reports once it listens (or why it could not).
@@ -122,6 +126,9 @@ struct Shard {
     heartbeat_interval_ms: u64,
     /// Log write/sync completions of this tick, handed to chat mode after the event loop.
     log_io: Vec<CommitCompletion>,
+    /// TLS termination, when configured; and the shard's scratch for decrypted and outgoing plaintext.
+    tls: Option<Arc<crate::tls::TlsTerminator>>,
+    tls_scratch: Vec<u8>,
 }
 
 impl Shard {
@@ -186,6 +193,8 @@ impl Shard {
             chat,
             heartbeat_interval_ms: setup.connection_config.heartbeat.interval_ms_max,
             log_io: Vec::new(),
+            tls: setup.tls.take(),
+            tls_scratch: Vec::new(),
         };
         Ok((shard, addr, choice))
     }
@@ -268,7 +277,20 @@ impl Shard {
                     self.stats.bytes_received.add(bytes.len() as u64);
                     if let Some(entry) = self.table.get_mut(conn) {
                         let received_before = entry.conn.messages_received();
-                        entry.conn.handle_bytes(bytes, now);
+                        if let Some(tls) = entry.tls.as_mut() {
+                            self.tls_scratch.resize(TLS_PLAINTEXT_CHUNK_BYTES, 0);
+                            let connection = &mut entry.conn;
+                            let read = tls.read(bytes, &mut self.tls_scratch, |plain| {
+                                connection.handle_bytes(plain, now)
+                            });
+                            if let crate::tls::TlsRead::Fatal(why) = read {
+                                debug!(shard = self.id, ?conn, %why, "TLS ended");
+                                tls.close();
+                                tls.failed = true;
+                            }
+                        } else {
+                            entry.conn.handle_bytes(bytes, now);
+                        }
                         self.stats
                             .after_bytes(entry, received_before, self.received_us);
                         mark_dirty(entry, &mut self.dirty);
@@ -317,6 +339,19 @@ impl Shard {
         }
         self.table
             .insert(conn, Connection::new(self.connection_config, now));
+        if let Some(tls) = &self.tls {
+            match tls.session() {
+                Ok(session) => {
+                    if let Some(entry) = self.table.get_mut(conn) {
+                        entry.tls = Some(Box::new(session));
+                    }
+                }
+                Err(error) => {
+                    warn!(shard = self.id, ?conn, %error, "TLS session refused; closing");
+                    self.close_transport(conn);
+                }
+            }
+        }
         self.stats.open.add(1);
         if let Some(entry) = self.table.get_mut(conn) {
             mark_dirty(entry, &mut self.dirty);
@@ -326,9 +361,17 @@ impl Shard {
     fn send_complete(&mut self, conn: ConnId, mut buf: Vec<u8>, ok: bool) {
         if let Some(entry) = self.table.get_mut(conn) {
             let sent = std::mem::take(&mut entry.bytes_in_flight);
-            entry.conn.handle_send_complete(sent);
-            if ok {
-                self.stats.bytes_sent.add(sent as u64);
+            if let Some(tls) = entry.tls.as_mut() {
+                // Plaintext was handed to the session when it was encrypted; this was its ciphertext.
+                tls.sending = false;
+                if ok {
+                    self.stats.bytes_sent.add(buf.len() as u64);
+                }
+            } else {
+                entry.conn.handle_send_complete(sent);
+                if ok {
+                    self.stats.bytes_sent.add(sent as u64);
+                }
             }
             mark_dirty(entry, &mut self.dirty);
             if !ok {
@@ -461,6 +504,9 @@ impl Shard {
         let Some(entry) = self.table.get_mut(conn) else {
             return;
         };
+        if entry.tls.is_some() {
+            return self.flush_tls(conn, now);
+        }
         if entry.bytes_in_flight == 0 && !entry.closing {
             let mut buf = self.free_buffers.pop().unwrap_or_else(|| {
                 let need = entry.conn.queued_bytes() + SEND_HEADERS_BYTES;
@@ -522,6 +568,55 @@ impl Shard {
                 }
             }
         }
+    }
+
+    /// [`Shard::flush`] for a TLS connection: the connection's next plaintext is encrypted into the
+    /// session at once (the connection counts it as sent), and the session's ciphertext goes to the
+    /// engine, one send at a time. The transport is dropped once the connection is closed and the
+    /// session has flushed its `close_notify` (or alert).
+    fn flush_tls(&mut self, conn: ConnId, now: u64) {
+        let Some(entry) = self.table.get_mut(conn) else {
+            return;
+        };
+        // Taken out for the duration (the entry's statistics need the entry itself).
+        let Some(mut tls) = entry.tls.take() else {
+            return;
+        };
+        if !tls.sending && !entry.closing {
+            if !tls.failed {
+                let max = SEND_BUFFER_BYTES.max(entry.conn.transmit_bytes_min());
+                self.tls_scratch.clear();
+                let sent_before = entry.conn.send_counters();
+                let written = entry.conn.poll_transmit(&mut self.tls_scratch, max);
+                self.stats
+                    .after_transmit(entry, sent_before, self.flushed_us);
+                if written > 0 {
+                    tls.write(&self.tls_scratch[..written]);
+                    entry.conn.handle_send_complete(written);
+                }
+            }
+            if entry.conn.is_closed() || tls.failed {
+                tls.close();
+            }
+            if tls.wants_write() {
+                let mut buf = self
+                    .free_buffers
+                    .pop()
+                    .unwrap_or_else(|| Vec::with_capacity(SEND_BUFFER_BYTES_MIN));
+                tls.take_ciphertext(&mut buf);
+                tls.sending = true;
+                self.sends_this_tick += 1;
+                self.engine.send(conn, buf);
+                // More plaintext may wait; the send's completion marks the connection dirty again.
+            }
+        }
+        let finished = (entry.conn.is_closed() || tls.failed) && !tls.sending && !tls.wants_write();
+        entry.tls = Some(tls);
+        if finished {
+            self.close_transport(conn);
+            return;
+        }
+        self.rearm_timer(conn, now);
     }
 
     fn rearm_timer(&mut self, conn: ConnId, now: u64) {

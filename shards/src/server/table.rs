@@ -29,6 +29,8 @@ pub(crate) struct Entry {
     pub(crate) session: Option<Box<crate::chat::Session>>,
     /// Bytes of its unfinished WebSocket message counted in the shard's total (see `Shard::admit_partial`).
     pub(crate) partial_bytes: u64,
+    /// TLS, when the port terminates it: the bytes on the wire are its ciphertext.
+    pub(crate) tls: Option<Box<crate::tls::TlsSession>>,
 }
 
 /// Entries indexed by `ConnId::index()`; grows to the highest index the engine hands out, never shrinks.
@@ -77,6 +79,7 @@ impl Table {
             output_queued: false,
             session: None,
             partial_bytes: 0,
+            tls: None,
         });
         self.len += 1;
     }
