@@ -80,6 +80,12 @@ impl TlsTerminator {
         Ok(())
     }
 
+    /// A bare rustls server connection with the current configuration (benchmarks, tests).
+    pub fn raw_session(&self) -> Result<ServerConnection, rustls::Error> {
+        let config = Arc::clone(&self.current.read().unwrap_or_else(|p| p.into_inner()));
+        ServerConnection::new(config)
+    }
+
     /// A server-side TLS session for one accepted connection.
     pub fn session(&self) -> Result<TlsSession, rustls::Error> {
         let config = Arc::clone(&self.current.read().unwrap_or_else(|p| p.into_inner()));
