@@ -24,7 +24,14 @@ fn certificate(dir: &Path) -> TlsFiles {
         key_file: dir.join("key.pem"),
     };
     let status = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
         .args(["-nodes", "-days", "1", "-subj", "/CN=localhost"])
         .args(["-addext", "subjectAltName=DNS:localhost"])
         .args(["-addext", "basicConstraints=critical,CA:FALSE"])
@@ -105,7 +112,10 @@ impl ReadTls for ServerConnection {
 }
 
 /// A completed client/server pair.
-fn pair(server: &TlsTerminator, client: &Arc<rustls::ClientConfig>) -> (ClientConnection, ServerConnection) {
+fn pair(
+    server: &TlsTerminator,
+    client: &Arc<rustls::ClientConfig>,
+) -> (ClientConnection, ServerConnection) {
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
     let mut c = ClientConnection::new(Arc::clone(client), name).unwrap();
     let mut s = server.raw_session().unwrap();
@@ -139,33 +149,41 @@ fn benches(c: &mut Criterion) {
         let mut plain = vec![0u8; size + 64];
         group.throughput(Throughput::Bytes(size as u64));
         // What the server spends to send one message: encrypt into a record.
-        group.bench_with_input(BenchmarkId::new("server_encrypt", size), &payload, |b, payload| {
-            b.iter(|| {
-                s_conn.writer().write_all(black_box(payload)).unwrap();
-                wire.clear();
-                s_conn.write_tls(&mut wire).unwrap();
-                black_box(wire.len())
-            })
-        });
+        group.bench_with_input(
+            BenchmarkId::new("server_encrypt", size),
+            &payload,
+            |b, payload| {
+                b.iter(|| {
+                    s_conn.writer().write_all(black_box(payload)).unwrap();
+                    wire.clear();
+                    s_conn.write_tls(&mut wire).unwrap();
+                    black_box(wire.len())
+                })
+            },
+        );
         // What the server spends to receive one: decrypt a client record (prepared outside the timing).
-        group.bench_with_input(BenchmarkId::new("server_decrypt", size), &payload, |b, payload| {
-            b.iter_batched(
-                || {
-                    c_conn.writer().write_all(payload).unwrap();
-                    let mut record = Vec::new();
-                    c_conn.write_tls(&mut record).unwrap();
-                    record
-                },
-                |record| {
-                    let mut input = &record[..];
-                    s_conn.read_tls(&mut input).unwrap();
-                    s_conn.process_new_packets().unwrap();
-                    let n = s_conn.reader().read(&mut plain).unwrap();
-                    black_box(n)
-                },
-                criterion::BatchSize::SmallInput,
-            )
-        });
+        group.bench_with_input(
+            BenchmarkId::new("server_decrypt", size),
+            &payload,
+            |b, payload| {
+                b.iter_batched(
+                    || {
+                        c_conn.writer().write_all(payload).unwrap();
+                        let mut record = Vec::new();
+                        c_conn.write_tls(&mut record).unwrap();
+                        record
+                    },
+                    |record| {
+                        let mut input = &record[..];
+                        s_conn.read_tls(&mut input).unwrap();
+                        s_conn.process_new_packets().unwrap();
+                        let n = s_conn.reader().read(&mut plain).unwrap();
+                        black_box(n)
+                    },
+                    criterion::BatchSize::SmallInput,
+                )
+            },
+        );
     }
     group.finish();
     let _ = std::fs::remove_dir_all(dir);

@@ -76,6 +76,9 @@ pub struct Conversation {
     pub chinese: bool,
     /// Wall-clock milliseconds of its last message or state change (idle eviction).
     pub last_active_ms: u64,
+    /// Raised whenever a shard joins `interest`: a shard's `Unfollow` sent before that (it crossed
+    /// the join on the rings) is stale and ignored.
+    pub interest_epoch: u64,
 }
 
 impl Conversation {
@@ -93,6 +96,7 @@ impl Conversation {
             interest: ShardSet::all(shards),
             chinese: false,
             last_active_ms: 0,
+            interest_epoch: 0,
         }
     }
 

@@ -163,6 +163,7 @@ mod tests {
             origin: None,
             received_us: 0,
             audience: Audience::All,
+            interest_epoch: 0,
         }
     }
 

@@ -175,6 +175,8 @@ pub struct Delivery {
     pub received_us: u64,
     /// Who among the followers gets it.
     pub audience: Audience,
+    /// The conversation's interest epoch when it was sent (see [`ShardMsg::Unfollow`]).
+    pub interest_epoch: u64,
 }
 
 /// Who among a conversation's followers gets a [`Delivery`]: a `handoff` tells agents what the bot
@@ -255,5 +257,8 @@ pub enum ShardMsg {
         conversation: u64,
         /// The shard leaving.
         shard: usize,
+        /// The conversation's interest epoch the shard had seen ([`Delivery::interest_epoch`]); an
+        /// owner whose epoch moved on since ignores it (the shard was added again meanwhile).
+        epoch: u64,
     },
 }

@@ -294,9 +294,11 @@ impl<S: LogStorage> Owner<S> {
     }
 
     /// `shard` has no connection following `conversation` any more.
-    pub fn unfollow(&mut self, conversation: u64, shard: usize) {
+    pub fn unfollow(&mut self, conversation: u64, shard: usize, epoch: u64) {
         if let Some(conversation) = self.conversations.get_mut(&conversation) {
-            conversation.interest.remove(shard);
+            if epoch >= conversation.interest_epoch {
+                conversation.interest.remove(shard);
+            }
         }
     }
 
@@ -362,6 +364,7 @@ impl<S: LogStorage> Owner<S> {
             origin,
             received_us: 0,
             audience,
+            interest_epoch: conversation.interest_epoch,
         };
         self.out.push_back(Outbound::Deliver {
             shards: conversation.interest,

@@ -104,7 +104,10 @@ impl<S: LogStorage> Owner<S> {
             debug_denied(principal, conversation_id, denied.label());
             return self.refuse(from, denied.error_code(), denied.label(), conversation_id);
         }
-        conversation.interest.insert(from.shard);
+        if !conversation.interest.contains(from.shard) {
+            conversation.interest.insert(from.shard);
+            conversation.interest_epoch += 1;
+        }
         let reopens = conversation.state == ConversationState::Resolved
             && principal.role == Role::Customer
             && matches!(request, Request::Send { .. });

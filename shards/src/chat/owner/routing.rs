@@ -101,6 +101,7 @@ impl<S: LogStorage> Owner<S> {
                     for shard in agent_shards {
                         if shard < self.shards {
                             state.interest.insert(shard);
+                            state.interest_epoch += 1;
                         }
                     }
                 }

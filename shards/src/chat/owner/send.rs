@@ -154,6 +154,7 @@ impl<S: LogStorage> Owner<S> {
             origin: from,
             received_us,
             audience: Audience::All,
+            interest_epoch: conversation.interest_epoch,
         };
         // The routing shard sees every customer message (for humans' conversations it only refreshes the
         // summary and sentiment).

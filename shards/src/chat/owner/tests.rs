@@ -167,3 +167,41 @@ fn the_routing_shard_gets_the_customer_value_from_the_token() {
         assert_eq!(values(&mut owner), [expected]);
     }
 }
+
+/// A shard's `Unfollow` that crossed a newer join of that shard on the rings (it was sent before the
+/// shard was added again, e.g. for an agent just assigned there) must not drop the shard: its
+/// connections would miss the conversation's messages and typing.
+#[test]
+fn a_stale_unfollow_does_not_drop_a_shard_that_joined_again() {
+    let (log, _) = ShardLog::open(LogConfig::default(), MemoryStorage::new()).unwrap();
+    let chat = ChatConfig {
+        routing_enabled: false,
+        ..ChatConfig::default()
+    };
+    let mut owner = Owner::new(0, 2, chat, PiiPolicy::default(), log).unwrap();
+    send(&mut owner, 0, 1, true);
+    owner.commit().unwrap();
+    let conversation = *owner.conversations.keys().next().unwrap();
+    let epoch = owner.conversations[&conversation].interest_epoch;
+    owner.unfollow(conversation, 1, epoch);
+    assert!(!owner.conversations[&conversation].interest.contains(1));
+    // Shard 1 asks again (it joins), while its next unfollow, sent before, is still on the ring.
+    let from_shard_1 = ConnRef {
+        shard: 1,
+        conn: ConnId::new(9, 0),
+    };
+    let typing = Request::Typing {
+        conversation,
+        active: true,
+    };
+    owner.handle(from_shard_1, &customer(), typing, 3_000);
+    assert!(owner.conversations[&conversation].interest.contains(1));
+    owner.unfollow(conversation, 1, epoch);
+    assert!(
+        owner.conversations[&conversation].interest.contains(1),
+        "the stale unfollow is ignored"
+    );
+    let current = owner.conversations[&conversation].interest_epoch;
+    owner.unfollow(conversation, 1, current);
+    assert!(!owner.conversations[&conversation].interest.contains(1));
+}

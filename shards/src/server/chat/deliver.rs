@@ -59,7 +59,7 @@ impl ChatShard {
         self.targets = targets;
         self.joined = joined;
         if !self.local.is_followed(delivery.conversation) {
-            self.tell_unfollow(delivery.conversation);
+            self.tell_unfollow(delivery.conversation, delivery.interest_epoch);
         }
     }
 

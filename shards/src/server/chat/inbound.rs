@@ -296,7 +296,7 @@ impl ChatShard {
         };
         for follow in session.follows() {
             if self.local.unfollow(follow.conversation, entry.id) {
-                self.tell_unfollow(follow.conversation);
+                self.tell_unfollow(follow.conversation, 0);
             }
         }
         if let Some(principal) = session.principal() {

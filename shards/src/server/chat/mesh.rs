@@ -19,16 +19,20 @@ fn router_presence(presence: PresenceState) -> RouterPresence {
 }
 
 impl ChatShard {
-    pub(super) fn tell_unfollow(&mut self, conversation: u64) {
+    /// Tells the owner this shard has no follower of `conversation` left, as of interest `epoch` (0
+    /// when unknown: an owner that added a shard since ignores it, and the next delivery here, with its
+    /// epoch, says it again).
+    pub(super) fn tell_unfollow(&mut self, conversation: u64, epoch: u64) {
         let owner = owner_of(conversation, self.shards);
         if owner == self.id {
-            self.owner.unfollow(conversation, self.id);
+            self.owner.unfollow(conversation, self.id, u64::MAX);
         } else {
             self.push(
                 owner,
                 ShardMsg::Unfollow {
                     conversation,
                     shard: self.id,
+                    epoch,
                 },
             );
         }
@@ -52,7 +56,8 @@ impl ChatShard {
                 ShardMsg::Unfollow {
                     conversation,
                     shard,
-                } => self.owner.unfollow(conversation, shard),
+                    epoch,
+                } => self.owner.unfollow(conversation, shard, epoch),
                 ShardMsg::FromRouting(output @ RoutingOutput::ToAgents { .. }) => {
                     self.notify_agents(output, table, dirty, now)
                 }

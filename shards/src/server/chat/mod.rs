@@ -369,7 +369,7 @@ impl ChatShard {
                 session.unfollow(conversation);
             }
             if self.local.unfollow(conversation, entry.id) && self.owner_is_remote(conversation) {
-                self.tell_unfollow(conversation);
+                self.tell_unfollow(conversation, 0);
             }
         }
         let Some(entry) = table.get_mut(reply.to.conn) else {
