@@ -13,26 +13,26 @@
 //! - [`tls`]: TLS termination on the WebSocket port (`[tls]` certificate and key, reloaded on SIGHUP).
 //! - [`web`]: HTTP on the WebSocket port in chat mode: the start page, the customer widget, the agent
 //!   console (embedded files) and demo tokens while the development key is in use.
-//! - [`auth`]: signed access tokens (HMAC-SHA256, key rotation) and the conversation access rules.
+//! - [`auth`] (the `switchboard-auth` crate, `shards/auth/`): signed access tokens and the access rules.
 //! - [`chat`]: the conversation layer: sessions, owners (sequence, de-duplication, masking, log, ack),
 //!   delivery across shards, resume and history.
-//! - [`pii`]: PII masking (phones, resident IDs, bank cards, emails) applied before anything is persisted.
+//! - [`pii`] (`switchboard-pii`, `shards/pii/`): PII masking applied before anything is persisted.
 //! - [`log`]: the durable log, one append-only segmented log per owner shard: CRC-framed records, group
 //!   commit, start-up recovery, conversation and de-duplication indexes, retention.
 //! - [`overload`]: degradation modes (normal, brownout, survival) from queue depths and latencies; admission.
-//! - [`routing`]: the routing/AI logic (knowledge base, intent and sentiment classifier, dialogue,
+//! - [`routing`] (`switchboard-routing`, `shards/routing/`): the routing/AI logic (knowledge base, intent and sentiment classifier, dialogue,
 //!   tickets, agent assignment), pure and single-threaded; `switchboard ai` evaluates it.
 
 pub mod admin;
-pub mod auth;
+pub use switchboard_auth as auth;
 pub mod chat;
 pub mod config;
 pub mod conn;
 pub mod describe;
 pub mod log;
 pub mod overload;
-pub mod pii;
-pub mod routing;
+pub use switchboard_pii as pii;
+pub use switchboard_routing as routing;
 pub mod server;
 pub mod tls;
 pub mod web;

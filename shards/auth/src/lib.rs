@@ -49,6 +49,8 @@
 //! - Numeric tenant, user and group ids match the protocol (`sender_id: ulong`) and the routing
 //!   module (`GroupId = u32`), so access checks compare integers and never allocate.
 
+#![forbid(unsafe_code)]
+
 pub mod access;
 pub mod claims;
 pub mod cli;

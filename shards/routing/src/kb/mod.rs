@@ -334,7 +334,7 @@ fn validate_intents(source: &str, slots: &[Slot], intents: &[Intent]) -> Result<
             }
         }
         for u in intent.utterances_zh.iter().chain(&intent.utterances_en) {
-            if !utterances.insert(crate::routing::text::normalize(u.trim())) {
+            if !utterances.insert(crate::text::normalize(u.trim())) {
                 let (intent, utterance) = (intent.id.clone(), u.clone());
                 return Err(KbError::DuplicateUtterance {
                     intent,

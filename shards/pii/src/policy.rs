@@ -60,7 +60,7 @@ impl PiiKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PiiAction {
-    /// Replace it with its masked form (partly visible, see [`crate::pii`]).
+    /// Replace it with its masked form (partly visible, see the crate documentation).
     #[default]
     Mask,
     /// Replace it with a placeholder such as `[phone removed]`.

@@ -40,6 +40,8 @@
 //! - Routing scores follow the background article: `0.6 × customer value + 0.3 × skill match + 0.1 × random`,
 //!   minus a load penalty; every component is recorded so an operator can see why an agent was chosen.
 
+#![forbid(unsafe_code)]
+
 pub mod agents;
 pub mod brain;
 pub mod cli;

@@ -1,5 +1,5 @@
 //! What a token says ([`Claims`]) and the binary payload that carries it (format in the module
-//! doc of [`crate::auth`]).
+//! crate documentation).
 
 use super::error::TokenError;
 use super::role::Role;

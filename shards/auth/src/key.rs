@@ -328,7 +328,7 @@ impl Keyring {
         Ok(token)
     }
 
-    /// Verifies `token` (order of checks in the [`crate::auth`] module doc) and returns its claims.
+    /// Verifies `token` (order of checks in the crate documentation) and returns its claims.
     ///
     /// # Errors
     ///

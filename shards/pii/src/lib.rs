@@ -52,6 +52,8 @@
 //! - [`email`]: the email matcher.
 //! - [`scan`]: [`mask`], the single pass and the masked forms.
 
+#![forbid(unsafe_code)]
+
 pub mod counts;
 pub mod digits;
 pub mod email;
