@@ -17,7 +17,7 @@
 //! - [`chat`]: the conversation layer: sessions, owners (sequence, de-duplication, masking, log, ack),
 //!   delivery across shards, resume and history.
 //! - [`pii`] (`switchboard-pii`, `shards/pii/`): PII masking applied before anything is persisted.
-//! - [`log`]: the durable log, one append-only segmented log per owner shard: CRC-framed records, group
+//! - [`log`] (`switchboard-log`, `shards/log/`): the durable log, one append-only segmented log per owner shard: CRC-framed records, group
 //!   commit, start-up recovery, conversation and de-duplication indexes, retention.
 //! - [`overload`]: degradation modes (normal, brownout, survival) from queue depths and latencies; admission.
 //! - [`routing`] (`switchboard-routing`, `shards/routing/`): the routing/AI logic (knowledge base, intent and sentiment classifier, dialogue,
@@ -29,7 +29,7 @@ pub mod chat;
 pub mod config;
 pub mod conn;
 pub mod describe;
-pub mod log;
+pub use switchboard_log as log;
 pub mod overload;
 pub use switchboard_pii as pii;
 pub use switchboard_routing as routing;

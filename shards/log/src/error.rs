@@ -2,8 +2,8 @@
 
 use std::io;
 
+use super::config::ConfigError;
 use super::record::{FrameError, Lsn};
-use crate::config::ConfigError;
 
 /// A failed log operation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

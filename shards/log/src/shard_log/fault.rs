@@ -13,9 +13,9 @@
 //! memory does not depend on what the kernel kept.
 
 use super::ShardLog;
-use crate::log::file::{LogFile, LogStorage};
-use crate::log::record::Lsn;
-use crate::log::LogError;
+use crate::file::{LogFile, LogStorage};
+use crate::record::Lsn;
+use crate::LogError;
 
 impl<S: LogStorage> ShardLog<S> {
     /// The failure that degraded the log, while it is degraded: appends and commits fail with

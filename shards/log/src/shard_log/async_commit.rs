@@ -14,11 +14,11 @@
 //! full buffer as before.
 
 use super::ShardLog;
-use crate::log::commit_io::{CommitCompletion, CommitIo, CommitStep};
-use crate::log::config::Durability;
-use crate::log::file::{LogFile, LogStorage};
-use crate::log::record::Lsn;
-use crate::log::LogError;
+use crate::commit_io::{CommitCompletion, CommitIo, CommitStep};
+use crate::config::Durability;
+use crate::file::{LogFile, LogStorage};
+use crate::record::Lsn;
+use crate::LogError;
 
 /// The handle naming a segment file of storage `S`.
 type Handle<S> = <<S as LogStorage>::File as LogFile>::Handle;

@@ -6,7 +6,33 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::record::{frame_bytes, FRAME_OVERHEAD_BYTES};
-use crate::config::ConfigError;
+/// A log setting out of range or contradicting another: the operator's fault. The server's
+/// configuration error wraps it (`From`), with the same message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A field outside its allowed range.
+    #[error("config field `{field}` = {value} is out of range: allowed {min}..={max}")]
+    OutOfRange {
+        /// The field's name as written in the TOML, e.g. `"log.segment_bytes_max"`.
+        field: &'static str,
+        /// The rejected value.
+        value: u64,
+        /// Smallest allowed value.
+        min: u64,
+        /// Largest allowed value.
+        max: u64,
+    },
+    /// A field in range that contradicts another.
+    #[error("config field `{field}` = {value} must be {relation}")]
+    Relation {
+        /// The field to change.
+        field: &'static str,
+        /// Its rejected value.
+        value: u64,
+        /// The relation it must satisfy, naming the other field and its value.
+        relation: String,
+    },
+}
 
 /// When an appended record counts as acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -53,6 +53,8 @@
 //!   retention is remembered until restart only, so the conversation layer must keep conversation state
 //!   (including its next sequence) elsewhere.
 
+#![forbid(unsafe_code)]
+
 pub mod commit_io;
 pub mod config;
 pub mod crc;
@@ -66,7 +68,7 @@ pub mod segment;
 pub mod shard_log;
 
 pub use commit_io::{CommitCompletion, CommitIo, CommitStep};
-pub use config::{Durability, LogConfig};
+pub use config::{ConfigError as LogConfigError, Durability, LogConfig};
 pub use error::LogError;
 pub use file::{DirStorage, LogFile, LogStorage};
 pub use memory::{MemoryHandle, MemoryStorage};

@@ -3,9 +3,9 @@
 //! lost record may have had, and reports holes next to damage as damaged rather than expired.
 
 use super::ShardLog;
-use crate::log::file::LogStorage;
-use crate::log::record::Lsn;
-use crate::log::recovery::DamagedRange;
+use crate::file::LogStorage;
+use crate::record::Lsn;
+use crate::recovery::DamagedRange;
 
 impl<S: LogStorage> ShardLog<S> {
     /// The damaged ranges recovery found, in log order (empty for a healthy log).
