@@ -14,7 +14,7 @@
 //! - [`web`]: HTTP on the WebSocket port in chat mode: the start page, the customer widget, the agent
 //!   console (embedded files) and demo tokens while the development key is in use.
 //! - [`auth`] (the `switchboard-auth` crate, `shards/auth/`): signed access tokens and the access rules.
-//! - [`chat`]: the conversation layer: sessions, owners (sequence, de-duplication, masking, log, ack),
+//! - [`chat`] (`switchboard-chat`, `shards/chat/`): the conversation layer: sessions, owners (sequence, de-duplication, masking, log, ack),
 //!   delivery across shards, resume and history.
 //! - [`pii`] (`switchboard-pii`, `shards/pii/`): PII masking applied before anything is persisted.
 //! - [`log`] (`switchboard-log`, `shards/log/`): the durable log, one append-only segmented log per owner shard: CRC-framed records, group
@@ -25,7 +25,7 @@
 
 pub mod admin;
 pub use switchboard_auth as auth;
-pub mod chat;
+pub use switchboard_chat as chat;
 pub mod config;
 pub mod conn;
 pub mod describe;

@@ -95,3 +95,24 @@ impl ConfigError {
         }
     }
 }
+
+impl From<crate::chat::config::ConfigError> for ConfigError {
+    fn from(error: crate::chat::config::ConfigError) -> Self {
+        match error {
+            crate::chat::config::ConfigError::OutOfRange {
+                field,
+                value,
+                min,
+                max,
+            } => ConfigError::OutOfRange {
+                field,
+                value,
+                min,
+                max,
+            },
+            crate::chat::config::ConfigError::Section { section, message } => {
+                ConfigError::Section { section, message }
+            }
+        }
+    }
+}

@@ -150,7 +150,7 @@ mod tests {
     use switchboard_protocol::app::{Deliver, Message, OwnedFrame, Typing};
 
     use super::*;
-    use crate::chat::messages::Audience;
+    use crate::messages::Audience;
 
     fn delivery(message: Message) -> Delivery {
         Delivery {

@@ -7,7 +7,7 @@ use super::{
     error_frame, Action, Claims, ConnRef, ConversationState, LogStorage, Outbound, Owner, Reply,
     Request, Role,
 };
-use crate::auth::authorize;
+use switchboard_auth::authorize;
 
 impl<S: LogStorage> Owner<S> {
     /// Handles one request from `from` at wall-clock `wall_ms` (Unix milliseconds, stored as `sent_at_ms`).

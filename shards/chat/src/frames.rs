@@ -7,8 +7,8 @@ use switchboard_protocol::app::{
 };
 
 use super::stored::StoredMessage;
-use crate::auth::Role;
-use crate::log::RecordHeader;
+use switchboard_auth::Role;
+use switchboard_log::RecordHeader;
 
 /// The protocol's sender role for an authenticated role.
 pub fn sender_role(role: Role) -> SenderRole {

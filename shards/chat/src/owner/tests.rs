@@ -5,11 +5,11 @@ use switchboard_core::engine::ConnId;
 use switchboard_protocol::app::{GapReason, Message, MessageId};
 
 use super::{Outbound, Owner};
-use crate::auth::{Claims, Role};
-use crate::chat::messages::{ConnRef, Request};
-use crate::chat::ChatConfig;
-use crate::log::{Durability, LogConfig, MemoryStorage, ShardLog};
-use crate::pii::PiiPolicy;
+use crate::messages::{ConnRef, Request};
+use crate::ChatConfig;
+use switchboard_auth::{Claims, Role};
+use switchboard_log::{Durability, LogConfig, MemoryStorage, ShardLog};
+use switchboard_pii::PiiPolicy;
 
 fn owner(config: LogConfig) -> Owner<MemoryStorage> {
     let (log, _) = ShardLog::open(config, MemoryStorage::new()).unwrap();

@@ -15,9 +15,9 @@ use switchboard_protocol::app::ErrorCode;
 use tracing::{error, warn};
 
 use super::Owner;
-use crate::chat::frames::error_frame;
-use crate::chat::messages::ConnRef;
-use crate::log::{LogError, LogStorage};
+use crate::frames::error_frame;
+use crate::messages::ConnRef;
+use switchboard_log::{LogError, LogStorage};
 
 /// The first retry of a degraded log comes this long after the failure, milliseconds.
 pub const LOG_RETRY_DELAY_MS_MIN: u64 = 100;

@@ -6,8 +6,8 @@ use switchboard_protocol::app::{ErrorCode, Message};
 use tracing::error;
 
 use super::{FileHandle, Outbound, Owner, RETRY_AFTER_FAILURE_MS};
-use crate::chat::frames::{ack_frame, error_frame};
-use crate::log::{CommitCompletion, CommitIo, CommitStep, LogError, LogStorage, Lsn};
+use crate::frames::{ack_frame, error_frame};
+use switchboard_log::{CommitCompletion, CommitIo, CommitStep, LogError, LogStorage, Lsn};
 
 impl<S: LogStorage> Owner<S> {
     /// Commits the log and releases everything the commit covers: acks to senders, deliveries to
@@ -151,7 +151,7 @@ impl<S: LogStorage> Owner<S> {
     /// # Errors
     ///
     /// The log's error when a segment cannot be deleted.
-    pub fn retain(&mut self, wall_ms: u64) -> Result<crate::log::RetentionReport, LogError> {
+    pub fn retain(&mut self, wall_ms: u64) -> Result<switchboard_log::RetentionReport, LogError> {
         self.wall_ms = self.wall_ms.max(wall_ms);
         self.evict_idle(wall_ms);
         self.log.retain(wall_ms)

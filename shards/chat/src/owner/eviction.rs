@@ -8,9 +8,9 @@
 //! restart recovers every retained conversation, and the next pass evicts the idle ones again.
 
 use super::Owner;
-use crate::chat::conversation::{Conversation, ConversationState};
-use crate::chat::stored::{StoredMessage, RECORD_MESSAGE};
-use crate::log::LogStorage;
+use crate::conversation::{Conversation, ConversationState};
+use crate::stored::{StoredMessage, RECORD_MESSAGE};
+use switchboard_log::LogStorage;
 
 impl<S: LogStorage> Owner<S> {
     /// Evicts the idle conversations (see the module documentation); returns how many.
@@ -81,11 +81,11 @@ mod tests {
     use switchboard_protocol::app::Message;
 
     use super::*;
-    use crate::chat::messages::{Request, StateChange};
-    use crate::chat::owner::tests::{customer, replies, send, FROM};
-    use crate::chat::ChatConfig;
-    use crate::log::{LogConfig, MemoryStorage, ShardLog};
-    use crate::pii::PiiPolicy;
+    use crate::messages::{Request, StateChange};
+    use crate::owner::tests::{customer, replies, send, FROM};
+    use crate::ChatConfig;
+    use switchboard_log::{LogConfig, MemoryStorage, ShardLog};
+    use switchboard_pii::PiiPolicy;
 
     const IDLE_MS: u64 = 60_000;
 

@@ -51,14 +51,14 @@ use super::ids::ShardSet;
 use super::messages::{Audience, ConnRef, Delivery, Reply, Request};
 use super::recovery::recover_conversations;
 use super::stored::{StoredMessage, StoredState, META_CONVERSATION, RECORD_MESSAGE, RECORD_STATE};
-use crate::auth::{Action, Claims, Role};
-use crate::log::{LogError, LogFile, LogStorage, Lsn, RecordHeader, ShardLog};
-use crate::routing::shard::RoutingInput;
 use open_count::OpenCount;
+use switchboard_auth::{Action, Claims, Role};
+use switchboard_log::{LogError, LogFile, LogStorage, Lsn, RecordHeader, ShardLog};
+use switchboard_routing::shard::RoutingInput;
 
 /// The file handle type of a storage's segments (a raw fd on disk).
 pub type FileHandle<S> = <<S as LogStorage>::File as LogFile>::Handle;
-use crate::pii::{PiiCounts, PiiPolicy};
+use switchboard_pii::{PiiCounts, PiiPolicy};
 
 /// How long a client refused because the log's next commit group is full should wait, milliseconds.
 const RETRY_LOG_BUSY_MS: u32 = 20;
@@ -142,7 +142,7 @@ pub struct OwnerCounters {
     /// messages whose senders were told to retry when it degraded.
     pub log_refused: u64,
     /// The most records the damage found by the log's recovery may have lost (see
-    /// [`crate::log::DamagedRange::records_max`]).
+    /// [`switchboard_log::DamagedRange::records_max`]).
     pub log_damaged: u64,
     /// Conversations evicted from memory while idle.
     pub evicted: u64,

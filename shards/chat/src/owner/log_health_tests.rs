@@ -6,11 +6,11 @@ use switchboard_protocol::app::{ErrorCode, GapReason, Message};
 
 use super::tests::{customer, replies, send, FROM};
 use super::{Outbound, Owner, LOG_RETRY_DELAY_MS_MIN};
-use crate::chat::messages::Request;
-use crate::chat::ChatConfig;
-use crate::log::record::decode;
-use crate::log::{LogConfig, MemoryStorage, ShardLog};
-use crate::pii::PiiPolicy;
+use crate::messages::Request;
+use crate::ChatConfig;
+use switchboard_log::record::decode;
+use switchboard_log::{LogConfig, MemoryStorage, ShardLog};
+use switchboard_pii::PiiPolicy;
 
 fn owner_over(storage: &MemoryStorage) -> Owner<MemoryStorage> {
     let (log, _) = ShardLog::open(LogConfig::default(), storage.clone()).unwrap();
@@ -70,7 +70,7 @@ fn a_full_disk_degrades_the_owner_until_a_retry_commits_what_was_waiting() {
     send(&mut owner, 5, 2, false);
     assert_eq!(acks_and_errors(&replies(&mut owner)), (vec![], overloaded));
     assert!(!owner.commit_due());
-    assert_eq!(owner.commit(), Err(crate::log::LogError::Failed));
+    assert_eq!(owner.commit(), Err(switchboard_log::LogError::Failed));
 
     // Retries follow the backoff; while the disk is full they fail.
     owner.retry_log(1_000);

@@ -6,8 +6,8 @@
 
 use std::collections::HashMap;
 
-use crate::chat::config::ChatConfig;
-use crate::chat::conversation::{Conversation, ConversationState};
+use crate::config::ChatConfig;
+use crate::conversation::{Conversation, ConversationState};
 
 /// Open conversations by customer and by tenant; entries at zero are removed.
 #[derive(Debug, Default)]

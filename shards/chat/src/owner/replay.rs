@@ -4,12 +4,12 @@ use switchboard_protocol::app::{GapReason, HistoryResult, Lane, Message, OwnedFr
 use tracing::error;
 
 use super::Owner;
-use crate::chat::frames::{deliver_frame, gap_frame};
-use crate::chat::messages::{Audience, ConnRef, Reply};
-use crate::chat::owner::Outbound;
-use crate::chat::reads::READ_MESSAGE_OVERHEAD_BYTES;
-use crate::chat::stored::StoredMessage;
-use crate::log::LogStorage;
+use crate::frames::{deliver_frame, gap_frame};
+use crate::messages::{Audience, ConnRef, Reply};
+use crate::owner::Outbound;
+use crate::reads::READ_MESSAGE_OVERHEAD_BYTES;
+use crate::stored::StoredMessage;
+use switchboard_log::LogStorage;
 
 impl<S: LogStorage> Owner<S> {
     pub(super) fn resume(&mut self, from: ConnRef, conversation_id: u64, last_sequence: u64) {
@@ -78,13 +78,13 @@ impl<S: LogStorage> Owner<S> {
 
     /// The messages in sequence order with a `gap` in place for every missing range (expired, or
     /// damaged), and the `replay` announcement right before the first message. The connection queues a resume's frames on one lane
-    /// ([`crate::chat::messages::Reply::resumed`]), so they arrive in this order.
+    /// ([`crate::messages::Reply::resumed`]), so they arrive in this order.
     fn replay_frames(
         &mut self,
         conversation_id: u64,
         from_seq: u64,
         to_seq: u64,
-        records: &[crate::log::Record],
+        records: &[switchboard_log::Record],
         frames: &mut Vec<OwnedFrame>,
     ) {
         let mut expected = from_seq;
@@ -198,8 +198,8 @@ impl<S: LogStorage> Owner<S> {
     /// range between them, otherwise `expired` (retention deletes whole segments, oldest first).
     fn hole_reason(
         &self,
-        after: Option<crate::log::Lsn>,
-        before: Option<crate::log::Lsn>,
+        after: Option<switchboard_log::Lsn>,
+        before: Option<switchboard_log::Lsn>,
     ) -> GapReason {
         if self.log.damaged_between(after, before) {
             GapReason::DAMAGED
@@ -223,7 +223,7 @@ impl<S: LogStorage> Owner<S> {
         } else {
             before_sequence.min(released + 1)
         };
-        let limit = u64::from(limit.clamp(1, crate::chat::config::HISTORY_PAGE_MAX));
+        let limit = u64::from(limit.clamp(1, crate::config::HISTORY_PAGE_MAX));
         let first = below.saturating_sub(limit).max(1);
         let mut messages = Vec::new();
         let mut has_more = first > 1;
@@ -264,7 +264,7 @@ pub const HANDOFF_RECENT_MESSAGES: u64 = 20;
 
 /// How many of the newest `records` fit in `bytes_max` (payload plus [`READ_MESSAGE_OVERHEAD_BYTES`]
 /// each); at least one, so a page or replay always makes progress.
-fn newest_within(records: &[crate::log::Record], bytes_max: u64) -> usize {
+fn newest_within(records: &[switchboard_log::Record], bytes_max: u64) -> usize {
     let mut bytes = 0u64;
     let mut keep = 0;
     for record in records.iter().rev() {

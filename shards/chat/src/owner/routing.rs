@@ -5,12 +5,12 @@ use switchboard_protocol::app::{Handoff, Message, MessageId, OwnedFrame};
 
 use super::update::update_frame;
 use super::{Owner, BOT_USER_ID};
-use crate::auth::{Claims, Role};
-use crate::chat::conversation::ConversationState;
-use crate::chat::messages::{Audience, ConnRef};
-use crate::log::LogStorage;
-use crate::routing::shard::RoutingOutput;
-use crate::routing::ticket::ConversationSummary;
+use crate::conversation::ConversationState;
+use crate::messages::{Audience, ConnRef};
+use switchboard_auth::{Claims, Role};
+use switchboard_log::LogStorage;
+use switchboard_routing::shard::RoutingOutput;
+use switchboard_routing::ticket::ConversationSummary;
 
 /// One line for the agent console: what the bot understood.
 fn summary_line(summary: &ConversationSummary) -> String {
@@ -52,7 +52,7 @@ impl<S: LogStorage> Owner<S> {
         let Some(tenant) = self.conversations.get(&conversation).map(|c| c.tenant) else {
             return line;
         };
-        crate::pii::mask(&line, self.pii.rules_for(tenant))
+        switchboard_pii::mask(&line, self.pii.rules_for(tenant))
             .text
             .into_owned()
     }

@@ -19,7 +19,7 @@ use super::messages::{Request, StateChange};
 use super::owner::error_frame;
 use super::quota::RateBucket;
 use super::reads::ReadGate;
-use crate::auth::{Claims, Keyring, Role, TokenError, VerifyOptions};
+use switchboard_auth::{Claims, Keyring, Role, TokenError, VerifyOptions};
 
 /// Longest `reason` a client may give in a `conversation_update`, bytes.
 pub const UPDATE_REASON_BYTES_MAX: usize = 512;

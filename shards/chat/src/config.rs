@@ -2,7 +2,59 @@
 
 use serde::Deserialize;
 
-use crate::config::ConfigError;
+/// A chat setting out of range (or a section that is wrong): the operator's fault. The server's
+/// configuration error takes it over with `From`, with the same message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A numeric field is outside its allowed range.
+    #[error("config field `{field}` = {value} is out of range: allowed {min}..={max}")]
+    OutOfRange {
+        /// The field's name as written in the TOML, e.g. `"chat.text_bytes_max"`.
+        field: &'static str,
+        /// The rejected value.
+        value: u64,
+        /// Smallest allowed value.
+        min: u64,
+        /// Largest allowed value.
+        max: u64,
+    },
+    /// A table validated as a whole (`[[chat.origins]]`) is invalid.
+    #[error("config section [{section}]: {message}")]
+    Section {
+        /// The TOML table.
+        section: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl ConfigError {
+    /// A [`ConfigError::Section`] error.
+    pub fn section(section: &'static str, message: impl Into<String>) -> Self {
+        Self::Section {
+            section,
+            message: message.into(),
+        }
+    }
+
+    /// Checks `min <= value <= max` for `field`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::OutOfRange`] naming the field.
+    pub fn check_range(field: &'static str, value: u64, min: u64, max: u64) -> Result<(), Self> {
+        if (min..=max).contains(&value) {
+            Ok(())
+        } else {
+            Err(Self::OutOfRange {
+                field,
+                value,
+                min,
+                max,
+            })
+        }
+    }
+}
 
 /// Most messages one `history_query` page returns (docs/protocol.md section 9: capped silently).
 pub const HISTORY_PAGE_MAX: u16 = 100;

@@ -9,7 +9,7 @@ use super::{
     ConnRef, Conversation, ConversationState, Delivery, LogError, LogStorage, Owner, Pending,
     RecordHeader, Role, StoredMessage, RECORD_MESSAGE, RETRY_AFTER_FAILURE_MS, RETRY_LOG_BUSY_MS,
 };
-use crate::pii::mask;
+use switchboard_pii::mask;
 
 impl<S: LogStorage> Owner<S> {
     pub(super) fn create(&mut self, id: u64, principal: &Claims) -> Result<(), ErrorCode> {

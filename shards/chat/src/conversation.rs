@@ -1,6 +1,6 @@
 //! [`Conversation`]: what an owner shard knows about one of its conversations.
 
-use crate::auth::ConversationFacts;
+use switchboard_auth::ConversationFacts;
 
 use super::ids::ShardSet;
 
@@ -100,7 +100,7 @@ impl Conversation {
         }
     }
 
-    /// The facts the access rules ([`crate::auth::authorize`]) look at.
+    /// The facts the access rules ([`switchboard_auth::authorize`]) look at.
     pub fn facts(&self) -> ConversationFacts {
         ConversationFacts {
             tenant: self.tenant,

@@ -34,6 +34,8 @@
 //!   disk). A connection that misses deliveries (closed, slow) gets them back with `resume`; a follower
 //!   that is replaying skips live deliveries the replay already holds (see [`local`]).
 
+#![forbid(unsafe_code)]
+
 pub mod config;
 pub mod conversation;
 pub mod frames;

@@ -11,13 +11,13 @@ use switchboard_protocol::app::{
 };
 
 use super::{error_frame, Outbound, Owner};
-use crate::auth::{Claims, Role};
-use crate::chat::conversation::{Conversation, ConversationState};
-use crate::chat::ids::ShardSet;
-use crate::chat::messages::{ConnRef, StateChange};
-use crate::log::LogStorage;
-use crate::routing::events::TransferTarget;
-use crate::routing::shard::RoutingInput;
+use crate::conversation::{Conversation, ConversationState};
+use crate::ids::ShardSet;
+use crate::messages::{ConnRef, StateChange};
+use switchboard_auth::{Claims, Role};
+use switchboard_log::LogStorage;
+use switchboard_routing::events::TransferTarget;
+use switchboard_routing::shard::RoutingInput;
 
 /// The wire form of a state.
 fn wire_state(state: ConversationState) -> WireState {

@@ -12,7 +12,7 @@ use tracing::warn;
 
 use super::conversation::Conversation;
 use super::stored::{StoredMessage, StoredState, META_CONVERSATION, RECORD_MESSAGE, RECORD_STATE};
-use crate::log::{LogError, LogStorage, ShardLog};
+use switchboard_log::{LogError, LogStorage, ShardLog};
 
 /// The conversations recorded in `log`, each followed by every one of `shards` until they say otherwise.
 ///

@@ -17,11 +17,11 @@ use switchboard_protocol::app::{ErrorCode, Message, OwnedFrame, Ticket, TicketSt
 use tracing::{debug, warn};
 
 use super::{Outbound, Owner};
-use crate::auth::{Claims, Role};
-use crate::chat::messages::{Audience, ConnRef};
-use crate::chat::stored::{StoredTicket, META_CONVERSATION, RECORD_TICKET};
-use crate::log::{LogError, LogStorage, RecordHeader, ShardLog};
-use crate::routing::shard::RoutingInput;
+use crate::messages::{Audience, ConnRef};
+use crate::stored::{StoredTicket, META_CONVERSATION, RECORD_TICKET};
+use switchboard_auth::{Claims, Role};
+use switchboard_log::{LogError, LogStorage, RecordHeader, ShardLog};
+use switchboard_routing::shard::RoutingInput;
 
 /// Bits of a ticket id holding the owner shard.
 pub const TICKET_ID_SHARD_BITS: u32 = 10;
@@ -307,13 +307,14 @@ impl<S: LogStorage> Owner<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chat::owner::tests::{customer, send, FROM};
-    use crate::chat::ChatConfig;
-    use crate::log::MemoryStorage;
-    use crate::pii::PiiPolicy;
+    use crate::owner::tests::{customer, send, FROM};
+    use crate::ChatConfig;
+    use switchboard_log::MemoryStorage;
+    use switchboard_pii::PiiPolicy;
 
     fn owner_over(storage: &MemoryStorage) -> Owner<MemoryStorage> {
-        let (log, _) = ShardLog::open(crate::log::LogConfig::default(), storage.clone()).unwrap();
+        let (log, _) =
+            ShardLog::open(switchboard_log::LogConfig::default(), storage.clone()).unwrap();
         let chat = ChatConfig {
             routing_enabled: false,
             ..ChatConfig::default()

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use switchboard_core::engine::ConnId;
 use switchboard_protocol::app::{Lane, MessageId, OwnedFrame};
 
-use crate::auth::Claims;
-use crate::routing::shard::{RoutingInput, RoutingOutput};
+use switchboard_auth::Claims;
+use switchboard_routing::shard::{RoutingInput, RoutingOutput};
 
 /// A connection anywhere on the node: its shard and its engine id (index and generation, so a reply for a
 /// connection that closed never reaches the next one on the same slot).
@@ -194,19 +194,19 @@ pub enum Audience {
 
 impl Audience {
     /// Whether a connection of `role` gets a delivery for this audience.
-    pub fn includes(self, role: crate::auth::Role) -> bool {
+    pub fn includes(self, role: switchboard_auth::Role) -> bool {
         match self {
             Audience::All => true,
-            Audience::Staff => role != crate::auth::Role::Customer,
-            Audience::Customer => role == crate::auth::Role::Customer,
+            Audience::Staff => role != switchboard_auth::Role::Customer,
+            Audience::Customer => role == switchboard_auth::Role::Customer,
         }
     }
 }
 
 impl Delivery {
     /// The conversation as access control sees it, when this frame was made.
-    pub fn facts(&self) -> crate::auth::ConversationFacts {
-        crate::auth::ConversationFacts {
+    pub fn facts(&self) -> switchboard_auth::ConversationFacts {
+        switchboard_auth::ConversationFacts {
             tenant: self.tenant,
             customer: self.customer,
             assigned_agent: self.agent,
