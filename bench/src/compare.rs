@@ -189,18 +189,20 @@ pub fn run(options: &CompareOptions) -> Record {
     let mut skipped: Vec<Skipped> = Vec::new();
     // A server that cannot be started here (uWebSockets not built) is said once and left out.
     let mut runnable = options.clone();
-    runnable.servers.retain(|&server| match options.binaries.missing(server) {
-        None => true,
-        Some(reason) => {
-            eprintln!("{}: skipped: {reason}", server.name());
-            skipped.push(Skipped {
-                server: server.name().to_owned(),
-                figure: "every figure".to_owned(),
-                reason,
-            });
-            false
-        }
-    });
+    runnable
+        .servers
+        .retain(|&server| match options.binaries.missing(server) {
+            None => true,
+            Some(reason) => {
+                eprintln!("{}: skipped: {reason}", server.name());
+                skipped.push(Skipped {
+                    server: server.name().to_owned(),
+                    figure: "every figure".to_owned(),
+                    reason,
+                });
+                false
+            }
+        });
     if !runnable.load_test_cells.is_empty() && drivers.load_test.is_none() {
         eprintln!(
             "load_test: skipped: {} is not built (the load_test cells are not run)",

@@ -263,7 +263,10 @@ fn parse_cell(text: &str) -> Result<(u32, usize), String> {
             .trim()
             .parse()
             .map_err(|e| format!("`{connections}`: {e}"))?,
-        bytes.trim().parse().map_err(|e| format!("`{bytes}`: {e}"))?,
+        bytes
+            .trim()
+            .parse()
+            .map_err(|e| format!("`{bytes}`: {e}"))?,
     ))
 }
 
@@ -339,4 +342,17 @@ fn write_page(out: &Path, html: &str) -> anyhow::Result<()> {
         std::fs::create_dir_all(parent)?;
     }
     std::fs::write(out, html).with_context(|| format!("writing {}", out.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_cell;
+
+    #[test]
+    fn parses_cells() {
+        assert_eq!(parse_cell("1000x1024"), Ok((1000, 1024)));
+        assert_eq!(parse_cell("500x16384"), Ok((500, 16384)));
+        assert!(parse_cell("1000").is_err());
+        assert!(parse_cell("ax64").is_err());
+    }
 }

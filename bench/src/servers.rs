@@ -411,6 +411,24 @@ mod tests {
     }
 
     #[test]
+    fn only_uwebsockets_is_checked_up_front_and_is_missing_without_its_binary() {
+        if std::env::var_os(UWS_BIN_DIR_ENV).is_some() {
+            return; // the directory was chosen by whoever runs the tests
+        }
+        let binaries = Binaries {
+            release_dir: PathBuf::from("/nonexistent/target/release"),
+        };
+        assert_eq!(
+            binaries.uws("load_test"),
+            PathBuf::from("/nonexistent/target/uws/load_test")
+        );
+        let reason = binaries.missing(ServerKind::UWebSockets).unwrap();
+        assert!(reason.contains("/nonexistent/target/uws/uws_echo is not built"));
+        assert_eq!(binaries.missing(ServerKind::Switchboard), None);
+        assert_eq!(ServerKind::UWebSockets.protocol(), Protocol::WebSocket);
+    }
+
+    #[test]
     fn strips_colours() {
         assert_eq!(strip_ansi("\u{1b}[2mengine\u{1b}[0m ready"), "engine ready");
     }

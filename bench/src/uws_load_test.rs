@@ -5,22 +5,27 @@
 //! (upgrade without a subprotocol), then keeps one masked binary message of SIZE bytes in flight per
 //! connection (closed loop) and prints `Msg/sec: N` every 4 s (uSockets' timer granularity) until it is
 //! killed. It measures no latency and holds no idle connections, so it drives closed-loop WebSocket
-//! echo only. The harness runs it for one 4 s warm-up interval (connects and ramp, discarded) plus
-//! enough whole intervals to cover the run's duration, then stops it; the figure is the mean of the
-//! whole intervals after the warm-up. `stdbuf -oL` keeps its `printf` output when it is stopped.
+//! echo only. Its first report comes one interval after its last connection opened; the harness reads
+//! its output as it runs (`stdbuf -oL`: line-buffered), drops that first report (the connects and the
+//! warm-up) and stops it once enough whole intervals followed to cover the run's duration; the figure
+//! is their mean. The connect ramp has no fixed length (on a loaded machine 1,000 connections took more
+//! than 3 s), so the stop follows the reports, within a bound.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
 use crate::load::{LoadDriver, LoadResult, LoadSpec, Pattern, Protocol};
-use crate::loadgen::run_pinned_raw;
 
 /// Seconds between `load_test`'s reports (`LIBUS_TIMEOUT_GRANULARITY`).
 pub const REPORT_INTERVAL_S: u64 = 4;
-/// Seconds `load_test` runs beyond its last expected report before it is stopped.
-const STOP_MARGIN_S: u64 = 3;
+/// Seconds past the expected end of a run (warm-up and measured reports) after which `load_test` is
+/// stopped whatever it printed: room for a slow connect ramp.
+const STOP_MARGIN_S: u64 = 30;
 
 /// uWebSockets' `load_test` client.
 #[derive(Debug, Clone)]
@@ -35,16 +40,20 @@ impl UwsLoadTest {
         duration_s.div_ceil(REPORT_INTERVAL_S).max(1)
     }
 
-    /// Seconds after which `load_test` is stopped: the warm-up interval, the measured intervals and a
-    /// margin for the last report.
-    pub fn wall_s(duration_s: u64) -> u64 {
+    /// Seconds after which `load_test` is stopped even without enough reports: the warm-up interval,
+    /// the measured intervals and a margin for the connect ramp.
+    pub fn wall_s_max(duration_s: u64) -> u64 {
         REPORT_INTERVAL_S * (1 + Self::intervals(duration_s)) + STOP_MARGIN_S
     }
 
-    /// The command line for `spec` (under `stdbuf -oL`, so its reports survive the stop).
-    pub fn command(&self, spec: &LoadSpec) -> Command {
-        let mut command = Command::new("stdbuf");
+    /// The command line for `spec`, pinned to `cpu` (`taskset` and `stdbuf -oL` exec it, so the child's
+    /// id is `load_test`'s own).
+    pub fn command(&self, spec: &LoadSpec, cpu: usize) -> Command {
+        let mut command = Command::new("taskset");
         command
+            .arg("-c")
+            .arg(cpu.to_string())
+            .arg("stdbuf")
             .arg("-oL")
             .arg(&self.binary)
             .arg(spec.connections.to_string())
@@ -75,15 +84,57 @@ impl LoadDriver for UwsLoadTest {
         if !self.supports(spec.protocol, spec.pattern) {
             bail!("load_test drives closed-loop WebSocket echo only");
         }
-        // `timeout` stopping it (exit status 124) is the normal end of a run.
-        let (output, _) = run_pinned_raw(self.command(spec), cpu, Self::wall_s(spec.duration_s))?;
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        parse_load_test(&stdout, spec.connections).with_context(|| {
-            format!(
-                "load_test ({}): {}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
-            )
+        let mut child = self
+            .command(spec, cpu)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting load_test (under taskset and stdbuf)")?;
+        let stdout = child.stdout.take().context("no stdout pipe")?;
+        let (lines_tx, lines_rx) = mpsc::channel::<String>();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if lines_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let wanted = 1 + Self::intervals(spec.duration_s) as usize;
+        let deadline = Instant::now() + Duration::from_secs(Self::wall_s_max(spec.duration_s));
+        let mut output = String::new();
+        let mut reports = 0;
+        let mut exited_early = None;
+        while reports < wanted {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines_rx.recv_timeout(left.min(Duration::from_millis(200))) {
+                Ok(line) => {
+                    reports += usize::from(line.starts_with("Msg/sec:"));
+                    let failed = line.starts_with("ERROR");
+                    output.push_str(&line);
+                    output.push('\n');
+                    if failed {
+                        break;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) if !left.is_zero() => {
+                    if let Some(status) = child.try_wait()? {
+                        exited_early = Some(status);
+                        break;
+                    }
+                }
+                // The deadline passed, or stdout closed (it exited): parse what it printed.
+                Err(_) => break,
+            }
+        }
+        // The normal end of a run: it never stops by itself.
+        let _ = child.kill();
+        let status = child.wait()?;
+        let _ = reader.join();
+        output.extend(lines_rx.try_iter().map(|line| line + "\n"));
+        parse_load_test(&output, spec.connections).with_context(|| match exited_early {
+            Some(status) => format!("load_test exited by itself ({status})"),
+            None => format!("load_test ({status}, {reports} report(s) of {wanted} wanted)"),
         })
     }
 }
@@ -169,14 +220,17 @@ mod tests {
             duration_s: 5,
         };
         let args: Vec<String> = driver
-            .command(&spec)
+            .command(&spec, 1)
             .get_args()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
-        assert_eq!(args.join(" "), "-oL load_test 500 127.0.0.1 9001 0 0 16384");
+        assert_eq!(
+            args.join(" "),
+            "-c 1 stdbuf -oL load_test 500 127.0.0.1 9001 0 0 16384"
+        );
         assert_eq!(UwsLoadTest::intervals(5), 2);
-        assert_eq!(UwsLoadTest::wall_s(5), 15);
-        assert_eq!(UwsLoadTest::wall_s(1), 11);
+        assert_eq!(UwsLoadTest::intervals(4), 1);
+        assert_eq!(UwsLoadTest::wall_s_max(5), 42);
         assert!(driver.supports(Protocol::WebSocket, Pattern::ClosedLoop));
         assert!(!driver.supports(Protocol::RawTcp, Pattern::ClosedLoop));
         assert!(!driver.supports(Protocol::WebSocket, Pattern::Idle));
