@@ -1,17 +1,44 @@
 //! Turns the raw per-run results of the phases into record cells: medians, min–max and ratios.
 
 use crate::compare::{CompareOptions, Drivers, LatencyRuns, MemoryRuns, ThroughputRuns};
-use crate::load::{Pattern, Percentiles};
+use crate::load::{LoadDriver, Pattern, Percentiles};
 use crate::record::{LatencyCell, MemoryCell, ThroughputCell};
 use crate::servers::ServerKind;
 use crate::summary::{ratio, Summary};
 
-/// Throughput cells, with each median (of msg/s, and of server CPU per message) as a ratio to
-/// Switchboard's in the same cell.
+/// Throughput cells of the harness's own client, with each median (of msg/s, and of server CPU per
+/// message) as a ratio to Switchboard's in the same cell.
 pub fn throughput(
     runs: &ThroughputRuns,
     drivers: &Drivers,
     duration_s: u64,
+) -> Vec<ThroughputCell> {
+    cells(runs, duration_s, None, |server| {
+        drivers
+            .for_server(server, Pattern::ClosedLoop)
+            .map_or_else(|_| "unknown".to_owned(), |d| d.describe(server.protocol()))
+    })
+}
+
+/// Throughput cells of the neutral client (uWebSockets' `load_test`), each ratio to Switchboard's
+/// median with the same client in the same cell.
+pub fn neutral_throughput(
+    runs: &ThroughputRuns,
+    drivers: &Drivers,
+    duration_s: u64,
+) -> Vec<ThroughputCell> {
+    let Some(load_test) = &drivers.load_test else {
+        return Vec::new();
+    };
+    let name = load_test.name();
+    cells(runs, duration_s, Some(name), |_| name.to_owned())
+}
+
+fn cells(
+    runs: &ThroughputRuns,
+    duration_s: u64,
+    neutral_client: Option<&str>,
+    driver_label: impl Fn(ServerKind) -> String,
 ) -> Vec<ThroughputCell> {
     let median = |server, connections, bytes| {
         let results = runs.get(&(server, connections, bytes))?;
@@ -37,9 +64,7 @@ pub fn throughput(
         };
         let reference =
             median(ServerKind::Switchboard, connections, message_bytes).map(|s| s.median);
-        let driver = drivers
-            .for_server(server, Pattern::ClosedLoop)
-            .map_or_else(|_| "unknown".to_owned(), |d| d.describe(server.protocol()));
+        let driver = driver_label(server);
         let cpu = cpu_per_message(results);
         cells.push(ThroughputCell {
             server: server.name().to_owned(),
@@ -52,6 +77,7 @@ pub fn throughput(
             server_cpu_us_per_message: cpu,
             cpu_ratio_to_switchboard: cpu
                 .and_then(|cpu| ratio(cpu.median, reference_cpu(connections, message_bytes))),
+            neutral_client: neutral_client.map(str::to_owned),
         });
     }
     cells

@@ -3,7 +3,8 @@
 //!
 //! Three phases, each interleaved: closed-loop echo throughput (the peak), open-loop latency at
 //! fractions of each server's own peak, and RSS per idle connection. Servers run pinned to one CPU and
-//! the load generator to another.
+//! the load generator to another. When uWebSockets' `load_test` is built, the throughput phase also
+//! drives a few cells (`load_test_cells`) with it, in the same rounds, as a second, neutral client.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ use crate::load::{LoadDriver, LoadResult, LoadSpec, Pattern};
 use crate::loadgen::{Loadgen, TcpEchoLoad};
 use crate::record::{Record, Results, Settings, Skipped};
 use crate::servers::{Binaries, RunningServer, ServerKind};
+use crate::uws_load_test::UwsLoadTest;
 use crate::{assemble, phases};
 
 /// Pause after a server starts before the baseline RSS is read.
@@ -49,7 +51,13 @@ pub struct CompareOptions {
     pub loadgen_threads: u32,
     /// `switchboard-loadgen --source-addrs`.
     pub source_addrs: String,
+    /// Closed-loop cells (connections, message bytes) also driven by uWebSockets' `load_test`, when
+    /// it is built.
+    pub load_test_cells: Vec<(u32, usize)>,
 }
+
+/// The cells issue 19 names for the neutral client: 100 × 64 B, 1,000 × 1 KiB, 500 × 16 KiB.
+pub const LOAD_TEST_CELLS: [(u32, usize); 3] = [(100, 64), (1000, 1024), (500, 16384)];
 
 /// The load drivers found for this run.
 pub struct Drivers {
@@ -57,6 +65,8 @@ pub struct Drivers {
     pub loadgen: Option<Loadgen>,
     /// `tcp_echo load`, when built.
     pub tcp: Option<TcpEchoLoad>,
+    /// uWebSockets' `load_test`, when built (the neutral client of `load_test_cells`).
+    pub load_test: Option<UwsLoadTest>,
 }
 
 impl Drivers {
@@ -73,6 +83,25 @@ impl Drivers {
             tcp: tcp_path
                 .is_file()
                 .then_some(TcpEchoLoad { binary: tcp_path }),
+            load_test: Self::find_load_test(&options.binaries),
+        }
+    }
+
+    /// uWebSockets' `load_test` among the uWebSockets binaries (`target/uws` or `$UWS_BIN_DIR`).
+    pub fn find_load_test(binaries: &Binaries) -> Option<UwsLoadTest> {
+        let path = binaries.uws("load_test");
+        path.is_file().then_some(UwsLoadTest { binary: path })
+    }
+
+    /// The neutral client for `server`'s closed-loop cells, or why there is none.
+    pub fn neutral_for(&self, server: ServerKind) -> Result<&dyn LoadDriver, String> {
+        let Some(load_test) = &self.load_test else {
+            return Err("uWebSockets' load_test is not built".to_owned());
+        };
+        if load_test.supports(server.protocol(), Pattern::ClosedLoop) {
+            Ok(load_test)
+        } else {
+            Err("load_test speaks WebSocket only".to_owned())
         }
     }
 
@@ -122,7 +151,10 @@ pub fn measure_once(
     .map_err(|e| format!("{e:#}"))?;
     let spec = spec_for(running.addr);
     let started = Instant::now();
-    let cpu_before = running.cpu_seconds().ok();
+    let cpu_before = running
+        .cpu_seconds()
+        .ok()
+        .filter(|_| driver.server_cpu_per_message());
     let mut result = driver
         .run(&spec, options.loadgen_cpu, &options.work_dir)
         .map_err(|e| format!("{e:#}"));
@@ -132,11 +164,16 @@ pub fn measure_once(
         result.server_cpu_s = Some(after - before);
     }
     eprintln!(
-        "  {:<18} {:>5} conns {:>6} B {:?}: {} ({:.1} s)",
+        "  {:<18} {:>5} conns {:>6} B {:?}{}: {} ({:.1} s)",
         server.name(),
         spec.connections,
         spec.message_bytes,
         spec.pattern,
+        if driver.name() == "switchboard-loadgen" {
+            String::new()
+        } else {
+            format!(" [{}]", driver.name())
+        },
         match &result {
             Ok(r) => format!("{:.0} msg/s, {} errors", r.messages_per_s, r.errors),
             Err(e) => format!("failed: {e}"),
@@ -150,18 +187,48 @@ pub fn measure_once(
 pub fn run(options: &CompareOptions) -> Record {
     let drivers = Drivers::find(options);
     let mut skipped: Vec<Skipped> = Vec::new();
+    // A server that cannot be started here (uWebSockets not built) is said once and left out.
+    let mut runnable = options.clone();
+    runnable
+        .servers
+        .retain(|&server| match options.binaries.missing(server) {
+            None => true,
+            Some(reason) => {
+                eprintln!("{}: skipped: {reason}", server.name());
+                skipped.push(Skipped {
+                    server: server.name().to_owned(),
+                    figure: "every figure".to_owned(),
+                    reason,
+                });
+                false
+            }
+        });
+    if !runnable.load_test_cells.is_empty() && drivers.load_test.is_none() {
+        eprintln!(
+            "load_test: skipped: {} is not built (the load_test cells are not run)",
+            options.binaries.uws("load_test").display()
+        );
+    }
+    let options = &runnable;
     let mut engine = None;
     if options.servers.contains(&ServerKind::Switchboard) {
         engine = probe_engine(options);
     }
     eprintln!("phase 1: closed-loop echo throughput");
-    let throughput = phases::throughput(options, &drivers, &mut skipped);
+    let (throughput, neutral) = phases::throughput(options, &drivers, &mut skipped);
     eprintln!("phase 2: open-loop latency at fractions of each server's peak");
     let latency = phases::latency(options, &drivers, &throughput, &mut skipped);
     eprintln!("phase 3: RSS per idle connection");
     let memory = phases::memory(options, &drivers, &mut skipped);
     let results = Results {
-        throughput: assemble::throughput(&throughput, &drivers, options.duration_s),
+        throughput: assemble::throughput(&throughput, &drivers, options.duration_s)
+            .into_iter()
+            .chain(assemble::neutral_throughput(
+                &neutral,
+                &drivers,
+                options.duration_s,
+            ))
+            .collect(),
         latency: assemble::latency(&latency, options),
         memory: assemble::memory(&memory),
         skipped,

@@ -12,6 +12,8 @@
 //! - [`loadgen`]: the drivers, `switchboard-loadgen` (WebSocket, and `--raw-echo` for the raw TCP
 //!   references) and the engine's `tcp_echo load` (fallback for the raw
 //!   TCP, closed loop); [`loadgen_report`] reads `switchboard-loadgen`'s JSON report.
+//! - [`uws_load_test`]: uWebSockets' `load_test`, a second, neutral WebSocket client for a few
+//!   closed-loop cells (`compare --load-test-cells`), beside `switchboard-loadgen`.
 //! - [`servers`]: the servers compared, started pinned to a CPU; their RSS.
 //! - [`compare`], [`phases`], [`assemble`]: `switchboard-bench compare` — interleaved rounds of
 //!   closed-loop throughput, open-loop latency and idle memory, summarised as median with min–max.
@@ -43,3 +45,4 @@ pub mod scenario;
 pub mod servers;
 pub mod summary;
 pub mod table;
+pub mod uws_load_test;

@@ -134,6 +134,12 @@ pub trait LoadDriver: Sync {
         self.name().to_owned()
     }
 
+    /// Whether the server's CPU over the driver's whole run, divided by the messages of `duration_s`,
+    /// is its CPU per message (false when the driver runs longer than the measured interval).
+    fn server_cpu_per_message(&self) -> bool {
+        true
+    }
+
     /// Whether this driver can run `pattern` against a server speaking `protocol`.
     fn supports(&self, protocol: Protocol, pattern: Pattern) -> bool;
 

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! switchboard-bench compare [--quick] [--runs N] [--servers a,b] [--sizes 64,1024] [--connections 100,1000]
+//!                           [--load-test-cells 100x64,1000x1024,500x16384]
 //! switchboard-bench compare --scenario chat|chat-routed|fanout|burst|churn|all [--runs N] [--duration S]
 //!                           [--connections N]
 //! switchboard-bench report  [--history FILE] [--out FILE]
@@ -47,7 +48,8 @@ struct CompareArgs {
     /// Seconds per load run (default 10, quick 2).
     #[arg(long)]
     duration: Option<u64>,
-    /// Servers, comma-separated: switchboard, tokio-tungstenite, fastwebsockets, tokio-tcp, engine-tcp.
+    /// Servers, comma-separated: switchboard, tokio-tungstenite, fastwebsockets, uwebsockets, tokio-tcp,
+    /// engine-tcp (uwebsockets is skipped, and said so, when its binary is not built: see README).
     #[arg(long, value_delimiter = ',')]
     servers: Option<Vec<String>>,
     /// Message sizes in bytes (default 64,1024,16384; quick 64).
@@ -82,6 +84,11 @@ struct CompareArgs {
     /// `switchboard-loadgen --threads`.
     #[arg(long, default_value_t = 1)]
     loadgen_threads: u32,
+    /// Closed-loop cells CONNECTIONSxBYTES also driven by uWebSockets' `load_test` (a second, neutral
+    /// client), in the same rounds, when it is built (`target/uws/load_test` or `$UWS_BIN_DIR`)
+    /// (default 100x64,1000x1024,500x16384; quick 100x64); the flag with no value skips them.
+    #[arg(long, value_delimiter = ',', num_args = 0.., value_parser = parse_cell)]
+    load_test_cells: Option<Vec<(u32, usize)>>,
     /// `switchboard-loadgen --source-addrs` (several addresses get past 64K ephemeral ports).
     #[arg(long, default_value = "127.0.0.2-127.0.0.9")]
     source_addrs: String,
@@ -236,7 +243,31 @@ fn options(args: &CompareArgs) -> anyhow::Result<CompareOptions> {
         binaries: Binaries { release_dir },
         loadgen_threads: args.loadgen_threads,
         source_addrs: args.source_addrs.clone(),
+        load_test_cells: args.load_test_cells.clone().unwrap_or_else(|| {
+            if quick {
+                compare::LOAD_TEST_CELLS[..1].to_vec()
+            } else {
+                compare::LOAD_TEST_CELLS.to_vec()
+            }
+        }),
     })
+}
+
+/// Parses a `CONNECTIONSxBYTES` cell (`1000x1024`).
+fn parse_cell(text: &str) -> Result<(u32, usize), String> {
+    let (connections, bytes) = text
+        .split_once('x')
+        .ok_or_else(|| format!("`{text}`: expected CONNECTIONSxBYTES, for example 1000x1024"))?;
+    Ok((
+        connections
+            .trim()
+            .parse()
+            .map_err(|e| format!("`{connections}`: {e}"))?,
+        bytes
+            .trim()
+            .parse()
+            .map_err(|e| format!("`{bytes}`: {e}"))?,
+    ))
 }
 
 /// Builds every binary the comparison starts, into the target directory this binary lives in.
@@ -311,4 +342,17 @@ fn write_page(out: &Path, html: &str) -> anyhow::Result<()> {
         std::fs::create_dir_all(parent)?;
     }
     std::fs::write(out, html).with_context(|| format!("writing {}", out.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_cell;
+
+    #[test]
+    fn parses_cells() {
+        assert_eq!(parse_cell("1000x1024"), Ok((1000, 1024)));
+        assert_eq!(parse_cell("500x16384"), Ok((500, 16384)));
+        assert!(parse_cell("1000").is_err());
+        assert!(parse_cell("ax64").is_err());
+    }
 }

@@ -34,13 +34,16 @@ fn skip(skipped: &mut Vec<Skipped>, server: ServerKind, figure: String, reason: 
     }
 }
 
-/// Phase 1: closed-loop echo at every connection count × message size.
+/// Phase 1: closed-loop echo at every connection count × message size with the harness's own
+/// client, then, in the same round, the `load_test_cells` with uWebSockets' `load_test` (when built).
+/// Returns (own client runs, neutral client runs).
 pub fn throughput(
     options: &CompareOptions,
     drivers: &Drivers,
     skipped: &mut Vec<Skipped>,
-) -> ThroughputRuns {
+) -> (ThroughputRuns, ThroughputRuns) {
     let mut runs = ThroughputRuns::new();
+    let mut neutral = ThroughputRuns::new();
     for round in 0..options.runs {
         eprintln!(" round {}/{}", round + 1, options.runs);
         for &connections in &options.connections {
@@ -73,8 +76,48 @@ pub fn throughput(
                 }
             }
         }
+        if drivers.load_test.is_some() {
+            neutral_round(options, drivers, skipped, &mut neutral);
+        }
     }
-    runs
+    (runs, neutral)
+}
+
+/// One round of the neutral client's cells over every server.
+fn neutral_round(
+    options: &CompareOptions,
+    drivers: &Drivers,
+    skipped: &mut Vec<Skipped>,
+    runs: &mut ThroughputRuns,
+) {
+    for &(connections, message_bytes) in &options.load_test_cells {
+        for &server in &options.servers {
+            let figure = format!("load_test throughput {connections} conns {message_bytes} B");
+            let driver = match drivers.neutral_for(server) {
+                Ok(driver) => driver,
+                Err(reason) => {
+                    skip(skipped, server, figure, reason);
+                    continue;
+                }
+            };
+            let spec_for = |target| LoadSpec {
+                target,
+                path: "/".to_owned(),
+                protocol: server.protocol(),
+                pattern: Pattern::ClosedLoop,
+                connections,
+                message_bytes,
+                duration_s: options.duration_s,
+            };
+            match measure_once(server, spec_for, driver, options) {
+                Ok(result) => runs
+                    .entry((server, connections, message_bytes))
+                    .or_default()
+                    .push(result),
+                Err(reason) => skip(skipped, server, figure, reason),
+            }
+        }
+    }
 }
 
 /// The peak a server's open-loop levels are fractions of: its median closed-loop throughput at the

@@ -138,6 +138,18 @@ pub struct ThroughputCell {
     /// spends more of its core per message than Switchboard).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_ratio_to_switchboard: Option<f64>,
+    /// The second, neutral client that drove this cell (`uWebSockets load_test`); absent for the
+    /// harness's own client (`switchboard-loadgen`, or its raw TCP fallback). Ratios compare cells of
+    /// the same client only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub neutral_client: Option<String>,
+}
+
+impl ThroughputCell {
+    /// Whether the harness's own client drove this cell (not the neutral one).
+    pub fn by_own_client(&self) -> bool {
+        self.neutral_client.is_none()
+    }
 }
 
 /// Open-loop round-trip latency of one server at one offered load.

@@ -32,14 +32,18 @@ pub enum ServerKind {
     TokioTcp,
     /// The engine's raw TCP echo (`core/examples/tcp_echo.rs serve`): the io_uring ceiling.
     EngineTcp,
+    /// uWebSockets' `EchoServer` example (C++, uSockets on epoll, no TLS, one thread), built outside
+    /// this repository from uWebSockets' public source; skipped when its binary is absent.
+    UWebSockets,
 }
 
 impl ServerKind {
     /// Every server, Switchboard first.
-    pub const ALL: [ServerKind; 5] = [
+    pub const ALL: [ServerKind; 6] = [
         ServerKind::Switchboard,
         ServerKind::TokioTungstenite,
         ServerKind::Fastwebsockets,
+        ServerKind::UWebSockets,
         ServerKind::TokioTcp,
         ServerKind::EngineTcp,
     ];
@@ -52,6 +56,7 @@ impl ServerKind {
             ServerKind::Fastwebsockets => "fastwebsockets",
             ServerKind::TokioTcp => "tokio-tcp",
             ServerKind::EngineTcp => "engine-tcp",
+            ServerKind::UWebSockets => "uwebsockets",
         }
     }
 
@@ -69,6 +74,10 @@ impl ServerKind {
     }
 }
 
+/// Environment variable naming the directory of the uWebSockets binaries (`uws_echo`, `load_test`);
+/// default `target/uws` (the release directory's sibling).
+pub const UWS_BIN_DIR_ENV: &str = "UWS_BIN_DIR";
+
 /// Where the built binaries are (`target/release` and its `examples/`).
 #[derive(Debug, Clone)]
 pub struct Binaries {
@@ -77,6 +86,37 @@ pub struct Binaries {
 }
 
 impl Binaries {
+    /// A uWebSockets binary (`uws_echo`, `load_test`): under `$UWS_BIN_DIR`, else `target/uws/`.
+    /// Cargo does not build these (C++, built outside this repository; see README, Performance).
+    pub fn uws(&self, name: &str) -> PathBuf {
+        let dir = std::env::var_os(UWS_BIN_DIR_ENV).map_or_else(
+            || {
+                self.release_dir
+                    .parent()
+                    .unwrap_or(&self.release_dir)
+                    .join("uws")
+            },
+            PathBuf::from,
+        );
+        dir.join(name)
+    }
+
+    /// Why `kind` cannot be started here (its binary is missing), if so. Only the external peer is
+    /// checked up front: a missing Rust binary is reported when it fails to start.
+    pub fn missing(&self, kind: ServerKind) -> Option<String> {
+        if kind != ServerKind::UWebSockets {
+            return None;
+        }
+        let binary = self.uws("uws_echo");
+        (!binary.is_file()).then(|| {
+            format!(
+                "{} is not built (uWebSockets is built from its public source outside this repository \
+                 with the distribution's C++ toolchain; see README, Performance)",
+                binary.display()
+            )
+        })
+    }
+
     /// A binary of the release directory.
     pub fn bin(&self, name: &str) -> PathBuf {
         self.release_dir.join(name)
@@ -144,6 +184,13 @@ impl RunningServer {
                 command
                     .arg(binaries.example("tcp_echo"))
                     .args(["serve", &listen, "auto", "1"]);
+            }
+            ServerKind::UWebSockets => {
+                // `uws_echo HOST PORT`: one event loop on one thread.
+                command
+                    .arg(binaries.uws("uws_echo"))
+                    .arg(addr.ip().to_string())
+                    .arg(addr.port().to_string());
             }
         }
         let log_path = work_dir.join(format!("{}.log", kind.name()));
@@ -361,6 +408,24 @@ mod tests {
             assert_eq!(ServerKind::from_name(kind.name()), Some(kind));
         }
         assert_eq!(ServerKind::from_name("nginx"), None);
+    }
+
+    #[test]
+    fn only_uwebsockets_is_checked_up_front_and_is_missing_without_its_binary() {
+        if std::env::var_os(UWS_BIN_DIR_ENV).is_some() {
+            return; // the directory was chosen by whoever runs the tests
+        }
+        let binaries = Binaries {
+            release_dir: PathBuf::from("/nonexistent/target/release"),
+        };
+        assert_eq!(
+            binaries.uws("load_test"),
+            PathBuf::from("/nonexistent/target/uws/load_test")
+        );
+        let reason = binaries.missing(ServerKind::UWebSockets).unwrap();
+        assert!(reason.contains("/nonexistent/target/uws/uws_echo is not built"));
+        assert_eq!(binaries.missing(ServerKind::Switchboard), None);
+        assert_eq!(ServerKind::UWebSockets.protocol(), Protocol::WebSocket);
     }
 
     #[test]

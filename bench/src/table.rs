@@ -153,7 +153,8 @@ pub fn targets_markdown(cells: &[ThroughputCell]) -> String {
         cells
             .iter()
             .find(|c| {
-                c.server == server.name()
+                c.by_own_client()
+                    && c.server == server.name()
                     && c.connections == connections
                     && c.message_bytes == bytes
             })
@@ -163,7 +164,7 @@ pub fn targets_markdown(cells: &[ThroughputCell]) -> String {
     let mut rows = String::new();
     for cell in cells
         .iter()
-        .filter(|c| c.server == ServerKind::Switchboard.name())
+        .filter(|c| c.by_own_client() && c.server == ServerKind::Switchboard.name())
     {
         let (n, bytes) = (cell.connections, cell.message_bytes);
         let ceiling = median(CEILING_SERVER, n, bytes);
@@ -251,6 +252,7 @@ mod tests {
             errors: 0,
             server_cpu_us_per_message: None,
             cpu_ratio_to_switchboard: None,
+            neutral_client: None,
         }
     }
 
@@ -274,6 +276,15 @@ mod tests {
         assert!(
             targets_markdown(&cells[..1]).is_empty(),
             "no peer: no table"
+        );
+        let mut neutral = cells.to_vec();
+        neutral[0].messages_per_s = crate::summary::Summary::of(&[1.0]).unwrap();
+        neutral[0].neutral_client = Some("uWebSockets load_test".to_owned());
+        neutral.push(cell("switchboard", 180.0));
+        let table = targets_markdown(&neutral);
+        assert!(
+            table.contains("| 100 × 64 B | 1.12× (not met)"),
+            "the targets use the harness's own client only"
         );
     }
 }

@@ -155,7 +155,11 @@ fn echo_bars(
                         .results
                         .throughput
                         .iter()
-                        .filter(|c| c.connections == connections && c.message_bytes == bytes)
+                        .filter(|c| {
+                            c.by_own_client()
+                                && c.connections == connections
+                                && c.message_bytes == bytes
+                        })
                         .filter_map(|c| Some((c.server.clone(), value(c)?)))
                         .collect(),
                 })
@@ -172,6 +176,43 @@ fn echo_bars(
             )
         })
         .collect()
+}
+
+/// Throughput of the cells driven by the neutral client (uWebSockets' `load_test`), one bar per
+/// server, grouped by cell; `None` when the record has none.
+pub fn neutral_throughput(record: &Record) -> Option<String> {
+    let neutral: Vec<&ThroughputCell> = record
+        .results
+        .throughput
+        .iter()
+        .filter(|c| !c.by_own_client())
+        .collect();
+    let client = neutral.first()?.neutral_client.clone()?;
+    let mut cells: Vec<(u32, usize)> = Vec::new();
+    for cell in &neutral {
+        if !cells.contains(&(cell.connections, cell.message_bytes)) {
+            cells.push((cell.connections, cell.message_bytes));
+        }
+    }
+    let groups: Vec<BarGroup> = cells
+        .iter()
+        .map(|&(connections, bytes)| BarGroup {
+            label: format!("{connections} × {}", size_label(bytes)),
+            bars: neutral
+                .iter()
+                .filter(|c| c.connections == connections && c.message_bytes == bytes)
+                .map(|c| (c.server.clone(), c.messages_per_s))
+                .collect(),
+        })
+        .collect();
+    Some(grouped_bars(
+        "throughput-neutral",
+        &format!("Closed-loop echo throughput driven by {client}, 1 server core"),
+        "echoed messages per second (msg/s)",
+        "connections × message size",
+        &groups,
+        &servers(record),
+    ))
 }
 
 /// Memory per idle connection, grouped by connection count.

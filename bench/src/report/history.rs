@@ -56,7 +56,7 @@ pub fn throughput_series(history: &[Record]) -> Series {
             .results
             .throughput
             .iter()
-            .filter(|c| c.server == "switchboard")
+            .filter(|c| c.by_own_client() && c.server == "switchboard")
         {
             let key = format!(
                 "{} conns × {}",

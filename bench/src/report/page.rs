@@ -48,11 +48,9 @@ pub fn render(latest: &Record, history: &[Record]) -> String {
         escape(&echo_latest.machine.summary()),
         escape(engine_label(echo_latest.engine.as_deref())),
     );
-    section(
-        &mut html,
-        "Echo throughput",
-        &charts::throughput(echo_latest),
-    );
+    let mut throughput = charts::throughput(echo_latest);
+    throughput.extend(charts::neutral_throughput(echo_latest));
+    section(&mut html, "Echo throughput", &throughput);
     section(
         &mut html,
         "Server CPU per message",
