@@ -4,7 +4,8 @@
 //! and the verifier reports an error as intended. Found by the `app_frame` fuzz target.
 //!
 //! Before verifying, [`check_table_offsets`] walks exactly the table positions the verifier will visit for
-//! this schema — the root table and the elements of the two vectors of tables — and rejects a body in
+//! this schema — the root table and the elements of every vector of tables (`resume`, `history_result`,
+//! and the three lists of `inbox`) — and rejects a body in
 //! which any of them holds `i32::MIN`, with the error a fixed verifier would return. The walk reads
 //! bounds-checked and stops where the verifier would reject the buffer anyway, so it never visits fewer
 //! positions than the verifier reaches.
@@ -23,12 +24,27 @@ pub(crate) fn check_table_offsets(kind: Kind, body: &[u8]) -> Result<(), FrameEr
         return Ok(());
     };
     check_table(kind, body, root)?;
-    // The vtable slot of the only vector-of-tables field in each table that has one.
-    let slot = match kind {
-        Kind::Resume => 1,
-        Kind::HistoryResult => 2,
+    // The vtable slots of the vector-of-tables fields of each table that has them.
+    let slots: &[usize] = match kind {
+        Kind::Resume => &[1],
+        Kind::HistoryResult => &[2],
+        // assigned, queued (InboxEntry) and tickets (TicketBody).
+        Kind::Inbox => &[2, 3, 4],
         _ => return Ok(()),
     };
+    for &slot in slots {
+        check_vector_elements(kind, body, root, slot)?;
+    }
+    Ok(())
+}
+
+/// Checks every table element of the vector in field `slot` of the table at `root`.
+fn check_vector_elements(
+    kind: Kind,
+    body: &[u8],
+    root: usize,
+    slot: usize,
+) -> Result<(), FrameError> {
     let Some(vector) = vector_field(body, root, slot) else {
         return Ok(());
     };
@@ -94,7 +110,10 @@ fn u16_at(body: &[u8], position: usize) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::model::{Deliver, HistoryResult, Message, OwnedFrame, Resume, ResumePosition};
+    use crate::app::model::{
+        Deliver, HistoryResult, Inbox, InboxEntry, Message, OwnedFrame, Resume, ResumePosition,
+        Ticket,
+    };
     use crate::app::{parse_frame, Encoder, FrameLimits};
 
     /// Encodes `message` and returns the frame and its header length.
@@ -144,9 +163,18 @@ mod tests {
             messages: vec![Deliver::default(); 2],
             ..Default::default()
         };
+        let inbox = || Inbox {
+            assigned: vec![InboxEntry::default(); 2],
+            queued: vec![InboxEntry::default(); 2],
+            tickets: vec![Ticket::default(); 2],
+            ..Inbox::default()
+        };
         for (message, slot) in [
             (Message::Resume(resume), 1),
             (Message::HistoryResult(history), 2),
+            (Message::Inbox(inbox()), 2),
+            (Message::Inbox(inbox()), 3),
+            (Message::Inbox(inbox()), 4),
         ] {
             let kind = message.kind();
             let (bytes, header) = encode(message);
