@@ -94,6 +94,10 @@ fn a_console_is_told_its_presence_and_inbox_and_a_closed_console_is_not_assigned
             "{reason}"
         );
         assert!(reason.contains("人工"), "{reason}");
+        assert!(
+            reason.contains("第 1 位"),
+            "the customer is told its place in the queue: {reason}"
+        );
 
         // The agent comes back: its inbox lists the waiting conversation, then it is assigned.
         let mut agent = Client::connect(addr, &agent_token).await;

@@ -76,6 +76,9 @@ pub struct Conversation {
     pub chinese: bool,
     /// Wall-clock milliseconds of its last message or state change (idle eviction).
     pub last_active_ms: u64,
+    /// Its place in its group's queue when it was last queued, from 1 (0: unknown or not queued), told
+    /// to the customer with the handoff. In memory only.
+    pub queue_position: u32,
     /// Raised whenever a shard joins `interest`: a shard's `Unfollow` sent before that (it crossed
     /// the join on the rings) is stale and ignored.
     pub interest_epoch: u64,
@@ -97,6 +100,7 @@ impl Conversation {
             chinese: false,
             last_active_ms: 0,
             interest_epoch: 0,
+            queue_position: 0,
         }
     }
 

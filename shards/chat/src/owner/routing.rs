@@ -30,14 +30,19 @@ fn summary_line(summary: &ConversationSummary) -> String {
 }
 
 /// What a customer's `handoff` says: customer-facing text in its language (docs/protocol.md, `handoff`).
-pub fn customer_handoff_text(state: ConversationState, chinese: bool) -> &'static str {
-    match (state, chinese) {
-        (ConversationState::Assigned, false) => "An agent has joined the conversation.",
-        (ConversationState::Assigned, true) => "人工客服已接入，正在为您服务。",
-        (_, false) => {
-            "Connecting you to a human agent. Please stay here; you will be answered in turn."
+/// With a place in the queue (from 1), it says so.
+pub fn customer_handoff_text(state: ConversationState, chinese: bool, position: u32) -> String {
+    match (state, chinese, position) {
+        (ConversationState::Assigned, false, _) => "An agent has joined the conversation.".into(),
+        (ConversationState::Assigned, true, _) => "人工客服已接入，正在为您服务。".into(),
+        (_, false, 0) => {
+            "Connecting you to a human agent. Please stay here; you will be answered in turn.".into()
         }
-        (_, true) => "正在为您转接人工客服，请稍候，我们会按顺序为您服务。",
+        (_, false, place) => format!(
+            "Connecting you to a human agent. You are number {place} in the queue; please stay here."
+        ),
+        (_, true, 0) => "正在为您转接人工客服，请稍候，我们会按顺序为您服务。".into(),
+        (_, true, place) => format!("正在为您转接人工客服，您当前排在第 {place} 位，请稍候。"),
     }
 }
 
@@ -77,8 +82,12 @@ impl<S: LogStorage> Owner<S> {
                 conversation,
                 group,
                 summary,
+                position,
                 ..
             } => {
+                if let Some(state) = self.conversations.get_mut(&conversation) {
+                    state.queue_position = position;
+                }
                 let reason = self.console_summary(conversation, summary.as_deref());
                 self.change_state(
                     conversation,
@@ -218,6 +227,8 @@ impl<S: LogStorage> Owner<S> {
         conversation.agent = agent;
         conversation.group = group;
         conversation.last_active_ms = self.wall_ms;
+        // Set just before by a routing decision that queued it; told once, then forgotten.
+        let queue_position = std::mem::take(&mut conversation.queue_position);
         tracing::debug!(
             shard = self.shard,
             conversation = conversation_id,
@@ -252,7 +263,7 @@ impl<S: LogStorage> Owner<S> {
                 conversation_id,
                 agent_id: agent.unwrap_or(0),
                 agent_group,
-                reason: customer_handoff_text(state, snapshot.chinese).into(),
+                reason: customer_handoff_text(state, snapshot.chinese, queue_position),
             });
             self.fan_out_to(
                 conversation_id,

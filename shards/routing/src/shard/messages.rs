@@ -178,6 +178,8 @@ pub enum RoutingOutput {
         reason: QueueReason,
         /// What the bot understood, for the agent who takes it.
         summary: Option<Box<ConversationSummary>>,
+        /// Its place in the group's queue, from 1 (0: not waiting any more), for the customer.
+        position: u32,
     },
     /// The conversation was assigned to an agent.
     Assigned {

@@ -146,6 +146,14 @@ impl<B: Brain> RoutingShard<B> {
                 priority,
                 reason: reasons.remove(&conversation).unwrap_or(hint),
                 summary: summary_of(conversation),
+                // Where it stands now (0 when already taken off the queue by an assignment that
+                // follows in the same batch).
+                position: state
+                    .router
+                    .waiting(group)
+                    .iter()
+                    .position(|&waiting| waiting == conversation)
+                    .map_or(0, |index| u32::try_from(index + 1).unwrap_or(u32::MAX)),
             }),
             RouterEvent::Assigned {
                 conversation,
