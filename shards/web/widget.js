@@ -296,8 +296,9 @@
       });
       client.on('conversation', function (c) {
         if (c.conversation_id !== conversation) return;
-        if (c.state === 'queued') setBanner('queued', STR.waiting);
-        else if (c.state === 'assigned') setBanner('assigned', STR.joined);
+        // The handoff just before says more (the place in the queue, the agent): keep its text.
+        if (c.state === 'queued') { if (banner.dataset.kind !== 'queued') setBanner('queued', STR.waiting); }
+        else if (c.state === 'assigned') { if (banner.dataset.kind !== 'assigned') setBanner('assigned', STR.joined); }
         else if (c.state === 'resolved') setBanner('resolved', STR.resolved);
         else if (c.state === 'bot') setBanner('bot', STR.bot);
       });
