@@ -10,8 +10,9 @@ use std::sync::Arc;
 use switchboard_protocol::app::{
     json, parse_frame, ConversationState, ConversationUpdate, ErrorCode, FrameLimits, Lane,
     Message, MessageId, OwnedFrame, Pong, PresenceState, Reaction, Reassembler, ReassemblerConfig,
-    Welcome, PROTOCOL_VERSION,
 };
+
+mod hello;
 
 use super::config::{ChatConfig, HISTORY_PAGE_MAX};
 use super::ids::new_conversation_id;
@@ -19,7 +20,7 @@ use super::messages::{Request, StateChange};
 use super::owner::error_frame;
 use super::quota::RateBucket;
 use super::reads::ReadGate;
-use switchboard_auth::{Claims, Keyring, Role, TokenError, VerifyOptions};
+use switchboard_auth::{Claims, Keyring, Role, TokenError};
 
 /// Longest `reason` a client may give in a `conversation_update`, bytes.
 pub const UPDATE_REASON_BYTES_MAX: usize = 512;
@@ -433,89 +434,6 @@ impl Session {
         }
     }
 
-    fn hello(
-        &mut self,
-        hello: switchboard_protocol::app::Hello,
-        ctx: &SessionContext<'_>,
-        out: &mut Vec<SessionOutput>,
-    ) {
-        if self.principal.is_some() {
-            return out.push(refusal(ErrorCode::INVALID_STATE, "hello already received"));
-        }
-        if hello.protocol_version != PROTOCOL_VERSION {
-            out.push(refusal(
-                ErrorCode::UNSUPPORTED_VERSION,
-                "this server speaks protocol version 1",
-            ));
-            return out.push(SessionOutput::Close(CLOSE_POLICY));
-        }
-        let token = if hello.auth_token.is_empty() {
-            self.handshake_token.take().unwrap_or_default()
-        } else {
-            hello.auth_token
-        };
-        let options = VerifyOptions {
-            now_s: ctx.wall_ms / 1_000,
-            expected_tenant: None,
-        };
-        match ctx.keyring.verify(&token, options) {
-            Ok(claims)
-                if !super::origins::allows(
-                    &ctx.config.origins,
-                    claims.tenant,
-                    self.origin.as_deref(),
-                ) =>
-            {
-                let origin = self.origin.take().unwrap_or_default();
-                out.push(refusal(
-                    ErrorCode::UNAUTHORIZED,
-                    &format!(
-                        "origin {origin} is not allowed for tenant {}",
-                        claims.tenant
-                    ),
-                ));
-                out.push(SessionOutput::Close(CLOSE_POLICY));
-            }
-            Ok(claims) => {
-                let claims = Arc::new(claims);
-                self.handshake_token = None;
-                self.principal = Some(Arc::clone(&claims));
-                let resume_token =
-                    format!("{RESUME_TOKEN_PREFIX}{:x}.{:x}", claims.user, ctx.wall_ms);
-                out.push(SessionOutput::Frame(OwnedFrame::new(Message::Welcome(
-                    Welcome {
-                        protocol_version: PROTOCOL_VERSION,
-                        heartbeat_interval_ms: u32::try_from(ctx.heartbeat_interval_ms)
-                            .unwrap_or(u32::MAX),
-                        resume_token,
-                        server_time_ms: ctx.wall_ms,
-                    },
-                ))));
-                let offered = hello.resume_token.as_str();
-                if !offered.is_empty() && !resume_token_is_for(offered, claims.user) {
-                    // After the welcome (on its lane, so the error does not overtake it): the
-                    // session is new, and the client should know why.
-                    let mut frame = error_frame(
-                        ErrorCode::RESUME_REJECTED,
-                        "resume token not recognised (another user's, or not from this server); a new session started: send resume with your positions",
-                        None,
-                    );
-                    frame.lane = Lane::System;
-                    out.push(SessionOutput::Frame(frame));
-                }
-                out.push(SessionOutput::Authenticated(claims));
-            }
-            Err(error) => {
-                out.push(refusal(
-                    ErrorCode::UNAUTHORIZED,
-                    &format!("token refused: {error}"),
-                ));
-                out.push(SessionOutput::Unauthorized(error));
-                out.push(SessionOutput::Close(CLOSE_POLICY));
-            }
-        }
-    }
-
     fn typing(
         &mut self,
         conversation: u64,
@@ -584,18 +502,6 @@ impl Session {
 /// Sessions hold no server-side state beyond the connection, so the token only identifies the issuer:
 /// resuming is driven by the per-conversation positions, which are always served.
 pub const RESUME_TOKEN_PREFIX: &str = "sb1.";
-
-/// Whether `token` is a resume token this server gave `user` (`sb1.<user hex>.<millis hex>`).
-fn resume_token_is_for(token: &str, user: u64) -> bool {
-    let Some(rest) = token.strip_prefix(RESUME_TOKEN_PREFIX) else {
-        return false;
-    };
-    let mut parts = rest.split('.');
-    let (Some(owner), Some(stamp), None) = (parts.next(), parts.next(), parts.next()) else {
-        return false;
-    };
-    u64::from_str_radix(owner, 16) == Ok(user) && u64::from_str_radix(stamp, 16).is_ok()
-}
 
 /// What a client's `conversation_update` asks for, or why it is malformed.
 fn state_change(update: &ConversationUpdate) -> Result<StateChange, &'static str> {

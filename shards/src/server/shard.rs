@@ -21,9 +21,9 @@ use crate::conn::{Connection, ConnectionConfig, ConnectionEvent};
 use crate::log::CommitCompletion;
 
 /// Bytes of one send buffer at most: large enough to batch many small frames into one `send`.
+mod tls_io;
+
 const SEND_BUFFER_BYTES: usize = 64 * 1024;
-/// Bytes of decrypted TLS plaintext handed to a connection at once.
-const TLS_PLAINTEXT_CHUNK_BYTES: usize = 16 * 1024;
 /// Smallest new send buffer: a close or control frame, or a few small messages. A new buffer is sized to
 /// what the connection has queued (plus frame headers), not to the maximum, so that a burst of thousands of
 /// closes or pongs in one tick does not touch a 64 KiB allocation each.
@@ -277,17 +277,8 @@ impl Shard {
                     self.stats.bytes_received.add(bytes.len() as u64);
                     if let Some(entry) = self.table.get_mut(conn) {
                         let received_before = entry.conn.messages_received();
-                        if let Some(tls) = entry.tls.as_mut() {
-                            self.tls_scratch.resize(TLS_PLAINTEXT_CHUNK_BYTES, 0);
-                            let connection = &mut entry.conn;
-                            let read = tls.read(bytes, &mut self.tls_scratch, |plain| {
-                                connection.handle_bytes(plain, now)
-                            });
-                            if let crate::tls::TlsRead::Fatal(why) = read {
-                                debug!(shard = self.id, ?conn, %why, "TLS ended");
-                                tls.close();
-                                tls.failed = true;
-                            }
+                        if entry.tls.is_some() {
+                            tls_io::receive(entry, bytes, &mut self.tls_scratch, now);
                         } else {
                             entry.conn.handle_bytes(bytes, now);
                         }
@@ -568,55 +559,6 @@ impl Shard {
                 }
             }
         }
-    }
-
-    /// [`Shard::flush`] for a TLS connection: the connection's next plaintext is encrypted into the
-    /// session at once (the connection counts it as sent), and the session's ciphertext goes to the
-    /// engine, one send at a time. The transport is dropped once the connection is closed and the
-    /// session has flushed its `close_notify` (or alert).
-    fn flush_tls(&mut self, conn: ConnId, now: u64) {
-        let Some(entry) = self.table.get_mut(conn) else {
-            return;
-        };
-        // Taken out for the duration (the entry's statistics need the entry itself).
-        let Some(mut tls) = entry.tls.take() else {
-            return;
-        };
-        if !tls.sending && !entry.closing {
-            if !tls.failed {
-                let max = SEND_BUFFER_BYTES.max(entry.conn.transmit_bytes_min());
-                self.tls_scratch.clear();
-                let sent_before = entry.conn.send_counters();
-                let written = entry.conn.poll_transmit(&mut self.tls_scratch, max);
-                self.stats
-                    .after_transmit(entry, sent_before, self.flushed_us);
-                if written > 0 {
-                    tls.write(&self.tls_scratch[..written]);
-                    entry.conn.handle_send_complete(written);
-                }
-            }
-            if entry.conn.is_closed() || tls.failed {
-                tls.close();
-            }
-            if tls.wants_write() {
-                let mut buf = self
-                    .free_buffers
-                    .pop()
-                    .unwrap_or_else(|| Vec::with_capacity(SEND_BUFFER_BYTES_MIN));
-                tls.take_ciphertext(&mut buf);
-                tls.sending = true;
-                self.sends_this_tick += 1;
-                self.engine.send(conn, buf);
-                // More plaintext may wait; the send's completion marks the connection dirty again.
-            }
-        }
-        let finished = (entry.conn.is_closed() || tls.failed) && !tls.sending && !tls.wants_write();
-        entry.tls = Some(tls);
-        if finished {
-            self.close_transport(conn);
-            return;
-        }
-        self.rearm_timer(conn, now);
     }
 
     fn rearm_timer(&mut self, conn: ConnId, now: u64) {
