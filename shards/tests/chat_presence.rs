@@ -5,12 +5,11 @@
 
 mod chat_support;
 
-use chat_support::{chat_config, data_dir, message_id, run, start, stop, token, Client};
+use chat_support::{data_dir, message_id, run, start, stop, token, until, Client};
 use switchboard_protocol::app::{
     ConversationState, ErrorCode, Inbox, Message, Presence, PresenceState,
 };
 use switchboard_shards::auth::Role;
-use switchboard_shards::routing::shard::{RoutingShard, RoutingShardConfig};
 use switchboard_shards::server::Server;
 
 const TENANT: u64 = 31;
@@ -19,25 +18,8 @@ const AGENT: u64 = 5151;
 /// A 1-shard chat server with the routing shard on (one shard: the agent's close and a customer's
 /// later message reach the routing shard in order over the same ring), and every group's id.
 fn routed_server(dir: &std::path::Path) -> (Server, Vec<u32>) {
-    let mut config = chat_config(1, dir);
-    config.chat.routing_enabled = true;
-    let groups = RoutingShard::new(RoutingShardConfig::default())
-        .unwrap()
-        .groups()
-        .iter()
-        .map(|group| group.id)
-        .collect();
+    let (config, groups) = chat_support::routed_config(1, dir);
     (start(&config), groups)
-}
-
-/// Reads frames (at most 30) until `pick` returns something.
-async fn until<T>(client: &mut Client, mut pick: impl FnMut(Message) -> Option<T>) -> T {
-    for _ in 0..30 {
-        if let Some(found) = pick(client.next().await.message) {
-            return found;
-        }
-    }
-    panic!("the expected frame did not come");
 }
 
 async fn presence(client: &mut Client) -> Presence {

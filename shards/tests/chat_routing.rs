@@ -5,12 +5,9 @@
 
 mod chat_support;
 
-use chat_support::{
-    chat_config, data_dir, message_id, run, start, stop, token, update_request, Client,
-};
+use chat_support::{data_dir, message_id, run, start, stop, token, until, update_request, Client};
 use switchboard_protocol::app::{ConversationState, ErrorCode, Lane, Message, SenderRole};
 use switchboard_shards::auth::Role;
-use switchboard_shards::routing::shard::{RoutingShard, RoutingShardConfig};
 use switchboard_shards::server::Server;
 
 const TENANT: u64 = 21;
@@ -30,14 +27,7 @@ async fn assigned(client: &mut Client) -> (u64, u64, String) {
 
 /// A 2-shard chat server with the routing shard on, and every agent group of the built-in KB.
 fn routed_server(dir: &std::path::Path) -> (Server, Vec<u32>) {
-    let mut config = chat_config(2, dir);
-    config.chat.routing_enabled = true;
-    let groups = RoutingShard::new(RoutingShardConfig::default())
-        .unwrap()
-        .groups()
-        .iter()
-        .map(|group| group.id)
-        .collect();
+    let (config, groups) = chat_support::routed_config(2, dir);
     (start(&config), groups)
 }
 
@@ -123,16 +113,6 @@ fn bot_answers_hands_off_and_agents_reply() {
     });
     stop(server);
     let _ = std::fs::remove_dir_all(dir);
-}
-
-/// Reads frames (at most 30) until `pick` returns something.
-async fn until<T>(client: &mut Client, mut pick: impl FnMut(Message) -> Option<T>) -> T {
-    for _ in 0..30 {
-        if let Some(found) = pick(client.next().await.message) {
-            return found;
-        }
-    }
-    panic!("the expected frame did not come");
 }
 
 #[test]

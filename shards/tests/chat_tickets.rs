@@ -4,7 +4,7 @@
 
 mod chat_support;
 
-use chat_support::{chat_config, data_dir, message_id, run, start, stop, token, Client};
+use chat_support::{data_dir, message_id, run, start, stop, token, until, Client};
 use switchboard_protocol::app::{ErrorCode, Inbox, Lane, Message, Ticket, TicketStatus};
 use switchboard_shards::auth::Role;
 use switchboard_shards::config::ServeConfig;
@@ -15,9 +15,7 @@ const AGENT: u64 = 6161;
 const OTHER_AGENT: u64 = 6262;
 
 fn routed_config(dir: &std::path::Path) -> ServeConfig {
-    let mut config = chat_config(1, dir);
-    config.chat.routing_enabled = true;
-    config
+    chat_support::routed_config(1, dir).0
 }
 
 /// The id of the group that works `skill`, and one that does not.
@@ -36,16 +34,6 @@ fn groups_for(skill: &str) -> (u32, u32) {
         .expect("another group")
         .id;
     (works, other)
-}
-
-/// Reads frames (at most 40) until `pick` returns something.
-async fn until<T>(client: &mut Client, mut pick: impl FnMut(Message) -> Option<T>) -> T {
-    for _ in 0..40 {
-        if let Some(found) = pick(client.next().await.message) {
-            return found;
-        }
-    }
-    panic!("the expected frame did not come");
 }
 
 async fn ticket(client: &mut Client) -> (Lane, Ticket) {

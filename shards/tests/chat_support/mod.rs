@@ -500,3 +500,29 @@ impl Canary {
         }
     }
 }
+
+/// Frames a test reads at most while waiting for one it expects (each read has its own timeout).
+pub const FRAMES_READ_MAX: usize = 40;
+
+/// Reads frames (at most [`FRAMES_READ_MAX`]) until `pick` returns something.
+pub async fn until<T>(client: &mut Client, mut pick: impl FnMut(Message) -> Option<T>) -> T {
+    for _ in 0..FRAMES_READ_MAX {
+        if let Some(found) = pick(client.next().await.message) {
+            return found;
+        }
+    }
+    panic!("the expected frame did not come");
+}
+
+/// A chat configuration with `shards` shards and the routing shard on, and every agent group's id.
+pub fn routed_config(shards: usize, dir: &Path) -> (ServeConfig, Vec<u32>) {
+    let mut config = chat_config(shards, dir);
+    config.chat.routing_enabled = true;
+    let groups = switchboard_shards::routing::shard::RoutingShard::new(Default::default())
+        .unwrap()
+        .groups()
+        .iter()
+        .map(|group| group.id)
+        .collect();
+    (config, groups)
+}
