@@ -21,6 +21,9 @@
 //!   request quotas.
 //! - [`local`]: [`LocalIndex`], which local connections follow which conversations.
 //! - [`origins`]: which web origins may connect for a tenant (`[[chat.origins]]`).
+//! - [`shard`]: [`ChatCore`], chat mode of one shard without its I/O: the owner, local followers,
+//!   requests, deliveries, routing inputs and outputs, quotas, read gates, ring overflow; driven by the
+//!   server through [`shard::Host`] and [`shard::Rings`].
 //!
 //! ## Guarantees and how they are kept
 //!
@@ -48,6 +51,7 @@ pub mod quota;
 pub mod reads;
 pub mod recovery;
 pub mod session;
+pub mod shard;
 pub mod stored;
 
 pub use config::ChatConfig;
@@ -55,3 +59,4 @@ pub use conversation::{Conversation, ConversationState};
 pub use local::LocalIndex;
 pub use owner::{Outbound, Owner, OwnerCounters};
 pub use session::{ConsoleRequest, Encoding, Session, SessionContext, SessionOutput};
+pub use shard::ChatCore;

@@ -64,10 +64,9 @@ pub(crate) struct ChatStats {
 /// shard). Both are measured from the moment the connection shard decoded the `send`.
 pub const CHAT_STAGES: [&str; 2] = ["persisted", "delivered"];
 
-/// Index of `persisted` in [`CHAT_STAGES`].
-pub(crate) const STAGE_PERSISTED: usize = 0;
-/// Index of `delivered` in [`CHAT_STAGES`].
-pub(crate) const STAGE_DELIVERED: usize = 1;
+// The chat core samples its stages by their index in [`CHAT_STAGES`].
+const _: () =
+    assert!(crate::chat::shard::STAGE_PERSISTED == 0 && crate::chat::shard::STAGE_DELIVERED == 1);
 
 /// Ring occupancy is published as an integer number of parts per million of the capacity.
 const OCCUPANCY_SCALE: i64 = 1_000_000;

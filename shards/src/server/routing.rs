@@ -18,9 +18,9 @@ use switchboard_core::channel::Endpoint;
 use tracing::{info, warn};
 
 use super::chat_stats::RoutingStats;
-use crate::chat::ids::owner_of;
 use crate::chat::messages::ShardMsg;
-use crate::routing::shard::{RoutingOutput, RoutingShard};
+use crate::chat::shard::route_output;
+use crate::routing::shard::RoutingShard;
 
 /// Inputs taken from each shard's ring per loop turn.
 const BATCH_PER_PEER: usize = 1_024;
@@ -70,17 +70,9 @@ pub(crate) fn run(
             next_tick = now + TICK_MS;
         }
         while let Some(output) = shard.poll_output() {
-            if let RoutingOutput::ToAgents { shards: to, .. } = &output {
-                // One copy per connection shard of the agents (they are few: an agent's consoles).
-                for &to in to.iter().filter(|&&to| to < shards) {
-                    overflow[to].push_back(ShardMsg::FromRouting(output.clone()));
-                }
-                continue;
-            }
-            let Some(conversation) = output.conversation() else {
-                continue;
-            };
-            overflow[owner_of(conversation, shards)].push_back(ShardMsg::FromRouting(output));
+            route_output(output, shards, |to, message| {
+                overflow[to].push_back(message)
+            });
         }
         let mut pending = false;
         for (to, queue) in overflow.iter_mut().enumerate() {

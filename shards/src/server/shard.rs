@@ -541,7 +541,8 @@ impl Shard {
                 }
                 (ConnectionEvent::Message { kind, payload }, Some(chat)) => {
                     let interval = self.heartbeat_interval_ms;
-                    chat.message(&mut self.table, conn, (kind, &payload), now, interval);
+                    let conns = (&mut self.table, &mut self.dirty);
+                    chat.message(conns, conn, (kind, &payload), now, interval);
                     self.stats.count_in_by_lane(chat.take_lanes_in());
                 }
                 (ConnectionEvent::AppDeadline, Some(chat)) => chat.deadline(entry, now),

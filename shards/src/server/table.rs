@@ -85,6 +85,14 @@ impl Table {
     }
 
     /// The entry for `id`, if it is still that connection.
+    pub(crate) fn get(&self, id: ConnId) -> Option<&Entry> {
+        self.entries
+            .get(id.index())?
+            .as_ref()
+            .filter(|entry| entry.id == id)
+    }
+
+    /// The entry for `id`, if it is still that connection.
     pub(crate) fn get_mut(&mut self, id: ConnId) -> Option<&mut Entry> {
         self.entries
             .get_mut(id.index())?

@@ -54,7 +54,7 @@ impl ChatShard {
                     closed += 1;
                 }
             }
-            self.counters.budget_closes += closed;
+            self.core.counters.budget_closes += closed;
             warn!(
                 shard = self.id,
                 held_bytes = before,

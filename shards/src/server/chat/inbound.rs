@@ -1,27 +1,37 @@
 //! A connection's life in chat mode on its shard: the upgrade (subprotocol and handshake token), each
-//! complete WebSocket message through the session (quotas, overload admission, reads through the read
-//! gate), requests to their owners (local or over the rings), deadlines and the close.
-
-use std::sync::Arc;
+//! complete WebSocket message handed to the core, deadlines (hello, unfinished fragmented messages),
+//! plain HTTP on the WebSocket port, and the close.
 
 use switchboard_core::engine::ConnId;
-use switchboard_protocol::app::{ErrorCode, Message, OwnedFrame};
+use switchboard_protocol::app::{ErrorCode, OwnedFrame};
 use switchboard_protocol::ws::handshake::{PlainRequest, Subprotocol, UpgradeRequest};
 use tracing::debug;
 
-use super::admit::Admission;
 use super::{
-    console_class, process_us, request_class, send_frame, session_principal_set, wall_ms,
-    ChatShard, CLOSE_WRONG_MESSAGE_TYPE, NO_SUBPROTOCOL_BODY, RING_FULL_RETRY_AFTER_MS,
+    mark, session_principal_set, wall_ms, ChatShard, ShardHost, CLOSE_WRONG_MESSAGE_TYPE,
+    NO_SUBPROTOCOL_BODY,
 };
-use crate::auth::{Claims, VerifyOptions};
-use crate::chat::ids::owner_of;
-use crate::chat::messages::{ConnRef, Request, ShardMsg};
+use crate::auth::VerifyOptions;
 use crate::chat::owner::error_frame;
 use crate::chat::session::CLOSE_POLICY;
-use crate::chat::{Encoding, Session, SessionContext, SessionOutput};
-use crate::conn::lane::{lane_index, DataKind};
+use crate::chat::shard::Encoded;
+use crate::chat::{ChatCore, Encoding, Session};
+use crate::conn::lane::DataKind;
+use crate::log::DirStorage;
 use crate::server::table::{Entry, Table};
+
+/// Encodes `frame` for `entry`'s session and queues it on its lane (for an entry out of the table).
+fn send_to_entry(core: &mut ChatCore<DirStorage>, entry: &mut Entry, frame: &OwnedFrame, now: u64) {
+    let Some(encoding) = entry.session.as_ref().map(|session| session.encoding()) else {
+        return;
+    };
+    let bytes = Encoded::new(frame).get(core.encoder(), encoding);
+    let kind = match encoding {
+        Encoding::Binary => DataKind::Binary,
+        Encoding::Json => DataKind::Text,
+    };
+    let _ = entry.conn.send(frame.lane, kind, bytes, now);
+}
 
 impl ChatShard {
     /// The WebSocket upgrade was accepted: start a session, or take the upgrade back (docs/protocol.md
@@ -45,23 +55,23 @@ impl ChatShard {
                 now_s: wall_ms() / 1_000,
                 expected_tenant: None,
             };
-            if let Err(error) = self.keyring.verify(token, options) {
-                self.counters.unauthorized += 1;
+            if let Err(error) = self.core.keyring().verify(token, options) {
+                self.core.counters.unauthorized += 1;
                 debug!(shard = self.id, conn = ?entry.id, %error, "upgrade token refused");
                 let body = format!("token refused: {error}");
                 return entry.conn.refuse_upgrade(401, &body, now);
             }
         }
         let message_bytes_max =
-            u32::try_from(self.config.text_bytes_max.saturating_mul(4)).unwrap_or(u32::MAX);
+            u32::try_from(self.core.config().text_bytes_max.saturating_mul(4)).unwrap_or(u32::MAX);
         let mut session = Box::new(Session::new(encoding, token, message_bytes_max));
-        if !self.config.origins.is_empty() {
+        if !self.core.config().origins.is_empty() {
             session.set_origin(request.origin.clone());
         }
         entry.session = Some(session);
         entry
             .conn
-            .set_app_deadline(Some(now + self.config.hello_timeout_ms));
+            .set_app_deadline(Some(now + self.core.config().hello_timeout_ms));
     }
 
     /// The session's deadline passed: its `hello` (before authentication), or the unfinished fragmented
@@ -80,7 +90,7 @@ impl ChatShard {
                     "fragmented message not finished in time",
                     None,
                 );
-                send_frame(&mut self.encoder, entry, &frame, now);
+                send_to_entry(&mut self.core, entry, &frame, now);
                 entry.conn.close(CLOSE_POLICY, now);
             } else {
                 // A message finished meanwhile and the clock restarted: wait for the new deadline.
@@ -91,16 +101,16 @@ impl ChatShard {
             }
             return;
         }
-        self.counters.unauthorized += 1;
+        self.core.counters.unauthorized += 1;
         let frame = error_frame(ErrorCode::UNAUTHORIZED, "no hello in time", None);
-        send_frame(&mut self.encoder, entry, &frame, now);
+        send_to_entry(&mut self.core, entry, &frame, now);
         entry.conn.close(CLOSE_POLICY, now);
     }
 
     /// One complete WebSocket message of type `kind` from `conn`.
     pub(crate) fn message(
         &mut self,
-        table: &mut Table,
+        (table, tick_dirty): (&mut Table, &mut Vec<ConnId>),
         conn: ConnId,
         (kind, payload): (DataKind, &[u8]),
         now: u64,
@@ -109,7 +119,7 @@ impl ChatShard {
         let Some(entry) = table.get_mut(conn) else {
             return;
         };
-        let Some(session) = entry.session.as_mut() else {
+        let Some(session) = entry.session.as_ref() else {
             return;
         };
         let expected = match session.encoding() {
@@ -125,94 +135,35 @@ impl ChatShard {
             );
             return entry.conn.close(CLOSE_WRONG_MESSAGE_TYPE, now);
         }
-        let ctx = SessionContext {
-            keyring: &self.keyring,
-            config: &self.config,
-            wall_ms: wall_ms(),
-            now_ms: now,
-            heartbeat_interval_ms,
+        let mut dirty = Vec::new();
+        let mut host = ShardHost {
+            table,
+            dirty: &mut dirty,
+            overload: &self.overload,
+            now,
         };
-        let mut outputs = std::mem::take(&mut self.outputs);
-        session.handle_message(payload, &ctx, &mut outputs);
-        // One clock read per message that carries a send (for its stage latencies), none otherwise.
-        let mut received_us = None;
-        let principal = session.principal().cloned();
-        let mut authenticated = false;
-        // Set by the first request of this message refused over quota: the rest are dropped.
-        let mut over_quota = false;
-        for output in outputs.drain(..) {
-            match output {
-                SessionOutput::Frame(frame) => {
-                    send_frame(&mut self.encoder, entry, &frame, now);
-                }
-                SessionOutput::Request(mut request) => {
-                    let principal = principal.as_ref().expect("requests only after hello");
-                    if over_quota {
-                        self.counters.quota_refusals += 1;
-                        continue;
-                    }
-                    // Reads are bounded by the connection's read gate instead: a resume of many
-                    // positions is one client action.
-                    if !request.is_read() {
-                        if let Admission::Refuse = self.charge(entry, principal, now) {
-                            over_quota = true;
-                            continue;
-                        }
-                    }
-                    if let Request::Send {
-                        received_us: stamp, ..
-                    } = &mut request
-                    {
-                        *stamp = *received_us.get_or_insert_with(process_us);
-                    }
-                    if let Err(refusal) = self.overload.admit(request_class(&request, principal)) {
-                        self.counters.overload_refusals += 1;
-                        let frame = OwnedFrame::new(Message::Error(refusal.error_report()));
-                        send_frame(&mut self.encoder, entry, &frame, now);
-                        continue;
-                    }
-                    if request.is_read() {
-                        over_quota = matches!(self.read(entry, request, now), Admission::Refuse);
-                    } else {
-                        self.request(entry, principal, request, now);
-                    }
-                }
-                SessionOutput::Authenticated(claims) => {
-                    authenticated = true;
-                    entry.conn.set_app_deadline(None);
-                    self.local.add_user(claims.tenant, claims.user, conn);
-                    self.quotas.connected(&claims);
-                    self.agent_presence(&claims, true, conn);
-                    debug!(
-                        shard = self.id,
-                        ?conn,
-                        tenant = claims.tenant,
-                        user = claims.user,
-                        role = claims.role.name(),
-                        "authenticated"
-                    );
-                }
-                SessionOutput::Unauthorized(error) => {
-                    self.counters.unauthorized += 1;
-                    debug!(shard = self.id, ?conn, %error, "token refused");
-                }
-                SessionOutput::Close(code) => entry.conn.close(code, now),
-                SessionOutput::Received(lane) => self.lanes_in[lane_index(lane)] += 1,
-                SessionOutput::Console(request) => {
-                    let principal = principal
-                        .as_ref()
-                        .expect("console requests only after hello");
-                    if let Err(refusal) = self.overload.admit(console_class(request)) {
-                        self.counters.overload_refusals += 1;
-                        let frame = OwnedFrame::new(Message::Error(refusal.error_report()));
-                        send_frame(&mut self.encoder, entry, &frame, now);
-                        continue;
-                    }
-                    self.console_request(entry, principal, request, now);
+        let outcome = self.core.message(
+            (&mut host, &mut self.endpoint.outboxes),
+            conn,
+            payload,
+            heartbeat_interval_ms,
+        );
+        for (count, lane) in self.lanes_in.iter_mut().zip(outcome.lanes) {
+            *count += u64::from(lane);
+        }
+        // `conn` is being flushed (its events are handled inside its flush): what was queued for it goes
+        // out with this flush. Any other connection marked waits for the tick's next flush.
+        for marked in dirty.drain(..) {
+            if let Some(entry) = table.get_mut(marked) {
+                entry.dirty = false;
+                if marked != conn {
+                    mark(entry, tick_dirty);
                 }
             }
         }
-        self.outputs = outputs;
+        let Some(entry) = table.get_mut(conn) else {
+            return;
+        };
         // An unfinished fragmented message must be finished in time (the hello deadline stands until then).
         if session_principal_set(entry) {
             let deadline = entry
@@ -223,65 +174,14 @@ impl ChatShard {
             entry.conn.set_app_deadline(deadline);
         }
         // After the `welcome`: a shard under load says so at once.
-        if let Some(frame) = self.status_for_new_session().filter(|_| authenticated) {
-            send_frame(&mut self.encoder, entry, &frame, now);
-        }
-    }
-
-    /// Sends `request` to its owner (or handles it here when this shard owns the conversation). Returns
-    /// `false` when the owner's ring was full: the client was told `overloaded` and nothing happened.
-    pub(super) fn request(
-        &mut self,
-        entry: &mut Entry,
-        principal: &Arc<Claims>,
-        request: Request,
-        now: u64,
-    ) -> bool {
-        let conversation = request.conversation();
-        let from = ConnRef {
-            shard: self.id,
-            conn: entry.id,
-        };
-        match &request {
-            Request::Send { .. } | Request::Typing { .. } => {
-                self.local.follow(conversation, entry.id, true)
-            }
-            Request::Resume { .. } => self.local.follow(conversation, entry.id, false),
-            Request::History { .. }
-            | Request::Read { .. }
-            | Request::Update { .. }
-            | Request::Ticket { .. } => {}
-        }
-        let owner = owner_of(conversation, self.shards);
-        if owner == self.id {
-            self.owner.handle(from, principal, request, wall_ms());
-            return true;
-        }
-        let message = ShardMsg::Request {
-            from,
-            principal: Arc::clone(principal),
-            request,
-        };
-        if self
-            .endpoint
-            .outboxes
-            .push_deferred(owner, message)
-            .is_err()
+        if let Some(frame) = self
+            .status_for_new_session()
+            .filter(|_| outcome.authenticated)
         {
-            // Nothing was stored: the client retries after the hint.
-            self.counters.requests_refused_ring_full += 1;
-            let frame = error_frame(
-                ErrorCode::OVERLOADED,
-                "owner shard busy",
-                Some(RING_FULL_RETRY_AFTER_MS),
-            );
-            send_frame(&mut self.encoder, entry, &frame, now);
-            return false;
+            send_to_entry(&mut self.core, entry, &frame, now);
         }
-        true
     }
 
-    /// A connection ended: it stops following its conversations; shards with no follower left tell owners.
     /// A plain HTTP `GET` on the WebSocket port: a page, an asset or a demo token.
     pub(crate) fn plain_request(&mut self, entry: &mut Entry, request: &PlainRequest, now: u64) {
         let mut response = Vec::new();
@@ -290,22 +190,12 @@ impl ChatShard {
         entry.conn.answer_plain(status, &response, now);
     }
 
+    /// A connection ended: it stops following its conversations; shards with no follower left tell owners.
     pub(crate) fn closed(&mut self, entry: &mut Entry) {
         let Some(session) = entry.session.take() else {
             return;
         };
-        for follow in session.follows() {
-            if self.local.unfollow(follow.conversation, entry.id) {
-                self.tell_unfollow(follow.conversation, 0);
-            }
-        }
-        if let Some(principal) = session.principal() {
-            let left = self
-                .local
-                .remove_user(principal.tenant, principal.user, entry.id);
-            self.quotas.disconnected(principal, left);
-            // Presence follows connections: the routing shard counts them per shard.
-            self.agent_presence(principal, false, entry.id);
-        }
+        self.core
+            .closed(&mut self.endpoint.outboxes, entry.id, &session);
     }
 }

@@ -7,8 +7,9 @@ use switchboard_core::engine::ConnId;
 use switchboard_protocol::app::{Lane, Message, OwnedFrame, Status, StatusMode};
 use tracing::debug;
 
-use super::{mark, send_encoded, ChatShard, Encoded};
+use super::{ChatShard, ShardHost};
 use crate::chat::owner::RETRY_AFTER_LOG_DEGRADED_MS;
+use crate::chat::shard::Encoded;
 use crate::overload::{Mode, OverloadConfig};
 
 /// What the shard tells its clients: its overload mode, and whether its durable log is degraded.
@@ -45,7 +46,7 @@ pub(super) fn status_frame((mode, log_degraded): Told, config: &OverloadConfig) 
 impl ChatShard {
     /// What the clients should be told now.
     fn told_now(&self) -> Told {
-        (self.overload.mode(), self.owner.log_degraded())
+        (self.overload.mode(), self.core.owner().log_degraded())
     }
 
     /// The `status` frame a newly authenticated connection gets, or `None` in normal mode. It travels on
@@ -71,17 +72,20 @@ impl ChatShard {
         let mut encoded = Encoded::new(&frame);
         let mut told = 0u64;
         let ids: Vec<ConnId> = table.ids().collect();
+        let mut host = ShardHost {
+            table,
+            dirty,
+            overload: &self.overload,
+            now,
+        };
         for id in ids {
-            let Some(entry) = table.get_mut(id) else {
-                continue;
-            };
-            let authenticated = entry
-                .session
-                .as_ref()
+            let authenticated = host
+                .table
+                .get(id)
+                .and_then(|entry| entry.session.as_ref())
                 .is_some_and(|session| session.principal().is_some());
             if authenticated {
-                send_encoded(&mut self.encoder, entry, &mut encoded, now);
-                mark(entry, dirty);
+                self.core.send_encoded(&mut host, id, &mut encoded, None);
                 told += 1;
             }
         }

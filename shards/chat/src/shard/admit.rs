@@ -1,5 +1,5 @@
 //! What a client may make this shard do: the request quotas (per connection, per user and per tenant on
-//! this shard) and the reads waiting at each connection's [`ReadGate`](crate::chat::reads::ReadGate).
+//! this shard) and the reads waiting at each connection's [`ReadGate`](crate::reads::ReadGate).
 //!
 //! Both act before a request costs anything: a request over quota is answered `rate_limited` (once per
 //! WebSocket message; the rest of that message is dropped, so a batch of thousands of frames costs one
@@ -9,23 +9,23 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use switchboard_auth::Claims;
 use switchboard_core::engine::ConnId;
+use switchboard_log::LogStorage;
 use switchboard_protocol::app::ErrorCode;
 
-use super::{mark, send_frame, ChatShard};
-use crate::auth::Claims;
-use crate::chat::messages::Request;
-use crate::chat::owner::error_frame;
-use crate::chat::quota::RateBucket;
-use crate::chat::reads::{ReadLimits, READ_MESSAGE_OVERHEAD_BYTES};
-use crate::server::table::{Entry, Table};
+use super::{ChatCore, Host, Rings};
+use crate::frames::error_frame;
+use crate::messages::Request;
+use crate::quota::RateBucket;
+use crate::reads::{ReadLimits, READ_MESSAGE_OVERHEAD_BYTES};
 
 /// How long a client whose read queue is full should wait before asking again, milliseconds.
 const READS_FULL_RETRY_AFTER_MS: u32 = 1_000;
 
 /// The per-user and per-tenant request buckets of one shard.
 #[derive(Debug, Default)]
-pub(super) struct Quotas {
+pub struct Quotas {
     /// By (tenant, user); removed when the user's last connection on this shard closes.
     users: HashMap<(u64, u64), RateBucket>,
     /// By tenant, with the tenant's connections on this shard (the bucket is made full on first use);
@@ -61,13 +61,21 @@ pub(super) enum Admission {
     Refuse,
 }
 
-impl ChatShard {
-    /// Charges one request of `principal` on `entry` to the connection's, the user's and the tenant's
+impl<S: LogStorage> ChatCore<S> {
+    /// Charges one request of `principal` on `conn` to the connection's, the user's and the tenant's
     /// buckets; a refusal gets a `rate_limited` error with the time until a token is available (the
     /// caller drops the rest of the message without another).
-    pub(super) fn charge(&mut self, entry: &mut Entry, principal: &Claims, now: u64) -> Admission {
+    pub(super) fn charge(
+        &mut self,
+        host: &mut impl Host,
+        conn: ConnId,
+        principal: &Claims,
+    ) -> Admission {
+        let now = host.now_ms();
         let config = &self.config;
-        let session = entry.session.as_mut().expect("requests come from sessions");
+        let Some(session) = host.session(conn) else {
+            return Admission::Refuse;
+        };
         let connection = session.take_quota(config.connection_requests_per_second_max, now);
         let user_rate = config.user_requests_per_second_max;
         let user = self
@@ -100,7 +108,7 @@ impl ChatShard {
             "too many requests; the rest of this message was dropped",
             Some(retry_after),
         );
-        send_frame(&mut self.encoder, entry, &frame, now);
+        self.send_frame(host, conn, &frame);
         Admission::Refuse
     }
 
@@ -121,9 +129,16 @@ impl ChatShard {
 
     /// Queues a read at the connection's gate (refused `rate_limited` when the gate is full) and sends
     /// what may go now.
-    pub(super) fn read(&mut self, entry: &mut Entry, read: Request, now: u64) -> Admission {
+    pub(super) fn read(
+        &mut self,
+        (host, rings): (&mut impl Host, &mut impl Rings),
+        conn: ConnId,
+        read: Request,
+    ) -> Admission {
         let limits = self.read_limits();
-        let session = entry.session.as_mut().expect("reads come from sessions");
+        let Some(session) = host.session(conn) else {
+            return Admission::Refuse;
+        };
         if session.reads_mut().push(read, &limits).is_err() {
             self.counters.reads_refused += 1;
             let frame = error_frame(
@@ -131,20 +146,20 @@ impl ChatShard {
                 "too many reads waiting on this connection",
                 Some(READS_FULL_RETRY_AFTER_MS),
             );
-            send_frame(&mut self.encoder, entry, &frame, now);
+            self.send_frame(host, conn, &frame);
             return Admission::Refuse;
         }
-        self.dispatch_reads(entry, now);
+        self.dispatch_reads(host, rings, conn);
         Admission::Admit
     }
 
-    /// Sends the connection's waiting reads to their owners while its gate allows; a connection left with
-    /// waiting reads is retried at the end of every tick.
-    pub(super) fn dispatch_reads(&mut self, entry: &mut Entry, now: u64) {
+    /// Sends the connection's waiting reads to their owners while its gate allows; a connection left
+    /// with waiting reads is retried at the end of every tick.
+    fn dispatch_reads(&mut self, host: &mut impl Host, rings: &mut impl Rings, conn: ConnId) {
         let limits = self.read_limits();
         loop {
-            let queued = entry.conn.queued_bytes();
-            let Some(session) = entry.session.as_mut() else {
+            let queued = host.queued_bytes(conn);
+            let Some(session) = host.session(conn) else {
                 return;
             };
             let Some(principal) = session.principal().map(Arc::clone) else {
@@ -153,46 +168,42 @@ impl ChatShard {
             let Some(read) = session.reads_mut().next_ready(queued, &limits) else {
                 break;
             };
-            if !self.request(entry, &principal, read, now) {
+            if !self.request((host, rings), conn, &principal, read) {
                 // Not sent (the owner's ring is full; the client was told): its place is free again.
-                if let Some(session) = entry.session.as_mut() {
+                if let Some(session) = host.session(conn) {
                     session.reads_mut().completed();
                 }
             }
         }
-        let list = entry
-            .session
-            .as_mut()
+        let list = host
+            .session(conn)
             .is_some_and(|session| session.reads_mut().list_if_waiting());
         if list {
-            self.read_waiters.push(entry.id);
+            self.read_waiters.push(conn);
         }
     }
 
-    /// A read of `entry` was answered: its place at the gate is free for the next one.
-    pub(super) fn read_answered(&mut self, entry: &mut Entry, now: u64) {
-        if let Some(session) = entry.session.as_mut() {
+    /// A read of `conn` was answered: its place at the gate is free for the next one.
+    pub(super) fn read_answered(
+        &mut self,
+        host: &mut impl Host,
+        rings: &mut impl Rings,
+        conn: ConnId,
+    ) {
+        if let Some(session) = host.session(conn) {
             session.reads_mut().completed();
         }
-        self.dispatch_reads(entry, now);
+        self.dispatch_reads(host, rings, conn);
     }
 
     /// Retries the connections whose reads wait for room in their send queue (once per tick).
-    pub(super) fn retry_waiting_reads(
-        &mut self,
-        table: &mut Table,
-        dirty: &mut Vec<ConnId>,
-        now: u64,
-    ) {
+    pub(super) fn retry_waiting_reads(&mut self, host: &mut impl Host, rings: &mut impl Rings) {
         for conn in std::mem::take(&mut self.read_waiters) {
-            let Some(entry) = table.get_mut(conn) else {
+            let Some(session) = host.session(conn) else {
                 continue;
             };
-            if let Some(session) = entry.session.as_mut() {
-                session.reads_mut().unlist();
-            }
-            self.dispatch_reads(entry, now);
-            mark(entry, dirty);
+            session.reads_mut().unlist();
+            self.dispatch_reads(host, rings, conn);
         }
     }
 }
