@@ -532,3 +532,56 @@ fn reply_timeout_sets_the_agent_away_and_transfers_work() {
     assert_eq!(s.conversations_tracked(), 0);
     assert_eq!(s.router(1).map(|r| r.conversations_tracked()), Some(0));
 }
+
+/// Found by the chat simulator (seed 1005, one shard): after a restart the routing shard (memory only)
+/// no longer knew the conversations waiting for or held by humans, so nobody was ever assigned them.
+/// Their owners now restore them; a restored conversation is queued to its group and assigned to the
+/// next agent that comes online; restoring one already with humans changes nothing.
+#[test]
+fn a_restored_conversation_is_queued_and_assigned_again() {
+    let mut shard = shard(RoutingShardConfig::default());
+    let group = group_of(&shard, "billing");
+    let restore = RoutingInput::Restore {
+        tenant: 1,
+        conversation: 77,
+        customer: 1077,
+        group,
+    };
+    shard.handle(10, restore.clone()).unwrap();
+    let out = drain(&mut shard);
+    assert!(
+        matches!(out.as_slice(), [RoutingOutput::Queued { conversation: 77, group: g, .. }] if *g == group),
+        "{out:?}"
+    );
+    assert!(shard.is_with_humans(77));
+    let out = online(&mut shard, 20, 1, 5, &[group], 0);
+    assert!(
+        out.iter().any(|o| matches!(
+            o,
+            RoutingOutput::Assigned {
+                conversation: 77,
+                agent: 5,
+                ..
+            }
+        )),
+        "{out:?}"
+    );
+    shard.handle(30, restore).unwrap();
+    assert!(
+        drain(&mut shard).is_empty(),
+        "already with humans: nothing changes"
+    );
+    assert_eq!(shard.counters().restored, 1);
+    // An unknown group falls back to the default group.
+    let unknown = RoutingInput::Restore {
+        tenant: 1,
+        conversation: 78,
+        customer: 1078,
+        group: 9_999,
+    };
+    shard.handle(40, unknown).unwrap();
+    let default = shard.default_group();
+    assert!(drain(&mut shard).iter().any(
+        |o| matches!(o, RoutingOutput::Queued { conversation: 78, group, .. } | RoutingOutput::Assigned { conversation: 78, group, .. } if *group == default)
+    ));
+}

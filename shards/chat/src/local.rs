@@ -164,6 +164,7 @@ mod tests {
             received_us: 0,
             audience: Audience::All,
             interest_epoch: 0,
+            queue_lane: None,
         }
     }
 

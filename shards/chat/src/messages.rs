@@ -177,6 +177,10 @@ pub struct Delivery {
     pub audience: Audience,
     /// The conversation's interest epoch when it was sent (see [`ShardMsg::Unfollow`]).
     pub interest_epoch: u64,
+    /// The connection-queue lane to queue it on instead of the frame's own: the recent messages sent
+    /// with an assignment and their `replay` announcement queue together on [`REPLAY_QUEUE_LANE`], so a
+    /// console gets them in sequence order, as a resume's replay.
+    pub queue_lane: Option<Lane>,
 }
 
 /// Who among a conversation's followers gets a [`Delivery`]: a `handoff` tells agents what the bot

@@ -247,6 +247,7 @@ impl<S: LogStorage> Owner<S> {
             wall_ms: 0,
         };
         owner.announce_open_tickets();
+        owner.announce_held_conversations();
         Ok(owner)
     }
 
@@ -353,6 +354,17 @@ impl<S: LogStorage> Owner<S> {
         origin: Option<ConnRef>,
         audience: Audience,
     ) {
+        self.fan_out_queued(conversation_id, frame, (origin, audience), None);
+    }
+
+    /// As [`Owner::fan_out_to`], queued on `queue_lane` instead of the frame's lane when set.
+    pub(super) fn fan_out_queued(
+        &mut self,
+        conversation_id: u64,
+        frame: OwnedFrame,
+        (origin, audience): (Option<ConnRef>, Audience),
+        queue_lane: Option<Lane>,
+    ) {
         let conversation = &self.conversations[&conversation_id];
         let delivery = Delivery {
             tenant: conversation.tenant,
@@ -365,6 +377,7 @@ impl<S: LogStorage> Owner<S> {
             received_us: 0,
             audience,
             interest_epoch: conversation.interest_epoch,
+            queue_lane,
         };
         self.out.push_back(Outbound::Deliver {
             shards: conversation.interest,

@@ -5,7 +5,7 @@ use tracing::error;
 
 use super::Owner;
 use crate::frames::{deliver_frame, gap_frame};
-use crate::messages::{Audience, ConnRef, Reply};
+use crate::messages::{Audience, ConnRef, Reply, REPLAY_QUEUE_LANE};
 use crate::owner::Outbound;
 use crate::reads::READ_MESSAGE_OVERHEAD_BYTES;
 use crate::stored::StoredMessage;
@@ -187,9 +187,11 @@ impl<S: LogStorage> Owner<S> {
                 to_sequence: sequences(last),
             }),
         };
-        self.fan_out_to(conversation_id, announce, None, Audience::Staff);
+        // One queue lane for the announcement and its frames, so they arrive in sequence order.
+        let queue = Some(REPLAY_QUEUE_LANE);
+        self.fan_out_queued(conversation_id, announce, (None, Audience::Staff), queue);
         for frame in frames {
-            self.fan_out_to(conversation_id, frame, None, Audience::Staff);
+            self.fan_out_queued(conversation_id, frame, (None, Audience::Staff), queue);
         }
     }
 

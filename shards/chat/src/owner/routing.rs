@@ -4,12 +4,12 @@
 use switchboard_protocol::app::{Handoff, Message, MessageId, OwnedFrame};
 
 use super::update::update_frame;
-use super::{Owner, BOT_USER_ID};
+use super::{Outbound, Owner, BOT_USER_ID};
 use crate::conversation::ConversationState;
 use crate::messages::{Audience, ConnRef};
 use switchboard_auth::{Claims, Role};
 use switchboard_log::LogStorage;
-use switchboard_routing::shard::RoutingOutput;
+use switchboard_routing::shard::{RoutingInput, RoutingOutput};
 use switchboard_routing::ticket::ConversationSummary;
 
 /// One line for the agent console: what the bot understood.
@@ -169,6 +169,17 @@ impl<S: LogStorage> Owner<S> {
                 "routing shard busy".into(),
                 None,
             );
+            // The routing shard must learn it, or nobody would ever be assigned: this input waits in
+            // the ring's overflow queue rather than being refused.
+            if let Some(c) = self.conversations.get(&conversation) {
+                let input = RoutingInput::Restore {
+                    tenant: c.tenant,
+                    conversation,
+                    customer: c.customer,
+                    group,
+                };
+                self.out.push_back(Outbound::ToRouting(input));
+            }
         }
     }
 

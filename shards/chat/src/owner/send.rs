@@ -155,6 +155,7 @@ impl<S: LogStorage> Owner<S> {
             received_us,
             audience: Audience::All,
             interest_epoch: conversation.interest_epoch,
+            queue_lane: None,
         };
         // The routing shard sees every customer message (for humans' conversations it only refreshes the
         // summary and sentiment).

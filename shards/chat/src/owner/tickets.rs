@@ -17,6 +17,7 @@ use switchboard_protocol::app::{ErrorCode, Message, OwnedFrame, Ticket, TicketSt
 use tracing::{debug, warn};
 
 use super::{Outbound, Owner};
+use crate::conversation::ConversationState;
 use crate::messages::{Audience, ConnRef};
 use crate::stored::{StoredTicket, META_CONVERSATION, RECORD_TICKET};
 use switchboard_auth::{Claims, Role};
@@ -231,8 +232,36 @@ impl<S: LogStorage> Owner<S> {
     }
 
     /// Tells the routing shard every open ticket (at start-up: it keeps them for agents' inboxes).
+    /// At recovery: the conversations held for humans (queued, or assigned before the restart) go to
+    /// the routing shard, whose state was memory only, to be queued and assigned again.
+    pub(super) fn announce_held_conversations(&mut self) {
+        let fallback = self.config.fallback_group;
+        let mut held: Vec<&crate::conversation::Conversation> =
+            self.conversations.values().collect();
+        // In id order: the routing shard's decisions must not depend on a hash map's order.
+        held.sort_unstable_by_key(|c| c.id);
+        let held: Vec<RoutingInput> = held
+            .into_iter()
+            .filter(|c| {
+                matches!(
+                    c.state,
+                    ConversationState::Queued | ConversationState::Assigned
+                )
+            })
+            .map(|c| RoutingInput::Restore {
+                tenant: c.tenant,
+                conversation: c.id,
+                customer: c.customer,
+                group: c.group.unwrap_or(fallback),
+            })
+            .collect();
+        self.out.extend(held.into_iter().map(Outbound::ToRouting));
+    }
+
     pub(super) fn announce_open_tickets(&mut self) {
-        let open: Vec<StoredTicket> = self.tickets.open().cloned().collect();
+        let mut open: Vec<StoredTicket> = self.tickets.open().cloned().collect();
+        // In id order: the routing shard's decisions must not depend on a hash map's order.
+        open.sort_unstable_by_key(|t| t.ticket);
         for ticket in open {
             self.out
                 .push_back(Outbound::ToRouting(RoutingInput::TicketChanged {

@@ -45,7 +45,7 @@ impl<S: LogStorage> ChatCore<S> {
             if self.revoke_if_denied(host, conn, delivery.conversation, &facts) && !announce {
                 continue;
             }
-            self.send_encoded(host, conn, &mut encoded, None);
+            self.send_encoded(host, conn, &mut encoded, delivery.queue_lane);
             sent = true;
         }
         if delivery.received_us != 0 && sent {

@@ -143,18 +143,22 @@ impl<S: LogStorage> ChatCore<S> {
             shard: self.id,
             conn,
         };
-        match &request {
-            Request::Send { .. } | Request::Typing { .. } => {
-                self.local.follow(conversation, conn, true)
-            }
-            Request::Resume { .. } => self.local.follow(conversation, conn, false),
+        // What the request makes this connection follow; applied only once the request reaches its
+        // owner: a resume refused for a full ring must not leave the connection waiting for a replay
+        // that never comes (it would skip every live delivery of the conversation).
+        let follows = match &request {
+            Request::Send { .. } | Request::Typing { .. } => Some(true),
+            Request::Resume { .. } => Some(false),
             Request::History { .. }
             | Request::Read { .. }
             | Request::Update { .. }
-            | Request::Ticket { .. } => {}
-        }
+            | Request::Ticket { .. } => None,
+        };
         let owner = owner_of(conversation, self.shards);
         if owner == self.id {
+            if let Some(live) = follows {
+                self.local.follow(conversation, conn, live);
+            }
             self.owner.handle(from, principal, request, host.wall_ms());
             return true;
         }
@@ -166,6 +170,12 @@ impl<S: LogStorage> ChatCore<S> {
         // Requests never wait in the overflow queue: a refused one costs nothing and is retried.
         if rings.push(owner, message).is_err() {
             self.counters.requests_refused_ring_full += 1;
+            debug!(
+                shard = self.id,
+                ?conn,
+                conversation,
+                "owner's ring full: request refused"
+            );
             let frame = error_frame(
                 ErrorCode::OVERLOADED,
                 "owner shard busy",
@@ -173,6 +183,9 @@ impl<S: LogStorage> ChatCore<S> {
             );
             self.send_frame(host, conn, &frame);
             return false;
+        }
+        if let Some(live) = follows {
+            self.local.follow(conversation, conn, live);
         }
         true
     }

@@ -56,6 +56,9 @@ pub struct RoutingCounters {
     pub agent_groups_unknown: u64,
     /// Tenants created.
     pub tenants: u64,
+    /// Conversations held for humans by their owner that this shard did not track (after a restart, or
+    /// queued by the owner while this shard's ring was full), queued again to their group.
+    pub restored: u64,
 }
 
 impl RoutingCounters {

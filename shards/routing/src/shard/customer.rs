@@ -10,11 +10,15 @@
 use super::super::agents::GroupId;
 use super::super::brain::Brain;
 use super::super::dialogue::{Decision, HandoffReason, Said};
-use super::super::events::{HandoffRequest, RouterInput};
+use super::super::events::{HandoffRequest, RequeueReason, RouterInput};
 use super::super::ticket::{
     ConversationId, ConversationSummary, Priority, NEGATIVE_SENTIMENT_PRIORITY,
 };
 use super::{QueueReason, RoutingOutput, RoutingShard, RoutingShardError, TenantId};
+
+/// The customer value of a restored conversation: the value its customer's messages carried is not
+/// stored, so the middle of the scale.
+const DEFAULT_CUSTOMER_VALUE: f32 = 0.5;
 
 /// Who is handling a conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,6 +253,55 @@ impl<B: Brain> RoutingShard<B> {
             .conversations
             .get_mut(&conversation)
             .expect("tracked by the caller");
+        state.phase = Phase::Human;
+        self.bot_activity
+            .remove(&(state.last_active_ms, conversation));
+        Ok(())
+    }
+
+    /// A conversation its owner holds for humans that this shard may not track (see
+    /// [`RoutingInput::Restore`](super::RoutingInput::Restore)): queued again to its group, as if its
+    /// agent had disconnected (after a restart every agent did).
+    pub(super) fn restore(
+        &mut self,
+        tenant: TenantId,
+        conversation: ConversationId,
+        customer: u64,
+        group: GroupId,
+    ) -> Result<(), RoutingShardError> {
+        if self.is_with_humans(conversation) {
+            return Ok(());
+        }
+        if !self.conversations.contains_key(&conversation) {
+            self.start_conversation(tenant, customer, conversation)?;
+        }
+        let group = if self.groups.iter().any(|g| g.id == group) {
+            group
+        } else {
+            self.default_group
+        };
+        let skill = self
+            .groups
+            .iter()
+            .find(|g| g.id == group)
+            .map(|g| g.skills[0].clone())
+            .unwrap_or_default();
+        let request = HandoffRequest {
+            conversation,
+            group,
+            skill,
+            customer_value: DEFAULT_CUSTOMER_VALUE,
+            priority: Priority::Normal,
+            summary: None,
+        };
+        self.tenant_mut(tenant)?;
+        let reason = QueueReason::Requeued(RequeueReason::AgentDisconnected);
+        self.route(tenant, RouterInput::Enqueue(request), reason)?;
+        self.counters.restored += 1;
+        let state = self
+            .conversations
+            .get_mut(&conversation)
+            .expect("tracked above");
         state.phase = Phase::Human;
         self.bot_activity
             .remove(&(state.last_active_ms, conversation));

@@ -121,6 +121,20 @@ pub enum RoutingInput {
         /// Where it goes.
         target: TransferTarget,
     },
+    /// A conversation its owner holds for humans (queued, or assigned before a restart) that this shard
+    /// may not track: after a restart (this shard's state is memory only) and when the owner queued it
+    /// itself because this shard's ring was full. Untracked, it is queued to `group` (a known one, else
+    /// the default group); already with humans here, nothing changes.
+    Restore {
+        /// The tenant.
+        tenant: TenantId,
+        /// The conversation.
+        conversation: ConversationId,
+        /// Its customer.
+        customer: u64,
+        /// The group it was queued to or assigned through.
+        group: GroupId,
+    },
     /// Time passed; same as [`RoutingShard::tick`](super::RoutingShard::tick).
     Tick,
 }

@@ -319,6 +319,12 @@ impl<B: Brain> RoutingShard<B> {
                 }
                 result
             }
+            RoutingInput::Restore {
+                tenant,
+                conversation,
+                customer,
+                group,
+            } => self.restore(tenant, conversation, customer, group),
             RoutingInput::Tick => {
                 self.tick(self.now_ms);
                 Ok(())
