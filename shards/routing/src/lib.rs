@@ -14,6 +14,8 @@
 //!   cues), a score in `[-1, 1]`.
 //! - [`brain`]: the [`brain::Brain`] trait, so another model can be plugged in.
 //! - [`ngram`]: the built-in [`ngram::NgramBrain`], multinomial logistic regression on hashed n-grams.
+//! - [`embed`]: an optional multilingual sentence encoder (USE v3) in pure Rust, weights fetched by a
+//!   setup script.
 //! - [`dialogue`]: per-conversation state, slot filling, and the bot's [`dialogue::Decision`].
 //! - [`ticket`]: the structured ticket and the conversation summary handed to humans.
 //! - [`rng`]: a small seeded PCG generator (no `rand` crate).
@@ -47,6 +49,7 @@ pub mod brain;
 pub mod cli;
 pub mod cv;
 pub mod dialogue;
+pub mod embed;
 pub mod eval;
 pub mod events;
 pub mod extract;
