@@ -33,8 +33,11 @@ pub const FOLDS_MAX: usize = 20;
 pub const WRONG_ANSWER_RATE_TARGET: f64 = 0.02;
 /// Seed of the fold assignment used by `ai eval --cv` and `ai tune` unless told otherwise.
 pub const FOLD_SEED_DEFAULT: u64 = 18;
-/// Candidate thresholds, in hundredths: 0.30, 0.35, …, 0.95.
-pub const THRESHOLD_GRID: [u8; 14] = [30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90, 95];
+/// Candidate thresholds, in hundredths: 0.30, 0.35, …, 0.95, then 0.97, 0.98, 0.99 for sharply confident
+/// models (the hybrid's softmax is sharper than the n-gram model's).
+pub const THRESHOLD_GRID: [u8; 17] = [
+    30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90, 95, 97, 98, 99,
+];
 
 /// Why cross-validation could not run.
 #[derive(Debug, Clone, PartialEq, Error)]
@@ -200,8 +203,10 @@ pub struct TuneRow {
     pub scores: Scores,
 }
 
-/// Cross-validates every configuration of `grid`; returns all rows and the index of the chosen one (the
-/// lowest handoff rate at its threshold; ties go to the earlier row).
+/// Cross-validates every configuration of `grid`; returns all rows and the index of the chosen one: the
+/// lowest handoff rate at its threshold among the rows that meet [`WRONG_ANSWER_RATE_TARGET`] there (a
+/// row that misses it even at the top of the grid is only chosen when every row does, then the fewest
+/// wrong answers win); ties go to the earlier row.
 pub fn tune(
     kb: &KnowledgeBase,
     grid: &[TrainConfig],
@@ -230,9 +235,17 @@ pub fn tune_dense(
             scores: scores(classes, predictions.iter(), threshold),
         });
     }
+    let meets = |row: &TuneRow| row.scores.wrong_rate() <= WRONG_ANSWER_RATE_TARGET;
+    let key = |row: &TuneRow| {
+        if meets(row) {
+            (0, row.scores.handoff)
+        } else {
+            (1, row.scores.wrong)
+        }
+    };
     let mut best = 0;
     for (i, row) in rows.iter().enumerate() {
-        if row.scores.handoff < rows[best].scores.handoff {
+        if key(row) < key(&rows[best]) {
             best = i;
         }
     }
