@@ -15,10 +15,10 @@ use super::cv::{
 use super::dialogue::{Decision, Dialogue, DialogueConfig};
 use super::embed::Encoder;
 use super::eval::{evaluate, report, wrong_at_handoff};
-use super::hybrid::{embed_kb, HybridBrain};
+use super::hybrid::{embed_kb, AnyBrain};
 use super::kb::{KnowledgeBase, TEXT_CHARS_MAX};
 use super::labelled::LabelledSet;
-use super::ngram::{NgramBrain, TrainConfig};
+use super::ngram::TrainConfig;
 use super::text::detect_language;
 
 /// Most lines `ai classify --bulk` reads before refusing the rest.
@@ -126,11 +126,8 @@ fn load_encoder(flag: Option<&PathBuf>) -> anyhow::Result<Option<Encoder>> {
     }
 }
 
-fn train_brain(kb: &KnowledgeBase, encoder: Option<Encoder>) -> anyhow::Result<Box<dyn Brain>> {
-    Ok(match encoder {
-        Some(encoder) => Box::new(HybridBrain::train(kb, &TrainConfig::default(), encoder)?),
-        None => Box::new(NgramBrain::train(kb, &TrainConfig::default())?),
-    })
+fn train_brain(kb: &KnowledgeBase, encoder: Option<Encoder>) -> anyhow::Result<AnyBrain> {
+    Ok(AnyBrain::train(kb, &TrainConfig::default(), encoder)?)
 }
 
 /// Runs `switchboard ai …`.

@@ -235,6 +235,12 @@ pub fn tune_dense(
             scores: scores(classes, predictions.iter(), threshold),
         });
     }
+    let best = choose_row(&rows);
+    Ok((rows, best))
+}
+
+/// The row [`tune`] chooses (see there); 0 when `rows` is empty.
+pub fn choose_row(rows: &[TuneRow]) -> usize {
     let meets = |row: &TuneRow| row.scores.wrong_rate() <= WRONG_ANSWER_RATE_TARGET;
     let key = |row: &TuneRow| {
         if meets(row) {
@@ -249,7 +255,7 @@ pub fn tune_dense(
             best = i;
         }
     }
-    Ok((rows, best))
+    best
 }
 
 /// The grid `ai tune` searches: learning rate × epochs around the defaults.

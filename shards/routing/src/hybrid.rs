@@ -62,3 +62,42 @@ pub fn embed_kb(kb: &KnowledgeBase, encoder: &Encoder) -> Vec<Vec<f32>> {
         .map(|e| encoder.embed(e.text))
         .collect()
 }
+
+/// The model the routing shard runs: the hybrid when an encoder was loaded, else the n-gram model.
+#[derive(Debug, Clone)]
+pub enum AnyBrain {
+    /// N-grams alone (no embedding model configured).
+    Ngram(NgramBrain),
+    /// N-grams and sentence embeddings.
+    Hybrid(Box<HybridBrain>),
+}
+
+impl AnyBrain {
+    /// Trains the hybrid model with `encoder`, or the n-gram model without one.
+    pub fn train(
+        kb: &KnowledgeBase,
+        config: &TrainConfig,
+        encoder: Option<Encoder>,
+    ) -> Result<Self, TrainError> {
+        Ok(match encoder {
+            Some(encoder) => AnyBrain::Hybrid(Box::new(HybridBrain::train(kb, config, encoder)?)),
+            None => AnyBrain::Ngram(NgramBrain::train(kb, config)?),
+        })
+    }
+}
+
+impl Brain for AnyBrain {
+    fn intents(&self) -> &[String] {
+        match self {
+            AnyBrain::Ngram(b) => b.intents(),
+            AnyBrain::Hybrid(b) => b.intents(),
+        }
+    }
+
+    fn classify_into(&self, text: &str, probabilities: &mut Vec<f32>) {
+        match self {
+            AnyBrain::Ngram(b) => b.classify_into(text, probabilities),
+            AnyBrain::Hybrid(b) => b.classify_into(text, probabilities),
+        }
+    }
+}
