@@ -5,6 +5,7 @@ use switchboard_core::engine::ConnId;
 use switchboard_shards::routing::agents::Presence;
 use switchboard_shards::routing::dialogue::HandoffReason;
 use switchboard_shards::routing::events::{RequeueReason, TransferTarget};
+use switchboard_shards::routing::hybrid::AnyBrain;
 use switchboard_shards::routing::kb::KnowledgeBase;
 use switchboard_shards::routing::ngram::{NgramBrain, TrainConfig};
 use switchboard_shards::routing::sentiment::STRONGLY_NEGATIVE_MAX;
@@ -24,7 +25,7 @@ fn shard(config: RoutingShardConfig) -> RoutingShard {
             (kb, brain)
         })
         .clone();
-    RoutingShard::with_brain(config, kb, brain).expect("valid config")
+    RoutingShard::with_brain(config, kb, AnyBrain::Ngram(brain)).expect("valid config")
 }
 
 fn group_of(shard: &RoutingShard, skill: &str) -> u32 {

@@ -3,6 +3,7 @@
 use switchboard_core::engine::ConnId;
 use switchboard_shards::routing::agents::Presence;
 use switchboard_shards::routing::events::TransferTarget;
+use switchboard_shards::routing::hybrid::AnyBrain;
 use switchboard_shards::routing::kb::KnowledgeBase;
 use switchboard_shards::routing::ngram::{NgramBrain, TrainConfig};
 use switchboard_shards::routing::router::RouterError;
@@ -21,7 +22,7 @@ fn shard(config: RoutingShardConfig) -> RoutingShard {
             (kb, brain)
         })
         .clone();
-    RoutingShard::with_brain(config, kb, brain).expect("valid config")
+    RoutingShard::with_brain(config, kb, AnyBrain::Ngram(brain)).expect("valid config")
 }
 
 #[test]

@@ -10,6 +10,7 @@ use switchboard_shards::routing::shard::ConsoleRef;
 
 use switchboard_shards::routing::agents::Presence;
 use switchboard_shards::routing::events::TransferTarget;
+use switchboard_shards::routing::hybrid::AnyBrain;
 use switchboard_shards::routing::kb::KnowledgeBase;
 use switchboard_shards::routing::ngram::{NgramBrain, TrainConfig};
 use switchboard_shards::routing::rng::Pcg32;
@@ -336,7 +337,7 @@ fn many_customers_and_agents_in_simulated_time() {
     config.router.disconnect_grace_ms = 5_000;
     config.router.reply_timeout_ms = 20_000;
     config.router.seed = 42;
-    let shard = RoutingShard::with_brain(config, kb, brain).expect("valid");
+    let shard = RoutingShard::with_brain(config, kb, AnyBrain::Ngram(brain)).expect("valid");
     let mut sim = Sim {
         shard,
         shadow: Shadow::default(),

@@ -8,12 +8,17 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use super::brain::Brain;
-use super::cv::{choose_threshold, cross_validate, default_grid, tune, FOLD_SEED_DEFAULT};
+use super::cv::{
+    choose_threshold, cross_validate, cross_validate_dense, default_grid, hybrid_grid, tune_dense,
+    TuneRow, FOLD_SEED_DEFAULT,
+};
 use super::dialogue::{Decision, Dialogue, DialogueConfig};
-use super::eval::{evaluate, report};
+use super::embed::Encoder;
+use super::eval::{evaluate, report, wrong_at_handoff};
+use super::hybrid::{embed_kb, AnyBrain};
 use super::kb::{KnowledgeBase, TEXT_CHARS_MAX};
 use super::labelled::LabelledSet;
-use super::ngram::{NgramBrain, TrainConfig};
+use super::ngram::TrainConfig;
 use super::text::detect_language;
 
 /// Most lines `ai classify --bulk` reads before refusing the rest.
@@ -51,6 +56,10 @@ pub enum AiCommand {
         /// Exit with status 1 when accuracy on answered messages (of `--data`) is below this.
         #[arg(long)]
         min_accuracy: Option<f64>,
+        /// Directory of the sentence encoder's weights (`scripts/fetch-embedding-model.sh`); default
+        /// `$SWITCHBOARD_EMBEDDING_MODEL`. With it the hybrid model (n-grams + embedding) is used.
+        #[arg(long)]
+        embedding_model: Option<PathBuf>,
     },
     /// Choose the threshold and learning settings by cross-validation on the KB only.
     Tune {
@@ -63,6 +72,10 @@ pub enum AiCommand {
         /// Seed of the fold assignment.
         #[arg(long, default_value_t = FOLD_SEED_DEFAULT)]
         seed: u64,
+        /// Directory of the sentence encoder's weights (`scripts/fetch-embedding-model.sh`); default
+        /// `$SWITCHBOARD_EMBEDDING_MODEL`. With it the hybrid model (n-grams + embedding) is used.
+        #[arg(long)]
+        embedding_model: Option<PathBuf>,
     },
     /// Classify one message and show the bot's decision; `--bulk` reads one message per stdin line and
     /// writes one JSON object per line, training once.
@@ -82,6 +95,10 @@ pub enum AiCommand {
         /// Read messages from stdin, one per line; print one JSON object per line.
         #[arg(long, conflicts_with = "text")]
         bulk: bool,
+        /// Directory of the sentence encoder's weights (`scripts/fetch-embedding-model.sh`); default
+        /// `$SWITCHBOARD_EMBEDDING_MODEL`. With it the hybrid model (n-grams + embedding) is used.
+        #[arg(long)]
+        embedding_model: Option<PathBuf>,
     },
 }
 
@@ -97,6 +114,22 @@ fn threshold_or_default(threshold: Option<f32>) -> f32 {
     threshold.unwrap_or(DialogueConfig::default().confidence_threshold)
 }
 
+/// The model the CLI evaluates: the n-gram model, or the hybrid when an encoder is configured.
+fn load_encoder(flag: Option<&PathBuf>) -> anyhow::Result<Option<Encoder>> {
+    match Encoder::configured_dir(flag.map(PathBuf::as_path)) {
+        Some(dir) => {
+            let encoder = Encoder::load(&dir)
+                .with_context(|| format!("loading the embedding model from {}", dir.display()))?;
+            Ok(Some(encoder))
+        }
+        None => Ok(None),
+    }
+}
+
+fn train_brain(kb: &KnowledgeBase, encoder: Option<Encoder>) -> anyhow::Result<AnyBrain> {
+    Ok(AnyBrain::train(kb, &TrainConfig::default(), encoder)?)
+}
+
 /// Runs `switchboard ai …`.
 pub fn run(args: &AiArgs) -> anyhow::Result<ExitCode> {
     match &args.command {
@@ -107,6 +140,7 @@ pub fn run(args: &AiArgs) -> anyhow::Result<ExitCode> {
             cv,
             seed,
             min_accuracy,
+            embedding_model,
         } => {
             let kb = load_kb(kb.as_ref())?;
             let threshold = threshold_or_default(*threshold);
@@ -114,15 +148,17 @@ pub fn run(args: &AiArgs) -> anyhow::Result<ExitCode> {
                 !data.is_empty() || cv.is_some(),
                 "give --data FILE and/or --cv K"
             );
+            let encoder = load_encoder(embedding_model.as_ref())?;
+            println!(
+                "model: {}",
+                if encoder.is_some() {
+                    "hybrid (n-grams + sentence embedding)"
+                } else {
+                    "n-grams"
+                }
+            );
             if let Some(folds) = *cv {
-                let predictions = cross_validate(&kb, &TrainConfig::default(), folds, *seed)?;
-                let intents: Vec<String> = kb.intents.iter().map(|i| i.id.clone()).collect();
-                println!("== {folds}-fold cross-validation on the KB (seed {seed}) ==");
-                print!("{}", report(&intents, &predictions, threshold));
-                println!(
-                    "threshold the CV rule would choose: {:.2}",
-                    choose_threshold(intents.len(), &predictions)
-                );
+                eval_cv(&kb, encoder.as_ref(), folds, *seed, threshold)?;
             }
             if data.is_empty() {
                 return Ok(ExitCode::SUCCESS);
@@ -134,7 +170,7 @@ pub fn run(args: &AiArgs) -> anyhow::Result<ExitCode> {
                 part.check_against(&kb)?;
                 set.messages.extend(part.messages);
             }
-            let brain = NgramBrain::train(&kb, &TrainConfig::default())?;
+            let brain = train_brain(&kb, encoder)?;
             let report = evaluate(&brain, &set, threshold);
             println!("== labelled set ({} files) ==", data.len());
             print!("{report}");
@@ -145,24 +181,22 @@ pub fn run(args: &AiArgs) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
-        AiCommand::Tune { kb, cv, seed } => {
+        AiCommand::Tune {
+            kb,
+            cv,
+            seed,
+            embedding_model,
+        } => {
             let kb = load_kb(kb.as_ref())?;
-            let (rows, best) = tune(&kb, &default_grid(), *cv, *seed)?;
-            println!("rate epochs threshold correct  wrong handoff macroF1");
-            for (i, row) in rows.iter().enumerate() {
-                let s = &row.scores;
-                println!(
-                    "{:>4} {:>6} {:>9.2} {:>6.1}% {:>5.1}% {:>6.1}% {:>7.3}{}",
-                    row.config.learning_rate,
-                    row.config.epochs,
-                    row.threshold,
-                    100.0 * s.correct_rate(),
-                    100.0 * s.wrong_rate(),
-                    100.0 * s.handoff_rate(),
-                    s.macro_f1,
-                    if i == best { "  <- chosen" } else { "" }
-                );
-            }
+            let encoder = load_encoder(embedding_model.as_ref())?;
+            let dense = encoder.as_ref().map(|e| embed_kb(&kb, e));
+            let grid = if dense.is_some() {
+                hybrid_grid()
+            } else {
+                default_grid()
+            };
+            let (rows, best) = tune_dense(&kb, &grid, *cv, *seed, dense.as_deref())?;
+            print!("{}", tune_table(&rows, best));
             Ok(ExitCode::SUCCESS)
         }
         AiCommand::Classify {
@@ -171,9 +205,10 @@ pub fn run(args: &AiArgs) -> anyhow::Result<ExitCode> {
             threshold,
             json,
             bulk,
+            embedding_model,
         } => {
             let kb = load_kb(kb.as_ref())?;
-            let brain = NgramBrain::train(&kb, &TrainConfig::default())?;
+            let brain = train_brain(&kb, load_encoder(embedding_model.as_ref())?)?;
             let config = DialogueConfig {
                 confidence_threshold: threshold_or_default(*threshold),
                 ..DialogueConfig::default()
@@ -194,10 +229,72 @@ pub fn run(args: &AiArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `ai eval --cv`: the cross-validated report; with an encoder, also the n-gram model's, and both
+/// models' wrong answers at equal handoff rates (the comparison issue 18 asks for).
+fn eval_cv(
+    kb: &KnowledgeBase,
+    encoder: Option<&Encoder>,
+    folds: usize,
+    seed: u64,
+    threshold: f32,
+) -> anyhow::Result<()> {
+    let intents: Vec<String> = kb.intents.iter().map(|i| i.id.clone()).collect();
+    let dense = encoder.map(|e| embed_kb(kb, e));
+    let predictions =
+        cross_validate_dense(kb, &TrainConfig::default(), folds, seed, dense.as_deref())?;
+    println!("== {folds}-fold cross-validation on the KB (seed {seed}) ==");
+    print!("{}", report(&intents, &predictions, threshold));
+    println!(
+        "threshold the CV rule would choose: {:.2}",
+        choose_threshold(intents.len(), &predictions)
+    );
+    if dense.is_some() {
+        let baseline = cross_validate(kb, &TrainConfig::default(), folds, seed)?;
+        println!("== wrong answers at equal handoff (CV): n-grams vs hybrid ==");
+        println!("handoff  n-grams   hybrid  fewer");
+        for handoff_percent in [10u32, 20, 25, 30, 40, 50, 60] {
+            let h = f64::from(handoff_percent) / 100.0;
+            let (a, b) = (
+                wrong_at_handoff(&baseline, h),
+                wrong_at_handoff(&predictions, h),
+            );
+            let fewer = if a > 0.0 { 100.0 * (a - b) / a } else { 0.0 };
+            println!(
+                "{:>6}% {:>7.1}% {:>7.1}% {:>5.0}%",
+                handoff_percent,
+                100.0 * a,
+                100.0 * b,
+                fewer
+            );
+        }
+    }
+    Ok(())
+}
+
+fn tune_table(rows: &[TuneRow], best: usize) -> String {
+    let mut out = String::from("rate epochs dense threshold correct  wrong handoff macroF1\n");
+    for (i, row) in rows.iter().enumerate() {
+        let s = &row.scores;
+        out.push_str(&format!(
+            "{:>4} {:>6} {:>5} {:>9.2} {:>6.1}% {:>5.1}% {:>6.1}% {:>7.3}{}\n",
+            row.config.learning_rate,
+            row.config.epochs,
+            row.config.dense_weight,
+            row.threshold,
+            100.0 * s.correct_rate(),
+            100.0 * s.wrong_rate(),
+            100.0 * s.handoff_rate(),
+            s.macro_f1,
+            if i == best { "  <- chosen" } else { "" }
+        ));
+    }
+    out
+}
+
 /// Classifies one message per line of `input`, writing one JSON object per line to `output` (each line
 /// in a fresh conversation, with the model trained once).
-pub fn classify_stream(
-    dialogue: &mut Dialogue<NgramBrain>,
+pub fn classify_stream<B: Brain>(
+    dialogue: &mut Dialogue<B>,
     input: impl BufRead,
     mut output: impl Write,
 ) -> anyhow::Result<()> {
@@ -218,7 +315,7 @@ pub fn classify_stream(
     Ok(())
 }
 
-fn classify_verbose(dialogue: &mut Dialogue<NgramBrain>, text: &str) {
+fn classify_verbose<B: Brain>(dialogue: &mut Dialogue<B>, text: &str) {
     let brain = dialogue.brain();
     let classification = brain.classify(text);
     let sentiment = brain.sentiment(text);
@@ -231,7 +328,7 @@ fn classify_verbose(dialogue: &mut Dialogue<NgramBrain>, text: &str) {
 }
 
 /// One message's classification and the bot's decision as a JSON object, in a fresh conversation.
-fn classify_json(dialogue: &mut Dialogue<NgramBrain>, conversation: u64, text: &str) -> String {
+fn classify_json<B: Brain>(dialogue: &mut Dialogue<B>, conversation: u64, text: &str) -> String {
     let brain = dialogue.brain();
     let classification = brain.classify(text);
     let sentiment = brain.sentiment(text);

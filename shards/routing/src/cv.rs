@@ -33,8 +33,11 @@ pub const FOLDS_MAX: usize = 20;
 pub const WRONG_ANSWER_RATE_TARGET: f64 = 0.02;
 /// Seed of the fold assignment used by `ai eval --cv` and `ai tune` unless told otherwise.
 pub const FOLD_SEED_DEFAULT: u64 = 18;
-/// Candidate thresholds, in hundredths: 0.30, 0.35, …, 0.95.
-pub const THRESHOLD_GRID: [u8; 14] = [30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90, 95];
+/// Candidate thresholds, in hundredths: 0.30, 0.35, …, 0.95, then 0.97, 0.98, 0.99 for sharply confident
+/// models (the hybrid's softmax is sharper than the n-gram model's).
+pub const THRESHOLD_GRID: [u8; 17] = [
+    30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90, 95, 97, 98, 99,
+];
 
 /// Why cross-validation could not run.
 #[derive(Debug, Clone, PartialEq, Error)]
@@ -118,27 +121,55 @@ pub fn cross_validate(
     folds: usize,
     seed: u64,
 ) -> Result<Vec<Prediction>, CvError> {
+    cross_validate_dense(kb, config, folds, seed, None)
+}
+
+/// Like [`cross_validate`], with one dense vector per utterance in [`kb_examples`] order (the sentence
+/// embeddings of the hybrid model, computed once for all folds).
+///
+/// # Panics
+///
+/// If `dense` does not have one vector per utterance (a caller bug).
+pub fn cross_validate_dense(
+    kb: &KnowledgeBase,
+    config: &TrainConfig,
+    folds: usize,
+    seed: u64,
+    dense: Option<&[Vec<f32>]>,
+) -> Result<Vec<Prediction>, CvError> {
     if !(FOLDS_MIN..=FOLDS_MAX).contains(&folds) {
         return Err(CvError::Folds(folds));
     }
     let intents: Vec<String> = kb.intents.iter().map(|i| i.id.clone()).collect();
     let examples = kb_examples(kb);
     let fold_of = assign_folds(&examples, folds, seed);
+    if let Some(d) = dense {
+        assert_eq!(d.len(), examples.len(), "one dense vector per utterance");
+    }
     let mut out = vec![None; examples.len()];
     let mut probabilities = Vec::new();
     for fold in 0..folds {
-        let train: Vec<(&str, usize)> = examples
-            .iter()
-            .zip(&fold_of)
-            .filter(|&(_, &f)| f != fold)
-            .map(|(e, _)| (e.text, e.intent))
+        let in_training = |index: &usize| fold_of[*index] != fold;
+        let train: Vec<(&str, usize)> = (0..examples.len())
+            .filter(in_training)
+            .map(|i| (examples[i].text, examples[i].intent))
             .collect();
-        let brain = NgramBrain::train_on(intents.clone(), &train, config)?;
+        let train_dense: Option<Vec<&[f32]>> = dense.map(|d| {
+            (0..examples.len())
+                .filter(in_training)
+                .map(|i| d[i].as_slice())
+                .collect()
+        });
+        let brain =
+            NgramBrain::train_with_dense(intents.clone(), &train, train_dense.as_deref(), config)?;
         for (index, e) in examples.iter().enumerate() {
             if fold_of[index] != fold {
                 continue;
             }
-            brain.classify_into(e.text, &mut probabilities);
+            match dense {
+                Some(d) => brain.classify_with_dense(e.text, &d[index], &mut probabilities),
+                None => brain.classify_into(e.text, &mut probabilities),
+            }
             let c = Classification::from_probabilities(std::mem::take(&mut probabilities));
             out[index] = Some(Prediction {
                 expected: Some(e.intent),
@@ -172,18 +203,31 @@ pub struct TuneRow {
     pub scores: Scores,
 }
 
-/// Cross-validates every configuration of `grid`; returns all rows and the index of the chosen one (the
-/// lowest handoff rate at its threshold; ties go to the earlier row).
+/// Cross-validates every configuration of `grid`; returns all rows and the index of the chosen one: the
+/// lowest handoff rate at its threshold among the rows that meet [`WRONG_ANSWER_RATE_TARGET`] there (a
+/// row that misses it even at the top of the grid is only chosen when every row does, then the fewest
+/// wrong answers win); ties go to the earlier row.
 pub fn tune(
     kb: &KnowledgeBase,
     grid: &[TrainConfig],
     folds: usize,
     seed: u64,
 ) -> Result<(Vec<TuneRow>, usize), CvError> {
+    tune_dense(kb, grid, folds, seed, None)
+}
+
+/// Like [`tune`], with dense vectors as in [`cross_validate_dense`].
+pub fn tune_dense(
+    kb: &KnowledgeBase,
+    grid: &[TrainConfig],
+    folds: usize,
+    seed: u64,
+    dense: Option<&[Vec<f32>]>,
+) -> Result<(Vec<TuneRow>, usize), CvError> {
     let classes = kb.intents.len();
     let mut rows = Vec::with_capacity(grid.len());
     for config in grid {
-        let predictions = cross_validate(kb, config, folds, seed)?;
+        let predictions = cross_validate_dense(kb, config, folds, seed, dense)?;
         let threshold = choose_threshold(classes, &predictions);
         rows.push(TuneRow {
             config: config.clone(),
@@ -191,13 +235,27 @@ pub fn tune(
             scores: scores(classes, predictions.iter(), threshold),
         });
     }
+    let best = choose_row(&rows);
+    Ok((rows, best))
+}
+
+/// The row [`tune`] chooses (see there); 0 when `rows` is empty.
+pub fn choose_row(rows: &[TuneRow]) -> usize {
+    let meets = |row: &TuneRow| row.scores.wrong_rate() <= WRONG_ANSWER_RATE_TARGET;
+    let key = |row: &TuneRow| {
+        if meets(row) {
+            (0, row.scores.handoff)
+        } else {
+            (1, row.scores.wrong)
+        }
+    };
     let mut best = 0;
     for (i, row) in rows.iter().enumerate() {
-        if row.scores.handoff < rows[best].scores.handoff {
+        if key(row) < key(&rows[best]) {
             best = i;
         }
     }
-    Ok((rows, best))
+    best
 }
 
 /// The grid `ai tune` searches: learning rate × epochs around the defaults.
@@ -210,6 +268,24 @@ pub fn default_grid() -> Vec<TrainConfig> {
                 epochs,
                 ..TrainConfig::default()
             });
+        }
+    }
+    grid
+}
+
+/// The grid `ai tune --embedding-model` searches: learning rate × epochs × weight of the embedding.
+pub fn hybrid_grid() -> Vec<TrainConfig> {
+    let mut grid = Vec::new();
+    for learning_rate in [1.0, 2.0, 4.0] {
+        for epochs in [30, 60] {
+            for dense_weight in [1.0, 2.0] {
+                grid.push(TrainConfig {
+                    learning_rate,
+                    epochs,
+                    dense_weight,
+                    ..TrainConfig::default()
+                });
+            }
         }
     }
     grid

@@ -196,6 +196,24 @@ pub fn report(intents: &[String], predictions: &[Prediction], threshold: f32) ->
     }
 }
 
+/// The share of `predictions` answered wrongly when the least confident `handoff_rate` of them are handed
+/// off (rounded to whole messages): compares two models at the same handoff rate whatever their
+/// thresholds.
+pub fn wrong_at_handoff(predictions: &[Prediction], handoff_rate: f64) -> f64 {
+    if predictions.is_empty() {
+        return 0.0;
+    }
+    let mut ranked: Vec<&Prediction> = predictions.iter().collect();
+    ranked.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+    let handed_off = (handoff_rate.clamp(0.0, 1.0) * predictions.len() as f64).round() as usize;
+    let answered = &ranked[..predictions.len() - handed_off];
+    let wrong = answered
+        .iter()
+        .filter(|p| p.expected != Some(p.best))
+        .count();
+    wrong as f64 / predictions.len() as f64
+}
+
 /// Outcome counts of `predictions` at `threshold`.
 pub fn scores<'a>(
     classes: usize,

@@ -14,6 +14,9 @@
 //!   cues), a score in `[-1, 1]`.
 //! - [`brain`]: the [`brain::Brain`] trait, so another model can be plugged in.
 //! - [`ngram`]: the built-in [`ngram::NgramBrain`], multinomial logistic regression on hashed n-grams.
+//! - [`embed`]: an optional multilingual sentence encoder (USE v3) in pure Rust, weights fetched by a
+//!   setup script.
+//! - [`hybrid`]: the [`hybrid::HybridBrain`], the n-gram model with sentence embeddings as extra features.
 //! - [`dialogue`]: per-conversation state, slot filling, and the bot's [`dialogue::Decision`].
 //! - [`ticket`]: the structured ticket and the conversation summary handed to humans.
 //! - [`rng`]: a small seeded PCG generator (no `rand` crate).
@@ -47,9 +50,11 @@ pub mod brain;
 pub mod cli;
 pub mod cv;
 pub mod dialogue;
+pub mod embed;
 pub mod eval;
 pub mod events;
 pub mod extract;
+pub mod hybrid;
 pub mod kb;
 pub mod labelled;
 pub mod ngram;

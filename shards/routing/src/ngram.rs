@@ -10,6 +10,10 @@
 //! on (CJK 2- and 3-grams, Latin words and word pairs, not single characters or word pieces); a message
 //! with fewer than `evidence_features_min` of them gets probabilities pulled towards uniform in proportion
 //! to the shortfall, so with none at all the bot hands off instead of guessing.
+//!
+//! Dense features: a caller may add one dense vector per text (a sentence embedding, see
+//! [`crate::hybrid`]). Its entries become extra feature rows after the hash buckets, scaled by
+//! `dense_weight`, so the same logistic regression weighs n-grams and meaning together.
 
 use thiserror::Error;
 
@@ -39,6 +43,9 @@ pub struct TrainConfig {
     /// Known words or phrases a message needs for a confident answer (see the module documentation); 0
     /// turns the rule off.
     pub evidence_features_min: u32,
+    /// Scale of the dense features relative to the unit-length n-gram vector (used only when the caller
+    /// gives dense vectors).
+    pub dense_weight: f32,
 }
 
 impl Default for TrainConfig {
@@ -51,6 +58,7 @@ impl Default for TrainConfig {
             l2: 1e-4,
             seed: 7,
             evidence_features_min: 1,
+            dense_weight: 1.0,
         }
     }
 }
@@ -64,8 +72,10 @@ pub enum TrainError {
     /// `epochs` is outside `1..=1000`.
     #[error("epochs must be in 1..=1000, got {0}")]
     Epochs(u32),
-    /// The learning rate is not a positive finite number, or decay/L2 are negative.
-    #[error("learning_rate must be positive and learning_rate_decay, l2 non-negative")]
+    /// The learning rate is not a positive finite number, or decay, L2 or the dense weight are negative.
+    #[error(
+        "learning_rate must be positive and learning_rate_decay, l2, dense_weight non-negative"
+    )]
     Rates,
     /// `evidence_features_min` is above [`EVIDENCE_FEATURES_MAX`].
     #[error("evidence_features_min must be at most {EVIDENCE_FEATURES_MAX}, got {0}")]
@@ -86,7 +96,12 @@ impl TrainConfig {
         }
         let rate_ok = self.learning_rate.is_finite() && self.learning_rate > 0.0;
         let non_negative = |x: f32| x.is_finite() && x >= 0.0;
-        if !rate_ok || !non_negative(self.learning_rate_decay) || !non_negative(self.l2) {
+        let dense_ok = non_negative(self.dense_weight);
+        if !rate_ok
+            || !non_negative(self.learning_rate_decay)
+            || !non_negative(self.l2)
+            || !dense_ok
+        {
             return Err(TrainError::Rates);
         }
         if self.evidence_features_min > EVIDENCE_FEATURES_MAX {
@@ -107,6 +122,10 @@ pub struct NgramBrain {
     bias: Vec<f32>,
     /// Hash buckets (power of two).
     buckets: u32,
+    /// Width of the dense vectors the model was trained with (0: none); their rows follow the buckets.
+    dense_width: usize,
+    /// Scale applied to dense vectors.
+    dense_weight: f32,
     /// Full hashes of the evidence features seen in training, sorted and unique.
     known: Vec<u64>,
     /// Known features a message needs for undamped probabilities.
@@ -130,16 +149,41 @@ impl NgramBrain {
         examples: &[(&str, usize)],
         config: &TrainConfig,
     ) -> Result<Self, TrainError> {
+        Self::train_with_dense(intents, examples, None, config)
+    }
+
+    /// Like [`NgramBrain::train_on`], with one dense vector per example (all of one width) appended to
+    /// its features; classify with [`NgramBrain::classify_with_dense`] and vectors of the same kind.
+    ///
+    /// # Panics
+    ///
+    /// If a class index is out of range, or `dense` does not have one vector of one width per example
+    /// (caller bugs).
+    pub fn train_with_dense(
+        intents: Vec<String>,
+        examples: &[(&str, usize)],
+        dense: Option<&[&[f32]]>,
+        config: &TrainConfig,
+    ) -> Result<Self, TrainError> {
         config.validate()?;
         let classes = intents.len();
         if classes < 2 {
             return Err(TrainError::TooFewIntents(classes));
         }
         assert!(examples.iter().all(|&(_, label)| label < classes));
+        let dense_width = dense.and_then(|d| d.first()).map_or(0, |v| v.len());
+        if let Some(d) = dense {
+            assert_eq!(d.len(), examples.len(), "one dense vector per example");
+            assert!(
+                d.iter().all(|v| v.len() == dense_width),
+                "dense vectors of one width"
+            );
+        }
         let mut known = Vec::new();
         let examples: Vec<(Vec<(u32, f32)>, usize)> = examples
             .iter()
-            .map(|&(text, label)| {
+            .enumerate()
+            .map(|(i, &(text, label))| {
                 let mut f = Vec::new();
                 visit_features(text, |kind, hash, weight| {
                     f.push((bucket_of(hash, config.buckets), weight));
@@ -148,6 +192,9 @@ impl NgramBrain {
                     }
                 });
                 merge_and_normalize(&mut f);
+                if let Some(d) = dense {
+                    append_dense(&mut f, config.buckets, d[i], config.dense_weight);
+                }
                 (f, label)
             })
             .collect();
@@ -155,9 +202,11 @@ impl NgramBrain {
         known.dedup();
         let mut brain = NgramBrain {
             intents,
-            weights: vec![0.0; config.buckets as usize * classes],
+            weights: vec![0.0; (config.buckets as usize + dense_width) * classes],
             bias: vec![0.0; classes],
             buckets: config.buckets,
+            dense_width,
+            dense_weight: config.dense_weight,
             known,
             evidence_min: config.evidence_features_min,
         };
@@ -216,12 +265,34 @@ impl NgramBrain {
     }
 }
 
-impl Brain for NgramBrain {
-    fn intents(&self) -> &[String] {
-        &self.intents
+/// Appends `dense × weight` as features `buckets, buckets + 1, …` (after every hashed bucket, so the
+/// feature list stays sorted).
+fn append_dense(feats: &mut Vec<(u32, f32)>, buckets: u32, dense: &[f32], weight: f32) {
+    feats.extend(
+        dense
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| (buckets + k as u32, weight * v)),
+    );
+}
+
+impl NgramBrain {
+    /// Width of the dense vectors the model expects (0: it was trained on n-grams alone).
+    pub fn dense_width(&self) -> usize {
+        self.dense_width
     }
 
-    fn classify_into(&self, text: &str, probabilities: &mut Vec<f32>) {
+    /// Classifies `text` with its dense vector (of [`NgramBrain::dense_width`] entries; ignored when the
+    /// model was trained without).
+    ///
+    /// # Panics
+    ///
+    /// If the model has dense rows and `dense` has another width (a caller bug).
+    pub fn classify_with_dense(&self, text: &str, dense: &[f32], probabilities: &mut Vec<f32>) {
+        self.classify_features(text, Some(dense), probabilities);
+    }
+
+    fn classify_features(&self, text: &str, dense: Option<&[f32]>, probabilities: &mut Vec<f32>) {
         let mut feats = Vec::with_capacity(64);
         let mut evidence = 0u32;
         visit_features(text, |kind, hash, weight| {
@@ -231,6 +302,14 @@ impl Brain for NgramBrain {
             }
         });
         merge_and_normalize(&mut feats);
+        if let (Some(d), true) = (dense, self.dense_width > 0) {
+            assert_eq!(
+                d.len(),
+                self.dense_width,
+                "dense vector of the trained width"
+            );
+            append_dense(&mut feats, self.buckets, d, self.dense_weight);
+        }
         probabilities.clear();
         probabilities.resize(self.bias.len(), 0.0);
         self.probabilities(&feats, probabilities);
@@ -242,5 +321,17 @@ impl Brain for NgramBrain {
                 .iter_mut()
                 .for_each(|p| *p = kept * *p + uniform);
         }
+    }
+}
+
+impl Brain for NgramBrain {
+    fn intents(&self) -> &[String] {
+        &self.intents
+    }
+
+    /// Classifies on n-grams alone (a model trained with dense vectors gets none: use
+    /// [`NgramBrain::classify_with_dense`]).
+    fn classify_into(&self, text: &str, probabilities: &mut Vec<f32>) {
+        self.classify_features(text, None, probabilities);
     }
 }

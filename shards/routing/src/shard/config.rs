@@ -21,6 +21,10 @@ use super::RoutingShardError;
 pub struct RoutingShardConfig {
     /// Knowledge-base file; `None` uses the built-in video-platform knowledge base.
     pub kb: Option<PathBuf>,
+    /// Directory of the sentence encoder's weights (`scripts/fetch-embedding-model.sh`); `None` uses
+    /// `$SWITCHBOARD_EMBEDDING_MODEL` if set. With weights the bot uses the hybrid model (n-grams +
+    /// sentence embedding), without them the n-gram model alone.
+    pub embedding_model: Option<PathBuf>,
     /// Bot dialogue settings.
     pub dialogue: DialogueSection,
     /// Agent defaults (the connection messages carry no capacity or seniority).

@@ -3,6 +3,7 @@
 use thiserror::Error;
 
 use super::super::dialogue::DialogueConfigError;
+use super::super::embed::EmbedError;
 use super::super::kb::KbError;
 use super::super::ngram::TrainError;
 use super::super::router::RouterError;
@@ -34,6 +35,10 @@ pub enum RoutingShardError {
     /// The classifier could not be trained (local configuration).
     #[error("training: {0}")]
     Train(#[from] TrainError),
+    /// The configured sentence encoder could not be loaded (local configuration: a missing or corrupt
+    /// model directory).
+    #[error("embedding model: {0}")]
+    Embedding(#[from] EmbedError),
     /// A new tenant would exceed `limits.tenants_max` (capacity; the caller should refuse the tenant).
     #[error("tenant {tenant} refused: already {max} tenants")]
     TooManyTenants {

@@ -50,16 +50,18 @@ pub use messages::{ConsoleRef, QueueReason, RoutingInput, RoutingOutput, TenantI
 use super::agents::{GroupFairness, GroupId};
 use super::brain::Brain;
 use super::dialogue::Dialogue;
+use super::embed::Encoder;
 use super::events::RouterInput;
+use super::hybrid::AnyBrain;
 use super::kb::KnowledgeBase;
-use super::ngram::{NgramBrain, TrainConfig};
+use super::ngram::TrainConfig;
 use super::ticket::ConversationId;
 use customer::{Conversation, CustomerMessage, Phase};
 use tenant::TenantState;
 
 /// The routing shard's state machine. See the [module documentation](self).
 #[derive(Debug)]
-pub struct RoutingShard<B: Brain = NgramBrain> {
+pub struct RoutingShard<B: Brain = AnyBrain> {
     config: RoutingShardConfig,
     /// The agent groups in effect (configured, or one per knowledge-base skill).
     groups: Vec<GroupConfig>,
@@ -75,16 +77,22 @@ pub struct RoutingShard<B: Brain = NgramBrain> {
     now_ms: u64,
 }
 
-impl RoutingShard<NgramBrain> {
-    /// Validates `config`, loads the knowledge base (the file, or the built-in one) and trains the built-in
-    /// classifier on it. This is the only step that reads a file, and it happens at start-up.
+impl RoutingShard<AnyBrain> {
+    /// Validates `config`, loads the knowledge base (the file, or the built-in one) and trains the
+    /// classifier on it: the hybrid model when an embedding model is configured (`embedding_model` or
+    /// `$SWITCHBOARD_EMBEDDING_MODEL`), else the n-gram model. This is the only step that reads files,
+    /// and it happens at start-up.
     pub fn new(config: RoutingShardConfig) -> Result<Self, RoutingShardError> {
         config.validate()?;
         let kb = match &config.kb {
             Some(path) => KnowledgeBase::from_file(path)?,
             None => KnowledgeBase::builtin()?,
         };
-        let brain = NgramBrain::train(&kb, &TrainConfig::default())?;
+        let encoder = match Encoder::configured_dir(config.embedding_model.as_deref()) {
+            Some(dir) => Some(Encoder::load(&dir)?),
+            None => None,
+        };
+        let brain = AnyBrain::train(&kb, &TrainConfig::default(), encoder)?;
         Self::with_brain(config, kb, brain)
     }
 }
