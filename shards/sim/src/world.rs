@@ -95,7 +95,7 @@ pub struct World {
     setup: NodeSetup,
     pub(crate) nodes: Vec<Node>,
     storages: Vec<MemoryStorage>,
-    routing: RoutingShard,
+    routing: RoutingShard<NgramBrain>,
     routing_config: RoutingShardConfig,
     routing_overflow: Vec<VecDeque<ShardMsg>>,
     next_routing_tick_ms: u64,
