@@ -65,6 +65,15 @@ impl SimConn {
         Some((Lane::ALL[lane], bytes))
     }
 
+    /// Takes the next message as the server's send queue writes it: the highest-priority lane first
+    /// (`Lane::ALL` order: urgent, ai_answer, chat, system).
+    pub fn take_by_priority(&mut self) -> Option<(Lane, Bytes)> {
+        let lane = (0..self.lanes.len()).find(|&lane| !self.lanes[lane].is_empty())?;
+        let bytes = self.lanes[lane].pop_front()?;
+        self.queued -= bytes.len();
+        Some((Lane::ALL[lane], bytes))
+    }
+
     /// Whether nothing is queued for the client.
     pub fn drained(&self) -> bool {
         self.queued == 0

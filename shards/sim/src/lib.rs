@@ -27,6 +27,8 @@
 //! - [`ledger`]: [`ledger::Ledger`], what clients were told, across the run.
 //! - [`world`]: [`world::World`], the step loop, faults, crashes, the quiet phase.
 //! - [`check`]: the end-state checks.
+//! - [`script`]: [`script::Script`], a node a test drives step by step (ordered scenarios without
+//!   sleeps).
 
 #![forbid(unsafe_code)]
 
@@ -38,10 +40,12 @@ pub mod ledger;
 pub mod net;
 pub mod node;
 pub mod rng;
+pub mod script;
 pub mod track;
 pub mod world;
 
 pub use config::SimConfig;
+pub use script::{Peer, Script};
 pub use world::{Report, World};
 
 /// A broken promise of the contract, in words.

@@ -51,12 +51,12 @@ const DISCONNECT_GRACE_MS: u64 = 400;
 /// `routing.router.reply_timeout_ms` in the simulation.
 const REPLY_TIMEOUT_MS: u64 = 3_000;
 /// The simulation's signing key.
-const KEY_ID: &str = "sim";
-const KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+pub(crate) const KEY_ID: &str = "sim";
+pub(crate) const KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
 /// The knowledge base and its trained model, once per process (training is the slow part of a
 /// routing shard's start).
-fn brain() -> &'static (KnowledgeBase, NgramBrain) {
+pub(crate) fn trained_brain() -> &'static (KnowledgeBase, NgramBrain) {
     static BRAIN: OnceLock<(KnowledgeBase, NgramBrain)> = OnceLock::new();
     BRAIN.get_or_init(|| {
         let kb = KnowledgeBase::builtin().expect("the built-in knowledge base loads");
@@ -156,7 +156,7 @@ impl World {
         routing_config.router.seed = seed;
         routing_config.router.disconnect_grace_ms = DISCONNECT_GRACE_MS;
         routing_config.router.reply_timeout_ms = REPLY_TIMEOUT_MS;
-        let (kb, model) = brain().clone();
+        let (kb, model) = trained_brain().clone();
         let routing = RoutingShard::with_brain(routing_config.clone(), kb, model)
             .map_err(|e| SimError::Setup(format!("routing shard: {e}")))?;
         let groups: Vec<u32> = routing.groups().iter().map(|g| g.id).collect();
@@ -550,7 +550,7 @@ impl World {
             .map(|id| Node::open(id, &self.setup, self.storages[id].clone()))
             .collect::<Result<Vec<_>, _>>()
             .expect("a node recovers from what its logs hold");
-        let (kb, model) = brain().clone();
+        let (kb, model) = trained_brain().clone();
         self.routing = RoutingShard::with_brain(self.routing_config.clone(), kb, model)
             .expect("the routing shard restarts");
         self.next_routing_tick_ms = self.step * self.config.step_ms + ROUTING_TICK_MS;
@@ -559,7 +559,7 @@ impl World {
 }
 
 /// The frames of one message the server sent, decoded the client's way.
-fn decode(bytes: &[u8], json: bool) -> Result<Vec<OwnedFrame>, Violation> {
+pub(crate) fn decode(bytes: &[u8], json: bool) -> Result<Vec<OwnedFrame>, Violation> {
     if json {
         let mut text = bytes.to_vec();
         return parse_json(&mut text).map(|frame| vec![frame]).map_err(|e| {
