@@ -4,6 +4,7 @@
 
 use super::codes::ErrorCode;
 use super::kind::Kind;
+use crate::ws::CloseCode;
 
 /// What a server does about an error (a client may do the same or simply drop the connection).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,11 +18,11 @@ pub enum Reaction {
 }
 
 /// WebSocket close code 1002: protocol error.
-pub const CLOSE_PROTOCOL_ERROR: u16 = 1002;
+pub const CLOSE_PROTOCOL_ERROR: u16 = CloseCode::PROTOCOL_ERROR.0;
 /// WebSocket close code 1007: invalid frame payload data.
-pub const CLOSE_INVALID_PAYLOAD: u16 = 1007;
+pub const CLOSE_INVALID_PAYLOAD: u16 = CloseCode::INVALID_PAYLOAD.0;
 /// WebSocket close code 1009: message too big.
-pub const CLOSE_MESSAGE_TOO_BIG: u16 = 1009;
+pub const CLOSE_MESSAGE_TOO_BIG: u16 = CloseCode::MESSAGE_TOO_BIG.0;
 
 /// Decoding a binary `switchboard.v1` frame failed.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]

@@ -29,6 +29,10 @@ impl CloseCode {
     pub const MANDATORY_EXTENSION: CloseCode = CloseCode(1010);
     /// 1011: the server hit an unexpected condition.
     pub const INTERNAL_ERROR: CloseCode = CloseCode(1011);
+    /// 1013: try again later (registered with IANA after RFC 6455; a server under load sends it). A
+    /// received 1013 is still refused by [`CloseCode::is_valid_on_wire`], as RFC 6455 and the Autobahn
+    /// suite expect.
+    pub const TRY_AGAIN_LATER: CloseCode = CloseCode(1013);
     /// 1015: TLS handshake failure. Never sent on the wire.
     pub const TLS_HANDSHAKE: CloseCode = CloseCode(1015);
 

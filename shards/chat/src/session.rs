@@ -26,7 +26,7 @@ use switchboard_auth::{Claims, Keyring, Role, TokenError};
 pub const UPDATE_REASON_BYTES_MAX: usize = 512;
 
 /// Close code for a session that failed authentication or never said `hello` in time (policy violation).
-pub const CLOSE_POLICY: u16 = 1008;
+pub const CLOSE_POLICY: u16 = switchboard_protocol::ws::CloseCode::POLICY_VIOLATION.0;
 
 /// How frames are encoded on this connection (the negotiated subprotocol).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -52,10 +52,14 @@ pub enum Mode {
     Chat,
 }
 
-/// Which I/O engine the shards run on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Engine {
+/// Which I/O engine the shards run on: the engine's own [`EngineKind`](switchboard_core::engine::EngineKind)
+/// (`auto`, `io-uring`, `epoll` in TOML), not a copy of it.
+pub use switchboard_core::engine::EngineKind as Engine;
+
+/// How `engine` is spelled in TOML; serde checks it against [`Engine`]'s variants.
+#[derive(Deserialize)]
+#[serde(remote = "Engine", rename_all = "kebab-case")]
+enum EngineToml {
     /// io_uring when the kernel and seccomp profile allow it, epoll otherwise (logged at start).
     Auto,
     /// io_uring or fail at start.
@@ -76,6 +80,7 @@ pub struct ServeConfig {
     /// Chat (the default) or echo.
     pub mode: Mode,
     /// The I/O engine.
+    #[serde(with = "EngineToml")]
     pub engine: Engine,
     /// Directory of the durable log (created at start if missing).
     pub data_dir: PathBuf,

@@ -1,15 +1,15 @@
 //! [`CloseReason`]: why a connection ended, and the code (or HTTP status) it was told.
 
-use switchboard_protocol::ws::WsError;
+use switchboard_protocol::ws::{CloseCode, WsError};
 
 /// Close code 1000: normal closure (also our answer to a Close without a code).
-pub const CLOSE_NORMAL: u16 = 1000;
+pub const CLOSE_NORMAL: u16 = CloseCode::NORMAL.0;
 /// Close code 1001: going away (server drain on deploy).
-pub const CLOSE_GOING_AWAY: u16 = 1001;
+pub const CLOSE_GOING_AWAY: u16 = CloseCode::GOING_AWAY.0;
 /// Close code 1008: policy violation (frame rate above the limit).
-pub const CLOSE_POLICY_VIOLATION: u16 = 1008;
+pub const CLOSE_POLICY_VIOLATION: u16 = CloseCode::POLICY_VIOLATION.0;
 /// Close code 1013: try again later (the client does not read fast enough; its send queue is full).
-pub const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
+pub const CLOSE_TRY_AGAIN_LATER: u16 = CloseCode::TRY_AGAIN_LATER.0;
 /// HTTP status for a handshake that did not complete within `handshake_timeout_ms`.
 pub const HTTP_REQUEST_TIMEOUT: u16 = 408;
 

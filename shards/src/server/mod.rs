@@ -29,9 +29,9 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 
 use switchboard_core::channel::WakeSignal;
-use switchboard_core::engine::{EngineChoice, EngineConfig, EngineKind};
+use switchboard_core::engine::{EngineChoice, EngineConfig};
 
-use crate::config::{Engine, Mode, ServeConfig};
+use crate::config::{Mode, ServeConfig};
 use crate::conn::ConnectionConfig;
 use stats::{ShardStats, StatsReader};
 
@@ -247,7 +247,7 @@ impl Server {
             cpu,
             listen: self.local_addr,
             engine_config: engine_config(config),
-            engine_kind: engine_kind(config.engine),
+            engine_kind: config.engine,
             connection_config: ConnectionConfig::new(config.mode, &config.limits),
             connections_max: config.limits.connections_per_shard_max,
             drain_timeout_ms: config.limits.drain_timeout_ms,
@@ -500,13 +500,5 @@ fn engine_config(config: &ServeConfig) -> EngineConfig {
             .min(ENGINE_CONNECTIONS_MAX),
         recv_buffer_count: SERVER_RECV_BUFFERS,
         ..EngineConfig::default()
-    }
-}
-
-fn engine_kind(engine: Engine) -> EngineKind {
-    match engine {
-        Engine::Auto => EngineKind::Auto,
-        Engine::IoUring => EngineKind::IoUring,
-        Engine::Epoll => EngineKind::Epoll,
     }
 }

@@ -17,6 +17,7 @@ use super::chat::{ChatSetup, ChatShard};
 use super::stats::{CloseCause, ShardStats};
 use super::table::{Entry, Table};
 use super::ShardControl;
+use crate::conn::close::CLOSE_GOING_AWAY;
 use crate::conn::{Connection, ConnectionConfig, ConnectionEvent};
 use crate::log::CommitCompletion;
 
@@ -38,8 +39,6 @@ const SEND_BUFFERS_RETAINED_MAX: usize = 1024;
 /// buffer per connection at the same moment (measured: +380 B per connection of peak RSS at 100K). With
 /// the bound the buffers of one tick are the ones retained for reuse, and a burst costs no allocation.
 const SENDS_PER_TICK_MAX: usize = SEND_BUFFERS_RETAINED_MAX;
-/// Close code for a drain: "going away", the client should reconnect (to another node or after restart).
-const CLOSE_GOING_AWAY: u16 = 1001;
 /// Longest wait in the engine while draining, so the drain deadline is checked promptly.
 const DRAIN_POLL_MS_MAX: u64 = 50;
 

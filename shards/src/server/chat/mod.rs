@@ -44,7 +44,7 @@ const NO_SUBPROTOCOL_BODY: &str =
     "offer Sec-WebSocket-Protocol: switchboard.v1 or switchboard.json.v1 (docs/protocol.md section 1)";
 /// Close code for a WebSocket message of the wrong type for the negotiated subprotocol (text under
 /// `switchboard.v1`, binary under `switchboard.json.v1`): unsupported data.
-const CLOSE_WRONG_MESSAGE_TYPE: u16 = 1003;
+const CLOSE_WRONG_MESSAGE_TYPE: u16 = switchboard_protocol::ws::CloseCode::UNSUPPORTED_DATA.0;
 /// How often the bytes queued for clients are summed for the overload detector, shard milliseconds.
 const QUEUE_SCAN_MS: u64 = 250;
 /// How often the log's retention (age, size) is applied, shard milliseconds.
