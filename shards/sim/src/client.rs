@@ -470,10 +470,19 @@ impl Client {
                 self.tickets.insert(ticket.ticket_id);
             }
             Message::Inbox(inbox) => {
-                for entry in inbox.assigned {
-                    if entry.agent_id == self.user {
-                        self.assign(entry.conversation_id, &mut out);
-                    }
+                // The inbox is the console's truth: what is not in it is no longer this agent's
+                // (re-queued while the console was away, or after a restart).
+                let mine: BTreeSet<u64> = inbox
+                    .assigned
+                    .iter()
+                    .filter(|entry| entry.agent_id == self.user)
+                    .map(|entry| entry.conversation_id)
+                    .collect();
+                self.assigned.retain(|c| mine.contains(c));
+                self.unacked
+                    .retain(|u| u.conversation == 0 || mine.contains(&u.conversation));
+                for conversation in mine {
+                    self.assign(conversation, &mut out);
                 }
                 for ticket in inbox.tickets {
                     ledger.ticket_told(ticket.ticket_id, true);
