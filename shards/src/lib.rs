@@ -27,7 +27,7 @@ pub mod admin;
 pub use switchboard_auth as auth;
 pub use switchboard_chat as chat;
 pub mod config;
-pub mod conn;
+pub use switchboard_conn as conn;
 pub mod describe;
 pub use switchboard_log as log;
 pub mod overload;

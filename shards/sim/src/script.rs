@@ -282,7 +282,7 @@ impl Script {
     ///
     /// # Panics
     ///
-    /// When the node does not settle within [`SETTLE_STEPS_MAX`] steps (a livelock).
+    /// When the node does not settle within 10,000 steps (a livelock).
     pub fn settle(&mut self) {
         let mut still = 0;
         for _ in 0..SETTLE_STEPS_MAX {

@@ -116,3 +116,30 @@ impl From<crate::chat::config::ConfigError> for ConfigError {
         }
     }
 }
+
+impl From<switchboard_conn::ConfigError> for ConfigError {
+    fn from(error: switchboard_conn::ConfigError) -> Self {
+        match error {
+            switchboard_conn::ConfigError::OutOfRange {
+                field,
+                value,
+                min,
+                max,
+            } => ConfigError::OutOfRange {
+                field,
+                value,
+                min,
+                max,
+            },
+            switchboard_conn::ConfigError::Relation {
+                field,
+                value,
+                relation,
+            } => ConfigError::Relation {
+                field,
+                value,
+                relation,
+            },
+        }
+    }
+}

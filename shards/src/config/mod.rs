@@ -2,7 +2,7 @@
 //!
 //! Layout:
 //! - this file: [`ServeConfig`] and its top-level settings ([`Shards`], [`Mode`], [`Engine`]).
-//! - [`limits`]: [`Limits`], the `[limits]` table — every bound a connection shard enforces.
+//! - [`Limits`] (from `switchboard-conn`): the `[limits]` table — every bound a connection shard enforces.
 //! - [`error`]: [`ConfigError`], naming the rejected field and what is allowed.
 //!
 //! Decisions:
@@ -16,7 +16,6 @@
 //!   [`ServeConfig::apply_overrides`], which validates again.
 
 pub mod error;
-pub mod limits;
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -25,7 +24,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Deserializer};
 
 pub use error::ConfigError;
-pub use limits::Limits;
+pub use switchboard_conn::Limits;
 
 /// Most shards a node may run: more than any machine's cores, fewer than the cross-core mesh can afford.
 pub const SHARDS_MAX: usize = 1_024;
@@ -42,15 +41,7 @@ pub enum Shards {
     Count(NonZeroUsize),
 }
 
-/// What a connection shard does with the messages it receives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Echo every text/binary WebSocket message back with the same opcode (benchmarks, conformance).
-    Echo,
-    /// The customer-service chat: switchboard.v1 conversations, delivery and routing.
-    Chat,
-}
+pub use switchboard_conn::Mode;
 
 /// Which I/O engine the shards run on: the engine's own [`EngineKind`](switchboard_core::engine::EngineKind)
 /// (`auto`, `io-uring`, `epoll` in TOML), not a copy of it.

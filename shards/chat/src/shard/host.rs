@@ -2,7 +2,7 @@
 //! ([`Host`]) and the rings to the other shards ([`Rings`]).
 //!
 //! The server implements them over its connection table, the engine and the lock-free rings; the
-//! deterministic simulator (`switchboard_chat::sim`) over in-memory clients and seeded queues. The core
+//! deterministic simulator (crate `switchboard-sim`) over in-memory clients and seeded queues. The core
 //! never blocks and never does I/O itself: it asks the host to queue bytes, close, or admit.
 
 use bytes::Bytes;

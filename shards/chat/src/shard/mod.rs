@@ -4,7 +4,7 @@
 //! overflow queues of the rings.
 //!
 //! The server drives it from its loop (`switchboard_shards::server::chat`) through a [`Host`] over its
-//! connection table and [`Rings`] over the lock-free rings; the deterministic simulator ([`crate::sim`])
+//! connection table and [`Rings`] over the lock-free rings; the deterministic simulator (crate `switchboard-sim`)
 //! drives several cores and the routing shard in one thread over in-memory logs. Both call, per tick:
 //! [`ChatCore::ring_message`] for what peers sent, [`ChatCore::message`] for each complete client message,
 //! the owner's commit, then [`ChatCore::release`] (the owner's outputs to local connections and rings).

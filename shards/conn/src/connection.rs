@@ -7,7 +7,7 @@
 //!
 //! States: `Handshaking` (collecting the upgrade request) → `Open` → `Closing` (our Close is queued, we wait
 //! for the client's) → `Closed` (nothing more to do but flush what is queued, then drop the transport).
-//! Every path to `Closed` records a [`CloseReason`]; see [`crate::conn`] for the codes.
+//! Every path to `Closed` records a [`CloseReason`]; see [the crate root](crate) for the codes.
 //!
 //! Memory (100,000 idle connections per process must fit in 1 KiB each): the settings are shared, the
 //! handshake and HTTP buffers are freed as soon as the 101 is written, and the receive assembler is boxed
@@ -36,7 +36,7 @@ use super::inbound::{self, Inbound};
 use super::lane::{DataKind, Lane};
 use super::rate::FrameRateLimiter;
 use super::send_queue::{Fragmentation, SendQueue, SendQueueCounters, SendQueueError};
-use crate::config::Mode;
+use crate::mode::Mode;
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

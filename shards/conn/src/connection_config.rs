@@ -14,7 +14,8 @@ use switchboard_protocol::ws::handshake::HandshakeLimits;
 use switchboard_protocol::ws::AssemblerLimits;
 
 use super::heartbeat::HeartbeatConfig;
-use crate::config::{Limits, Mode};
+use crate::limits::Limits;
+use crate::mode::Mode;
 
 /// Largest request line or single header line of the upgrade request (or the whole head, if smaller).
 const HANDSHAKE_LINE_BYTES_MAX: usize = 8_192;

@@ -2,8 +2,8 @@
 
 use serde::Deserialize;
 
-use super::error::ConfigError;
-use crate::conn::app_fragment::APP_FRAGMENT_DATA_BYTES_MAX;
+use crate::app_fragment::APP_FRAGMENT_DATA_BYTES_MAX;
+use crate::error::ConfigError;
 
 /// Every per-node and per-connection bound, with its unit last. See `switchboard.example.toml` for the
 /// reasons behind each default.

@@ -24,12 +24,12 @@
 //!   per millisecond tick, and their pongs come back in bursts that are reaped together.
 //! - **Expiry.** A missed deadline makes [`Heartbeat::handle_timeout`] return
 //!   [`HeartbeatAction::Expired`]; the connection is then dropped without a close handshake (see
-//!   [`crate::conn`] for why), which the client observes as 1006.
+//!   [the crate root](crate) for why), which the client observes as 1006.
 //! - **Announcement.** The client is told [`Heartbeat::advertised_interval_ms`] (the max bound): the longest
 //!   it can go without hearing from a quiet server while healthy, whatever the adaptation does.
 
 use super::send_queue::PING_PAYLOAD_BYTES;
-use crate::config::Limits;
+use crate::limits::Limits;
 
 /// Smallest SRTT the jitter ratio divides by, in ms, so that on a low-RTT path (loopback, LAN, one data
 /// centre) the few ms of queueing jitter that every busy host adds do not shorten the interval. With

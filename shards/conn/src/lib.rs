@@ -12,6 +12,8 @@
 //! - [`lane`]: [`Lane`] (the protocol's four priority lanes) and [`DataKind`].
 //! - [`send_queue`]: [`SendQueue`], per-lane queuing, fragmentation, batching and the byte bound.
 //! - [`wire`]: unmasked server frame headers and inline control frames.
+//! - [`limits`]: [`Limits`], the `[limits]` table of the serve configuration, and [`mode`]: [`Mode`],
+//!   echo or chat; [`error`]: [`ConfigError`], why limits were refused.
 //!
 //! Handshake failures are answered with the protocol crate's HTTP status (400, 405, 414, 426, 431) and a
 //! slow handshake with 408, then the transport is closed once the response is flushed.
@@ -27,13 +29,18 @@
 //!   client libraries should not reconnect until the user acts.
 //! - Drain on deploy: 1001 (going away).
 
+#![forbid(unsafe_code)]
+
 pub mod app_fragment;
 pub mod close;
 pub mod connection;
 pub mod connection_config;
+pub mod error;
 pub mod heartbeat;
 mod inbound;
 pub mod lane;
+pub mod limits;
+pub mod mode;
 pub mod rate;
 pub mod send_queue;
 pub mod wire;
@@ -41,6 +48,9 @@ pub mod wire;
 pub use close::CloseReason;
 pub use connection::{Connection, ConnectionEvent, ConnectionState};
 pub use connection_config::ConnectionConfig;
+pub use error::ConfigError;
 pub use heartbeat::{Heartbeat, HeartbeatAction, HeartbeatConfig};
 pub use lane::{DataKind, Lane};
+pub use limits::Limits;
+pub use mode::Mode;
 pub use send_queue::{FragmentInfo, Fragmentation, SendQueue, SendQueueCounters, SendQueueError};
