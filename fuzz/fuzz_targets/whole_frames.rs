@@ -1,4 +1,4 @@
-//! Differential: the connection's whole-frame fast path (`shards/src/conn/inbound.rs`, frames decoded
+//! Differential: the connection's whole-frame fast path (`shards/conn/src/inbound.rs`, frames decoded
 //! straight from the received bytes) against the protocol crate's `MessageAssembler`, which the connection
 //! uses for anything partial.
 //!
