@@ -284,6 +284,20 @@ try {
   // --- a refund ticket, worked by the agent ---------------------------------------------------------
   const second = await (await browser.newContext({ locale: 'zh-CN' })).newPage();
   watch(second, 'customer 2');
+  // The urgent lane may overtake the chat lane (docs/protocol.md section 6): here the ticket is made to
+  // arrive before the ack of the send that opened the conversation, as it can on a busy server (the
+  // widget used to drop such a ticket: it did not know the conversation yet).
+  let heldAck = null;
+  await second.routeWebSocket(/\/ws/, (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage((m) => server.send(m));
+    server.onMessage((m) => {
+      const kind = typeof m === 'string' ? JSON.parse(m).kind : m[0];
+      if ((kind === 'ack' || kind === 0x04) && heldAck === null) { heldAck = m; return; }
+      ws.send(m);
+      if ((kind === 'ticket' || kind === 0x0b) && heldAck) { ws.send(heldAck); heldAck = false; }
+    });
+  });
   await second.goto(base + '/widget?lang=zh');
   await second.locator('#conn[data-state=online]').waitFor({ timeout: T });
   await second.locator('#text').fill('我要退款，订单号202403150001234567');

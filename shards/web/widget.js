@@ -196,6 +196,16 @@
   // --- sending -----------------------------------------------------------------------------------------
   // Only one send may open the conversation (conversation "0"): later ones wait for its ack.
   var opening = false, waiting = [];
+  // Frames about a conversation can overtake the ack of the send that opened it (a ticket or a handoff
+  // on the urgent lane: docs/protocol.md section 4): those that come while the opening send waits for its
+  // ack are kept and handled once the ack names the conversation.
+  var earlyEvents = [];
+  function forConversation(handle) {
+    return function (frame) {
+      if (conversation === '0' && opening) return earlyEvents.push([handle, frame]);
+      handle(frame);
+    };
+  }
   function opened(id) {
     if (conversation !== '0' || !id || id === '0') return;
     conversation = id;
@@ -206,6 +216,8 @@
     queue.forEach(function (w) { transmit(w.id, w.text); });
     var frames = early; early = [];
     frames.forEach(delivered);
+    var events = earlyEvents; earlyEvents = [];
+    events.forEach(function (e) { e[0](e[1]); });
   }
   function transmit(id, body) {
     if (conversation === '0') {
@@ -288,21 +300,21 @@
           refreshMeta();
         }
       });
-      client.on('handoff', function (h) {
+      client.on('handoff', forConversation(function (h) {
         if (h.conversation_id !== conversation) return;
         var assigned = h.agent_id !== '0';
         // `reason` is the server's customer-facing text, in the customer's language.
         setBanner(assigned ? 'assigned' : 'queued', h.reason || (assigned ? STR.joined : STR.waiting));
-      });
-      client.on('conversation', function (c) {
+      }));
+      client.on('conversation', forConversation(function (c) {
         if (c.conversation_id !== conversation) return;
         // The handoff just before says more (the place in the queue, the agent): keep its text.
         if (c.state === 'queued') { if (banner.dataset.kind !== 'queued') setBanner('queued', STR.waiting); }
         else if (c.state === 'assigned') { if (banner.dataset.kind !== 'assigned') setBanner('assigned', STR.joined); }
         else if (c.state === 'resolved') setBanner('resolved', STR.resolved);
         else if (c.state === 'bot') setBanner('bot', STR.bot);
-      });
-      client.on('ticket', ticket);
+      }));
+      client.on('ticket', forConversation(ticket));
       client.on('gap', function (g) {
         if (g.conversation_id === conversation && g.reason === 'unavailable') showEarlier(g.to_sequence + 1);
       });

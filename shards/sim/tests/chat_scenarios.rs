@@ -410,3 +410,18 @@ fn a_restart_keeps_what_was_acknowledged_and_its_de_duplication() {
     s.say(customer, conversation, 3, "after restart");
     assert_eq!(ack(&mut s, customer), (conversation, 3));
 }
+
+#[test]
+fn a_refund_with_its_order_number_opens_a_ticket_the_customer_is_told_about() {
+    // Every combination of the customer's shard and the conversation's owner.
+    for (shard, id) in [(0, 1), (1, 1), (0, 2), (1, 2), (0, 3), (1, 3)] {
+        let mut s = Script::new(2, true, |_| {});
+        let customer = s.join(shard, &s.token(TENANT, CUSTOMER, Role::Customer, &[]), true);
+        s.say(customer, 0, id, "我要退款，订单号202403150001234567");
+        let told = s.drain(customer);
+        assert!(
+            told.iter().any(|m| matches!(m, Message::Ticket(_))),
+            "shard {shard}, id {id}: {told:#?}"
+        );
+    }
+}
