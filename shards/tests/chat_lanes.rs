@@ -12,6 +12,7 @@ use std::time::Duration;
 use chat_support::{chat_config, data_dir, message_id, run, start, stop, token, Client};
 use switchboard_protocol::app::{ErrorCode, HistoryQuery, Message, StatusMode, Typing};
 use switchboard_shards::auth::Role;
+use switchboard_shards::server::chat_stats::CHAT_COUNTERS;
 use switchboard_shards::config::ServeConfig;
 
 const TENANT: u64 = 3;
@@ -123,6 +124,7 @@ fn an_urgent_frame_overtakes_queued_chat() {
     let dir = data_dir("lanes");
     let server = start(&config(&dir, false));
     let addr = server.local_addr();
+    let shards = &server;
     run(async move {
         let mut customer =
             Client::connect(addr, &token(TENANT, CUSTOMER, Role::Customer, &[])).await;
@@ -140,7 +142,18 @@ fn an_urgent_frame_overtakes_queued_chat() {
                 limit: 10,
             }))
             .await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Once the owner counted the `not_found`, the error is queued behind the chat deliveries.
+        let not_found = CHAT_COUNTERS.iter().position(|c| *c == "not_found").unwrap();
+        let refused = || -> u64 {
+            shards
+                .stats()
+                .iter()
+                .map(|s| s.chat().counter(not_found))
+                .sum()
+        };
+        while refused() == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
 
         let (sequences, errors) = drain(&mut observer).await;
         let expected: Vec<u64> = (2..2 + MESSAGES).collect();
