@@ -12,8 +12,8 @@ use std::time::Duration;
 use chat_support::{chat_config, data_dir, message_id, run, start, stop, token, Client};
 use switchboard_protocol::app::{ErrorCode, HistoryQuery, Message, StatusMode, Typing};
 use switchboard_shards::auth::Role;
-use switchboard_shards::server::chat_stats::CHAT_COUNTERS;
 use switchboard_shards::config::ServeConfig;
+use switchboard_shards::server::chat_stats::CHAT_COUNTERS;
 
 const TENANT: u64 = 3;
 const CUSTOMER: u64 = 31;
@@ -143,7 +143,10 @@ fn an_urgent_frame_overtakes_queued_chat() {
             }))
             .await;
         // Once the owner counted the `not_found`, the error is queued behind the chat deliveries.
-        let not_found = CHAT_COUNTERS.iter().position(|c| *c == "not_found").unwrap();
+        let not_found = CHAT_COUNTERS
+            .iter()
+            .position(|c| *c == "not_found")
+            .unwrap();
         let refused = || -> u64 {
             shards
                 .stats()

@@ -73,6 +73,16 @@ pub fn end_state(world: &World) -> Result<(), Violation> {
             )));
         }
     }
+    for (&ticket, &(conversation, told)) in &ledger.ticket_states {
+        let owner = switchboard_chat::ids::owner_of(conversation, world.config.shards);
+        let stored = world.nodes[owner].core.owner().ticket_status(ticket);
+        if stored.is_none_or(|stored| stored.0 < told) {
+            return Err(Violation::new(format!(
+                "ticket {ticket} was told as status {told} but its owner holds {stored:?} \
+                 (told before it was durable?)"
+            )));
+        }
+    }
     for ticket in &ledger.tickets_told {
         if !ledger.tickets_to_agents.contains(ticket) {
             return Err(Violation::new(format!(

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use switchboard_protocol::app::{
     ConversationState, ConversationUpdate, ErrorCode, Hello, Lane, Message, MessageId, OwnedFrame,
-    Presence, PresenceState, Resume, ResumePosition, SendMessage,
+    Presence, PresenceState, Resume, ResumePosition, SendMessage, Ticket, TicketStatus,
 };
 
 use crate::ledger::Ledger;
@@ -393,10 +393,18 @@ impl Client {
                     ledger.acked(at, self.user);
                 }
                 // Own messages are not delivered back to the connection that sent them.
-                self.tracks
-                    .entry(ack.conversation_id)
-                    .or_default()
-                    .insert(ack.sequence);
+                let new = !self.tracks.contains_key(&ack.conversation_id);
+                let track = self.tracks.entry(ack.conversation_id).or_default();
+                track.insert(ack.sequence);
+                if new && ack.sequence > 0 {
+                    // The ack of a re-sent opening send: the conversation may have moved on while the
+                    // first ack was lost (docs/protocol.md, opening and following).
+                    let position = track.position();
+                    out.push(resume_frame(vec![ResumePosition {
+                        conversation_id: ack.conversation_id,
+                        last_sequence: position,
+                    }]));
+                }
             }
             Message::Deliver(deliver) => {
                 let conversation = deliver.conversation_id;
@@ -467,7 +475,23 @@ impl Client {
             }
             Message::Ticket(ticket) => {
                 ledger.ticket_told(ticket.ticket_id, self.kind == Kind::Agent);
+                ledger.ticket_state(ticket.ticket_id, ticket.conversation_id, ticket.status.0);
                 self.tickets.insert(ticket.ticket_id);
+                // An agent works the tickets it hears of: takes an opened one, resolves a taken one.
+                let next = match ticket.status {
+                    TicketStatus::OPENED => Some(TicketStatus::ASSIGNED),
+                    TicketStatus::ASSIGNED => Some(TicketStatus::RESOLVED),
+                    _ => None,
+                };
+                if let (Kind::Agent, Some(status)) = (self.kind, next) {
+                    out.push(OwnedFrame::new(Message::Ticket(Ticket {
+                        ticket_id: ticket.ticket_id,
+                        conversation_id: ticket.conversation_id,
+                        status,
+                        note: format!("agent {}", self.user),
+                        ..Ticket::default()
+                    })));
+                }
             }
             Message::Inbox(inbox) => {
                 // The inbox is the console's truth: what is not in it is no longer this agent's
@@ -486,6 +510,7 @@ impl Client {
                 }
                 for ticket in inbox.tickets {
                     ledger.ticket_told(ticket.ticket_id, true);
+                    ledger.ticket_state(ticket.ticket_id, ticket.conversation_id, ticket.status.0);
                     self.tickets.insert(ticket.ticket_id);
                 }
                 if inbox.presence != PresenceState::ONLINE && !self.wants_away {

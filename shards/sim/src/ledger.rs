@@ -23,6 +23,9 @@ pub struct Ledger {
     pub tickets_told: BTreeSet<u64>,
     /// Tickets an agent was told about.
     pub tickets_to_agents: BTreeSet<u64>,
+    /// Per ticket: its conversation and the furthest status anyone was told (statuses only move
+    /// forward in the simulation: opened, assigned, resolved).
+    pub ticket_states: BTreeMap<u64, (u64, u8)>,
 }
 
 impl Ledger {
@@ -67,6 +70,15 @@ impl Ledger {
     /// A client was told `from..=to` of `conversation` cannot be had.
     pub fn gap(&mut self, conversation: u64, from: u64, to: u64) {
         self.gaps.entry(conversation).or_default().push((from, to));
+    }
+
+    /// A client was told ticket `id` of `conversation` is in `status`.
+    pub fn ticket_state(&mut self, id: u64, conversation: u64, status: u8) {
+        let entry = self
+            .ticket_states
+            .entry(id)
+            .or_insert((conversation, status));
+        entry.1 = entry.1.max(status);
     }
 
     /// A client was told about ticket `id` (an agent when `to_agent`).

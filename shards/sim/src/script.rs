@@ -206,6 +206,9 @@ impl Script {
         let state = &self.peers[peer.0];
         let (shard, conn) = (state.shard, state.conn);
         self.nodes[shard].client_message(conn, bytes, &mut self.net, &mut self.rng);
+        // The server flushes a connection right after handling its message: what that queued (a
+        // `welcome`, an error) is on the wire before anything the rest of the node does later.
+        self.read(peer);
     }
 
     /// A `send` of `text` to `conversation` with message id `id`.
@@ -233,6 +236,22 @@ impl Script {
             self.read(peer);
         }
         self.peers[peer.0].inbox.pop_front()
+    }
+
+    /// Runs the node one step (a tick of every shard), without settling: for scenarios about what is
+    /// visible in between (e.g. before a commit completes).
+    pub fn step(&mut self) {
+        self.step_once();
+    }
+
+    /// What the peer has read so far and what is queued for it now, without running the node.
+    pub fn queued(&mut self, peer: Peer) -> Vec<Message> {
+        self.read(peer);
+        self.peers[peer.0]
+            .inbox
+            .drain(..)
+            .map(|frame| frame.message)
+            .collect()
     }
 
     /// Every frame queued for the peer now, after the node settled.

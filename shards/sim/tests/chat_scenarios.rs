@@ -425,3 +425,106 @@ fn a_refund_with_its_order_number_opens_a_ticket_the_customer_is_told_about() {
         );
     }
 }
+
+/// After a restart, an agent's inbox lists each open ticket in its last stored state.
+#[test]
+fn a_ticket_keeps_its_last_state_across_a_restart() {
+    use switchboard_protocol::app::{Ticket, TicketStatus};
+    let mut s = Script::new(2, true, |_| {});
+    let groups: Vec<u32> = (1..=11).collect();
+    let agent = s.join(0, &s.token(TENANT, 2_001, Role::Agent, &groups), false);
+    let customer = s.join(1, &s.token(TENANT, CUSTOMER, Role::Customer, &[]), true);
+    s.say(customer, 0, 1, "我要退款，订单号202403150001234567");
+    let told = s.drain(customer);
+    let Some(Message::Ticket(opened)) = told.into_iter().find(|m| matches!(m, Message::Ticket(_)))
+    else {
+        panic!("no ticket");
+    };
+    let change = |status| {
+        Message::Ticket(Ticket {
+            ticket_id: opened.ticket_id,
+            conversation_id: opened.conversation_id,
+            status,
+            note: "by test".into(),
+            ..Ticket::default()
+        })
+    };
+    s.send(agent, change(TicketStatus::ASSIGNED));
+    s.send(agent, change(TicketStatus::RESOLVED));
+    let seen = s.drain(agent);
+    assert!(
+        seen.iter()
+            .any(|m| matches!(m, Message::Ticket(t) if t.status == TicketStatus::RESOLVED)),
+        "{seen:#?}"
+    );
+    s.restart();
+    s.settle();
+    let agent = s.join(1, &s.token(TENANT, 2_001, Role::Agent, &groups), false);
+    let inbox = s
+        .drain(agent)
+        .into_iter()
+        .find_map(|m| match m {
+            Message::Inbox(inbox) => Some(inbox),
+            _ => None,
+        })
+        .expect("an inbox after welcome");
+    let kept: Vec<_> = inbox
+        .tickets
+        .iter()
+        .map(|t| (t.ticket_id, t.status))
+        .collect();
+    assert_eq!(kept, vec![(opened.ticket_id, TicketStatus::RESOLVED)]);
+}
+
+/// Found by review of a flaky restart test: a ticket change was told (to the agent that asked, the
+/// customer and the agents) as soon as its record was appended, before the commit made it durable, so a
+/// crash could undo a change an agent had been shown. Now it is told by the commit that covers it.
+#[test]
+fn a_ticket_change_is_told_only_once_durable() {
+    use switchboard_protocol::app::{Ticket, TicketStatus};
+    let mut s = Script::new(1, true, |_| {});
+    let groups: Vec<u32> = (1..=11).collect();
+    let agent = s.join(0, &s.token(TENANT, 2_001, Role::Agent, &groups), false);
+    let customer = s.join(0, &s.token(TENANT, CUSTOMER, Role::Customer, &[]), true);
+    s.say(customer, 0, 1, "我要退款，订单号202403150001234567");
+    let Some(opened) = s.drain(agent).into_iter().find_map(|m| match m {
+        Message::Ticket(t) => Some(t),
+        _ => None,
+    }) else {
+        panic!("the agent hears of the ticket");
+    };
+    s.send(
+        agent,
+        Message::Ticket(Ticket {
+            ticket_id: opened.ticket_id,
+            conversation_id: opened.conversation_id,
+            status: TicketStatus::ASSIGNED,
+            ..Ticket::default()
+        }),
+    );
+    // One tick: the record is written, its sync not done yet.
+    s.step();
+    let before_sync = s.queued(agent);
+    assert!(
+        !before_sync.iter().any(|m| matches!(m, Message::Ticket(_))),
+        "told before durable: {before_sync:#?}"
+    );
+    // Crash now: the change is lost, and nobody was told it happened.
+    s.restart();
+    s.settle();
+    let agent = s.join(0, &s.token(TENANT, 2_001, Role::Agent, &groups), false);
+    let inbox = s
+        .drain(agent)
+        .into_iter()
+        .find_map(|m| match m {
+            Message::Inbox(inbox) => Some(inbox),
+            _ => None,
+        })
+        .expect("an inbox");
+    let kept: Vec<_> = inbox
+        .tickets
+        .iter()
+        .map(|t| (t.ticket_id, t.status))
+        .collect();
+    assert_eq!(kept, vec![(opened.ticket_id, TicketStatus::OPENED)]);
+}

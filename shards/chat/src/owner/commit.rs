@@ -102,6 +102,7 @@ impl<S: LogStorage> Owner<S> {
     }
 
     pub(super) fn release(&mut self, committed: Lsn) {
+        self.release_tickets(committed);
         while self.pending.front().is_some_and(|p| p.lsn < committed) {
             let pending = self.pending.pop_front().expect("checked");
             let Some(conversation) = self.conversations.get_mut(&pending.conversation) else {

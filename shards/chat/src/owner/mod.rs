@@ -176,6 +176,9 @@ pub struct Owner<S: LogStorage> {
     conversations: HashMap<u64, Conversation>,
     meta_seq: u64,
     pending: VecDeque<Pending>,
+    /// Ticket changes stored and not yet committed, told (customer, agents, asker) by the commit that
+    /// covers them: (LSN of the record, the ticket, the connection that asked).
+    tickets_waiting: VecDeque<(Lsn, super::stored::StoredTicket, Option<ConnRef>)>,
     out: VecDeque<Outbound>,
     counters: OwnerCounters,
     pii_counts: PiiCounts,
@@ -235,6 +238,7 @@ impl<S: LogStorage> Owner<S> {
             conversations,
             meta_seq,
             pending: VecDeque::new(),
+            tickets_waiting: VecDeque::new(),
             out: VecDeque::new(),
             counters,
             pii_counts: PiiCounts::default(),
@@ -249,6 +253,14 @@ impl<S: LogStorage> Owner<S> {
         owner.announce_open_tickets();
         owner.announce_held_conversations();
         Ok(owner)
+    }
+
+    /// The stored status of ticket `id`, if this owner holds it.
+    pub fn ticket_status(&self, id: u64) -> Option<switchboard_protocol::app::TicketStatus> {
+        self.tickets
+            .by_id
+            .get(&id)
+            .map(|t| switchboard_protocol::app::TicketStatus(t.status))
     }
 
     /// The counters so far.

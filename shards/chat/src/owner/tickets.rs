@@ -21,7 +21,7 @@ use crate::conversation::ConversationState;
 use crate::messages::{Audience, ConnRef};
 use crate::stored::{StoredTicket, META_CONVERSATION, RECORD_TICKET};
 use switchboard_auth::{Claims, Role};
-use switchboard_log::{LogError, LogStorage, RecordHeader, ShardLog};
+use switchboard_log::{LogError, LogStorage, Lsn, RecordHeader, ShardLog};
 use switchboard_routing::shard::RoutingInput;
 
 /// Bits of a ticket id holding the owner shard.
@@ -33,7 +33,7 @@ pub const TICKETS_PER_SHARD_MAX: usize = 100_000;
 /// The tickets an owner holds, by id, and the last id it gave.
 #[derive(Debug, Default)]
 pub(super) struct Tickets {
-    by_id: HashMap<u64, StoredTicket>,
+    pub(super) by_id: HashMap<u64, StoredTicket>,
     last_id: u64,
 }
 
@@ -145,10 +145,11 @@ impl<S: LogStorage> Owner<S> {
             subject: subject.to_owned(),
             note: String::new(),
         };
-        if self.store_ticket(&ticket).is_err() {
+        let Ok(lsn) = self.store_ticket(&ticket) else {
             return;
-        }
-        self.tell_ticket(&ticket, None);
+        };
+        // Told once durable, like a message's ack.
+        self.tickets_waiting.push_back((lsn, ticket, None));
     }
 
     /// An agent (or admin) changes a ticket (client `ticket` frame).
@@ -219,16 +220,29 @@ impl<S: LogStorage> Owner<S> {
         if status == TicketStatus::ASSIGNED {
             changed.agent = Some(principal.user);
         }
-        if self.store_ticket(&changed).is_err() {
+        let Ok(lsn) = self.store_ticket(&changed) else {
             return self.refuse_degraded(from);
-        }
+        };
         debug!(
             shard = self.shard,
             ticket = id,
             status = status.name(),
             "ticket changed"
         );
-        self.tell_ticket(&changed, Some(from));
+        // Told (the asker too) once durable: an agent never sees a change a crash could undo.
+        self.tickets_waiting.push_back((lsn, changed, Some(from)));
+    }
+
+    /// The commit reached `committed`: the ticket changes it covers are told.
+    pub(super) fn release_tickets(&mut self, committed: Lsn) {
+        while self
+            .tickets_waiting
+            .front()
+            .is_some_and(|(lsn, _, _)| *lsn < committed)
+        {
+            let (_, ticket, asked_by) = self.tickets_waiting.pop_front().expect("checked");
+            self.tell_ticket(&ticket, asked_by);
+        }
     }
 
     /// Tells the routing shard every open ticket (at start-up: it keeps them for agents' inboxes).
@@ -272,7 +286,8 @@ impl<S: LogStorage> Owner<S> {
         }
     }
 
-    fn store_ticket(&mut self, ticket: &StoredTicket) -> Result<(), LogError> {
+    /// Appends `ticket`'s record; its LSN, which the commit must cover before anyone is told.
+    fn store_ticket(&mut self, ticket: &StoredTicket) -> Result<Lsn, LogError> {
         self.scratch.clear();
         ticket.encode(&mut self.scratch);
         self.meta_seq += 1;
@@ -288,9 +303,9 @@ impl<S: LogStorage> Owner<S> {
             kind: RECORD_TICKET,
         };
         match self.log.append(&header, &self.scratch) {
-            Ok(_) => {
+            Ok(lsn) => {
                 self.tickets.by_id.insert(ticket.ticket, ticket.clone());
-                Ok(())
+                Ok(lsn)
             }
             Err(error) => {
                 self.counters.log_errors += 1;
@@ -370,6 +385,12 @@ mod tests {
         let conversation = *owner.conversations.keys().next().unwrap();
         owner.open_ticket(conversation, 3, "refund", 5_000);
         owner.open_ticket(conversation, 3, "refund", 5_000);
+        assert_eq!(
+            announced(&mut owner),
+            vec![],
+            "nobody is told before the commit"
+        );
+        owner.commit().unwrap();
         let opened = announced(&mut owner);
         assert_eq!(opened.len(), 2);
         let (first, second) = (opened[0].0, opened[1].0);
@@ -389,6 +410,7 @@ mod tests {
         assert_eq!(announced(&mut owner), vec![(second, TicketStatus::OPENED)]);
         assert_eq!(owner.tickets.by_id[&first].status, TicketStatus::CLOSED.0);
         owner.open_ticket(conversation, 3, "refund", 1);
+        owner.commit().unwrap();
         let third = announced(&mut owner)[0].0;
         assert!(
             third > second,

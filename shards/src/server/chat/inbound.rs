@@ -135,7 +135,7 @@ impl ChatShard {
             );
             return entry.conn.close(CLOSE_WRONG_MESSAGE_TYPE, now);
         }
-        let mut dirty = Vec::new();
+        let mut dirty = std::mem::take(&mut self.marked);
         let mut host = ShardHost {
             table,
             dirty: &mut dirty,
@@ -161,6 +161,7 @@ impl ChatShard {
                 }
             }
         }
+        self.marked = dirty;
         let Some(entry) = table.get_mut(conn) else {
             return;
         };

@@ -94,6 +94,8 @@ pub(crate) struct ChatShard {
     buffered_bytes_share: u64,
     /// Scratch of the budget scan: (unfinished bytes, connection), kept to avoid reallocating.
     budget_holders: Vec<(u64, ConnId)>,
+    /// Scratch of [`ChatShard::message`]: the connections its frames marked, kept to avoid reallocating.
+    marked: Vec<ConnId>,
 }
 
 impl ChatShard {
@@ -148,6 +150,7 @@ impl ChatShard {
             partial_message_timeout_ms: setup.partial_message_timeout_ms,
             buffered_bytes_share: setup.buffered_bytes_share,
             budget_holders: Vec::new(),
+            marked: Vec::new(),
         };
         chat.core.announce_recovered(&mut chat.endpoint.outboxes);
         Ok(chat)
