@@ -528,3 +528,42 @@ fn a_ticket_change_is_told_only_once_durable() {
         .collect();
     assert_eq!(kept, vec![(opened.ticket_id, TicketStatus::OPENED)]);
 }
+
+/// Like tickets, a state change (resolve, transfer, assignment) is told, to the asker and the followers,
+/// only by the commit that makes it durable: a crash never undoes a state a client was shown.
+#[test]
+fn a_state_change_is_told_only_once_durable() {
+    let mut s = node(1);
+    let customer = s.join(0, &s.token(TENANT, CUSTOMER, Role::Customer, &[]), false);
+    s.say(customer, 0, 1, "my refund?");
+    let (conversation, _) = ack(&mut s, customer);
+    let admin = s.join(0, &s.token(TENANT, ADMIN, Role::Admin, &[]), false);
+    resume(&mut s, admin, &[(conversation, 0)]);
+    s.drain(admin);
+    s.send(
+        customer,
+        update(conversation, ConversationState::RESOLVED, 0, ""),
+    );
+    s.step();
+    for (who, peer) in [("the asker", customer), ("a follower", admin)] {
+        let seen = s.queued(peer);
+        assert!(
+            !seen
+                .iter()
+                .any(|m| matches!(m, Message::ConversationUpdate(_))),
+            "{who} was told before the state was durable: {seen:#?}"
+        );
+    }
+    s.restart();
+    let customer = s.join(0, &s.token(TENANT, CUSTOMER, Role::Customer, &[]), false);
+    // The change was lost with the crash: the conversation is still queued (no routing shard here),
+    // and resolving it again works and is told.
+    s.send(
+        customer,
+        update(conversation, ConversationState::RESOLVED, 0, ""),
+    );
+    assert_eq!(
+        update_answer(&mut s, customer).unwrap().state,
+        ConversationState::RESOLVED
+    );
+}

@@ -101,12 +101,45 @@ impl<S: LogStorage> Owner<S> {
         self.log.needs_commit()
     }
 
+    /// Releases, in log order, everything the commit up to `committed` covers: the messages waiting
+    /// for it (acks, deliveries, routing inputs) and the outputs held behind state and ticket records
+    /// (see [`Owner::hold_since`]).
     pub(super) fn release(&mut self, committed: Lsn) {
-        self.release_tickets(committed);
-        while self.pending.front().is_some_and(|p| p.lsn < committed) {
-            let pending = self.pending.pop_front().expect("checked");
+        loop {
+            let message = self
+                .pending
+                .front()
+                .map(|p| p.lsn)
+                .filter(|&l| l < committed);
+            let held = self.held.front().map(|h| h.0).filter(|&l| l < committed);
+            match (message, held) {
+                (None, None) => return,
+                (Some(m), Some(h)) if h < m => self.release_held_one(),
+                (Some(_), _) => self.release_pending_one(),
+                (None, Some(_)) => self.release_held_one(),
+            }
+        }
+    }
+
+    fn release_held_one(&mut self) {
+        if let Some((_, output)) = self.held.pop_front() {
+            self.out.push_back(output);
+        }
+    }
+
+    /// Moves the outputs queued since `mark` behind the record at `lsn`: nobody is told of a change
+    /// before the commit that makes it durable.
+    pub(super) fn hold_since(&mut self, mark: usize, lsn: Lsn) {
+        let held: Vec<Outbound> = self.out.drain(mark..).collect();
+        self.held
+            .extend(held.into_iter().map(|output| (lsn, output)));
+    }
+
+    fn release_pending_one(&mut self) {
+        {
+            let pending = self.pending.pop_front().expect("checked by release");
             let Some(conversation) = self.conversations.get_mut(&pending.conversation) else {
-                continue;
+                return;
             };
             conversation.released_seq = conversation.released_seq.max(pending.sequence);
             let shards = conversation.interest;

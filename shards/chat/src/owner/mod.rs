@@ -176,9 +176,9 @@ pub struct Owner<S: LogStorage> {
     conversations: HashMap<u64, Conversation>,
     meta_seq: u64,
     pending: VecDeque<Pending>,
-    /// Ticket changes stored and not yet committed, told (customer, agents, asker) by the commit that
-    /// covers them: (LSN of the record, the ticket, the connection that asked).
-    tickets_waiting: VecDeque<(Lsn, super::stored::StoredTicket, Option<ConnRef>)>,
+    /// Outputs that tell of a state or ticket record not yet committed, with that record's LSN: released
+    /// by the commit that covers it, in log order with the messages in `pending`.
+    held: VecDeque<(Lsn, Outbound)>,
     out: VecDeque<Outbound>,
     counters: OwnerCounters,
     pii_counts: PiiCounts,
@@ -238,7 +238,7 @@ impl<S: LogStorage> Owner<S> {
             conversations,
             meta_seq,
             pending: VecDeque::new(),
-            tickets_waiting: VecDeque::new(),
+            held: VecDeque::new(),
             out: VecDeque::new(),
             counters,
             pii_counts: PiiCounts::default(),
@@ -315,7 +315,7 @@ impl<S: LogStorage> Owner<S> {
         }
     }
 
-    pub(super) fn append_state(&mut self, conversation: &Conversation) -> Result<(), LogError> {
+    pub(super) fn append_state(&mut self, conversation: &Conversation) -> Result<Lsn, LogError> {
         let state = StoredState {
             conversation: conversation.id,
             tenant: conversation.tenant,
@@ -340,7 +340,6 @@ impl<S: LogStorage> Owner<S> {
         };
         self.log
             .append(&header, &self.scratch)
-            .map(drop)
             .inspect_err(|error| {
                 if !self.log_error(error) {
                     self.counters.log_errors += 1;

@@ -250,7 +250,10 @@ impl<S: LogStorage> Owner<S> {
             "conversation state changed"
         );
         let snapshot = conversation.clone();
-        let _ = self.append_state(&snapshot);
+        // What follows tells of the change: held until the commit makes it durable (a log that cannot
+        // write keeps the change in memory and tells it at once, as before).
+        let stored = self.append_state(&snapshot).ok();
+        let mark = self.out.len();
         if matches!(
             state,
             ConversationState::Queued | ConversationState::Assigned
@@ -297,5 +300,8 @@ impl<S: LogStorage> Owner<S> {
             self.reply(asker, vec![notice.clone()]);
         }
         self.fan_out(conversation_id, notice, asked_by);
+        if let Some(lsn) = stored {
+            self.hold_since(mark, lsn);
+        }
     }
 }

@@ -35,7 +35,7 @@ impl<S: LogStorage> Owner<S> {
             conversation.state = ConversationState::Queued;
             conversation.group = Some(self.config.fallback_group);
         }
-        self.append_state(&conversation).map_err(|_| {
+        self.append_state(&conversation).map(drop).map_err(|_| {
             if self.log.is_degraded() {
                 self.counters.log_refused += 1;
                 ErrorCode::OVERLOADED

@@ -149,7 +149,9 @@ impl<S: LogStorage> Owner<S> {
             return;
         };
         // Told once durable, like a message's ack.
-        self.tickets_waiting.push_back((lsn, ticket, None));
+        let mark = self.out.len();
+        self.tell_ticket(&ticket, None);
+        self.hold_since(mark, lsn);
     }
 
     /// An agent (or admin) changes a ticket (client `ticket` frame).
@@ -230,19 +232,9 @@ impl<S: LogStorage> Owner<S> {
             "ticket changed"
         );
         // Told (the asker too) once durable: an agent never sees a change a crash could undo.
-        self.tickets_waiting.push_back((lsn, changed, Some(from)));
-    }
-
-    /// The commit reached `committed`: the ticket changes it covers are told.
-    pub(super) fn release_tickets(&mut self, committed: Lsn) {
-        while self
-            .tickets_waiting
-            .front()
-            .is_some_and(|(lsn, _, _)| *lsn < committed)
-        {
-            let (_, ticket, asked_by) = self.tickets_waiting.pop_front().expect("checked");
-            self.tell_ticket(&ticket, asked_by);
-        }
+        let mark = self.out.len();
+        self.tell_ticket(&changed, Some(from));
+        self.hold_since(mark, lsn);
     }
 
     /// Tells the routing shard every open ticket (at start-up: it keeps them for agents' inboxes).
