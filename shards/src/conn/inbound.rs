@@ -75,6 +75,11 @@ pub(super) fn whole_data(
     if kind == DataKind::Text && std::str::from_utf8(&payload).is_err() {
         return None;
     }
+    // Echo lends this payload to the engine by reference (`Engine::send_vectored`) and gets it back as the
+    // next spare. In bytes' shared representation, which this turns a fresh vector into (once: a spare
+    // stays shared), that clone and that return cost no allocation; a plain vector would be promoted,
+    // allocating, at every clone.
+    drop(payload.split_to(0));
     Some((Inbound::Data(kind, payload.freeze()), header_len + len))
 }
 

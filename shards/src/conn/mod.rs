@@ -5,12 +5,15 @@
 //! - [`app_fragment`]: the switchboard.v1 `fragment` prefix, so urgent frames overtake large ones.
 //! - [`connection`]: [`Connection`], the per-connection state machine (handshake → open → closing → closed).
 //! - [`connection_config`]: [`ConnectionConfig`], the per-connection settings derived from `Limits`.
+//! - [`fragmentation`]: [`Fragmentation`], how large messages are cut, and the app-level fragment prefix.
 //! - [`close`]: [`CloseReason`] and the close codes we send.
 //! - [`rate`]: [`rate::FrameRateLimiter`], the token bucket behind `frames_per_second_max`.
 //! - [`heartbeat`]: [`Heartbeat`], the adaptive ping interval and pong deadline (RTT and activity driven).
 //! - `inbound`: a received frame, decoded directly when whole or copied out of the assembler (private).
 //! - [`lane`]: [`Lane`] (the protocol's four priority lanes) and [`DataKind`].
-//! - [`send_queue`]: [`SendQueue`], per-lane queuing, fragmentation, batching and the byte bound.
+//! - [`send_queue`]: [`SendQueue`], per-lane queuing, fragmentation, batching and the byte bound; large
+//!   payloads handed out by reference instead of copied (`poll_transmit_vectored`).
+//! - `spare`: the last written payload kept for the next received one, so echo does not allocate (private).
 //! - [`wire`]: unmasked server frame headers and inline control frames.
 //!
 //! Handshake failures are answered with the protocol crate's HTTP status (400, 405, 414, 426, 431) and a
@@ -31,11 +34,13 @@ pub mod app_fragment;
 pub mod close;
 pub mod connection;
 pub mod connection_config;
+pub mod fragmentation;
 pub mod heartbeat;
 mod inbound;
 pub mod lane;
 pub mod rate;
 pub mod send_queue;
+mod spare;
 pub mod wire;
 
 pub use close::CloseReason;

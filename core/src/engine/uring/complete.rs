@@ -149,10 +149,11 @@ impl UringEngine {
             }
             sent -= rest;
             state.front_written = 0;
-            let buf = state.in_flight.pop_front().expect("front exists");
+            // The engine's reference to a shared payload is dropped here: the kernel is done with it.
+            let send = state.in_flight.pop_front().expect("front exists");
             self.queue.push_back(Pending::Ready(Event::SendComplete {
                 conn,
-                buf,
+                buf: send.head,
                 result: Ok(()),
             }));
         }
@@ -167,10 +168,10 @@ impl UringEngine {
                 _ => Errno(libc::EPIPE),
             };
             state.front_written = 0;
-            for buf in state.in_flight.drain_all() {
+            for send in state.in_flight.drain_all() {
                 self.queue.push_back(Pending::Ready(Event::SendComplete {
                     conn,
-                    buf,
+                    buf: send.head,
                     result: Err(cause),
                 }));
             }
