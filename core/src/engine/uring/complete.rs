@@ -122,8 +122,10 @@ impl UringEngine {
             if !closing {
                 self.peer_closed(conn, PeerClose::Eof);
             }
-        } else if result != -libc::ENOBUFS && !closing {
-            // ENOBUFS: every buffer was lent out; the recv is simply re-armed below.
+        } else if result == -libc::ENOBUFS {
+            // Every published buffer was used: the recv is simply re-armed below, after a top-up.
+            self.rings[ring as usize].bufs.ran_dry();
+        } else if !closing {
             self.peer_closed(conn, PeerClose::Error(Errno(-result)));
         }
         if more {

@@ -353,9 +353,13 @@ impl UringEngine {
         self.recycle_lent();
         self.start_queued_sends();
         self.rearm_accepts();
+        self.top_up_buffers();
         self.enter_secondaries()?;
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
+            // Every wait starts with buffers published: a ring that ran dry during the last one has
+            // recvs re-armed that would otherwise find it empty again.
+            self.top_up_buffers();
             let wait = match deadline {
                 _ if !self.queue.is_empty() => Some(Duration::ZERO),
                 None => None,
@@ -432,6 +436,13 @@ impl UringEngine {
     fn recycle_lent(&mut self) {
         if let Some((ring, slice)) = self.lent.take() {
             self.rings[ring as usize].bufs.release(slice);
+        }
+    }
+
+    /// Publishes each ring's parked receive buffers up to its target (see `buf_ring`).
+    fn top_up_buffers(&mut self) {
+        for ring in &mut self.rings {
+            ring.bufs.top_up();
         }
     }
 
