@@ -16,7 +16,8 @@
 //! twice uWebSockets' copy into its one hot buffer. Returned buffers are parked instead, most recent
 //! on top, and only as many are published as the last tick used (twice that, at least
 //! `target_min`), so recvs land in recently used memory; a ring that runs dry (`ENOBUFS`) doubles its
-//! target, so a burst costs one re-armed recv per connection, never data.
+//! target, so a burst costs one re-armed recv per connection, never data. A new ring publishes
+//! `target_min` buffers only.
 
 use std::{
     alloc::{alloc_zeroed, dealloc, Layout},
@@ -130,7 +131,7 @@ impl BufRing {
             consumed: Vec::new(),
             parked: Vec::with_capacity(count as usize),
             published: 0,
-            target: count,
+            target: 0,
             target_min: (count / TARGET_FRACTION_DIVISOR)
                 .max(TARGET_BUFFERS_MIN)
                 .min(count),
@@ -177,10 +178,17 @@ impl BufRing {
         if incremental {
             self.consumed = vec![0; usize::from(self.count)];
         }
+        // Only the target is published; the rest waits parked until traffic needs it, so a quiet ring
+        // never makes the whole of its memory resident.
+        self.target = self.target_min;
         for bid in 0..self.count {
-            self.push(bid);
+            if u32::from(bid) < self.target {
+                self.push(bid);
+            } else {
+                self.parked.push(bid);
+            }
         }
-        self.published = u32::from(self.count);
+        self.published = self.target;
         self.publish();
         Ok(())
     }
