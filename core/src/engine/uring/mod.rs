@@ -357,9 +357,6 @@ impl UringEngine {
         self.enter_secondaries()?;
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
-            // Every wait starts with buffers published: a ring that ran dry during the last one has
-            // recvs re-armed that would otherwise find it empty again.
-            self.top_up_buffers();
             let wait = match deadline {
                 _ if !self.queue.is_empty() => Some(Duration::ZERO),
                 None => None,
@@ -383,6 +380,9 @@ impl UringEngine {
             if !self.queue.is_empty() || deadline.is_some_and(|d| Instant::now() >= d) {
                 break;
             }
+            // A ring that ran dry during this wait has recvs re-armed (nothing queued for the shard,
+            // so nothing was returned): publish the parked buffers before they go in again.
+            self.top_up_buffers();
         }
         if self.queue.is_empty() {
             self.queue.push_back(Pending::Ready(Event::Timeout));
