@@ -7,7 +7,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-/// Largest written payload kept for reuse (see [`Spare::take`]); the receive assembler's default
+/// Largest written payload kept for reuse (see `SendQueue::take_spare`); the receive assembler's default
 /// retention, so a busy connection holds no more than it would through the assembler.
 pub const SPARE_PAYLOAD_BYTES_MAX: usize = 64 << 10;
 
