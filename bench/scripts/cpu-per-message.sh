@@ -23,7 +23,7 @@ load_test=${LOAD_TEST:-target/uws/load_test}
 work=$(mktemp -d)
 server=""
 client=""
-trap '[ -n "$client" ] && kill "$client" 2>/dev/null; [ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'if [ -n "$client" ]; then kill "$client" 2>/dev/null || true; fi; if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
 cat > "$work/switchboard.toml" <<TOML
 admin_listen = "off"
 data_dir = "$work/data"
@@ -33,7 +33,7 @@ connections_max = 200000
 connections_per_shard_max = 200000
 frames_per_second_max = 10000000
 TOML
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 reports_seen() { grep -c 'Msg/sec' "$work/load.out" || true; }
 
 # run LABEL KIND BINARY: one measured run; appends "LABEL server_us client_us msg_per_s" to $work/rows.
