@@ -1,7 +1,9 @@
 //! Deterministic tests of the per-connection send queue: lane order, fragmentation, the bound.
 
 use bytes::Bytes;
-use switchboard_shards::conn::send_queue::{ENTRY_OVERHEAD_BYTES, PONGS_QUEUED_MAX};
+use switchboard_shards::conn::send_queue::{
+    ENTRY_OVERHEAD_BYTES, GATHER_PAYLOAD_BYTES_MIN, PONGS_QUEUED_MAX,
+};
 use switchboard_shards::conn::{
     DataKind, FragmentInfo, Fragmentation, Lane, SendQueue, SendQueueError,
 };
@@ -382,4 +384,90 @@ fn randomized_interleaving_reassembles_every_message_in_lane_order() {
             );
         }
     }
+}
+
+/// Drains `queue` through `poll_transmit_vectored` with budgets of `max_bytes`, writing each returned payload
+/// right after its buffer, as the shard's send path does; returns the bytes on the wire and whether any
+/// payload was handed out by reference.
+fn transmit_vectored(queue: &mut SendQueue, max_bytes: usize) -> (Vec<u8>, bool) {
+    let (mut wire, mut gathered) = (Vec::new(), false);
+    loop {
+        let mut out = Vec::new();
+        let (written, payload) = queue.poll_transmit_vectored(&mut out, max_bytes);
+        let payload_len = payload.as_ref().map_or(0, Bytes::len);
+        assert_eq!(
+            written,
+            out.len() + payload_len,
+            "the count covers the payload"
+        );
+        if written == 0 {
+            return (wire, gathered);
+        }
+        wire.extend_from_slice(&out);
+        if let Some(payload) = payload {
+            assert!(payload.len() >= GATHER_PAYLOAD_BYTES_MIN);
+            wire.extend_from_slice(&payload);
+            gathered = true;
+        }
+    }
+}
+
+#[test]
+fn vectored_transmit_puts_the_same_bytes_on_the_wire_as_copying() {
+    let big = GATHER_PAYLOAD_BYTES_MIN;
+    for fragmentation in [Fragmentation::WebSocket, APP] {
+        for fragment_bytes in [big / 2, big, 4 * big] {
+            let fill = |queue: &mut SendQueue| {
+                queue.enqueue_ping(*b"pingpong");
+                for (tag, len) in [(1, 10), (2, big), (3, big - 1), (4, 3 * big + 7), (5, 0)] {
+                    let lane = Lane::ALL[usize::from(tag) % 4];
+                    queue
+                        .enqueue(lane, DataKind::Binary, message(tag, len))
+                        .unwrap();
+                }
+                queue.enqueue_close(1000, "bye", true);
+            };
+            let mut copying = SendQueue::new(fragmentation, fragment_bytes, 1 << 20);
+            let mut vectored = SendQueue::new(fragmentation, fragment_bytes, 1 << 20);
+            fill(&mut copying);
+            fill(&mut vectored);
+            let budget = copying.frame_bytes_max() + big;
+            let mut expected = Vec::new();
+            while copying.poll_transmit(&mut expected, budget) > 0 {}
+            let (wire, gathered) = transmit_vectored(&mut vectored, budget);
+            assert_eq!(wire, expected, "fragment_bytes {fragment_bytes}");
+            assert_eq!(
+                gathered,
+                fragment_bytes >= big,
+                "fragment_bytes {fragment_bytes}"
+            );
+            assert_eq!(vectored.counters(), copying.counters());
+            assert!(!vectored.has_pending() && vectored.close_written());
+        }
+    }
+}
+
+#[test]
+fn a_payload_lent_by_reference_is_reused_only_once_the_transport_let_go() {
+    let mut queue = SendQueue::new(Fragmentation::WebSocket, 1 << 16, 1 << 20);
+    let len = 4 * GATHER_PAYLOAD_BYTES_MIN;
+    queue
+        .enqueue(Lane::Chat, DataKind::Binary, message(7, len))
+        .unwrap();
+    let mut out = Vec::new();
+    let (_, lent) = queue.poll_transmit_vectored(&mut out, 1 << 17);
+    let lent = lent.expect("a large payload is lent");
+    // The transport still holds it: not reusable yet, and not given out while shared.
+    assert!(queue.take_spare().is_none());
+    queue
+        .enqueue(Lane::Chat, DataKind::Binary, message(8, len))
+        .unwrap();
+    out.clear();
+    let (_, second) = queue.poll_transmit_vectored(&mut out, 1 << 17);
+    drop(lent);
+    drop(second);
+    let spare = queue
+        .take_spare()
+        .expect("the payload comes back once released");
+    assert!(spare.is_empty() && spare.capacity() >= len);
 }

@@ -77,12 +77,13 @@ pub enum Event<'a> {
         /// The bytes, borrowed from an engine-owned receive buffer.
         bytes: &'a [u8],
     },
-    /// A `send` finished: the whole buffer was written (`Ok`) or it failed (`Err`, including
-    /// `Errno::CANCELLED` after `close`). The buffer is handed back either way.
+    /// A `send` (or `send_vectored`) finished: the whole buffer (and payload) was written (`Ok`)
+    /// or it failed (`Err`, including `Errno::CANCELLED` after `close`). The buffer is handed back
+    /// either way; a `send_vectored` payload's reference is dropped by then.
     SendComplete {
         /// The connection.
         conn: ConnId,
-        /// The buffer given to `send`, returned for reuse.
+        /// The buffer given to `send` (the head given to `send_vectored`), returned for reuse.
         buf: Vec<u8>,
         /// Whether every byte was written.
         result: Result<(), Errno>,

@@ -27,7 +27,8 @@
 //! ```
 //!
 //! Calls made while handling events (`send`, `close`, `connect`, …) are queued and submitted by
-//! the next `poll`, so a tick costs one `io_uring_enter` however many operations it carries.
+//! the next `poll`, so a tick costs one `io_uring_enter` however many operations it carries. The
+//! sends a tick queues on one connection go out together (one `sendmsg`, up to 16 iovecs).
 //!
 //! Layout:
 //! - `config`: [`EngineConfig`], [`EngineKind`] and their validation.
@@ -45,7 +46,8 @@
 //! - `epoll`: the fallback backend.
 //!
 //! Buffers: a `send` moves its `Vec<u8>` into the engine until `Event::SendComplete` hands it
-//! back (on success, error or cancel). Received bytes are lent as `Event::Data { bytes }` and
+//! back (on success, error or cancel); `send_vectored` also lends a shared `Bytes` payload that
+//! is written in place after the buffer, its reference dropped at that same completion. Received bytes are lent as `Event::Data { bytes }` and
 //! return to the engine when the next event is fetched. A `write_file` likewise owns its
 //! `Vec<u8>` until `Event::FileWritten` hands it back.
 //!
@@ -73,6 +75,7 @@ pub mod uring;
 
 use std::{net::SocketAddr, os::fd::RawFd, time::Duration};
 
+use bytes::Bytes;
 use tracing::info;
 
 pub use self::choice::{BackendKind, ChoiceReason, EngineChoice, UringFlags};
@@ -166,6 +169,16 @@ impl Engine {
     /// `Event::SendComplete` returns it; a stale or closing `conn` returns it with `EBADF`.
     pub fn send(&mut self, conn: ConnId, buf: Vec<u8>) {
         dispatch!(self, e => e.send(conn, buf))
+    }
+
+    /// Queues `head` followed by `payload` for sending on `conn` as one send, after earlier sends:
+    /// the kernel reads both in place (a `sendmsg` with one iovec each, batched with the tick's other
+    /// sends on `conn`), so a large payload costs no copy behind its frame header. The engine keeps
+    /// a reference to `payload` until `Event::SendComplete` returns `head` (both written, failed or
+    /// cancelled), and drops it then; holding another reference is how a caller learns the kernel is
+    /// done with the memory (`Bytes::try_into_mut` succeeds again).
+    pub fn send_vectored(&mut self, conn: ConnId, head: Vec<u8>, payload: Bytes) {
+        dispatch!(self, e => e.send_vectored(conn, head, payload))
     }
 
     /// Shuts down the sending side of `conn` after the queued sends (the peer reads EOF).

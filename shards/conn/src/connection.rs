@@ -654,8 +654,29 @@ impl Connection {
     /// `max_bytes` (which must be at least [`Connection::transmit_bytes_min`]). Returns the bytes appended.
     /// Changed by `handle_bytes`, `handle_timeout`, `send` and `close`.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>, max_bytes: usize) -> usize {
+        self.transmit(out, max_bytes, false).0
+    }
+
+    /// [`Connection::poll_transmit`] without copying large payloads (see
+    /// [`SendQueue::poll_transmit_vectored`]): when a payload chunk is returned, write it right after `out`
+    /// (the bytes returned count it), then call again with a new buffer for what follows. Changed by the
+    /// same calls as `poll_transmit`.
+    pub fn poll_transmit_vectored(
+        &mut self,
+        out: &mut Vec<u8>,
+        max_bytes: usize,
+    ) -> (usize, Option<Bytes>) {
+        self.transmit(out, max_bytes, true)
+    }
+
+    fn transmit(
+        &mut self,
+        out: &mut Vec<u8>,
+        max_bytes: usize,
+        gather: bool,
+    ) -> (usize, Option<Bytes>) {
         if self.aborted {
-            return 0;
+            return (0, None);
         }
         let http = self.http_out.len().min(max_bytes);
         out.extend_from_slice(&self.http_out[..http]);
@@ -665,11 +686,19 @@ impl Connection {
             self.http_out = Vec::new();
         }
         let mut written = http;
+        let mut payload = None;
         if self.http_out.is_empty() && max_bytes - written >= self.send_queue.frame_bytes_max() {
-            written += self.send_queue.poll_transmit(out, max_bytes - written);
+            let budget = max_bytes - written;
+            let (frames, chunk) = if gather {
+                self.send_queue.poll_transmit_vectored(out, budget)
+            } else {
+                (self.send_queue.poll_transmit(out, budget), None)
+            };
+            written += frames;
+            payload = chunk;
         }
         self.bytes_in_flight += written;
-        written
+        (written, payload)
     }
 
     /// Reports that `bytes` of what `poll_transmit` handed out were written to the transport.

@@ -12,6 +12,7 @@ use switchboard_protocol::ws::{
 };
 
 use super::lane::DataKind;
+use super::send_queue::GATHER_PAYLOAD_BYTES_MIN;
 use super::wire::CONTROL_PAYLOAD_BYTES_MAX;
 
 /// A received frame, copied out of the assembler so the assembler's borrow ends before it is handled.
@@ -74,6 +75,13 @@ pub(super) fn whole_data(
     }
     if kind == DataKind::Text && std::str::from_utf8(&payload).is_err() {
         return None;
+    }
+    // Echo lends a large payload to the engine by reference (`Engine::send_vectored`) and gets it back as
+    // the next spare. In bytes' shared representation, which this turns a fresh vector into (once: a
+    // spare stays shared), that clone and that return cost no allocation; a plain vector would be
+    // promoted, allocating, at every clone. Small payloads are copied, not lent: no need.
+    if payload.len() >= GATHER_PAYLOAD_BYTES_MIN {
+        drop(payload.split_to(0));
     }
     Some((Inbound::Data(kind, payload.freeze()), header_len + len))
 }

@@ -5,12 +5,15 @@
 //! - [`app_fragment`]: the switchboard.v1 `fragment` prefix, so urgent frames overtake large ones.
 //! - [`connection`]: [`Connection`], the per-connection state machine (handshake → open → closing → closed).
 //! - [`connection_config`]: [`ConnectionConfig`], the per-connection settings derived from `Limits`.
+//! - [`fragmentation`]: [`Fragmentation`], how large messages are cut, and the app-level fragment prefix.
 //! - [`close`]: [`CloseReason`] and the close codes we send.
 //! - [`rate`]: [`rate::FrameRateLimiter`], the token bucket behind `frames_per_second_max`.
 //! - [`heartbeat`]: [`Heartbeat`], the adaptive ping interval and pong deadline (RTT and activity driven).
 //! - `inbound`: a received frame, decoded directly when whole or copied out of the assembler (private).
 //! - [`lane`]: [`Lane`] (the protocol's four priority lanes) and [`DataKind`].
-//! - [`send_queue`]: [`SendQueue`], per-lane queuing, fragmentation, batching and the byte bound.
+//! - [`send_queue`]: [`SendQueue`], per-lane queuing, fragmentation, batching and the byte bound; large
+//!   payloads handed out by reference instead of copied (`poll_transmit_vectored`).
+//! - `spare`: the last written payload kept for the next received one, so echo does not allocate (private).
 //! - [`wire`]: unmasked server frame headers and inline control frames.
 //! - [`limits`]: [`Limits`], the `[limits]` table of the serve configuration, and [`mode`]: [`Mode`],
 //!   echo or chat; [`error`]: [`ConfigError`], why limits were refused.
@@ -36,6 +39,7 @@ pub mod close;
 pub mod connection;
 pub mod connection_config;
 pub mod error;
+pub mod fragmentation;
 pub mod heartbeat;
 mod inbound;
 pub mod lane;
@@ -43,6 +47,7 @@ pub mod limits;
 pub mod mode;
 pub mod rate;
 pub mod send_queue;
+mod spare;
 pub mod wire;
 
 pub use close::CloseReason;

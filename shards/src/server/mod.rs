@@ -481,11 +481,16 @@ const REFUSE_HEADROOM_CONNECTIONS: u32 = 64;
 /// The engine's own bound on `connections_max` (core's `CONNECTIONS_MAX_LIMIT`), which the headroom must
 /// not push a maximal `connections_per_shard_max` over.
 const ENGINE_CONNECTIONS_MAX: u32 = 1 << 24;
-/// Provided receive buffers per shard (of the engine's default 64 KiB, consumed incrementally): 16 MiB
-/// of receive space, resident once traffic has cycled through it. Received bytes are handed to the
-/// connections within the tick they arrive, so this bounds one tick's reads, not connections: 1,000
-/// connections each with a 16 KiB message in flight fit.
-const SERVER_RECV_BUFFERS: u32 = 256;
+/// Provided receive buffers per shard, of `SERVER_RECV_BUFFER_BYTES` each, consumed incrementally: 16 MiB
+/// of receive space, resident only as far as traffic needs it (the engine publishes the most recently
+/// used buffers first, as many as a tick uses). Received bytes are handed to the connections within the
+/// tick they arrive, so this bounds one tick's reads, not connections: 1,000 connections each with a
+/// 16 KiB message in flight fit.
+const SERVER_RECV_BUFFERS: u32 = 64;
+/// Bytes of one provided receive buffer. A frame that straddles two buffers arrives in two reads and is
+/// copied twice (through the assembler); at 64 KiB one 16 KiB message in four did, at 256 KiB one in
+/// sixteen (issue 19).
+const SERVER_RECV_BUFFER_BYTES: u32 = 256 * 1024;
 
 /// The engine settings that follow from the serve config.
 fn engine_config(config: &ServeConfig) -> EngineConfig {
@@ -499,6 +504,7 @@ fn engine_config(config: &ServeConfig) -> EngineConfig {
             .saturating_add(REFUSE_HEADROOM_CONNECTIONS)
             .min(ENGINE_CONNECTIONS_MAX),
         recv_buffer_count: SERVER_RECV_BUFFERS,
+        recv_buffer_bytes: SERVER_RECV_BUFFER_BYTES,
         ..EngineConfig::default()
     }
 }

@@ -21,19 +21,19 @@ use crate::conn::close::CLOSE_GOING_AWAY;
 use crate::conn::{Connection, ConnectionConfig, ConnectionEvent};
 use crate::log::CommitCompletion;
 
-/// Bytes of one send buffer at most: large enough to batch many small frames into one `send`.
 mod tls_io;
+mod transmit;
 
+/// Bytes of one send buffer at most: large enough to batch many small frames into one `send`.
 const SEND_BUFFER_BYTES: usize = 64 * 1024;
 /// Smallest new send buffer: a close or control frame, or a few small messages. A new buffer is sized to
 /// what the connection has queued (plus frame headers), not to the maximum, so that a burst of thousands of
 /// closes or pongs in one tick does not touch a 64 KiB allocation each.
 const SEND_BUFFER_BYTES_MIN: usize = 512;
-/// Room for frame headers on top of the queued payload bytes when sizing a new send buffer.
-const SEND_HEADERS_BYTES: usize = 64;
 /// Send buffers kept for reuse; more than this in flight at once are allocated and freed.
 const SEND_BUFFERS_RETAINED_MAX: usize = 1024;
-/// New sends one tick starts at most; the rest of the tick's dirty connections are flushed on the next
+/// New sends one tick starts at most (a flush may start several for one connection, see
+/// `shard/transmit.rs`); the rest of the tick's dirty connections are flushed on the next
 /// tick (which polls without sleeping). A send's buffer lives until its completion is handled on the next
 /// tick, so without a bound a burst — 100,000 clients closing at once, each Close answered — would hold a
 /// buffer per connection at the same moment (measured: +380 B per connection of peak RSS at 100K). With
@@ -348,34 +348,6 @@ impl Shard {
         }
     }
 
-    fn send_complete(&mut self, conn: ConnId, mut buf: Vec<u8>, ok: bool) {
-        if let Some(entry) = self.table.get_mut(conn) {
-            let sent = std::mem::take(&mut entry.bytes_in_flight);
-            if let Some(tls) = entry.tls.as_mut() {
-                // Plaintext was handed to the session when it was encrypted; this was its ciphertext.
-                tls.sending = false;
-                if ok {
-                    self.stats.bytes_sent.add(buf.len() as u64);
-                }
-            } else {
-                entry.conn.handle_send_complete(sent);
-                if ok {
-                    self.stats.bytes_sent.add(sent as u64);
-                }
-            }
-            mark_dirty(entry, &mut self.dirty);
-            if !ok {
-                self.close_transport(conn);
-            }
-        }
-        if self.free_buffers.len() < SEND_BUFFERS_RETAINED_MAX
-            && buf.capacity() <= SEND_BUFFER_BYTES * 2
-        {
-            buf.clear();
-            self.free_buffers.push(buf);
-        }
-    }
-
     /// Asks the engine to drop the transport (once); `Event::Closed` follows.
     fn close_transport(&mut self, conn: ConnId) {
         if let Some(entry) = self.table.get_mut(conn) {
@@ -497,24 +469,10 @@ impl Shard {
         if entry.tls.is_some() {
             return self.flush_tls(conn, now);
         }
-        if entry.bytes_in_flight == 0 && !entry.closing {
-            let mut buf = self.free_buffers.pop().unwrap_or_else(|| {
-                let need = entry.conn.queued_bytes() + SEND_HEADERS_BYTES;
-                Vec::with_capacity(need.clamp(SEND_BUFFER_BYTES_MIN, SEND_BUFFER_BYTES))
-            });
-            let max = SEND_BUFFER_BYTES.max(entry.conn.transmit_bytes_min());
-            let sent_before = entry.conn.send_counters();
-            let written = entry.conn.poll_transmit(&mut buf, max);
-            self.stats
-                .after_transmit(entry, sent_before, self.flushed_us);
-            if written > 0 {
-                entry.bytes_in_flight = written;
-                self.sends_this_tick += 1;
-                self.engine.send(conn, buf);
-            } else {
-                self.free_buffers.push(buf);
-            }
-        }
+        self.sends_this_tick += self.transmit(conn);
+        let Some(entry) = self.table.get_mut(conn) else {
+            return;
+        };
         if entry.conn.is_closed() {
             self.close_transport(conn);
             return;

@@ -15,8 +15,11 @@ pub(crate) struct Entry {
     pub(crate) conn: Connection,
     /// The armed timer and its deadline, if any.
     pub(crate) timer: Option<(TimerHandle, u64)>,
-    /// Bytes handed to the engine and not yet completed (the engine keeps one buffer per send).
+    /// Bytes handed to the engine and not yet completed, over all of `sends_in_flight`.
     pub(crate) bytes_in_flight: usize,
+    /// Sends handed to the engine and not yet completed (a flush may hand it several: see
+    /// `shard/transmit.rs`); the next flush waits until they are all back.
+    pub(crate) sends_in_flight: u32,
     /// `Engine::close` was called; waiting for `Event::Closed`.
     pub(crate) closing: bool,
     /// Already queued for a flush in this tick.
@@ -73,6 +76,7 @@ impl Table {
             conn,
             timer: None,
             bytes_in_flight: 0,
+            sends_in_flight: 0,
             closing: false,
             dirty: false,
             received_at_us: None,

@@ -1,7 +1,7 @@
 //! One epoll connection: its socket, its ordered send queue and its interest set.
 
 use std::{
-    io::{ErrorKind, Write},
+    io::{ErrorKind, IoSlice, Write},
     net::TcpStream,
 };
 
@@ -54,19 +54,25 @@ impl EpollConn {
         interest
     }
 
-    /// Writes queued buffers until the socket would block; finished buffers (and, on error,
-    /// every queued buffer) are reported through `out`.
+    /// Writes queued sends until the socket would block; finished sends (and, on error, every
+    /// queued send) are reported through `out`. A send with a shared payload is one `writev`.
     pub(super) fn flush(&mut self, conn: ConnId, out: &mut impl FnMut(Event<'static>)) {
         while let Some(front) = self.sends.front() {
-            match self.stream.write(&front[self.front_written..]) {
+            let mut pieces = [IoSlice::new(&[]); 2];
+            let mut count = 0;
+            for piece in front.unsent(self.front_written) {
+                pieces[count] = IoSlice::new(piece);
+                count += 1;
+            }
+            match self.stream.write_vectored(&pieces[..count]) {
                 Ok(n) => {
                     self.front_written += n;
                     if self.front_written == front.len() {
                         self.front_written = 0;
-                        let buf = self.sends.pop_front().expect("front exists");
+                        let send = self.sends.pop_front().expect("front exists");
                         out(Event::SendComplete {
                             conn,
-                            buf,
+                            buf: send.head,
                             result: Ok(()),
                         });
                     }
@@ -94,10 +100,10 @@ impl EpollConn {
         out: &mut impl FnMut(Event<'static>),
     ) {
         self.front_written = 0;
-        for buf in self.sends.drain_all() {
+        for send in self.sends.drain_all() {
             out(Event::SendComplete {
                 conn,
-                buf,
+                buf: send.head,
                 result: Err(cause),
             });
         }

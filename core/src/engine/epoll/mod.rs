@@ -24,6 +24,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use bytes::Bytes;
 use tracing::warn;
 
 use self::{accept::EpollListener, conn::EpollConn};
@@ -33,6 +34,7 @@ use super::{
     event::{Errno, Event, PeerClose},
     file_op::{FileOp, FileOpKind, FILE_OPS_IN_FLIGHT_MAX},
     ids::{ConnId, ListenerId, WakeToken},
+    send_list::Outgoing,
     slots::SlotAllocator,
     sys,
 };
@@ -177,13 +179,24 @@ impl EpollEngine {
 
     /// Queues `buf` on `conn`; it comes back in `Event::SendComplete`.
     pub fn send(&mut self, conn: ConnId, buf: Vec<u8>) {
+        self.send_outgoing(conn, buf.into());
+    }
+
+    /// Queues `head` then `payload` as one send; see `Engine::send_vectored`.
+    pub fn send_vectored(&mut self, conn: ConnId, head: Vec<u8>, payload: Bytes) {
+        let tail = Some(payload);
+        self.send_outgoing(conn, Outgoing { head, tail });
+    }
+
+    fn send_outgoing(&mut self, conn: ConnId, send: Outgoing) {
         let Some(state) = self.live_mut(conn) else {
             let result = Err(Errno(libc::EBADF));
+            let buf = send.head;
             self.queue
                 .push_back(Pending::Ready(Event::SendComplete { conn, buf, result }));
             return;
         };
-        state.sends.push_back(buf);
+        state.sends.push_back(send);
         if !state.dirty {
             state.dirty = true;
             self.dirty.push(conn);

@@ -9,6 +9,15 @@
 //! the offset this ring tracks per buffer, and the buffer goes back only after its last slice.
 //! Without kernel support every recv takes a whole buffer, so the ring is cut into
 //! `FALLBACK_BUFFER_BYTES` buffers instead (same memory, enough buffers for many connections).
+//!
+//! Hot buffers first (issue 19): the kernel takes buffers in ring order, so publishing every
+//! returned buffer at once made each recv write to the buffer used longest ago — the whole ring
+//! (8 MiB at the server's settings) cycled through the cache, and the kernel's copy into it cost
+//! twice uWebSockets' copy into its one hot buffer. Returned buffers are parked instead, most recent
+//! on top, and only as many are published as the last tick used (twice that, at least
+//! `target_min`), so recvs land in recently used memory; a ring that runs dry (`ENOBUFS`) doubles its
+//! target, so a burst costs one re-armed recv per connection, never data. A new ring publishes
+//! `target_min` buffers only.
 
 use std::{
     alloc::{alloc_zeroed, dealloc, Layout},
@@ -46,7 +55,23 @@ pub(super) struct BufRing {
     /// Incremental mode: bytes of each buffer the kernel has reported so far (the next slice's
     /// offset). Empty otherwise.
     consumed: Vec<u32>,
+    /// Buffers the shard is done with and not yet published, most recently returned last.
+    parked: Vec<u16>,
+    /// Buffers published and not yet used up by the kernel (the head one may be partly used).
+    published: u32,
+    /// Buffers to keep published at the next top-up (see the module docs).
+    target: u32,
+    /// The least `target` ever is.
+    target_min: u32,
+    /// Buffers the kernel used up since the last top-up.
+    used: u32,
 }
+
+/// Fewest buffers a ring keeps published, as a fraction of its buffers: 1/16 (and at least
+/// `TARGET_BUFFERS_MIN`), 8 of the server's 128 buffers of 64 KiB.
+const TARGET_FRACTION_DIVISOR: u32 = 16;
+/// Fewest buffers a ring keeps published (or all of them, if it has fewer).
+const TARGET_BUFFERS_MIN: u32 = 8;
 
 /// Where a recv completion's bytes are: `len` bytes at `offset` of buffer `bid`. `last` says the
 /// kernel is done with the buffer, so it goes back to the ring once these bytes are handled.
@@ -104,6 +129,13 @@ impl BufRing {
             tail: 0,
             incremental: false,
             consumed: Vec::new(),
+            parked: Vec::with_capacity(count as usize),
+            published: 0,
+            target: 0,
+            target_min: (count / TARGET_FRACTION_DIVISOR)
+                .max(TARGET_BUFFERS_MIN)
+                .min(count),
+            used: 0,
         })
     }
 
@@ -146,9 +178,17 @@ impl BufRing {
         if incremental {
             self.consumed = vec![0; usize::from(self.count)];
         }
+        // Only the target is published; the rest waits parked until traffic needs it, so a quiet ring
+        // never makes the whole of its memory resident.
+        self.target = self.target_min;
         for bid in 0..self.count {
-            self.push(bid);
+            if u32::from(bid) < self.target {
+                self.push(bid);
+            } else {
+                self.parked.push(bid);
+            }
         }
+        self.published = self.target;
         self.publish();
         Ok(())
     }
@@ -167,6 +207,11 @@ impl BufRing {
     /// `IORING_CQE_F_BUF_MORE` flag. Call once per completion, in completion order.
     pub(super) fn slice(&mut self, bid: u16, len: u32, more: bool) -> Slice {
         assert!(bid < self.count, "buffer id {bid} out of range");
+        if !self.incremental || !more {
+            // The kernel moved past this buffer.
+            self.published = self.published.saturating_sub(1);
+            self.used += 1;
+        }
         if !self.incremental {
             return Slice {
                 bid,
@@ -186,18 +231,51 @@ impl BufRing {
         }
     }
 
-    /// Hands the buffer of `slice` back to the kernel if this was its last slice (call once the
+    /// Parks the buffer of `slice` for the next top-up if this was its last slice (call once the
     /// slice's bytes are no longer used; earlier slices of the buffer were handled before it).
     pub(super) fn release(&mut self, slice: Slice) {
         if slice.last {
-            self.recycle(slice.bid);
+            assert!(slice.bid < self.count, "buffer id out of range");
+            self.parked.push(slice.bid);
         }
     }
 
-    /// Gives buffer `bid` back to the kernel (after the shard is done with its bytes).
-    fn recycle(&mut self, bid: u16) {
-        self.push(bid);
-        self.publish();
+    /// A recv found no buffer (`ENOBUFS`): nothing is published, and the last top-up was too small.
+    pub(super) fn ran_dry(&mut self) {
+        self.published = 0;
+        self.target = self.target.saturating_mul(2).min(u32::from(self.count));
+    }
+
+    /// Publishes parked buffers, most recently returned first, until `target` are published; the
+    /// target follows what the kernel used since the last top-up (see the module docs). Call before
+    /// each submission.
+    pub(super) fn top_up(&mut self) {
+        let demand = self.used.saturating_mul(2);
+        // Decays by 1/8 per top-up towards the demand, so a quiet tick does not undo a burst at once.
+        let decayed = self.target - self.target / 8;
+        self.target = demand
+            .max(decayed)
+            .max(self.target_min)
+            .min(u32::from(self.count));
+        self.used = 0;
+        let mut pushed = false;
+        while self.published < self.target {
+            let Some(bid) = self.parked.pop() else {
+                break;
+            };
+            self.push(bid);
+            self.published += 1;
+            pushed = true;
+        }
+        if pushed {
+            self.publish();
+        }
+    }
+
+    /// Buffers published now (for tests).
+    #[cfg(test)]
+    pub(super) fn published(&self) -> u32 {
+        self.published
     }
 
     fn push(&mut self, bid: u16) {
@@ -277,7 +355,72 @@ impl Drop for BufRing {
 
 #[cfg(test)]
 mod tests {
-    use super::fallback_geometry;
+    use super::{fallback_geometry, BufRing};
+
+    /// One tick of a ring as the engine drives it: the kernel uses up `used` buffers in ring order
+    /// from its `head`, the shard returns them, then the top-up. Returns the last buffer returned.
+    fn tick(ring: &mut BufRing, head: &mut u16, used: u16, dry: bool) -> Option<u16> {
+        let mut last = None;
+        for _ in 0..used {
+            let index = usize::from(*head & (ring.count - 1));
+            // SAFETY: `index < count`, inside the entries allocation; nothing else touches it here.
+            let bid = unsafe { &*ring.entries.as_ptr().add(index) }.bid();
+            *head = head.wrapping_add(1);
+            let slice = ring.slice(bid, 100, false);
+            ring.release(slice);
+            last = Some(bid);
+        }
+        if dry {
+            ring.ran_dry();
+            assert_eq!(
+                ring.published(),
+                0,
+                "the kernel used every published buffer"
+            );
+        }
+        ring.top_up();
+        last
+    }
+
+    #[test]
+    fn publishes_what_the_last_tick_used_and_grows_when_the_kernel_ran_dry() {
+        // Not registered with a kernel: the ring's bookkeeping alone, as after `register`.
+        let mut ring = BufRing::new(64, 4096).unwrap();
+        for bid in 0..64 {
+            ring.push(bid);
+        }
+        ring.published = 64;
+        let mut head = 0;
+        let mut last = None;
+        for _ in 0..100 {
+            last = tick(&mut ring, &mut head, 5, false);
+        }
+        // Settles at twice the demand (the floor is 8 for 64 buffers).
+        assert_eq!(ring.published(), 10);
+        assert_eq!(ring.parked.len(), 64 - 10);
+        // The buffer returned last is published again first, and only a few distinct buffers cycle.
+        assert!(!ring.parked.contains(&last.unwrap()));
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..100 {
+            seen.insert(tick(&mut ring, &mut head, 5, false).unwrap());
+        }
+        assert!(seen.len() <= 16, "{} buffers cycled", seen.len());
+        // A ring the kernel used up doubles its target and refills at once from what is parked, up
+        // to every buffer it has.
+        let before = ring.published();
+        tick(&mut ring, &mut head, before as u16, true);
+        assert_eq!(ring.published(), 2 * before);
+        for _ in 0..10 {
+            let all = ring.published() as u16;
+            tick(&mut ring, &mut head, all, true);
+        }
+        assert_eq!(ring.published(), 64);
+        for _ in 0..200 {
+            tick(&mut ring, &mut head, 0, false);
+        }
+        assert_eq!(ring.published(), 64, "published buffers stay until used");
+        assert_eq!(ring.target, 8);
+    }
 
     #[test]
     fn fallback_cuts_large_buffers_into_many_small_ones_within_the_entry_limit() {

@@ -122,8 +122,10 @@ impl UringEngine {
             if !closing {
                 self.peer_closed(conn, PeerClose::Eof);
             }
-        } else if result != -libc::ENOBUFS && !closing {
-            // ENOBUFS: every buffer was lent out; the recv is simply re-armed below.
+        } else if result == -libc::ENOBUFS {
+            // Every published buffer was used: the recv is simply re-armed below, after a top-up.
+            self.rings[ring as usize].bufs.ran_dry();
+        } else if !closing {
             self.peer_closed(conn, PeerClose::Error(Errno(-result)));
         }
         if more {
@@ -149,10 +151,11 @@ impl UringEngine {
             }
             sent -= rest;
             state.front_written = 0;
-            let buf = state.in_flight.pop_front().expect("front exists");
+            // The engine's reference to a shared payload is dropped here: the kernel is done with it.
+            let send = state.in_flight.pop_front().expect("front exists");
             self.queue.push_back(Pending::Ready(Event::SendComplete {
                 conn,
-                buf,
+                buf: send.head,
                 result: Ok(()),
             }));
         }
@@ -167,10 +170,10 @@ impl UringEngine {
                 _ => Errno(libc::EPIPE),
             };
             state.front_written = 0;
-            for buf in state.in_flight.drain_all() {
+            for send in state.in_flight.drain_all() {
                 self.queue.push_back(Pending::Ready(Event::SendComplete {
                     conn,
-                    buf,
+                    buf: send.head,
                     result: Err(cause),
                 }));
             }

@@ -30,13 +30,14 @@ pub(super) struct ConnectParked {
     pub(super) addr: RawSockAddr,
 }
 
-/// Buffers one send operation may cover (one `sendmsg` with this many iovecs).
-pub(super) const SEND_BATCH_BUFFERS_MAX: usize = 16;
+/// iovecs one send operation may cover (one `sendmsg`): a queued send takes one, or two when it
+/// carries a shared payload, so this many small sends or half as many frames with payloads go at once.
+pub(super) const SEND_IOVECS_MAX: usize = 16;
 
 /// What a batched send (`IORING_OP_SENDMSG`) points the kernel at; boxed so it never moves
 /// while the operation is in flight.
 pub(super) struct SendIo {
-    pub(super) iovecs: [libc::iovec; SEND_BATCH_BUFFERS_MAX],
+    pub(super) iovecs: [libc::iovec; SEND_IOVECS_MAX],
     pub(super) header: libc::msghdr,
 }
 
@@ -49,7 +50,7 @@ impl SendIo {
         // SAFETY: msghdr is plain old data; all-zero is "no name, no control, no iovecs".
         let header: libc::msghdr = unsafe { std::mem::zeroed() };
         Box::new(Self {
-            iovecs: [empty; SEND_BATCH_BUFFERS_MAX],
+            iovecs: [empty; SEND_IOVECS_MAX],
             header,
         })
     }
@@ -73,6 +74,8 @@ pub(super) struct UringConn {
     pub(super) in_flight: SendList,
     /// Bytes of `in_flight[0]` already sent (after a short send).
     pub(super) front_written: usize,
+    /// Listed in the engine's `send_starts`: its queued sends start when the tick is submitted.
+    pub(super) start_queued: bool,
     /// The iovec array and msghdr a batched send points the kernel at; allocated on the first
     /// batched send of this slot and kept for later holders.
     pub(super) send_io: Option<Box<SendIo>>,
@@ -100,6 +103,7 @@ impl UringConn {
             sends: SendList::new(),
             in_flight: SendList::new(),
             front_written: 0,
+            start_queued: false,
             send_io: None,
             shutdown_pending: false,
             cancel_sent: false,

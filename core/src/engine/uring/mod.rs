@@ -30,6 +30,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use bytes::Bytes;
 use io_uring::types::CancelBuilder;
 use tracing::{info, warn};
 
@@ -45,6 +46,7 @@ use super::{
     event::{Errno, Event, PeerClose},
     file_op::FileOps,
     ids::{ConnId, ListenerId, WakeToken},
+    send_list::Outgoing,
     slots::SlotAllocator,
     sys,
 };
@@ -74,6 +76,9 @@ pub struct UringEngine {
     ring_wake: Option<(OwnedFd, Box<u64>)>,
     secondaries_woken: bool,
     queue: VecDeque<Pending>,
+    /// Connections whose queued sends start at the next submission (see `queue_start`); at most
+    /// one entry per open connection, so it grows to the busiest tick's size and stays there.
+    send_starts: Vec<ConnId>,
     /// File writes and syncs in flight, owning their buffers until their completions.
     files: FileOps,
     /// The buffer slice lent out by the last `Data` event, with its ring.
@@ -169,6 +174,7 @@ impl UringEngine {
             ring_wake: None,
             secondaries_woken: false,
             queue: VecDeque::new(),
+            send_starts: Vec::new(),
             files: FileOps::default(),
             lent: None,
             completions: Vec::with_capacity(config.ring_entries as usize * 4),
@@ -254,16 +260,30 @@ impl UringEngine {
 
     /// Queues `buf` after earlier sends on `conn`; see `Engine::send`.
     pub fn send(&mut self, conn: ConnId, buf: Vec<u8>) {
+        self.send_outgoing(conn, buf.into());
+    }
+
+    /// Queues `head` then `payload` as one send; see `Engine::send_vectored`.
+    pub fn send_vectored(&mut self, conn: ConnId, head: Vec<u8>, payload: Bytes) {
+        self.send_outgoing(
+            conn,
+            Outgoing {
+                head,
+                tail: Some(payload),
+            },
+        );
+    }
+
+    fn send_outgoing(&mut self, conn: ConnId, send: Outgoing) {
         if !self.is_open(conn) {
             let result = Err(Errno(libc::EBADF));
+            let buf = send.head;
             self.queue
                 .push_back(Pending::Ready(Event::SendComplete { conn, buf, result }));
             return;
         }
-        self.conns[conn.index()].sends.push_back(buf);
-        if self.conns[conn.index()].phase == Phase::Open {
-            self.start_send(conn);
-        }
+        self.conns[conn.index()].sends.push_back(send);
+        self.queue_start(conn);
     }
 
     /// Shuts down the write side after queued sends.
@@ -272,10 +292,35 @@ impl UringEngine {
             return Err(EngineError::UnknownConn(conn));
         }
         self.conns[conn.index()].shutdown_pending = true;
-        if self.conns[conn.index()].phase == Phase::Open {
+        self.queue_start(conn);
+        Ok(())
+    }
+
+    /// Lists an open connection with nothing in flight so its sends start when the tick is
+    /// submitted: every send the shard queues on it this tick then goes out in one operation (a
+    /// frame's header and payload, several frames) instead of the first alone and the rest after
+    /// its completion. Nothing is lost by waiting: entries reach the kernel only at submission.
+    fn queue_start(&mut self, conn: ConnId) {
+        let state = &mut self.conns[conn.index()];
+        if state.phase == Phase::Open && state.in_flight.is_empty() && !state.start_queued {
+            state.start_queued = true;
+            self.send_starts.push(conn);
+        }
+    }
+
+    /// Starts the sends listed by `queue_start` (before the tick's submission).
+    fn start_queued_sends(&mut self) {
+        let mut starts = std::mem::take(&mut self.send_starts);
+        for conn in starts.drain(..) {
+            // A listed connection may have closed since (its sends were cancelled) or, once its slot
+            // was released, belong to a newer holder (whose own listing covers it).
+            if !self.is_open(conn) || !self.conns[conn.index()].start_queued {
+                continue;
+            }
+            self.conns[conn.index()].start_queued = false;
             self.start_send(conn);
         }
-        Ok(())
+        self.send_starts = starts;
     }
 
     /// Cancels everything on `conn`, then closes its descriptor; `Event::Closed` follows.
@@ -285,8 +330,9 @@ impl UringEngine {
         }
         let state = &mut self.conns[conn.index()];
         state.phase = Phase::Closing;
-        for buf in state.sends.drain_all() {
+        for send in state.sends.drain_all() {
             let result = Err(Errno::CANCELLED);
+            let buf = send.head;
             self.queue
                 .push_back(Pending::Ready(Event::SendComplete { conn, buf, result }));
         }
@@ -305,7 +351,9 @@ impl UringEngine {
     /// One tick: submit, wait up to `timeout`, reap every ring; see `Engine::poll`.
     pub fn poll(&mut self, timeout: Option<Duration>) -> Result<bool, EngineError> {
         self.recycle_lent();
+        self.start_queued_sends();
         self.rearm_accepts();
+        self.top_up_buffers();
         self.enter_secondaries()?;
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
@@ -332,6 +380,9 @@ impl UringEngine {
             if !self.queue.is_empty() || deadline.is_some_and(|d| Instant::now() >= d) {
                 break;
             }
+            // A ring that ran dry during this wait has recvs re-armed (nothing queued for the shard,
+            // so nothing was returned): publish the parked buffers before they go in again.
+            self.top_up_buffers();
         }
         if self.queue.is_empty() {
             self.queue.push_back(Pending::Ready(Event::Timeout));
@@ -385,6 +436,13 @@ impl UringEngine {
     fn recycle_lent(&mut self) {
         if let Some((ring, slice)) = self.lent.take() {
             self.rings[ring as usize].bufs.release(slice);
+        }
+    }
+
+    /// Publishes each ring's parked receive buffers up to its target (see `buf_ring`).
+    fn top_up_buffers(&mut self) {
+        for ring in &mut self.rings {
+            ring.bufs.top_up();
         }
     }
 
@@ -494,10 +552,10 @@ impl UringEngine {
     /// then the descriptor (if any) is closed silently.
     fn fail_connect(&mut self, conn: ConnId, cause: Errno) {
         let state = &mut self.conns[conn.index()];
-        for buf in state.sends.drain_all() {
+        for send in state.sends.drain_all() {
             self.queue.push_back(Pending::Ready(Event::SendComplete {
                 conn,
-                buf,
+                buf: send.head,
                 result: Err(cause),
             }));
         }

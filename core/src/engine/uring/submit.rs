@@ -9,7 +9,7 @@ use io_uring::{
 };
 
 use super::{
-    conn::{ConnectParked, Phase, SendIo, SEND_BATCH_BUFFERS_MAX},
+    conn::{ConnectParked, Phase, SendIo, SEND_IOVECS_MAX},
     ring::BUFFER_GROUP,
     user_data::{encode, Op},
     UringEngine,
@@ -86,8 +86,8 @@ impl UringEngine {
         state.ops += 1;
     }
 
-    /// Starts the next queued sends (up to a batch) or the pending shutdown, if no send is in
-    /// flight.
+    /// Starts the next queued sends (up to `SEND_IOVECS_MAX` pieces) or the pending shutdown, if no
+    /// send is in flight.
     pub(super) fn start_send(&mut self, conn: ConnId) {
         let state = &mut self.conns[conn.index()];
         debug_assert_eq!(state.phase, Phase::Open);
@@ -95,8 +95,9 @@ impl UringEngine {
             return;
         }
         if !state.sends.is_empty() {
-            let batch = state.sends.len().min(SEND_BATCH_BUFFERS_MAX);
-            state.sends.move_front_to(&mut state.in_flight, batch);
+            state
+                .sends
+                .move_front_to(&mut state.in_flight, SEND_IOVECS_MAX);
             state.front_written = 0;
             self.submit_send(conn);
         } else if state.shutdown_pending {
@@ -111,43 +112,48 @@ impl UringEngine {
         }
     }
 
-    /// Sends the unsent rest of the in-flight buffers: a plain send for one buffer, a
-    /// `sendmsg` over an iovec per buffer for several.
+    /// Sends the unsent rest of the in-flight sends: a plain send for one piece, a `sendmsg` over
+    /// an iovec per piece (a buffer, or a buffer and its shared payload) for several.
     pub(super) fn submit_send(&mut self, conn: ConnId) {
         let (ring, fd) = self.place(conn);
         let user_data = self.ud(Op::Send, conn);
         let state = &mut self.conns[conn.index()];
-        debug_assert!(
-            !state.in_flight.is_empty() && state.in_flight.len() <= SEND_BATCH_BUFFERS_MAX
-        );
-        let entry = if state.in_flight.len() == 1 {
-            let front = state.in_flight.front().expect("one buffer in flight");
-            let rest = &front[state.front_written..];
+        debug_assert!(!state.in_flight.is_empty());
+        let front = state.in_flight.front().expect("a send in flight");
+        let single =
+            state.in_flight.len() == 1 && front.unsent(state.front_written).nth(1).is_none();
+        let entry = if single {
+            // An empty send (no piece left) is a zero-length send, as before payloads existed.
+            let rest = front.unsent(state.front_written).next().unwrap_or_default();
             let len = rest.len().min(u32::MAX as usize) as u32;
             opcode::Send::new(fd, rest.as_ptr(), len)
                 .flags(libc::MSG_NOSIGNAL)
                 .build()
         } else {
             let io = state.send_io.get_or_insert_with(SendIo::new);
-            for (i, buf) in state.in_flight.iter().enumerate() {
+            let mut count = 0;
+            for (i, send) in state.in_flight.iter().enumerate() {
                 let skip = if i == 0 { state.front_written } else { 0 };
-                let rest = &buf[skip..];
-                io.iovecs[i] = libc::iovec {
-                    iov_base: rest.as_ptr().cast_mut().cast(),
-                    iov_len: rest.len(),
-                };
+                for piece in send.unsent(skip) {
+                    io.iovecs[count] = libc::iovec {
+                        iov_base: piece.as_ptr().cast_mut().cast(),
+                        iov_len: piece.len(),
+                    };
+                    count += 1;
+                }
             }
             io.header.msg_iov = io.iovecs.as_mut_ptr();
-            io.header.msg_iovlen = state.in_flight.len();
+            io.header.msg_iovlen = count;
             let header = std::ptr::from_ref(&io.header);
             opcode::SendMsg::new(fd, header)
                 .flags(libc::MSG_NOSIGNAL as u32)
                 .build()
         };
         state.ops += 1;
-        // SAFETY: the buffers' heap memory stays put in `in_flight`, and the iovecs and header
-        // in the boxed `send_io`, until this send's completion (close cancels the send and
-        // waits for that completion before releasing the slot). The kernel only reads them.
+        // SAFETY: the buffers' heap memory stays put in `in_flight` (a `Vec` owned there, a shared
+        // payload whose reference is owned there), and the iovecs and header in the boxed
+        // `send_io`, until this send's completion (close cancels the send and waits for that
+        // completion before releasing the slot). The kernel only reads them.
         unsafe { self.rings[ring].push(&entry.user_data(user_data)) };
     }
 
