@@ -213,15 +213,12 @@ impl Client {
         }
     }
 
-    /// What the client does this step on its own, as `rng` decides.
-    pub fn act(&mut self, rng: &mut Rng, step: u64, config: &crate::SimConfig) -> Vec<OwnedFrame> {
-        let mut out = Vec::new();
-        if !self.ready() {
-            return out;
-        }
+    /// What a connected client owes the server this step: after an `overloaded`, its resume and sends
+    /// again; any send not acknowledged within [`RESEND_AFTER_STEPS`], again.
+    fn retry_due(&mut self, step: u64, out: &mut Vec<OwnedFrame>) {
         if self.retry_at.is_some_and(|at| step >= at) {
             self.retry_at = None;
-            self.resume_and_resend(step, &mut out);
+            self.resume_and_resend(step, out);
         }
         for unacked in &mut self.unacked {
             if step >= unacked.sent_step + RESEND_AFTER_STEPS {
@@ -233,6 +230,15 @@ impl Client {
                 ));
             }
         }
+    }
+
+    /// What the client does this step on its own, as `rng` decides.
+    pub fn act(&mut self, rng: &mut Rng, step: u64, config: &crate::SimConfig) -> Vec<OwnedFrame> {
+        let mut out = Vec::new();
+        if !self.ready() {
+            return out;
+        }
+        self.retry_due(step, &mut out);
         match self.kind {
             Kind::Customer => self.act_customer(rng, step, config, &mut out),
             Kind::Agent => self.act_agent(rng, step, config, &mut out),
@@ -324,20 +330,7 @@ impl Client {
         if !self.ready() {
             return out;
         }
-        if self.retry_at.is_some_and(|at| step >= at) {
-            self.retry_at = None;
-            self.resume_and_resend(step, &mut out);
-        }
-        for unacked in &mut self.unacked {
-            if step >= unacked.sent_step + RESEND_AFTER_STEPS {
-                unacked.sent_step = step;
-                out.push(Self::send_frame(
-                    unacked.conversation,
-                    unacked.message_id,
-                    &unacked.text,
-                ));
-            }
-        }
+        self.retry_due(step, &mut out);
         out
     }
 

@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use switchboard_auth::{KeyConfig, Keyring, KeyringConfig, Role};
+use switchboard_auth::Role;
 use switchboard_chat::messages::ShardMsg;
 use switchboard_chat::shard::{route_output, Rings};
 use switchboard_chat::{ChatConfig, Encoding};
@@ -23,7 +23,7 @@ use crate::host::WALL_EPOCH_MS;
 use crate::net::Net;
 use crate::node::{Node, NodeSetup};
 use crate::rng::Rng;
-use crate::world::{decode, trained_brain, KEY_HEX, KEY_ID};
+use crate::world::{decode, sim_keyring, trained_brain};
 
 /// Steps [`Script::settle`] runs at most before it reports the node as stuck.
 const SETTLE_STEPS_MAX: u64 = 10_000;
@@ -76,16 +76,7 @@ impl Script {
     ///
     /// When the configuration is refused (a test bug).
     pub fn new(shards: usize, routing: bool, chat: impl FnOnce(&mut ChatConfig)) -> Script {
-        let keyring = Keyring::from_config(&KeyringConfig {
-            active_key_id: KEY_ID.into(),
-            clock_skew_s: 60,
-            keys: vec![KeyConfig {
-                id: KEY_ID.into(),
-                secret_hex: Some(KEY_HEX.into()),
-                secret_base64: None,
-            }],
-        })
-        .expect("the simulation's key");
+        let keyring = sim_keyring();
         let mut config = ChatConfig {
             routing_enabled: routing,
             ..ChatConfig::default()

@@ -65,6 +65,20 @@ pub(crate) fn trained_brain() -> &'static (KnowledgeBase, NgramBrain) {
     })
 }
 
+/// The simulation's keyring (one fixed key: tokens are minted for the virtual clock).
+pub(crate) fn sim_keyring() -> Keyring {
+    Keyring::from_config(&KeyringConfig {
+        active_key_id: KEY_ID.into(),
+        clock_skew_s: 60,
+        keys: vec![KeyConfig {
+            id: KEY_ID.into(),
+            secret_hex: Some(KEY_HEX.into()),
+            secret_base64: None,
+        }],
+    })
+    .expect("the simulation's key is valid")
+}
+
 /// What happened in a run (for the report and the determinism check).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Report {
@@ -125,16 +139,7 @@ impl World {
     ///
     /// A setting the chat layer refuses.
     pub fn new(config: SimConfig, seed: u64) -> Result<World, SimError> {
-        let keyring = Keyring::from_config(&KeyringConfig {
-            active_key_id: KEY_ID.into(),
-            clock_skew_s: 60,
-            keys: vec![KeyConfig {
-                id: KEY_ID.into(),
-                secret_hex: Some(KEY_HEX.into()),
-                secret_base64: None,
-            }],
-        })
-        .map_err(|e| SimError::Setup(format!("keyring: {e}")))?;
+        let keyring = sim_keyring();
         let mut chat = ChatConfig {
             routing_enabled: true,
             ..ChatConfig::default()

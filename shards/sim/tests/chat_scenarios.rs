@@ -60,6 +60,18 @@ fn resume(script: &mut Script, peer: Peer, positions: &[(u64, u64)]) {
     );
 }
 
+/// The first `inbox` among what `peer` reads now.
+fn first_inbox(script: &mut Script, peer: Peer) -> switchboard_protocol::app::Inbox {
+    script
+        .drain(peer)
+        .into_iter()
+        .find_map(|m| match m {
+            Message::Inbox(inbox) => Some(inbox),
+            _ => None,
+        })
+        .expect("an inbox after welcome")
+}
+
 fn update(conversation: u64, state: ConversationState, agent: u64, group: &str) -> Message {
     Message::ConversationUpdate(ConversationUpdate {
         conversation_id: conversation,
@@ -460,14 +472,7 @@ fn a_ticket_keeps_its_last_state_across_a_restart() {
     s.restart();
     s.settle();
     let agent = s.join(1, &s.token(TENANT, 2_001, Role::Agent, &groups), false);
-    let inbox = s
-        .drain(agent)
-        .into_iter()
-        .find_map(|m| match m {
-            Message::Inbox(inbox) => Some(inbox),
-            _ => None,
-        })
-        .expect("an inbox after welcome");
+    let inbox = first_inbox(&mut s, agent);
     let kept: Vec<_> = inbox
         .tickets
         .iter()
@@ -513,14 +518,7 @@ fn a_ticket_change_is_told_only_once_durable() {
     s.restart();
     s.settle();
     let agent = s.join(0, &s.token(TENANT, 2_001, Role::Agent, &groups), false);
-    let inbox = s
-        .drain(agent)
-        .into_iter()
-        .find_map(|m| match m {
-            Message::Inbox(inbox) => Some(inbox),
-            _ => None,
-        })
-        .expect("an inbox");
+    let inbox = first_inbox(&mut s, agent);
     let kept: Vec<_> = inbox
         .tickets
         .iter()
