@@ -25,6 +25,8 @@
 //! - [`track`]: [`track::Track`], the client's position rule.
 //! - [`client`]: [`client::Client`], the spec-following customer and agent models and their checks.
 //! - [`ledger`]: [`ledger::Ledger`], what clients were told, across the run.
+//! - [`setup`]: the signing key and the routing shard's model every node shares.
+//! - [`wire`]: the server's messages decoded the client's way; the trace hash.
 //! - [`world`]: [`world::World`], the step loop, faults, crashes, the quiet phase.
 //! - [`check`]: the end-state checks.
 //! - [`script`]: [`script::Script`], a node a test drives step by step (ordered scenarios without
@@ -41,7 +43,9 @@ pub mod net;
 pub mod node;
 pub mod rng;
 pub mod script;
+pub mod setup;
 pub mod track;
+pub mod wire;
 pub mod world;
 
 pub use config::SimConfig;

@@ -23,7 +23,8 @@ use crate::host::WALL_EPOCH_MS;
 use crate::net::Net;
 use crate::node::{Node, NodeSetup};
 use crate::rng::Rng;
-use crate::world::{decode, sim_keyring, trained_brain};
+use crate::setup::{sim_keyring, trained_brain};
+use crate::wire::decode;
 
 /// Steps [`Script::settle`] runs at most before it reports the node as stuck.
 const SETTLE_STEPS_MAX: u64 = 10_000;

@@ -8,18 +8,17 @@
 //! checks ([`crate::check`]).
 
 use std::collections::VecDeque;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use switchboard_auth::{KeyConfig, Keyring, KeyringConfig, Role};
+use switchboard_auth::Role;
 use switchboard_chat::messages::ShardMsg;
 use switchboard_chat::shard::{route_output, Rings};
 use switchboard_chat::{ChatConfig, Encoding};
 use switchboard_log::{LogConfig, MemoryStorage};
 use switchboard_protocol::app::encode::Encoder;
-use switchboard_protocol::app::json::{encode_json, parse_json};
-use switchboard_protocol::app::{parse_frame, FrameLimits, OwnedFrame};
-use switchboard_routing::kb::KnowledgeBase;
-use switchboard_routing::ngram::{NgramBrain, TrainConfig};
+use switchboard_protocol::app::json::encode_json;
+use switchboard_protocol::app::OwnedFrame;
+use switchboard_routing::ngram::NgramBrain;
 use switchboard_routing::shard::{RoutingOutput, RoutingShard, RoutingShardConfig};
 
 use crate::client::{Client, Kind};
@@ -28,6 +27,8 @@ use crate::ledger::Ledger;
 use crate::net::Net;
 use crate::node::{Node, NodeSetup};
 use crate::rng::Rng;
+use crate::setup::{sim_keyring, trained_brain};
+use crate::wire::{decode, mix};
 use crate::{SimConfig, SimError, Violation};
 
 /// The simulated tenant.
@@ -50,35 +51,6 @@ const QUIET_STEPS: u64 = 100;
 const DISCONNECT_GRACE_MS: u64 = 400;
 /// `routing.router.reply_timeout_ms` in the simulation.
 const REPLY_TIMEOUT_MS: u64 = 3_000;
-/// The simulation's signing key.
-pub(crate) const KEY_ID: &str = "sim";
-pub(crate) const KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
-
-/// The knowledge base and its trained model, once per process (training is the slow part of a
-/// routing shard's start).
-pub(crate) fn trained_brain() -> &'static (KnowledgeBase, NgramBrain) {
-    static BRAIN: OnceLock<(KnowledgeBase, NgramBrain)> = OnceLock::new();
-    BRAIN.get_or_init(|| {
-        let kb = KnowledgeBase::builtin().expect("the built-in knowledge base loads");
-        let brain = NgramBrain::train(&kb, &TrainConfig::default()).expect("it trains");
-        (kb, brain)
-    })
-}
-
-/// The simulation's keyring (one fixed key: tokens are minted for the virtual clock).
-pub(crate) fn sim_keyring() -> Keyring {
-    Keyring::from_config(&KeyringConfig {
-        active_key_id: KEY_ID.into(),
-        clock_skew_s: 60,
-        keys: vec![KeyConfig {
-            id: KEY_ID.into(),
-            secret_hex: Some(KEY_HEX.into()),
-            secret_base64: None,
-        }],
-    })
-    .expect("the simulation's key is valid")
-}
-
 /// What happened in a run (for the report and the determinism check).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Report {
@@ -563,137 +535,5 @@ impl World {
     }
 }
 
-/// The frames of one message the server sent, decoded the client's way.
-pub(crate) fn decode(bytes: &[u8], json: bool) -> Result<Vec<OwnedFrame>, Violation> {
-    if json {
-        let mut text = bytes.to_vec();
-        return parse_json(&mut text).map(|frame| vec![frame]).map_err(|e| {
-            Violation::new(format!("the server sent JSON a client cannot parse: {e}"))
-        });
-    }
-    let limits = FrameLimits {
-        body_bytes_max: FrameLimits::BODY_BYTES_MAX_MAX,
-    };
-    let mut frames = Vec::new();
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        match parse_frame(rest, &limits) {
-            Ok(Some((frame, used))) => {
-                frames.push(frame.to_owned_frame());
-                rest = &rest[used..];
-            }
-            Ok(None) => return Err(Violation::new("the server sent half a frame")),
-            Err(e) => {
-                return Err(Violation::new(format!(
-                    "the server sent a frame a client cannot parse: {e}"
-                )))
-            }
-        }
-    }
-    Ok(frames)
-}
-
-/// FNV-1a over `bytes`, continuing from `hash`.
-fn mix(hash: u64, bytes: &[u8]) -> u64 {
-    let mut hash = if hash == 0 {
-        0xcbf2_9ce4_8422_2325
-    } else {
-        hash
-    };
-    for &b in bytes {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
-}
-
 #[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use switchboard_chat::ids::owner_of;
-    use switchboard_chat::messages::{Audience, Delivery, ShardMsg};
-    use switchboard_protocol::app::{
-        Deliver, Message, MessageId, Resume, ResumePosition, SenderRole,
-    };
-
-    use super::*;
-
-    /// A conversation id owned by shard `owner` of `shards`.
-    fn owned_by(owner: usize, shards: usize) -> u64 {
-        (1_000u64..)
-            .find(|&id| owner_of(id, shards) == owner)
-            .unwrap()
-    }
-
-    /// Found by the simulator (seed 94): a `resume` refused because the owner's ring was full left the
-    /// connection following the conversation as "replaying", so it skipped every live delivery of it
-    /// until it resumed again.
-    #[test]
-    fn a_resume_refused_for_a_full_ring_does_not_leave_the_connection_replaying() {
-        let mut world = World::new(SimConfig::default(), 1).unwrap();
-        let customer = &world.clients[0];
-        let (user, token) = (customer.user, customer.token.clone());
-        let conversation = owned_by(1, world.config.shards);
-        // Rings of capacity zero: every push to another shard is refused.
-        let mut full = Net::new(world.config.shards + 1, 0, 0);
-        let mut rng = Rng::new(1);
-        let node = &mut world.nodes[0];
-        let conn = node.connect(Encoding::Json);
-        let hello = format!(r#"{{"kind":"hello","protocol_version":1,"auth_token":"{token}"}}"#);
-        node.client_message(conn, hello.as_bytes(), &mut full, &mut rng);
-        let mut resume = Vec::new();
-        encode_json(
-            &OwnedFrame::new(Message::Resume(Resume {
-                resume_token: String::new(),
-                positions: vec![ResumePosition {
-                    conversation_id: conversation,
-                    last_sequence: 0,
-                }],
-            })),
-            &mut resume,
-        );
-        node.client_message(conn, &resume, &mut full, &mut rng);
-        let delivery = Delivery {
-            tenant: TENANT,
-            conversation,
-            customer: user,
-            agent: None,
-            group: None,
-            frame: OwnedFrame::new(Message::Deliver(Deliver {
-                conversation_id: conversation,
-                sequence: 1,
-                message_id: MessageId([7; 16]),
-                sender_id: 9,
-                sender_role: SenderRole::AI,
-                sent_at_ms: WALL_EPOCH_MS,
-                text: "hello".into(),
-            })),
-            origin: None,
-            received_us: 0,
-            audience: Audience::All,
-            interest_epoch: 1,
-            queue_lane: None,
-        };
-        node.begin_step(1, 5, &mut full, &mut rng);
-        let mut rings = full.sender(0, 1, &mut rng);
-        node.core.ring_message(
-            ShardMsg::Deliver(Arc::new(delivery)),
-            &mut node.host,
-            &mut rings,
-        );
-        let mut kinds = Vec::new();
-        let c = node.host.conns.get_mut(&conn).unwrap();
-        while let Some((_, bytes)) = c.take(&mut rng) {
-            kinds.push(decode(&bytes, true).unwrap()[0].message.kind());
-        }
-        assert!(
-            kinds.contains(&switchboard_protocol::app::Kind::Deliver),
-            "the live delivery reaches the customer after the refused resume: {kinds:?}"
-        );
-        assert!(
-            kinds.contains(&switchboard_protocol::app::Kind::Error),
-            "{kinds:?}"
-        );
-    }
-}
+mod tests;
