@@ -230,12 +230,7 @@ impl<B: Brain> RoutingShard<B> {
         handoff: Handoff,
     ) -> Result<(), RoutingShardError> {
         let group = self.group_for(&handoff.summary);
-        let skill = self
-            .groups
-            .iter()
-            .find(|g| g.id == group)
-            .map(|g| g.skills[0].clone())
-            .unwrap_or_default();
+        let skill = self.skill_of(group);
         let request = HandoffRequest {
             conversation,
             group,
@@ -245,10 +240,30 @@ impl<B: Brain> RoutingShard<B> {
             summary: Some(handoff.summary),
         };
         let reason = handoff.reason;
-        self.tenant_mut(tenant)?;
-        let input = RouterInput::Enqueue(request);
-        self.route(tenant, input, QueueReason::Handoff(reason))?;
+        self.enqueue_for_humans(tenant, request, QueueReason::Handoff(reason))?;
         self.counters.count_handoff(reason);
+        Ok(())
+    }
+
+    /// The first skill of `group` (empty for an unknown group).
+    fn skill_of(&self, group: GroupId) -> String {
+        self.groups
+            .iter()
+            .find(|g| g.id == group)
+            .map(|g| g.skills[0].clone())
+            .unwrap_or_default()
+    }
+
+    /// Queues a tracked conversation for humans (`reason` says why): it leaves the bot for good.
+    fn enqueue_for_humans(
+        &mut self,
+        tenant: TenantId,
+        request: HandoffRequest,
+        reason: QueueReason,
+    ) -> Result<(), RoutingShardError> {
+        let conversation = request.conversation;
+        self.tenant_mut(tenant)?;
+        self.route(tenant, RouterInput::Enqueue(request), reason)?;
         let state = self
             .conversations
             .get_mut(&conversation)
@@ -280,12 +295,7 @@ impl<B: Brain> RoutingShard<B> {
         } else {
             self.default_group
         };
-        let skill = self
-            .groups
-            .iter()
-            .find(|g| g.id == group)
-            .map(|g| g.skills[0].clone())
-            .unwrap_or_default();
+        let skill = self.skill_of(group);
         let request = HandoffRequest {
             conversation,
             group,
@@ -294,17 +304,9 @@ impl<B: Brain> RoutingShard<B> {
             priority: Priority::Normal,
             summary: None,
         };
-        self.tenant_mut(tenant)?;
         let reason = QueueReason::Requeued(RequeueReason::AgentDisconnected);
-        self.route(tenant, RouterInput::Enqueue(request), reason)?;
+        self.enqueue_for_humans(tenant, request, reason)?;
         self.counters.restored += 1;
-        let state = self
-            .conversations
-            .get_mut(&conversation)
-            .expect("tracked above");
-        state.phase = Phase::Human;
-        self.bot_activity
-            .remove(&(state.last_active_ms, conversation));
         Ok(())
     }
 
