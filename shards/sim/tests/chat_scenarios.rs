@@ -60,6 +60,32 @@ fn resume(script: &mut Script, peer: Peer, positions: &[(u64, u64)]) {
     );
 }
 
+/// A change of `ticket` to `status`, as an agent's console sends it.
+fn ticket_change(
+    ticket: &switchboard_protocol::app::Ticket,
+    status: switchboard_protocol::app::TicketStatus,
+) -> Message {
+    Message::Ticket(switchboard_protocol::app::Ticket {
+        ticket_id: ticket.ticket_id,
+        conversation_id: ticket.conversation_id,
+        status,
+        note: "by test".into(),
+        ..Default::default()
+    })
+}
+
+/// The tickets of the first `inbox` among what `peer` reads now, with their status.
+fn inbox_tickets(
+    script: &mut Script,
+    peer: Peer,
+) -> Vec<(u64, switchboard_protocol::app::TicketStatus)> {
+    first_inbox(script, peer)
+        .tickets
+        .iter()
+        .map(|t| (t.ticket_id, t.status))
+        .collect()
+}
+
 /// The first `inbox` among what `peer` reads now.
 fn first_inbox(script: &mut Script, peer: Peer) -> switchboard_protocol::app::Inbox {
     script
@@ -441,7 +467,7 @@ fn a_refund_with_its_order_number_opens_a_ticket_the_customer_is_told_about() {
 /// After a restart, an agent's inbox lists each open ticket in its last stored state.
 #[test]
 fn a_ticket_keeps_its_last_state_across_a_restart() {
-    use switchboard_protocol::app::{Ticket, TicketStatus};
+    use switchboard_protocol::app::TicketStatus;
     let mut s = Script::new(2, true, |_| {});
     let groups: Vec<u32> = (1..=11).collect();
     let agent = s.join(0, &s.token(TENANT, 2_001, Role::Agent, &groups), false);
@@ -452,17 +478,8 @@ fn a_ticket_keeps_its_last_state_across_a_restart() {
     else {
         panic!("no ticket");
     };
-    let change = |status| {
-        Message::Ticket(Ticket {
-            ticket_id: opened.ticket_id,
-            conversation_id: opened.conversation_id,
-            status,
-            note: "by test".into(),
-            ..Ticket::default()
-        })
-    };
-    s.send(agent, change(TicketStatus::ASSIGNED));
-    s.send(agent, change(TicketStatus::RESOLVED));
+    s.send(agent, ticket_change(&opened, TicketStatus::ASSIGNED));
+    s.send(agent, ticket_change(&opened, TicketStatus::RESOLVED));
     let seen = s.drain(agent);
     assert!(
         seen.iter()
@@ -472,12 +489,7 @@ fn a_ticket_keeps_its_last_state_across_a_restart() {
     s.restart();
     s.settle();
     let agent = s.join(1, &s.token(TENANT, 2_001, Role::Agent, &groups), false);
-    let inbox = first_inbox(&mut s, agent);
-    let kept: Vec<_> = inbox
-        .tickets
-        .iter()
-        .map(|t| (t.ticket_id, t.status))
-        .collect();
+    let kept = inbox_tickets(&mut s, agent);
     assert_eq!(kept, vec![(opened.ticket_id, TicketStatus::RESOLVED)]);
 }
 
@@ -486,7 +498,7 @@ fn a_ticket_keeps_its_last_state_across_a_restart() {
 /// crash could undo a change an agent had been shown. Now it is told by the commit that covers it.
 #[test]
 fn a_ticket_change_is_told_only_once_durable() {
-    use switchboard_protocol::app::{Ticket, TicketStatus};
+    use switchboard_protocol::app::TicketStatus;
     let mut s = Script::new(1, true, |_| {});
     let groups: Vec<u32> = (1..=11).collect();
     let agent = s.join(0, &s.token(TENANT, 2_001, Role::Agent, &groups), false);
@@ -498,15 +510,7 @@ fn a_ticket_change_is_told_only_once_durable() {
     }) else {
         panic!("the agent hears of the ticket");
     };
-    s.send(
-        agent,
-        Message::Ticket(Ticket {
-            ticket_id: opened.ticket_id,
-            conversation_id: opened.conversation_id,
-            status: TicketStatus::ASSIGNED,
-            ..Ticket::default()
-        }),
-    );
+    s.send(agent, ticket_change(&opened, TicketStatus::ASSIGNED));
     // One tick: the record is written, its sync not done yet.
     s.step();
     let before_sync = s.queued(agent);
@@ -518,12 +522,7 @@ fn a_ticket_change_is_told_only_once_durable() {
     s.restart();
     s.settle();
     let agent = s.join(0, &s.token(TENANT, 2_001, Role::Agent, &groups), false);
-    let inbox = first_inbox(&mut s, agent);
-    let kept: Vec<_> = inbox
-        .tickets
-        .iter()
-        .map(|t| (t.ticket_id, t.status))
-        .collect();
+    let kept = inbox_tickets(&mut s, agent);
     assert_eq!(kept, vec![(opened.ticket_id, TicketStatus::OPENED)]);
 }
 
