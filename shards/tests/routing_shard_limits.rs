@@ -176,7 +176,7 @@ fn inconsistent_inputs_are_refused_or_ignored_never_panic() {
 fn config_parses_with_defaults_and_names_bad_fields() {
     let config = RoutingShardConfig::from_toml("").expect("empty is fine");
     assert_eq!(config, RoutingShardConfig::default());
-    assert_eq!(config.dialogue.confidence_threshold, 0.70);
+    assert_eq!(config.dialogue.confidence_threshold, None);
     assert!(RoutingShardConfig::from_toml("bogus = 1").is_err());
     assert!(RoutingShardConfig::from_toml("[router]\nsed = 1").is_err());
     let config = RoutingShardConfig::from_toml("[agents]\ncapacity = 0").expect("parses");

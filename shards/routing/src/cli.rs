@@ -18,7 +18,7 @@ use super::eval::{evaluate, report, wrong_at_handoff};
 use super::hybrid::{embed_kb, AnyBrain};
 use super::kb::{KnowledgeBase, TEXT_CHARS_MAX};
 use super::labelled::LabelledSet;
-use super::ngram::TrainConfig;
+use super::model::{hybrid_train_config, ngram_train_config, HYBRID_THRESHOLD, NGRAM_THRESHOLD};
 use super::text::detect_language;
 
 /// Most lines `ai classify --bulk` reads before refusing the rest.
@@ -44,7 +44,8 @@ pub enum AiCommand {
         /// Knowledge base to train on (default: the built-in video-platform KB).
         #[arg(long)]
         kb: Option<PathBuf>,
-        /// Confidence threshold below which the bot hands off (default: the dialogue default).
+        /// Confidence threshold below which the bot hands off (default: the one cross-validation
+        /// chose for the model: hybrid 0.85, n-grams 0.60).
         #[arg(long)]
         threshold: Option<f32>,
         /// Cross-validate on the KB with this many folds (translation pairs stay in one fold).
@@ -86,7 +87,8 @@ pub enum AiCommand {
         /// Knowledge base to train on (default: the built-in video-platform KB).
         #[arg(long)]
         kb: Option<PathBuf>,
-        /// Confidence threshold below which the bot hands off (default: the dialogue default).
+        /// Confidence threshold below which the bot hands off (default: the one cross-validation
+        /// chose for the model: hybrid 0.85, n-grams 0.60).
         #[arg(long)]
         threshold: Option<f32>,
         /// Print the result as one JSON object.
@@ -110,8 +112,13 @@ fn load_kb(path: Option<&PathBuf>) -> anyhow::Result<KnowledgeBase> {
     }
 }
 
-fn threshold_or_default(threshold: Option<f32>) -> f32 {
-    threshold.unwrap_or(DialogueConfig::default().confidence_threshold)
+/// `--threshold`, or the one cross-validation chose for the model ([`crate::model`]).
+fn threshold_or_default(threshold: Option<f32>, hybrid: bool) -> f32 {
+    threshold.unwrap_or(if hybrid {
+        HYBRID_THRESHOLD
+    } else {
+        NGRAM_THRESHOLD
+    })
 }
 
 /// The model the CLI evaluates: the n-gram model, or the hybrid when an encoder is configured.
@@ -127,7 +134,7 @@ fn load_encoder(flag: Option<&PathBuf>) -> anyhow::Result<Option<Encoder>> {
 }
 
 fn train_brain(kb: &KnowledgeBase, encoder: Option<Encoder>) -> anyhow::Result<AnyBrain> {
-    Ok(AnyBrain::train(kb, &TrainConfig::default(), encoder)?)
+    Ok(AnyBrain::train_tuned(kb, encoder)?)
 }
 
 /// Runs `switchboard ai …`.
@@ -143,12 +150,12 @@ pub fn run(args: &AiArgs) -> anyhow::Result<ExitCode> {
             embedding_model,
         } => {
             let kb = load_kb(kb.as_ref())?;
-            let threshold = threshold_or_default(*threshold);
             anyhow::ensure!(
                 !data.is_empty() || cv.is_some(),
                 "give --data FILE and/or --cv K"
             );
             let encoder = load_encoder(embedding_model.as_ref())?;
+            let threshold = threshold_or_default(*threshold, encoder.is_some());
             println!(
                 "model: {}",
                 if encoder.is_some() {
@@ -210,7 +217,7 @@ pub fn run(args: &AiArgs) -> anyhow::Result<ExitCode> {
             let kb = load_kb(kb.as_ref())?;
             let brain = train_brain(&kb, load_encoder(embedding_model.as_ref())?)?;
             let config = DialogueConfig {
-                confidence_threshold: threshold_or_default(*threshold),
+                confidence_threshold: threshold.unwrap_or(brain.tuned_threshold()),
                 ..DialogueConfig::default()
             };
             let mut dialogue = Dialogue::new(kb, brain, config)?;
@@ -240,8 +247,12 @@ fn eval_cv(
 ) -> anyhow::Result<()> {
     let intents: Vec<String> = kb.intents.iter().map(|i| i.id.clone()).collect();
     let dense = encoder.map(|e| embed_kb(kb, e));
-    let predictions =
-        cross_validate_dense(kb, &TrainConfig::default(), folds, seed, dense.as_deref())?;
+    let config = if dense.is_some() {
+        hybrid_train_config()
+    } else {
+        ngram_train_config()
+    };
+    let predictions = cross_validate_dense(kb, &config, folds, seed, dense.as_deref())?;
     println!("== {folds}-fold cross-validation on the KB (seed {seed}) ==");
     print!("{}", report(&intents, &predictions, threshold));
     println!(
@@ -249,7 +260,7 @@ fn eval_cv(
         choose_threshold(intents.len(), &predictions)
     );
     if dense.is_some() {
-        let baseline = cross_validate(kb, &TrainConfig::default(), folds, seed)?;
+        let baseline = cross_validate(kb, &ngram_train_config(), folds, seed)?;
         println!("== wrong answers at equal handoff (CV): n-grams vs hybrid ==");
         println!("handoff  n-grams   hybrid  fewer");
         for handoff_percent in [10u32, 20, 25, 30, 40, 50, 60] {

@@ -12,6 +12,7 @@ use super::brain::Brain;
 use super::cv::kb_examples;
 use super::embed::Encoder;
 use super::kb::KnowledgeBase;
+use super::model::{hybrid_train_config, ngram_train_config, HYBRID_THRESHOLD, NGRAM_THRESHOLD};
 use super::ngram::{NgramBrain, TrainConfig, TrainError};
 
 /// The n-gram model plus sentence embeddings.
@@ -83,6 +84,31 @@ impl AnyBrain {
             Some(encoder) => AnyBrain::Hybrid(Box::new(HybridBrain::train(kb, config, encoder)?)),
             None => AnyBrain::Ngram(NgramBrain::train(kb, config)?),
         })
+    }
+
+    /// Trains with each model's cross-validated settings ([`crate::model`]).
+    pub fn train_tuned(kb: &KnowledgeBase, encoder: Option<Encoder>) -> Result<Self, TrainError> {
+        let config = match encoder {
+            Some(_) => hybrid_train_config(),
+            None => ngram_train_config(),
+        };
+        Self::train(kb, &config, encoder)
+    }
+
+    /// The confidence threshold cross-validation chose for this model.
+    pub fn tuned_threshold(&self) -> f32 {
+        match self {
+            AnyBrain::Ngram(_) => NGRAM_THRESHOLD,
+            AnyBrain::Hybrid(_) => HYBRID_THRESHOLD,
+        }
+    }
+
+    /// `"hybrid"` or `"ngram"`, for logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AnyBrain::Ngram(_) => "ngram",
+            AnyBrain::Hybrid(_) => "hybrid",
+        }
     }
 }
 

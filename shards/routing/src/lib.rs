@@ -17,6 +17,8 @@
 //! - [`embed`]: an optional multilingual sentence encoder (USE v3) in pure Rust, weights fetched by a
 //!   setup script.
 //! - [`hybrid`]: the [`hybrid::HybridBrain`], the n-gram model with sentence embeddings as extra features.
+//! - [`model`]: which model runs (`[routing] model`: the hybrid when its weights are found), and each
+//!   model's threshold and training settings as cross-validation chose them.
 //! - [`dialogue`]: per-conversation state, slot filling, and the bot's [`dialogue::Decision`].
 //! - [`ticket`]: the structured ticket and the conversation summary handed to humans.
 //! - [`rng`]: a small seeded PCG generator (no `rand` crate).
@@ -34,7 +36,8 @@
 //!
 //! # Decisions
 //!
-//! - The bot never guesses: below the confidence threshold (default 0.70) or on strongly negative sentiment
+//! - The bot never guesses: below the confidence threshold (by default the one cross-validation chose for
+//!   the model that runs: 0.85 for the hybrid, 0.60 for the n-gram model) or on strongly negative sentiment
 //!   it hands the conversation to a human, with a summary of what it understood. A message with no word or
 //!   phrase the model trained on gets no confident answer (the minimum-evidence rule in [`ngram`]); a
 //!   confident `out_of_scope` intent is declined with its answer, not handed off.
@@ -57,6 +60,7 @@ pub mod extract;
 pub mod hybrid;
 pub mod kb;
 pub mod labelled;
+pub mod model;
 pub mod ngram;
 pub mod overlap;
 pub mod queue;

@@ -52,8 +52,8 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             buckets: 1 << 16,
-            epochs: 30,
-            learning_rate: 2.0,
+            epochs: 15,
+            learning_rate: 4.0,
             learning_rate_decay: 0.02,
             l2: 1e-4,
             seed: 7,

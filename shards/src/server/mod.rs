@@ -381,15 +381,27 @@ fn chat_setups(
     // The routing shard trains its classifier at start; skip that when routing is off.
     let routing_shard = if config.chat.routing_enabled {
         let started = std::time::Instant::now();
-        let shard =
-            crate::routing::shard::RoutingShard::new(config.routing.clone()).map_err(|e| {
-                ServerError::Shard {
-                    shard: shards,
-                    message: format!("routing shard: {e}"),
-                }
-            })?;
+        let (shard, resolved) = crate::routing::shard::RoutingShard::new_reporting(
+            config.routing.clone(),
+        )
+        .map_err(|e| ServerError::Shard {
+            shard: shards,
+            message: format!("routing shard: {e}"),
+        })?;
+        if let crate::routing::model::Resolved::Ngram { searched } = &resolved {
+            if !searched.is_empty() {
+                tracing::warn!(
+                    searched = ?searched,
+                    "no sentence-encoder weights found: the bot runs the n-gram model, which gives \
+                     more wrong answers (run scripts/fetch-embedding-model.sh, or set [routing] \
+                     model = \"ngram\" to silence this)"
+                );
+            }
+        }
         tracing::info!(
             training_ms = started.elapsed().as_millis() as u64,
+            model = shard.model_name(),
+            confidence_threshold = %format_args!("{:.2}", shard.confidence_threshold()),
             "routing shard trained"
         );
         Some(shard)

@@ -23,7 +23,7 @@ pub struct DialogueConfig {
 impl Default for DialogueConfig {
     fn default() -> Self {
         DialogueConfig {
-            confidence_threshold: 0.70,
+            confidence_threshold: super::super::model::NGRAM_THRESHOLD,
             sentiment_handoff_max: super::super::sentiment::STRONGLY_NEGATIVE_MAX,
             conversations_max: 100_000,
             idle_expiry_ms: 30 * 60 * 1000,

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::super::agents::GroupId;
 use super::super::dialogue::DialogueConfig;
 use super::super::kb::KnowledgeBase;
+use super::super::model::ModelChoice;
 use super::super::router::RouterConfig;
 use super::super::sentiment::STRONGLY_NEGATIVE_MAX;
 use super::RoutingShardError;
@@ -21,9 +22,11 @@ use super::RoutingShardError;
 pub struct RoutingShardConfig {
     /// Knowledge-base file; `None` uses the built-in video-platform knowledge base.
     pub kb: Option<PathBuf>,
+    /// Which classifier runs: `auto` (the default: the hybrid when the encoder's weights are found,
+    /// else the n-gram model), `hybrid` (start-up fails without weights) or `ngram`.
+    pub model: ModelChoice,
     /// Directory of the sentence encoder's weights (`scripts/fetch-embedding-model.sh`); `None` uses
-    /// `$SWITCHBOARD_EMBEDDING_MODEL` if set. With weights the bot uses the hybrid model (n-grams +
-    /// sentence embedding), without them the n-gram model alone.
+    /// `$SWITCHBOARD_EMBEDDING_MODEL` if set, else the first of [`crate::model::DEFAULT_MODEL_DIRS`] that holds them.
     pub embedding_model: Option<PathBuf>,
     /// Bot dialogue settings.
     pub dialogue: DialogueSection,
@@ -45,8 +48,9 @@ pub struct RoutingShardConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DialogueSection {
-    /// Below this classifier confidence the conversation goes to a human; in `(0, 1]`.
-    pub confidence_threshold: f32,
+    /// Below this classifier confidence the conversation goes to a human; in `(0, 1]`. `None` (the
+    /// default) uses the threshold cross-validation chose for the model that runs ([`crate::model`]).
+    pub confidence_threshold: Option<f32>,
     /// At or below this sentiment score the conversation goes to a human urgently; in `[-1, 0]`.
     pub sentiment_handoff_max: f32,
     /// A conversation still with the bot and idle this long is forgotten.
@@ -61,7 +65,7 @@ impl Default for DialogueSection {
     fn default() -> Self {
         let d = DialogueConfig::default();
         DialogueSection {
-            confidence_threshold: d.confidence_threshold,
+            confidence_threshold: None,
             sentiment_handoff_max: STRONGLY_NEGATIVE_MAX,
             idle_expiry_ms: d.idle_expiry_ms,
             history_messages_max: d.history_messages_max,
@@ -226,7 +230,9 @@ impl RoutingShardConfig {
     pub fn dialogue_config(&self) -> DialogueConfig {
         let d = &self.dialogue;
         DialogueConfig {
-            confidence_threshold: d.confidence_threshold,
+            confidence_threshold: d
+                .confidence_threshold
+                .unwrap_or(DialogueConfig::default().confidence_threshold),
             sentiment_handoff_max: d.sentiment_handoff_max,
             conversations_max: self.limits.conversations_max,
             idle_expiry_ms: d.idle_expiry_ms,

@@ -326,7 +326,7 @@ impl<B: Brain> RoutingShard<B> {
 
     /// The group covering the summary's intent's skill when the bot was confident, else the default group.
     fn group_for(&self, summary: &ConversationSummary) -> GroupId {
-        let confident = summary.confidence >= self.config.dialogue.confidence_threshold;
+        let confident = summary.confidence >= self.dialogue.config().confidence_threshold;
         let skill = summary
             .intent
             .as_deref()

@@ -5,6 +5,7 @@ use thiserror::Error;
 use super::super::dialogue::DialogueConfigError;
 use super::super::embed::EmbedError;
 use super::super::kb::KbError;
+use super::super::model::WeightsNotFound;
 use super::super::ngram::TrainError;
 use super::super::router::RouterError;
 use super::super::ticket::ConversationId;
@@ -39,6 +40,9 @@ pub enum RoutingShardError {
     /// model directory).
     #[error("embedding model: {0}")]
     Embedding(#[from] EmbedError),
+    /// `model = "hybrid"` is configured and no weights were found (local configuration).
+    #[error("routing config: {0}")]
+    WeightsNotFound(#[from] WeightsNotFound),
     /// A new tenant would exceed `limits.tenants_max` (capacity; the caller should refuse the tenant).
     #[error("tenant {tenant} refused: already {max} tenants")]
     TooManyTenants {

@@ -54,7 +54,7 @@ use super::embed::Encoder;
 use super::events::RouterInput;
 use super::hybrid::AnyBrain;
 use super::kb::KnowledgeBase;
-use super::ngram::TrainConfig;
+use super::model::Resolved;
 use super::ticket::ConversationId;
 use customer::{Conversation, CustomerMessage, Phase};
 use tenant::TenantState;
@@ -79,21 +79,45 @@ pub struct RoutingShard<B: Brain = AnyBrain> {
 
 impl RoutingShard<AnyBrain> {
     /// Validates `config`, loads the knowledge base (the file, or the built-in one) and trains the
-    /// classifier on it: the hybrid model when an embedding model is configured (`embedding_model` or
-    /// `$SWITCHBOARD_EMBEDDING_MODEL`), else the n-gram model. This is the only step that reads files,
-    /// and it happens at start-up.
+    /// classifier on it: the model `[routing] model` resolves to ([`crate::model::ModelChoice::resolve`]: by default
+    /// the hybrid when the encoder's weights are found, else the n-gram model), with that model's
+    /// cross-validated settings, and its threshold unless `dialogue.confidence_threshold` is set. This
+    /// is the only step that reads files, and it happens at start-up.
     pub fn new(config: RoutingShardConfig) -> Result<Self, RoutingShardError> {
+        Self::new_reporting(config).map(|(shard, _)| shard)
+    }
+
+    /// Like [`RoutingShard::new`], also saying which model was resolved (for the start-up log: a
+    /// fallback to the n-gram model lists the directories searched).
+    pub fn new_reporting(
+        mut config: RoutingShardConfig,
+    ) -> Result<(Self, Resolved), RoutingShardError> {
         config.validate()?;
         let kb = match &config.kb {
             Some(path) => KnowledgeBase::from_file(path)?,
             None => KnowledgeBase::builtin()?,
         };
-        let encoder = match Encoder::configured_dir(config.embedding_model.as_deref()) {
-            Some(dir) => Some(Encoder::load(&dir)?),
-            None => None,
+        let resolved = config.model.resolve(config.embedding_model.as_deref())?;
+        let encoder = match &resolved {
+            Resolved::Hybrid(dir) => Some(Encoder::load(dir)?),
+            Resolved::Ngram { .. } => None,
         };
-        let brain = AnyBrain::train(&kb, &TrainConfig::default(), encoder)?;
-        Self::with_brain(config, kb, brain)
+        let brain = AnyBrain::train_tuned(&kb, encoder)?;
+        config
+            .dialogue
+            .confidence_threshold
+            .get_or_insert(brain.tuned_threshold());
+        Ok((Self::with_brain(config, kb, brain)?, resolved))
+    }
+
+    /// The model that runs: `"hybrid"` or `"ngram"`.
+    pub fn model_name(&self) -> &'static str {
+        self.dialogue.brain().name()
+    }
+
+    /// The confidence threshold in effect.
+    pub fn confidence_threshold(&self) -> f32 {
+        self.config.dialogue_config().confidence_threshold
     }
 }
 
