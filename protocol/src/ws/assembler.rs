@@ -29,7 +29,7 @@ use super::close::{parse_close_payload, CloseFrame};
 use super::error::{LimitError, WsError};
 use super::frame::{FrameHeader, OpCode, Role, CONTROL_PAYLOAD_BYTES_MAX, FRAME_HEADER_BYTES_MAX};
 use super::limits::AssemblerLimits;
-use super::mask::apply_mask;
+use super::mask::copy_masked;
 use super::utf8::Utf8Validator;
 
 /// Something the peer sent, borrowed from the assembler until the next `handle_bytes`.
@@ -308,16 +308,15 @@ impl MessageAssembler {
         let target = if frame.header.opcode.is_control() {
             let start = self.control_len;
             self.control_len += take;
-            let target = &mut self.control_buf[start..start + take];
-            target.copy_from_slice(chunk);
-            target
+            &mut self.control_buf[start..start + take]
         } else {
             let start = self.message_buf.len();
-            self.message_buf.extend_from_slice(chunk);
+            self.message_buf.resize(start + take, 0);
             &mut self.message_buf[start..]
         };
-        if let Some(key) = frame.header.mask {
-            apply_mask(target, key, offset);
+        match frame.header.mask {
+            Some(key) => copy_masked(target, chunk, key, offset),
+            None => target.copy_from_slice(chunk),
         }
         if !frame.header.opcode.is_control() && self.message == Some(MessageKind::Text) {
             self.utf8.feed(target).map_err(|_| WsError::InvalidUtf8)?;

@@ -33,6 +33,36 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     }
 }
 
+/// Writes `src` XORed with `key` into `dst` (same length), where `src[0]` is payload byte number `offset`
+/// of the frame: the copy and the unmasking in one pass, so a payload is read from the receive buffer
+/// once instead of copied and then read again (a 16 KiB echo spent about a tenth of its CPU on that copy).
+///
+/// # Panics
+///
+/// If `dst` and `src` differ in length (a caller bug).
+pub fn copy_masked(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
+    assert_eq!(dst.len(), src.len(), "copy_masked needs equal lengths");
+    let key = rotated_key(key, offset);
+    let key_word = u64::from_ne_bytes([
+        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
+    ]);
+    let mut out = dst.chunks_exact_mut(8);
+    let mut inp = src.chunks_exact(8);
+    for (o, i) in (&mut out).zip(&mut inp) {
+        let word = u64::from_ne_bytes([i[0], i[1], i[2], i[3], i[4], i[5], i[6], i[7]]) ^ key_word;
+        o.copy_from_slice(&word.to_ne_bytes());
+    }
+    // Each full chunk is a multiple of 4 bytes, so the tail starts at key index 0 again.
+    for (index, (o, i)) in out
+        .into_remainder()
+        .iter_mut()
+        .zip(inp.remainder())
+        .enumerate()
+    {
+        *o = *i ^ key[index % 4];
+    }
+}
+
 /// The plain byte-loop reference for [`apply_mask`]; kept public for tests and benchmarks.
 pub fn apply_mask_bytewise(buf: &mut [u8], key: [u8; 4], offset: usize) {
     for (index, byte) in buf.iter_mut().enumerate() {
@@ -55,6 +85,21 @@ mod tests {
                 apply_mask(&mut fast, key, offset);
                 apply_mask_bytewise(&mut slow, key, offset);
                 assert_eq!(fast, slow, "len {len} offset {offset}");
+            }
+        }
+    }
+
+    #[test]
+    fn copy_masked_equals_copy_then_mask_for_every_length_and_offset() {
+        let key = [0x9a, 0x01, 0xff, 0x42];
+        for len in 0..=80usize {
+            for offset in 0..8 {
+                let src: Vec<u8> = (0..len).map(|i| (i * 13 + 5) as u8).collect();
+                let mut expected = src.clone();
+                apply_mask_bytewise(&mut expected, key, offset);
+                let mut dst = vec![0; len];
+                copy_masked(&mut dst, &src, key, offset);
+                assert_eq!(dst, expected, "len {len} offset {offset}");
             }
         }
     }

@@ -8,7 +8,7 @@
 use bytes::{Bytes, BytesMut};
 use switchboard_protocol::ws::close::parse_close_payload;
 use switchboard_protocol::ws::{
-    apply_mask, AssemblerLimits, Event, FrameHeader, MessageAssembler, OpCode, Role,
+    copy_masked, AssemblerLimits, Event, FrameHeader, MessageAssembler, OpCode, Role,
 };
 
 use super::lane::DataKind;
@@ -35,9 +35,10 @@ pub(super) fn whole_control(input: &[u8], limits: &AssemblerLimits) -> Option<(I
         return None;
     }
     let mut payload = [0; CONTROL_PAYLOAD_BYTES_MAX];
-    payload[..len].copy_from_slice(&input[header_len..header_len + len]);
-    if let Some(key) = header.mask {
-        apply_mask(&mut payload[..len], key, 0);
+    let body = &input[header_len..header_len + len];
+    match header.mask {
+        Some(key) => copy_masked(&mut payload[..len], body, key, 0),
+        None => payload[..len].copy_from_slice(body),
     }
     let inbound = match header.opcode {
         OpCode::Ping => Inbound::Ping(payload, len),
@@ -69,9 +70,15 @@ pub(super) fn whole_data(
     }
     let body = &input[header_len..header_len + len];
     let mut payload = spare().unwrap_or_default();
-    payload.extend_from_slice(body);
-    if let Some(key) = header.mask {
-        apply_mask(&mut payload, key, 0);
+    match header.mask {
+        // One pass: read the receive buffer once, write the payload unmasked (the spare's room is
+        // zeroed first, which stays in cache; the copy's source usually does not).
+        Some(key) => {
+            let start = payload.len();
+            payload.resize(start + len, 0);
+            copy_masked(&mut payload[start..], body, key, 0);
+        }
+        None => payload.extend_from_slice(body),
     }
     if kind == DataKind::Text && std::str::from_utf8(&payload).is_err() {
         return None;
