@@ -1,40 +1,42 @@
-//! [`FrameBytes`]: encodes frames for connections' send queues into shared blocks that are reused once
-//! every connection has written (and dropped) the frames cut from them, so that encoding a frame costs
-//! no allocation in steady state.
+//! [`FrameBytes`]: encodes frames for connections' send queues into small shared slots that are reused
+//! once every connection has written (and dropped) the frames cut from them, so that encoding a frame
+//! costs no allocation in steady state.
 //!
-//! A frame is encoded into a scratch buffer, copied to the end of the current block and cut off as a
-//! [`Bytes`] (one reference to the block). When the current block is full the next one is tried: a
-//! block whose frames are all gone is reclaimed from its start ([`BytesMut::try_reclaim`]). Only when
-//! every block still has a frame queued somewhere is a new block allocated in place of the current one
-//! (the old one is freed by its last frame): under load that is one allocation per
-//! [`FRAME_BLOCK_BYTES`] of frames, never one per frame. A frame larger than a block gets its own.
+//! A frame is encoded into a scratch buffer, copied into a slot and cut off as a [`Bytes`] (a reference
+//! to the slot). The slot used last is tried first (frames of one tick share it while it has room),
+//! then the oldest few: a slot whose frames are all gone is reclaimed from its start
+//! ([`BytesMut::try_reclaim`]). Only when none has room is a new slot allocated; beyond
+//! [`FRAME_SLOTS_MAX`] the oldest is let go (its last frame frees it). Slots are small, so a frame that
+//! waits long in a slow client's queue keeps at most [`FRAME_SLOT_BYTES`] alive, not the frames of
+//! everyone else. A frame larger than a slot gets its own allocation.
+
+use std::collections::VecDeque;
 
 use bytes::{Bytes, BytesMut};
 use switchboard_protocol::app::{encode::Encoder, json, OwnedFrame};
 
 use crate::session::Encoding;
 
-/// The size of one block of encoded frames, bytes.
-pub const FRAME_BLOCK_BYTES: usize = 64 << 10;
-/// Blocks of encoded frames a shard cycles through (its memory for frames not yet written is at least
-/// this times [`FRAME_BLOCK_BYTES`]; more only while old blocks still have frames queued).
-pub const FRAME_BLOCKS: usize = 4;
+/// The size of one slot of encoded frames, bytes (a chat message's `deliver` fits several times).
+pub const FRAME_SLOT_BYTES: usize = 2_048;
+/// The most slots a shard keeps for reuse (their memory: this times [`FRAME_SLOT_BYTES`]).
+pub const FRAME_SLOTS_MAX: usize = 1_024;
+/// The oldest slots looked at for room before a new one is made.
+const FRAME_SLOT_PROBES_MAX: usize = 4;
 
-/// The shard's frame encoder and the blocks its frames are cut from.
+/// The shard's frame encoder and the slots its frames are cut from.
 pub struct FrameBytes {
     encoder: Encoder,
-    /// One frame's encoding, before it is copied to a block.
+    /// One frame's encoding, before it is copied to a slot.
     scratch: Vec<u8>,
-    /// The blocks, made on first use; `current` is the one frames are cut from.
-    blocks: Vec<BytesMut>,
-    current: usize,
+    /// The slots, oldest first; the back one is the one used last.
+    slots: VecDeque<BytesMut>,
 }
 
 impl std::fmt::Debug for FrameBytes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FrameBytes")
-            .field("blocks", &self.blocks.len())
-            .field("current", &self.current)
+            .field("slots", &self.slots.len())
             .finish_non_exhaustive()
     }
 }
@@ -46,13 +48,12 @@ impl Default for FrameBytes {
 }
 
 impl FrameBytes {
-    /// An encoder with no block yet.
+    /// An encoder with no slot yet.
     pub fn new() -> Self {
         FrameBytes {
             encoder: Encoder::new(),
             scratch: Vec::new(),
-            blocks: Vec::new(),
-            current: 0,
+            slots: VecDeque::new(),
         }
     }
 
@@ -68,35 +69,43 @@ impl FrameBytes {
             Encoding::Binary => self.encoder.encode(frame, &mut self.scratch),
             Encoding::Json => json::encode_json(frame, &mut self.scratch),
         }
-        let len = self.scratch.len();
-        if len > FRAME_BLOCK_BYTES {
+        if self.scratch.len() > FRAME_SLOT_BYTES {
             return Bytes::copy_from_slice(&self.scratch);
         }
-        if self.blocks.is_empty() {
-            self.blocks = (0..FRAME_BLOCKS)
-                .map(|_| BytesMut::with_capacity(FRAME_BLOCK_BYTES))
-                .collect();
-        }
-        if !self.room(len) {
-            self.blocks[self.current] = BytesMut::with_capacity(FRAME_BLOCK_BYTES);
-        }
-        let block = &mut self.blocks[self.current];
-        block.extend_from_slice(&self.scratch);
-        block.split().freeze()
+        let len = self.scratch.len();
+        let slot = slot_with_room(&mut self.slots, len);
+        slot.extend_from_slice(&self.scratch);
+        slot.split().freeze()
     }
+}
 
-    /// Makes a block with room for `len` more bytes current, from the current one on; false when
-    /// every block still has frames queued and too little room.
-    fn room(&mut self, len: usize) -> bool {
-        for step in 0..FRAME_BLOCKS {
-            let index = (self.current + step) % FRAME_BLOCKS;
-            if self.blocks[index].try_reclaim(len) {
-                self.current = index;
-                return true;
-            }
+/// A slot of `slots` with room for `len` more bytes, at the back: the one used last, else one of the
+/// oldest whose frames are gone, else a new one.
+fn slot_with_room(slots: &mut VecDeque<BytesMut>, len: usize) -> &mut BytesMut {
+    let last_has_room = slots.back_mut().is_some_and(|slot| slot.try_reclaim(len));
+    if !last_has_room && !reclaim_oldest(slots, len) {
+        if slots.len() >= FRAME_SLOTS_MAX {
+            slots.pop_front();
         }
-        false
+        slots.push_back(BytesMut::with_capacity(FRAME_SLOT_BYTES));
     }
+    slots.back_mut().expect("a slot was found or made")
+}
+
+/// Moves the first of the oldest few slots with room for `len` bytes to the back; the others looked
+/// at go to the back too (they still have frames queued).
+fn reclaim_oldest(slots: &mut VecDeque<BytesMut>, len: usize) -> bool {
+    for _ in 0..FRAME_SLOT_PROBES_MAX.min(slots.len()) {
+        let Some(mut slot) = slots.pop_front() else {
+            break;
+        };
+        let room = slot.try_reclaim(len);
+        slots.push_back(slot);
+        if room {
+            return true;
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -126,17 +135,30 @@ mod tests {
     }
 
     #[test]
-    fn blocks_are_reused_once_their_frames_are_dropped_and_kept_while_not() {
+    fn slots_are_reused_once_their_frames_are_dropped_and_kept_while_not() {
         let mut frames = FrameBytes::new();
         let held = frames.encode(&ping(1), Encoding::Binary);
         let mut written = 0;
-        // Far more than the blocks hold: the blocks without a held frame are reclaimed, the one with
-        // it is left alone, and every frame keeps its own bytes.
-        while written < 3 * FRAME_BLOCKS * FRAME_BLOCK_BYTES {
-            let bytes = frames.encode(&ping(2), Encoding::Binary);
-            written += bytes.len();
+        // Far more than a slot holds, each frame dropped at once: the slot with the held frame is
+        // left alone, one other is reclaimed again and again, and the held frame keeps its bytes.
+        while written < 100 * FRAME_SLOT_BYTES {
+            written += frames.encode(&ping(2), Encoding::Binary).len();
         }
         assert_eq!(held, frames.encode(&ping(1), Encoding::Binary));
-        assert_eq!(frames.blocks.len(), FRAME_BLOCKS);
+        assert_eq!(frames.slots.len(), 2);
+    }
+
+    #[test]
+    fn frames_held_make_new_slots_up_to_the_bound() {
+        let mut frames = FrameBytes::new();
+        let held: Vec<Bytes> = (0..FRAME_SLOTS_MAX * 2)
+            .map(|_| frames.encode(&ping(3), Encoding::Binary))
+            .collect();
+        let per_slot = FRAME_SLOT_BYTES / held[0].len();
+        assert_eq!(
+            frames.slots.len(),
+            (held.len() / per_slot).min(FRAME_SLOTS_MAX) + 1
+        );
+        assert!(held.iter().all(|bytes| *bytes == held[0]));
     }
 }

@@ -14,7 +14,7 @@
 //! a per-peer overflow queue that is retried first on the next tick (the data is already durable).
 //!
 //! Submodules: `host` (the traits), `encoded` (one encoding per frame shared by every connection),
-//! `frame_bytes` (the blocks frames are encoded into, reused once written),
+//! `frame_bytes` (the slots frames are encoded into, reused once written),
 //! `deliver` (deliveries, replies and agent notices to local connections), `inbound` (client messages,
 //! requests to owners, closes), `admit` (quotas and read gates), `rings` (pushes, overflow, routing).
 
@@ -41,7 +41,7 @@ use crate::{ChatConfig, LocalIndex};
 
 pub use self::admit::Quotas;
 pub use self::encoded::Encoded;
-pub use self::frame_bytes::{FrameBytes, FRAME_BLOCKS, FRAME_BLOCK_BYTES};
+pub use self::frame_bytes::{FrameBytes, FRAME_SLOTS_MAX, FRAME_SLOT_BYTES};
 pub use self::host::{Admitting, Host, Rings};
 pub use self::inbound::MessageOutcome;
 pub use self::rings::route_output;
