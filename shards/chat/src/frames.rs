@@ -3,7 +3,7 @@
 
 use switchboard_protocol::app::{
     Ack, Deliver, ErrorCode, ErrorReport, Gap, GapReason, Lane, Message, MessageId, OwnedFrame,
-    SenderRole,
+    Pong, SenderRole,
 };
 
 use super::stored::StoredMessage;
@@ -30,20 +30,36 @@ pub fn lane_of(role: SenderRole) -> Lane {
 }
 
 /// The `deliver` frame of a stored message.
-pub fn deliver_frame(header: &RecordHeader, stored: &StoredMessage) -> OwnedFrame {
-    let lane = Lane::from_flags(header.lane);
-    OwnedFrame {
-        lane,
-        message: Message::Deliver(Deliver {
-            conversation_id: header.conversation_id,
-            sequence: header.sequence,
-            message_id: MessageId(header.message_id),
-            sender_id: stored.sender,
-            sender_role: stored.sender_role,
-            sent_at_ms: header.timestamp_ms,
-            text: stored.text.clone(),
-        }),
-    }
+pub fn deliver_frame(header: &RecordHeader, stored: &StoredMessage<impl AsRef<str>>) -> OwnedFrame {
+    refill_deliver_frame(
+        OwnedFrame::new(Message::Deliver(Deliver::default())),
+        header,
+        stored,
+    )
+}
+
+/// `frame` made the `deliver` frame of a stored message; a `deliver` frame's text buffer is reused (no
+/// allocation when it is large enough), any other frame is replaced.
+pub fn refill_deliver_frame(
+    mut frame: OwnedFrame,
+    header: &RecordHeader,
+    stored: &StoredMessage<impl AsRef<str>>,
+) -> OwnedFrame {
+    let mut deliver = match std::mem::replace(&mut frame.message, Message::Pong(Pong::default())) {
+        Message::Deliver(deliver) => deliver,
+        _ => Deliver::default(),
+    };
+    deliver.conversation_id = header.conversation_id;
+    deliver.sequence = header.sequence;
+    deliver.message_id = MessageId(header.message_id);
+    deliver.sender_id = stored.sender;
+    deliver.sender_role = stored.sender_role;
+    deliver.sent_at_ms = header.timestamp_ms;
+    deliver.text.clear();
+    deliver.text.push_str(stored.text.as_ref());
+    frame.lane = Lane::from_flags(header.lane);
+    frame.message = Message::Deliver(deliver);
+    frame
 }
 
 /// An `ack` frame.

@@ -20,6 +20,8 @@
 //! - [`quota`]: [`quota::RateBucket`], the token bucket behind the per-connection, per-user and per-tenant
 //!   request quotas.
 //! - [`local`]: [`LocalIndex`], which local connections follow which conversations.
+//! - [`recycle`]: [`recycle::Recycler`], shared values (a `send`'s text, a delivery) reused once every
+//!   other holder, on any shard, dropped them: the chat path allocates nothing per message.
 //! - [`origins`]: which web origins may connect for a tenant (`[[chat.origins]]`).
 //! - [`shard`]: [`ChatCore`], chat mode of one shard without its I/O: the owner, local followers,
 //!   requests, deliveries, routing inputs and outputs, quotas, read gates, ring overflow; driven by the
@@ -50,6 +52,7 @@ pub mod owner;
 pub mod quota;
 pub mod reads;
 pub mod recovery;
+pub mod recycle;
 pub mod session;
 pub mod shard;
 pub mod stored;

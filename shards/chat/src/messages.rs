@@ -37,8 +37,9 @@ pub enum Request {
         conversation: u64,
         /// Whether this send opens the conversation.
         create: bool,
-        /// The text, as the client sent it (masked by the owner).
-        text: String,
+        /// The text, as the client sent it (masked by the owner); a buffer of the connection shard's
+        /// [`Recycler`](crate::recycle::Recycler), reused once the owner dropped it.
+        text: Arc<String>,
         /// When the connection shard decoded it, on the process-wide microsecond clock (0: not measured);
         /// the stage latencies (persisted, delivered) are measured from here.
         received_us: u64,
@@ -147,6 +148,27 @@ pub struct Reply {
     pub completes_read: bool,
 }
 
+/// The owner's `ack` of a stored message, for the connection that sent it (and each retry of it): a
+/// reply without a frame list, so that acknowledging costs no allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AckReply {
+    /// The connection that sent the message.
+    pub to: ConnRef,
+    /// The client's message id.
+    pub message_id: MessageId,
+    /// The conversation.
+    pub conversation: u64,
+    /// The sequence the message got.
+    pub sequence: u64,
+}
+
+impl AckReply {
+    /// The `ack` frame.
+    pub fn frame(&self) -> OwnedFrame {
+        crate::frames::ack_frame(self.message_id, self.conversation, self.sequence)
+    }
+}
+
 /// The connection-queue lane of every frame of a resume's reply (docs/protocol.md §4, resume): one lane
 /// keeps a replay in sequence order, and live `chat` deliveries queued after it stay behind it.
 pub const REPLAY_QUEUE_LANE: switchboard_protocol::app::Lane =
@@ -249,7 +271,10 @@ pub enum ShardMsg {
     },
     /// From the owner to the asking connection's shard.
     Reply(Reply),
-    /// From the owner to a shard following the conversation. Shared: one allocation for every shard.
+    /// From the owner to the sending connection's shard: its message is stored.
+    Ack(AckReply),
+    /// From the owner to a shard following the conversation. Shared by every shard, and recycled by
+    /// the owner once every shard dropped it (see [`crate::recycle`]).
     Deliver(Arc<Delivery>),
     /// To the routing shard: a customer message, an agent's presence or reply.
     ToRouting(RoutingInput),

@@ -13,13 +13,16 @@ use switchboard_protocol::app::{
 };
 
 mod hello;
+mod send;
+
+use send::SendFields;
 
 use super::config::{ChatConfig, HISTORY_PAGE_MAX};
-use super::ids::new_conversation_id;
 use super::messages::{Request, StateChange};
 use super::owner::error_frame;
 use super::quota::RateBucket;
 use super::reads::ReadGate;
+use super::recycle::Recycler;
 use switchboard_auth::{Claims, Keyring, Role, TokenError};
 
 /// Longest `reason` a client may give in a `conversation_update`, bytes.
@@ -208,18 +211,19 @@ impl Session {
         self.follows.len() != before
     }
 
-    /// Handles one WebSocket message: all binary frames in it, or one JSON frame.
+    /// Handles one WebSocket message: all binary frames in it, or one JSON frame. A `send`'s text goes
+    /// to its owner in a buffer from `texts` (the shard's, so that it is reused once the owner is done).
     pub fn handle_message(
         &mut self,
         payload: &[u8],
-        ctx: &SessionContext<'_>,
+        (ctx, texts): (&SessionContext<'_>, &mut Recycler<String>),
         out: &mut Vec<SessionOutput>,
     ) {
         match self.encoding {
             Encoding::Json => {
                 let mut text = payload.to_vec();
                 match json::parse_json(&mut text) {
-                    Ok(frame) => self.handle_frame(frame, ctx, out),
+                    Ok(frame) => self.handle_frame(frame, (ctx, texts), out),
                     Err(error) => react(error.reaction(), &error.to_string(), out),
                 }
             }
@@ -231,7 +235,7 @@ impl Session {
                         .map_or(0, |reassembler| reassembler.partial_messages())
                 };
                 let before = partials(self);
-                self.handle_binary(payload, ctx, out, 0);
+                self.handle_binary(payload, (ctx, texts), out, 0);
                 let after = partials(self);
                 // The clock runs from the first unfinished message, and restarts when one finishes (the
                 // client is making progress).
@@ -248,7 +252,7 @@ impl Session {
     fn handle_binary(
         &mut self,
         mut input: &[u8],
-        ctx: &SessionContext<'_>,
+        (ctx, texts): (&SessionContext<'_>, &mut Recycler<String>),
         out: &mut Vec<SessionOutput>,
         depth: u8,
     ) {
@@ -268,12 +272,25 @@ impl Session {
                             )
                         });
                         match reassembler.push(piece) {
-                            Ok(Some(whole)) => self.handle_binary(&whole, ctx, out, depth + 1),
+                            Ok(Some(whole)) => {
+                                self.handle_binary(&whole, (ctx, texts), out, depth + 1)
+                            }
                             Ok(None) => {}
                             Err(error) => return react(error.reaction(), &error.to_string(), out),
                         }
+                    } else if let switchboard_protocol::app::Body::Send(send) = frame.body {
+                        // Read in place: the text is copied once, into a recycled buffer.
+                        let send = SendFields {
+                            message_id: MessageId::from_halves(
+                                send.message_id_hi(),
+                                send.message_id_lo(),
+                            ),
+                            conversation_id: send.conversation_id(),
+                            text: send.text().unwrap_or_default(),
+                        };
+                        self.send_in_place(frame.lane, send, (ctx, texts), out);
                     } else {
-                        self.handle_frame(frame.to_owned_frame(), ctx, out);
+                        self.handle_frame(frame.to_owned_frame(), (ctx, texts), out);
                     }
                 }
                 // A frame cut at the end of a WebSocket message: frames never span messages.
@@ -296,7 +313,7 @@ impl Session {
     fn handle_frame(
         &mut self,
         frame: OwnedFrame,
-        ctx: &SessionContext<'_>,
+        (ctx, texts): (&SessionContext<'_>, &mut Recycler<String>),
         out: &mut Vec<SessionOutput>,
     ) {
         out.push(SessionOutput::Received(frame.lane));
@@ -312,40 +329,15 @@ impl Session {
             _ if self.principal.is_none() => {
                 out.push(refusal(ErrorCode::INVALID_STATE, "send hello first"))
             }
-            Message::Send(send) => {
-                // Without an id a retry cannot be told from a new message: refused, never stored
-                // (docs/protocol.md §4).
-                if send.message_id == MessageId::default() {
-                    return out.push(refusal(
-                        ErrorCode::MALFORMED_FRAME,
-                        "send without a message_id (16 bytes, not all zero)",
-                    ));
-                }
-                if send.text.len() as u64 > ctx.config.text_bytes_max {
-                    return out.push(refusal(
-                        ErrorCode::MESSAGE_TOO_LARGE,
-                        "text longer than text_bytes_max",
-                    ));
-                }
-                let principal = self.principal.as_ref().expect("checked");
-                let (conversation, create) = if send.conversation_id == 0 {
-                    (
-                        new_conversation_id(principal.tenant, principal.user, send.message_id),
-                        true,
-                    )
-                } else {
-                    (send.conversation_id, false)
-                };
-                if self.follow(conversation, ctx, out) {
-                    out.push(SessionOutput::Request(Request::Send {
-                        message_id: send.message_id,
-                        conversation,
-                        create,
-                        text: send.text,
-                        received_us: 0,
-                    }));
-                }
-            }
+            Message::Send(send) => self.send(
+                SendFields {
+                    message_id: send.message_id,
+                    conversation_id: send.conversation_id,
+                    text: &send.text,
+                },
+                (ctx, texts),
+                out,
+            ),
             Message::Resume(resume) => {
                 if !resume.resume_token.is_empty()
                     && !resume.resume_token.starts_with(RESUME_TOKEN_PREFIX)

@@ -51,9 +51,10 @@ pub struct StoredTicket {
     pub note: String,
 }
 
-/// A stored message.
+/// A stored message; its text owned (`String`, decoded from the log) or borrowed (`&str`, about to be
+/// appended: encoding it copies nothing else).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredMessage {
+pub struct StoredMessage<T = String> {
     /// The conversation's tenant.
     pub tenant: u64,
     /// The conversation's customer.
@@ -63,7 +64,7 @@ pub struct StoredMessage {
     /// In which role.
     pub sender_role: SenderRole,
     /// The text as stored (masked).
-    pub text: String,
+    pub text: T,
 }
 
 /// A stored state change.
@@ -145,16 +146,18 @@ impl StoredTicket {
     }
 }
 
-impl StoredMessage {
+impl<T: AsRef<str>> StoredMessage<T> {
     /// Appends the payload to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.tenant.to_le_bytes());
         out.extend_from_slice(&self.customer.to_le_bytes());
         out.extend_from_slice(&self.sender.to_le_bytes());
         out.push(self.sender_role.0);
-        out.extend_from_slice(self.text.as_bytes());
+        out.extend_from_slice(self.text.as_ref().as_bytes());
     }
+}
 
+impl StoredMessage {
     /// Decodes a payload written by [`StoredMessage::encode`].
     ///
     /// # Errors

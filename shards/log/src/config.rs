@@ -58,7 +58,8 @@ pub struct LogConfig {
     pub payload_bytes_max: u32,
     /// Appended frames are buffered up to this many bytes before they are written, even without a commit.
     pub write_buffer_bytes_max: u32,
-    /// How many message ids the de-duplication window remembers; the oldest is forgotten first.
+    /// How many message ids the de-duplication window remembers; the oldest is forgotten first. Room for
+    /// them is allocated when the log opens (up to [`crate::index::DEDUP_PREALLOCATED_MAX`]).
     pub dedup_window_max: u32,
     /// Closed segments whose newest record is older than this are deleted; absent means no age limit.
     pub retention_ms: Option<u64>,

@@ -1,8 +1,12 @@
 //! The log's in-memory indexes, rebuilt by recovery and kept up to date by appends and retention:
 //! [`ConversationIndex`] (conversation → sequence → location, and each conversation's last sequence) and
 //! [`DedupWindow`] (message id → conversation and sequence, bounded, oldest forgotten first).
+//!
+//! Neither allocates per record in steady state: a conversation's records are a deque in sequence
+//! order (appends push at the back, retention pops at the front, so its room is reused once it reached
+//! its working size), and the window is allocated whole, at its configured size, when the log opens.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 use super::record::Lsn;
 
@@ -22,17 +26,28 @@ pub struct Location {
 /// Per conversation: the location of every retained record by sequence, and the last sequence seen.
 #[derive(Debug, Default)]
 pub struct ConversationIndex {
-    records: HashMap<u64, BTreeMap<u64, Location>>,
+    /// Each conversation's retained records, in increasing sequence order.
+    records: HashMap<u64, VecDeque<(u64, Location)>>,
     last_sequence: HashMap<u64, u64>,
 }
 
 impl ConversationIndex {
-    /// Records that `conversation`'s record `sequence` is at `location`.
+    /// Records that `conversation`'s record `sequence` is at `location` (replacing an earlier location
+    /// of the same sequence).
     pub fn insert(&mut self, conversation: u64, sequence: u64, location: Location) {
-        self.records
-            .entry(conversation)
-            .or_default()
-            .insert(sequence, location);
+        let records = self.records.entry(conversation).or_default();
+        // Appends come in sequence order (the log refuses a sequence that does not increase): at the
+        // back. Recovery may meet them otherwise; those go in their place.
+        match records.back() {
+            Some(&(last, _)) if last >= sequence => {
+                let at = records.partition_point(|&(s, _)| s < sequence);
+                match records.get_mut(at) {
+                    Some(entry) if entry.0 == sequence => entry.1 = location,
+                    _ => records.insert(at, (sequence, location)),
+                }
+            }
+            _ => records.push_back((sequence, location)),
+        }
         let last = self.last_sequence.entry(conversation).or_insert(sequence);
         *last = (*last).max(sequence);
     }
@@ -56,10 +71,12 @@ impl ConversationIndex {
         self.records
             .get(&conversation)
             .map(|records| {
+                let start = records.partition_point(|&(sequence, _)| sequence < from);
                 records
-                    .range(from..=to)
+                    .range(start..)
+                    .take_while(|&&(sequence, _)| sequence <= to)
                     .take(limit)
-                    .map(|(sequence, location)| (*sequence, *location))
+                    .copied()
                     .collect()
             })
             .unwrap_or_default()
@@ -68,15 +85,15 @@ impl ConversationIndex {
     /// Forgets every record stored in a segment below `segment_base`, returning how many were forgotten.
     ///
     /// A conversation's records are appended in sequence order, so the forgotten ones are always the
-    /// front of its map.
+    /// front of its deque.
     pub fn remove_below(&mut self, segment_base: Lsn) -> u64 {
         let mut removed = 0;
         self.records.retain(|_, records| {
-            while let Some(entry) = records.first_entry() {
-                if entry.get().segment >= segment_base {
-                    break;
-                }
-                entry.remove();
+            while records
+                .front()
+                .is_some_and(|(_, location)| location.segment < segment_base)
+            {
+                records.pop_front();
                 removed += 1;
             }
             !records.is_empty()
@@ -86,7 +103,7 @@ impl ConversationIndex {
 
     /// How many records are indexed.
     pub fn record_count(&self) -> usize {
-        self.records.values().map(BTreeMap::len).sum()
+        self.records.values().map(VecDeque::len).sum()
     }
 
     /// The conversations that have at least one indexed record.
@@ -94,6 +111,10 @@ impl ConversationIndex {
         self.records.keys().copied()
     }
 }
+
+/// The most ids a [`DedupWindow`] allocates room for when the log opens (the default window, 100,000,
+/// is allocated whole; a larger one grows past this as it fills).
+pub const DEDUP_PREALLOCATED_MAX: usize = 1 << 20;
 
 /// The de-duplication window: the most recent `capacity` (conversation, message id) pairs and the
 /// sequence each one became. Message ids are unique per conversation (docs/protocol.md §4): the same id
@@ -106,12 +127,15 @@ pub struct DedupWindow {
 }
 
 impl DedupWindow {
-    /// An empty window remembering at most `capacity` ids.
+    /// An empty window remembering at most `capacity` ids, allocated whole now up to
+    /// [`DEDUP_PREALLOCATED_MAX`] ids (about 60 bytes an id, mostly untouched until used), so that
+    /// remembering an id never allocates; a larger window grows to its size as it fills.
     pub fn new(capacity: usize) -> Self {
         assert!(capacity > 0, "validated by LogConfig");
+        let preallocated = capacity.min(DEDUP_PREALLOCATED_MAX);
         Self {
-            entries: HashMap::new(),
-            order: VecDeque::new(),
+            entries: HashMap::with_capacity(preallocated),
+            order: VecDeque::with_capacity(preallocated),
             capacity,
         }
     }
@@ -214,6 +238,22 @@ mod tests {
         assert!(index.range(5, 8, 3, 4).is_empty());
         assert!(index.range(6, 0, u64::MAX, 4).is_empty());
         assert_eq!(index.last_sequence(5), Some(10));
+    }
+
+    #[test]
+    fn a_record_out_of_order_goes_in_its_place_and_a_repeated_one_replaces() {
+        let mut index = ConversationIndex::default();
+        for sequence in [2, 5, 3, 5] {
+            index.insert(5, sequence, at(0, sequence * 10 + u64::from(sequence == 5)));
+        }
+        index.insert(5, 5, at(1, 99));
+        let found: Vec<(u64, Lsn)> = index
+            .range(5, 0, u64::MAX, 10)
+            .iter()
+            .map(|(s, l)| (*s, l.lsn))
+            .collect();
+        assert_eq!(found, [(2, 20), (3, 30), (5, 99)]);
+        assert_eq!(index.last_sequence(5), Some(5));
     }
 
     #[test]

@@ -1,12 +1,10 @@
 //! Group commit and release: nothing is acknowledged or delivered before the log's commit covers it.
 
-use std::sync::Arc;
-
 use switchboard_protocol::app::{ErrorCode, Message};
 use tracing::error;
 
 use super::{FileHandle, Outbound, Owner, RETRY_AFTER_FAILURE_MS};
-use crate::frames::{ack_frame, error_frame};
+use crate::frames::error_frame;
 use switchboard_log::{CommitCompletion, CommitIo, CommitStep, LogError, LogStorage, Lsn};
 
 impl<S: LogStorage> Owner<S> {
@@ -146,8 +144,7 @@ impl<S: LogStorage> Owner<S> {
             let tenant = conversation.tenant;
             let customer = conversation.customer;
             for (to, message_id) in pending.ack_to {
-                let frame = ack_frame(message_id, pending.conversation, pending.sequence);
-                self.reply(to, vec![frame]);
+                self.ack(to, message_id, pending.conversation, pending.sequence);
             }
             let routed = match (&pending.delivery.frame.message, pending.for_routing) {
                 (Message::Deliver(deliver), Some((value, raw))) => {
@@ -157,7 +154,7 @@ impl<S: LogStorage> Owner<S> {
             };
             self.out.push_back(Outbound::Deliver {
                 shards,
-                delivery: Arc::new(pending.delivery),
+                delivery: pending.delivery,
             });
             if let Some((text, customer_value, raw)) = routed {
                 self.out.push_back(Outbound::CustomerMessage {

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use switchboard_protocol::app::{ErrorCode, Lane, MessageId, OwnedFrame};
 use tracing::error;
 
+mod acks;
 mod commit;
 mod eviction;
 mod log_health;
@@ -48,8 +49,9 @@ use super::config::ChatConfig;
 use super::conversation::{Conversation, ConversationState};
 pub use super::frames::{ack_frame, deliver_frame, error_frame, gap_frame, lane_of, sender_role};
 use super::ids::ShardSet;
-use super::messages::{Audience, ConnRef, Delivery, Reply, Request};
+use super::messages::{AckReply, Audience, ConnRef, Delivery, Reply, Request};
 use super::recovery::recover_conversations;
+use super::recycle::Recycler;
 use super::stored::{StoredMessage, StoredState, META_CONVERSATION, RECORD_MESSAGE, RECORD_STATE};
 use open_count::OpenCount;
 use switchboard_auth::{Action, Claims, Role};
@@ -59,6 +61,10 @@ use switchboard_routing::shard::RoutingInput;
 /// The file handle type of a storage's segments (a raw fd on disk).
 pub type FileHandle<S> = <<S as LogStorage>::File as LogFile>::Handle;
 use switchboard_pii::{PiiCounts, PiiPolicy};
+
+/// Deliveries of stored messages kept for reuse (see [`crate::recycle`]): enough for the messages
+/// between their append and the last shard's delivery under load; beyond it they are allocated.
+pub const DELIVERIES_KEPT_MAX: usize = 1_024;
 
 /// How long a client refused because the log's next commit group is full should wait, milliseconds.
 const RETRY_LOG_BUSY_MS: u32 = 20;
@@ -74,6 +80,8 @@ const RETRY_AFTER_FAILURE_MS: u32 = 1_000;
 pub enum Outbound {
     /// Answer one connection (on its shard).
     Reply(Reply),
+    /// Acknowledge a stored message to the connection that sent it (on its shard).
+    Ack(AckReply),
     /// Fan a frame out to these shards (each delivers to its own followers).
     Deliver {
         /// The shards following the conversation.
@@ -157,8 +165,9 @@ struct Pending {
     conversation: u64,
     sequence: u64,
     /// Connections to ack (the sender, plus retries that arrived before the commit).
-    ack_to: Vec<(ConnRef, MessageId)>,
-    delivery: Delivery,
+    ack_to: acks::Acks,
+    /// Its delivery, from [`Owner::deliveries`], handed to the followers' shards once committed.
+    delivery: Arc<Delivery>,
     /// For customer messages the routing shard should see: the customer's value to the tenant, `0..=1`,
     /// and the unmasked text when masking changed it (memory only, until the commit hands it over).
     for_routing: Option<(f32, Option<String>)>,
@@ -176,6 +185,8 @@ pub struct Owner<S: LogStorage> {
     conversations: HashMap<u64, Conversation>,
     meta_seq: u64,
     pending: VecDeque<Pending>,
+    /// The deliveries of stored messages, reused once every shard dropped them.
+    deliveries: Recycler<Delivery>,
     /// Outputs that tell of a state or ticket record not yet committed, with that record's LSN: released
     /// by the commit that covers it, in log order with the messages in `pending`.
     held: VecDeque<(Lsn, Outbound)>,
@@ -238,6 +249,7 @@ impl<S: LogStorage> Owner<S> {
             conversations,
             meta_seq,
             pending: VecDeque::new(),
+            deliveries: Recycler::new(DELIVERIES_KEPT_MAX),
             held: VecDeque::new(),
             out: VecDeque::new(),
             counters,
@@ -394,6 +406,22 @@ impl<S: LogStorage> Owner<S> {
             shards: conversation.interest,
             delivery: Arc::new(delivery),
         });
+    }
+
+    /// Acknowledges `message_id`, stored as `sequence` of `conversation`, to `to`.
+    pub(super) fn ack(
+        &mut self,
+        to: ConnRef,
+        message_id: MessageId,
+        conversation: u64,
+        sequence: u64,
+    ) {
+        self.out.push_back(Outbound::Ack(AckReply {
+            to,
+            message_id,
+            conversation,
+            sequence,
+        }));
     }
 
     pub(super) fn reply(&mut self, to: ConnRef, frames: Vec<OwnedFrame>) {

@@ -1,14 +1,19 @@
 //! Opening a conversation and storing a `send`: de-duplication by (conversation, message id), PII
 //! masking, the next sequence and the log append; the ack waits for the commit ([`super::commit`]).
 
-use switchboard_protocol::app::{ErrorCode, MessageId};
+use std::sync::Arc;
+
+use switchboard_protocol::app::{ErrorCode, Message, MessageId, OwnedFrame, Pong};
 use tracing::{error, warn};
 
+use super::acks::Acks;
 use super::{
-    ack_frame, customer_value, deliver_frame, error_frame, lane_of, sender_role, Audience, Claims,
-    ConnRef, Conversation, ConversationState, Delivery, LogError, LogStorage, Owner, Pending,
-    RecordHeader, Role, StoredMessage, RECORD_MESSAGE, RETRY_AFTER_FAILURE_MS, RETRY_LOG_BUSY_MS,
+    customer_value, deliver_frame, error_frame, lane_of, sender_role, Audience, Claims, ConnRef,
+    Conversation, ConversationState, Delivery, LogError, LogStorage, Owner, Pending, RecordHeader,
+    Role, StoredMessage, RECORD_MESSAGE, RETRY_AFTER_FAILURE_MS, RETRY_LOG_BUSY_MS,
 };
+use crate::frames::refill_deliver_frame;
+use crate::recycle::{Recycler, RECYCLED_TEXT_BYTES_MAX};
 use switchboard_pii::mask;
 
 impl<S: LogStorage> Owner<S> {
@@ -91,7 +96,7 @@ impl<S: LogStorage> Owner<S> {
             customer: conversation.customer,
             sender: principal.user,
             sender_role,
-            text: masked.text.into_owned(),
+            text: masked.text.as_ref(),
         };
         self.scratch.clear();
         stored.encode(&mut self.scratch);
@@ -144,19 +149,20 @@ impl<S: LogStorage> Owner<S> {
         };
         conversation.appended_seq = sequence;
         self.counters.messages_stored += 1;
-        let delivery = Delivery {
+        let make = |frame| Delivery {
             tenant: conversation.tenant,
             customer: conversation.customer,
             agent: conversation.agent,
             group: conversation.group,
             conversation: conversation_id,
-            frame: deliver_frame(&header, &stored),
+            frame,
             origin: from,
             received_us,
             audience: Audience::All,
             interest_epoch: conversation.interest_epoch,
             queue_lane: None,
         };
+        let delivery = recycled_delivery(&mut self.deliveries, make, &header, &stored);
         // The routing shard sees every customer message (for humans' conversations it only refreshes the
         // summary and sentiment).
         let routed = principal.role == Role::Customer && self.config.routing_enabled;
@@ -164,7 +170,7 @@ impl<S: LogStorage> Owner<S> {
             lsn,
             conversation: conversation_id,
             sequence,
-            ack_to: from.map(|from| (from, message_id)).into_iter().collect(),
+            ack_to: Acks::of(from.map(|from| (from, message_id))),
             delivery,
             for_routing: routed.then(|| (customer_value(principal), raw)),
             from_agent: (principal.role == Role::Agent).then_some(principal.user),
@@ -194,8 +200,37 @@ impl<S: LogStorage> Owner<S> {
             pending.ack_to.push((from, message_id));
             return;
         }
-        self.reply(from, vec![ack_frame(message_id, conversation, sequence)]);
+        self.ack(from, message_id, conversation, sequence);
     }
+}
+
+/// The delivery of a message just appended, made by `make` around its `deliver` frame: in a free
+/// delivery of `deliveries` when there is one (its frame's text buffer reused: no allocation), kept for
+/// reuse unless its text is long.
+fn recycled_delivery(
+    deliveries: &mut Recycler<Delivery>,
+    make: impl FnOnce(OwnedFrame) -> Delivery,
+    header: &RecordHeader,
+    stored: &StoredMessage<&str>,
+) -> Arc<Delivery> {
+    let delivery = match deliveries.take() {
+        Some(mut free) => {
+            let slot = Arc::get_mut(&mut free).expect("taken out: held only here");
+            let placeholder = OwnedFrame::new(Message::Pong(Pong::default()));
+            let old = std::mem::replace(&mut slot.frame, placeholder);
+            *slot = make(refill_deliver_frame(old, header, stored));
+            free
+        }
+        None => Arc::new(make(deliver_frame(header, stored))),
+    };
+    let text_bytes = match &delivery.frame.message {
+        Message::Deliver(deliver) => deliver.text.capacity(),
+        _ => 0,
+    };
+    if text_bytes <= RECYCLED_TEXT_BYTES_MAX {
+        deliveries.keep(&delivery);
+    }
+    delivery
 }
 
 /// Whether a customer's text is Chinese (any CJK ideograph), English (letters, no ideograph), or says

@@ -43,7 +43,7 @@ pub(super) fn send(owner: &mut Owner<MemoryStorage>, conversation: u64, n: u8, c
         message_id: MessageId([n; 16]),
         conversation,
         create,
-        text: format!("message {n}"),
+        text: std::sync::Arc::new(format!("message {n}")),
         received_us: 0,
     };
     owner.handle(FROM, &customer(), request, 1_000 + u64::from(n));
@@ -53,8 +53,12 @@ pub(super) fn send(owner: &mut Owner<MemoryStorage>, conversation: u64, n: u8, c
 pub(super) fn replies(owner: &mut Owner<MemoryStorage>) -> Vec<Message> {
     let mut frames = Vec::new();
     while let Some(output) = owner.poll_output() {
-        if let Outbound::Reply(reply) = output {
-            frames.extend(reply.frames.into_iter().map(|frame| frame.message));
+        match output {
+            Outbound::Reply(reply) => {
+                frames.extend(reply.frames.into_iter().map(|frame| frame.message));
+            }
+            Outbound::Ack(ack) => frames.push(ack.frame().message),
+            _ => {}
         }
     }
     frames
@@ -159,7 +163,7 @@ fn the_routing_shard_gets_the_customer_value_from_the_token() {
             message_id: MessageId([n as u8 + 1; 16]),
             conversation: 40 + n as u64,
             create: true,
-            text: "where is my refund".into(),
+            text: std::sync::Arc::new("where is my refund".into()),
             received_us: 0,
         };
         owner.handle(FROM, &principal, request, 1_000);

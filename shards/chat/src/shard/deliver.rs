@@ -11,7 +11,7 @@ use tracing::debug;
 
 use super::{ChatCore, Encoded, Host, Rings, STAGE_DELIVERED};
 use crate::ids::owner_of;
-use crate::messages::{Delivery, Reply, REPLAY_QUEUE_LANE};
+use crate::messages::{AckReply, Delivery, Reply, REPLAY_QUEUE_LANE};
 
 impl<S: LogStorage> ChatCore<S> {
     /// A conversation's frame to the connections here that get it.
@@ -83,6 +83,11 @@ impl<S: LogStorage> ChatCore<S> {
             debug!(shard = self.id, ?conn, conversation, "follower lost access");
         }
         denied
+    }
+
+    /// An owner's `ack` to one of this shard's connections.
+    pub(super) fn apply_ack(&mut self, ack: AckReply, host: &mut impl Host) {
+        self.send_frame(host, ack.to.conn, &ack.frame());
     }
 
     /// An owner's answer to one of this shard's connections.
@@ -160,7 +165,7 @@ impl<S: LogStorage> ChatCore<S> {
         let Some(encoding) = host.session(conn).map(|session| session.encoding()) else {
             return;
         };
-        let bytes = encoded.get(&mut self.encoder, encoding);
+        let bytes = encoded.get(&mut self.frames, encoding);
         let lane = lane.unwrap_or(encoded.frame().lane);
         host.send(conn, lane, encoding, bytes);
     }

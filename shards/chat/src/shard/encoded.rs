@@ -1,8 +1,9 @@
 //! [`Encoded`]: one frame and its encodings, each made at most once however many connections get it.
 
 use bytes::Bytes;
-use switchboard_protocol::app::{encode::Encoder, json, OwnedFrame};
+use switchboard_protocol::app::OwnedFrame;
 
+use super::FrameBytes;
 use crate::session::Encoding;
 
 /// One frame and its encodings, each made at most once however many connections get it (a delivery to
@@ -29,21 +30,15 @@ impl<'a> Encoded<'a> {
         self.frame
     }
 
-    /// The frame's bytes for `encoding`.
-    pub fn get(&mut self, encoder: &mut Encoder, encoding: Encoding) -> Bytes {
+    /// The frame's bytes for `encoding` (encoded by `frames` the first time).
+    pub fn get(&mut self, frames: &mut FrameBytes, encoding: Encoding) -> Bytes {
         let frame = self.frame;
         let bytes = match encoding {
-            Encoding::Binary => self.binary.get_or_insert_with(|| {
-                let mut out = Vec::new();
-                encoder.encode(frame, &mut out);
-                Bytes::from(out)
-            }),
-            Encoding::Json => self.json.get_or_insert_with(|| {
-                let mut out = Vec::new();
-                json::encode_json(frame, &mut out);
-                Bytes::from(out)
-            }),
+            Encoding::Binary => &mut self.binary,
+            Encoding::Json => &mut self.json,
         };
-        bytes.clone()
+        bytes
+            .get_or_insert_with(|| frames.encode(frame, encoding))
+            .clone()
     }
 }

@@ -50,7 +50,7 @@ impl<S: LogStorage> ChatCore<S> {
         let Some(session) = host.session(conn) else {
             return outcome;
         };
-        session.handle_message(payload, &ctx, &mut outputs);
+        session.handle_message(payload, (&ctx, &mut self.texts), &mut outputs);
         let principal = session.principal().cloned();
         // One clock read per message that carries a send (for its stage latencies), none otherwise.
         let mut received_us = None;

@@ -14,12 +14,14 @@
 //! a per-peer overflow queue that is retried first on the next tick (the data is already durable).
 //!
 //! Submodules: `host` (the traits), `encoded` (one encoding per frame shared by every connection),
+//! `frame_bytes` (the slots frames are encoded into, reused once written),
 //! `deliver` (deliveries, replies and agent notices to local connections), `inbound` (client messages,
 //! requests to owners, closes), `admit` (quotas and read gates), `rings` (pushes, overflow, routing).
 
 mod admit;
 mod deliver;
 mod encoded;
+mod frame_bytes;
 mod host;
 mod inbound;
 mod rings;
@@ -30,18 +32,23 @@ use std::sync::Arc;
 use switchboard_auth::Keyring;
 use switchboard_core::engine::ConnId;
 use switchboard_log::LogStorage;
-use switchboard_protocol::app::encode::Encoder;
 
 use crate::messages::ShardMsg;
 use crate::owner::{Outbound, Owner};
+use crate::recycle::Recycler;
 use crate::session::SessionOutput;
 use crate::{ChatConfig, LocalIndex};
 
 pub use self::admit::Quotas;
 pub use self::encoded::Encoded;
+pub use self::frame_bytes::{FrameBytes, FRAME_SLOTS_MAX, FRAME_SLOT_BYTES};
 pub use self::host::{Admitting, Host, Rings};
 pub use self::inbound::MessageOutcome;
 pub use self::rings::route_output;
+
+/// `send` texts kept for reuse (see [`crate::recycle`]): enough for the messages between their decode
+/// and their owner's append under load; beyond it they are allocated.
+pub const TEXTS_KEPT_MAX: usize = 1_024;
 
 /// Stage latency samples kept between two takes (one per tick); more are not sampled.
 pub const STAGE_SAMPLES_MAX: usize = 65_536;
@@ -80,7 +87,10 @@ pub struct ChatCore<S: LogStorage> {
     config: ChatConfig,
     owner: Owner<S>,
     local: LocalIndex,
-    encoder: Encoder,
+    /// Encodes the frames for this shard's connections.
+    frames: FrameBytes,
+    /// The texts of this shard's clients' `send`s, on their way to their owners.
+    texts: Recycler<String>,
     /// Per peer (and the routing shard, last): what did not fit its ring, in order.
     overflow: Vec<VecDeque<ShardMsg>>,
     outputs: Vec<SessionOutput>,
@@ -126,7 +136,8 @@ impl<S: LogStorage> ChatCore<S> {
             config,
             owner,
             local: LocalIndex::default(),
-            encoder: Encoder::new(),
+            frames: FrameBytes::new(),
+            texts: Recycler::new(TEXTS_KEPT_MAX),
             overflow: (0..=shards).map(|_| VecDeque::new()).collect(),
             outputs: Vec::new(),
             targets: Vec::new(),
@@ -183,9 +194,9 @@ impl<S: LogStorage> ChatCore<S> {
         &self.local
     }
 
-    /// The encoder shared by this shard's frames.
-    pub fn encoder(&mut self) -> &mut Encoder {
-        &mut self.encoder
+    /// The encoder of this shard's frames.
+    pub fn frames(&mut self) -> &mut FrameBytes {
+        &mut self.frames
     }
 
     /// Whether something waits in an overflow queue (the loop must not sleep).

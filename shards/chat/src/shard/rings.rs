@@ -59,6 +59,7 @@ impl<S: LogStorage> ChatCore<S> {
                 request,
             } => self.owner.handle(from, &principal, request, host.wall_ms()),
             ShardMsg::Reply(reply) => self.apply_reply(reply, host, rings),
+            ShardMsg::Ack(ack) => self.apply_ack(ack, host),
             ShardMsg::Deliver(delivery) => self.deliver_local(&delivery, host, rings),
             ShardMsg::Unfollow {
                 conversation,
@@ -87,6 +88,8 @@ impl<S: LogStorage> ChatCore<S> {
                 self.apply_reply(reply, host, rings)
             }
             Outbound::Reply(reply) => self.push(rings, reply.to.shard, ShardMsg::Reply(reply)),
+            Outbound::Ack(ack) if ack.to.shard == self.id => self.apply_ack(ack, host),
+            Outbound::Ack(ack) => self.push(rings, ack.to.shard, ShardMsg::Ack(ack)),
             Outbound::Deliver { shards, delivery } => {
                 if delivery.received_us != 0 {
                     // Released by the commit that covers it: stored and acknowledged now.

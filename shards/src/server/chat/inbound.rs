@@ -25,7 +25,7 @@ fn send_to_entry(core: &mut ChatCore<DirStorage>, entry: &mut Entry, frame: &Own
     let Some(encoding) = entry.session.as_ref().map(|session| session.encoding()) else {
         return;
     };
-    let bytes = Encoded::new(frame).get(core.encoder(), encoding);
+    let bytes = Encoded::new(frame).get(core.frames(), encoding);
     let kind = match encoding {
         Encoding::Binary => DataKind::Binary,
         Encoding::Json => DataKind::Text,
