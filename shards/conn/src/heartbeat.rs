@@ -81,24 +81,27 @@ pub enum HeartbeatAction {
 
 /// One connection's heartbeat state. Time is always passed in, in milliseconds on any monotonic clock.
 ///
-/// Packed (it exists once per connection): the bounds are a shared reference, the outstanding ping's token
-/// is always `next_token - 1` so only its send time is kept, and the optional values use flags.
+/// Packed (it exists once per connection, a million of them per node): the bounds are a shared reference,
+/// the outstanding ping's token is always `next_token - 1` so only its send time is kept, the RTT values
+/// are 32-bit (eighths of a millisecond: up to 6 days, against pong deadlines of at most an hour), and the
+/// optional values use flags.
 #[derive(Debug, Clone)]
 pub struct Heartbeat {
     config: &'static HeartbeatConfig,
-    /// Smoothed RTT, in eighths of a millisecond; meaningful once `has_rtt`.
-    srtt: u64,
-    /// RTT variation, in eighths of a millisecond; meaningful once `has_rtt`.
-    rttvar: u64,
     /// When the last byte was received from the peer.
     last_activity_ms: u64,
     /// When the outstanding ping (token `next_token - 1`) was sent; meaningful while `outstanding`.
     ping_sent_ms: u64,
-    /// Token of the next ping; increases so a late pong for an older ping is not mistaken for the current.
-    next_token: u64,
-    /// The last RTT sample (ms) not yet taken by [`Heartbeat::take_sample_ms`], for metrics; meaningful
-    /// while `has_sample`.
-    sample_ms: u64,
+    /// Smoothed RTT, in eighths of a millisecond; meaningful once `has_rtt`.
+    srtt: u32,
+    /// RTT variation, in eighths of a millisecond; meaningful once `has_rtt`.
+    rttvar: u32,
+    /// Token of the next ping; increases so a late pong for an older ping is not mistaken for the current
+    /// (it wraps after 2^32 pings, centuries at the shortest interval). Sent as 8 big-endian bytes.
+    next_token: u32,
+    /// The last RTT sample (ms, saturated) not yet taken by [`Heartbeat::take_sample_ms`], for metrics;
+    /// meaningful while `has_sample`.
+    sample_ms: u32,
     has_rtt: bool,
     outstanding: bool,
     has_sample: bool,
@@ -140,9 +143,14 @@ impl Heartbeat {
 
     fn rtt(&self) -> Option<RttEstimate> {
         self.has_rtt.then_some(RttEstimate {
-            srtt: self.srtt,
-            rttvar: self.rttvar,
+            srtt: u64::from(self.srtt),
+            rttvar: u64::from(self.rttvar),
         })
+    }
+
+    /// The payload of the ping with `token`: the token as 8 big-endian bytes.
+    fn ping_payload(token: u32) -> [u8; PING_PAYLOAD_BYTES] {
+        u64::from(token).to_be_bytes()
     }
 
     /// The interval to announce to the client: the longest a healthy quiet connection goes without a ping.
@@ -197,7 +205,7 @@ impl Heartbeat {
     /// an RTT sample); an unsolicited or stale pong only counts as activity.
     pub fn on_pong(&mut self, payload: &[u8], now_ms: u64) -> bool {
         self.on_activity(now_ms);
-        if !self.outstanding || payload != (self.next_token - 1).to_be_bytes() {
+        if !self.outstanding || payload != Self::ping_payload(self.next_token.wrapping_sub(1)) {
             return false;
         }
         self.outstanding = false;
@@ -207,13 +215,13 @@ impl Heartbeat {
 
     /// Takes the RTT sample (ms) measured by the last matching pong, if not taken yet. Changed by `on_pong`.
     pub fn take_sample_ms(&mut self) -> Option<u64> {
-        let sample = self.has_sample.then_some(self.sample_ms);
+        let sample = self.has_sample.then_some(u64::from(self.sample_ms));
         self.has_sample = false;
         sample
     }
 
     fn add_sample(&mut self, rtt_ms: u64) {
-        self.sample_ms = rtt_ms;
+        self.sample_ms = saturate(rtt_ms);
         self.has_sample = true;
         let sample = rtt_ms * RTT_SCALE;
         let estimate = match self.rtt() {
@@ -226,8 +234,8 @@ impl Heartbeat {
                 srtt: srtt - srtt / 8 + sample / 8,
             },
         };
-        self.srtt = estimate.srtt;
-        self.rttvar = estimate.rttvar;
+        self.srtt = saturate(estimate.srtt);
+        self.rttvar = saturate(estimate.rttvar);
         self.has_rtt = true;
     }
 
@@ -264,13 +272,19 @@ impl Heartbeat {
             return Some(HeartbeatAction::Expired);
         }
         let token = self.next_token;
-        self.next_token += 1;
+        self.next_token = self.next_token.wrapping_add(1);
         self.outstanding = true;
         self.ping_sent_ms = now_ms;
         Some(HeartbeatAction::SendPing {
-            payload: token.to_be_bytes(),
+            payload: Self::ping_payload(token),
         })
     }
+}
+
+/// `value` in 32 bits, saturated: RTT samples are bounded by the pong deadline (at most an hour), so
+/// saturation is only reached by a pong later than any deadline.
+fn saturate(value: u64) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]

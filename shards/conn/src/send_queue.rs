@@ -69,21 +69,18 @@ pub enum SendQueueError {
     Closing,
 }
 
-/// Counters of one send queue, for metrics.
+/// Counters of one send queue, for metrics: compare two readings taken around one call.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SendQueueCounters {
     /// Data messages accepted.
     pub messages_enqueued: u64,
     /// Data messages completely handed to the writer.
     pub messages_sent: u64,
-    /// `messages_sent` by lane (indexed by `lane_index`).
+    /// Data messages completely handed to the writer by lane (indexed by `lane_index`), counted since the
+    /// queue's buffers were last allocated: they are released when the connection goes quiet (see
+    /// [`SendQueue::release_idle_buffers`]), never inside `poll_transmit`, so the difference of two readings
+    /// around one call is exact.
     pub sent_by_lane: [u64; LANE_COUNT],
-    /// Frames handed to the writer (data fragments and control frames).
-    pub frames_written: u64,
-    /// Bytes handed to the writer.
-    pub bytes_written: u64,
-    /// Messages refused with [`SendQueueError::Full`].
-    pub overflows: u64,
 }
 
 /// A queued data message and how far it has been written.
@@ -117,6 +114,9 @@ struct QueueBuffers {
     /// The allocation of the last completely written payload, for the next received message (echo), so a
     /// busy connection does not allocate and free one per message.
     spare: Spare,
+    /// See [`SendQueueCounters::sent_by_lane`]: kept here, not inline, because only a queue holding data
+    /// messages (and so these buffers) ever changes it.
+    sent_by_lane: [u64; LANE_COUNT],
 }
 
 /// What [`SendQueue::write_next_frame`] did.
@@ -130,23 +130,30 @@ enum Step {
 }
 
 /// One connection's outbound queue. See the module documentation.
+///
+/// Packed, as it exists once per connection (a million per node): what an idle connection does not use
+/// is boxed (the buffers, a pending Close), and the byte bounds are 32-bit (`Limits` caps them far below
+/// 4 GiB).
 #[derive(Debug)]
 pub struct SendQueue {
     /// Lanes, pongs and scratch; `None` until the first message or pong and after
     /// [`SendQueue::release_idle_buffers`].
     buffers: Option<Box<QueueBuffers>>,
-    /// Our heartbeat ping's 8-byte token (kept small: this struct exists once per connection).
-    ping: Option<[u8; PING_PAYLOAD_BYTES]>,
-    close: Option<PendingClose>,
+    /// Our Close, once queued and until written: boxed, a connection closes once.
+    close: Option<Box<PendingClose>>,
+    fragmentation: Fragmentation,
+    next_message_number: u64,
+    /// Data messages completely handed to the writer.
+    messages_sent: u64,
+    /// Our heartbeat ping's 8-byte token; meaningful while `ping_pending`.
+    ping: [u8; PING_PAYLOAD_BYTES],
+    fragment_bytes: u32,
+    queued_bytes: u32,
+    send_queue_bytes_max: u32,
+    ping_pending: bool,
     close_written: bool,
     /// With [`Fragmentation::WebSocket`], the lane whose message is between continuation frames.
     continuing: Option<Lane>,
-    fragmentation: Fragmentation,
-    fragment_bytes: usize,
-    queued_bytes: usize,
-    send_queue_bytes_max: usize,
-    next_message_number: u64,
-    counters: SendQueueCounters,
 }
 
 impl SendQueue {
@@ -159,16 +166,18 @@ impl SendQueue {
         assert!(fragment_bytes > 0, "validated by Limits");
         Self {
             buffers: None,
-            ping: None,
             close: None,
+            fragmentation,
+            next_message_number: 0,
+            messages_sent: 0,
+            ping: [0; PING_PAYLOAD_BYTES],
+            fragment_bytes: u32::try_from(fragment_bytes).expect("validated by Limits"),
+            queued_bytes: 0,
+            send_queue_bytes_max: u32::try_from(send_queue_bytes_max)
+                .expect("validated by Limits"),
+            ping_pending: false,
             close_written: false,
             continuing: None,
-            fragmentation,
-            fragment_bytes,
-            queued_bytes: 0,
-            send_queue_bytes_max,
-            next_message_number: 0,
-            counters: SendQueueCounters::default(),
         }
     }
 
@@ -230,7 +239,7 @@ impl SendQueue {
                 prefix_bytes_max, ..
             } => prefix_bytes_max,
         };
-        let data = wire::SERVER_FRAME_HEADER_BYTES_MAX + prefix + self.fragment_bytes;
+        let data = wire::SERVER_FRAME_HEADER_BYTES_MAX + prefix + self.fragment_bytes as usize;
         data.max(2 + wire::CONTROL_PAYLOAD_BYTES_MAX)
     }
 
@@ -250,15 +259,17 @@ impl SendQueue {
             return Err(SendQueueError::Closing);
         }
         let charge = payload.len() + ENTRY_OVERHEAD_BYTES;
-        if self.queued_bytes + charge > self.send_queue_bytes_max {
-            self.counters.overflows += 1;
+        let queued_bytes = self.queued_bytes();
+        let send_queue_bytes_max = self.send_queue_bytes_max as usize;
+        if queued_bytes + charge > send_queue_bytes_max {
             return Err(SendQueueError::Full {
-                queued_bytes: self.queued_bytes,
+                queued_bytes,
                 message_bytes: charge,
-                send_queue_bytes_max: self.send_queue_bytes_max,
+                send_queue_bytes_max,
             });
         }
-        self.queued_bytes += charge;
+        // Fits: the sum is at most `send_queue_bytes_max`, a u32.
+        self.queued_bytes = (queued_bytes + charge) as u32;
         let message_number = self.next_message_number;
         self.buffers_mut().lanes[lane_index(lane)].push_back(Outbound {
             payload,
@@ -268,7 +279,6 @@ impl SendQueue {
             kind,
         });
         self.next_message_number += 1;
-        self.counters.messages_enqueued += 1;
         Ok(())
     }
 
@@ -291,7 +301,8 @@ impl SendQueue {
     /// Queues a Ping with our heartbeat token, replacing an unsent one.
     pub fn enqueue_ping(&mut self, payload: [u8; PING_PAYLOAD_BYTES]) {
         if !self.close_written {
-            self.ping = Some(payload);
+            self.ping = payload;
+            self.ping_pending = true;
         }
     }
 
@@ -301,11 +312,11 @@ impl SendQueue {
         if self.close.is_some() || self.close_written {
             return;
         }
-        self.close = Some(PendingClose {
+        self.close = Some(Box::new(PendingClose {
             code,
             reason,
             after_data,
-        });
+        }));
         if !after_data {
             self.discard_data();
         }
@@ -324,12 +335,12 @@ impl SendQueue {
 
     /// Bytes currently charged against `send_queue_bytes_max`.
     pub fn queued_bytes(&self) -> usize {
-        self.queued_bytes
+        self.queued_bytes as usize
     }
 
     /// Whether anything (data or control) waits to be written. Changed by `enqueue*` and `poll_transmit`.
     pub fn has_pending(&self) -> bool {
-        self.ping.is_some()
+        self.ping_pending
             || self.close.is_some()
             || self.buffers.as_ref().is_some_and(|buffers| {
                 !buffers.pongs.is_empty() || buffers.lanes.iter().any(|lane| !lane.is_empty())
@@ -343,7 +354,14 @@ impl SendQueue {
 
     /// The counters so far.
     pub fn counters(&self) -> SendQueueCounters {
-        self.counters
+        SendQueueCounters {
+            messages_enqueued: self.next_message_number,
+            messages_sent: self.messages_sent,
+            sent_by_lane: self
+                .buffers
+                .as_ref()
+                .map_or([0; LANE_COUNT], |buffers| buffers.sent_by_lane),
+        }
     }
 
     /// Queued messages per lane, highest priority first.
@@ -407,7 +425,6 @@ impl SendQueue {
             }
         }
         let written = out.len() - start + payload.as_ref().map_or(0, Bytes::len);
-        self.counters.bytes_written += written as u64;
         self.invariants();
         (written, payload)
     }
@@ -422,10 +439,10 @@ impl SendQueue {
             .buffers
             .as_ref()
             .and_then(|buffers| buffers.pongs.front().copied());
-        let control = match (pong, self.ping) {
+        let control = match (pong, self.ping_pending) {
             (Some(pong), _) => Some(pong),
-            (None, Some(token)) => Some(ControlFrame::new(wire::OPCODE_PING, &token)),
-            (None, None) => None,
+            (None, true) => Some(ControlFrame::new(wire::OPCODE_PING, &self.ping)),
+            (None, false) => None,
         };
         if let Some(frame) = control {
             if frame.encoded_len() > budget {
@@ -436,22 +453,20 @@ impl SendQueue {
                 Some(buffers) if pong.is_some() => {
                     buffers.pongs.pop_front();
                 }
-                _ => self.ping = None,
+                _ => self.ping_pending = false,
             }
-            self.counters.frames_written += 1;
             return Step::Wrote;
         }
         if let Some(lane) = self.next_lane() {
             return self.write_fragment(lane, out, budget, gather);
         }
-        match self.close {
-            Some(close)
-                if ControlFrame::close(close.code, close.reason).encoded_len() <= budget =>
+        match self.close.as_deref() {
+            Some(&PendingClose { code, reason, .. })
+                if ControlFrame::close(code, reason).encoded_len() <= budget =>
             {
-                ControlFrame::close(close.code, close.reason).write(out);
+                ControlFrame::close(code, reason).write(out);
                 self.close = None;
                 self.close_written = true;
-                self.counters.frames_written += 1;
                 Step::Wrote
             }
             _ => Step::Idle,
@@ -461,7 +476,7 @@ impl SendQueue {
     /// The lane to write from next, if any data is pending and allowed before the Close.
     fn next_lane(&self) -> Option<Lane> {
         if matches!(
-            self.close,
+            self.close.as_deref(),
             Some(PendingClose {
                 after_data: false,
                 ..
@@ -488,7 +503,7 @@ impl SendQueue {
         gather: bool,
     ) -> Step {
         let fragmentation = self.fragmentation;
-        let fragment_bytes = self.fragment_bytes;
+        let fragment_bytes = self.fragment_bytes as usize;
         let buffers = self.buffers.as_deref_mut().expect("next_lane found a lane");
         let message = buffers.lanes[lane_index(lane)]
             .front_mut()
@@ -549,17 +564,17 @@ impl SendQueue {
         };
         message.offset += chunk;
         message.next_index += 1;
-        self.queued_bytes -= chunk;
-        self.counters.frames_written += 1;
+        // At most `queued_bytes`, which charges the message's unwritten bytes.
+        self.queued_bytes -= chunk as u32;
         if last {
             let written = buffers.lanes[lane_index(lane)].pop_front();
             let payload = written.expect("the message being written").payload;
             buffers
                 .spare
                 .keep(payload, matches!(step, Step::Gathered(_)));
-            self.queued_bytes -= ENTRY_OVERHEAD_BYTES;
-            self.counters.messages_sent += 1;
-            self.counters.sent_by_lane[lane_index(lane)] += 1;
+            self.queued_bytes -= ENTRY_OVERHEAD_BYTES as u32;
+            self.messages_sent += 1;
+            buffers.sent_by_lane[lane_index(lane)] += 1;
             self.continuing = None;
         } else if matches!(fragmentation, Fragmentation::WebSocket) {
             self.continuing = Some(lane);
@@ -576,7 +591,7 @@ impl SendQueue {
                 .flat_map(|buffers| buffers.lanes.iter().flatten())
                 .map(|m| m.payload.len() - m.offset + ENTRY_OVERHEAD_BYTES)
                 .sum();
-            assert_eq!(charged, self.queued_bytes, "queued_bytes matches the lanes");
+            assert_eq!(charged, self.queued_bytes(), "queued_bytes matches the lanes");
             assert!(
                 self.queued_bytes <= self.send_queue_bytes_max,
                 "bound respected"
