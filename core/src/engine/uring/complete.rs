@@ -82,7 +82,7 @@ impl UringEngine {
         }
         let slot = result as u32;
         r.slots_used += 1;
-        let Some(conn) = self.slots.allocate() else {
+        let Some(conn) = self.allocate_conn() else {
             warn!(
                 ring,
                 slot, "accepted with every connection id in use; closing it"
@@ -139,8 +139,9 @@ impl UringEngine {
     }
 
     fn sent(&mut self, conn: ConnId, result: i32) {
-        let state = &mut self.conns[conn.index()];
+        let state = &self.conns[conn.index()];
         let closing = state.phase == Phase::Closing;
+        let state = self.send_states.get_mut(state.send);
         // Hand back every buffer the kernel finished, in order.
         let mut sent = result.max(0) as usize;
         while let Some(front) = state.in_flight.front() {
@@ -178,6 +179,7 @@ impl UringEngine {
                 }));
             }
         }
+        self.release_send_state_if_empty(conn);
         if closing {
             self.progress_close(conn);
         } else {
@@ -188,7 +190,7 @@ impl UringEngine {
     fn registered(&mut self, conn: ConnId, result: i32) {
         let state = &mut self.conns[conn.index()];
         let mut parked = state.connect.take().expect("registration parked");
-        if std::mem::take(&mut state.slot_reserved) {
+        if std::mem::take(&mut parked.slot_reserved) {
             self.rings[state.ring as usize].slots_reserved -= 1;
         }
         if result != 1 {

@@ -28,6 +28,8 @@ pub(super) struct ConnectParked {
     /// `FILES_UPDATE` input (the fd) and output (the allocated slot).
     pub(super) fd_cell: i32,
     pub(super) addr: RawSockAddr,
+    /// A table slot is reserved for this connection's `FILES_UPDATE`.
+    pub(super) slot_reserved: bool,
 }
 
 /// iovecs one send operation may cover (one `sendmsg`): a queued send takes one, or two when it
@@ -56,29 +58,89 @@ impl SendIo {
     }
 }
 
-/// Per-connection state of the io_uring backend.
-pub(super) struct UringConn {
-    pub(super) phase: Phase,
-    /// Which ring's file table holds the descriptor.
-    pub(super) ring: u32,
-    /// The direct-descriptor slot, once known.
-    pub(super) slot: Option<u32>,
-    /// Operations submitted and not yet fully completed (a multishot recv counts once).
-    pub(super) ops: u32,
-    pub(super) recv_armed: bool,
-    /// Reading ended (EOF or error); recv is not re-armed.
-    pub(super) read_closed: bool,
+/// A connection's sends, queued and in flight, with what a batched send points the kernel at. Kept out of
+/// line in [`SendStates`] and held only while the connection has a send queued or in flight: an idle
+/// connection (the great majority at a million connections) holds an index, not two send lists.
+#[derive(Default)]
+pub(super) struct SendState {
     /// Sends waiting behind the one in flight.
     pub(super) sends: SendList,
     /// The buffers the kernel is sending from, in order (one op covers all of them).
     pub(super) in_flight: SendList,
     /// Bytes of `in_flight[0]` already sent (after a short send).
     pub(super) front_written: usize,
+    /// The iovec array and msghdr a batched send points the kernel at; allocated on the first batched
+    /// send through this state and kept for later holders.
+    pub(super) send_io: Option<Box<SendIo>>,
+}
+
+impl SendState {
+    /// Whether nothing is queued or in flight, so the state can go back to the pool.
+    pub(super) fn is_empty(&self) -> bool {
+        self.sends.is_empty() && self.in_flight.is_empty()
+    }
+}
+
+/// Marks a connection without a send state.
+pub(super) const NO_SEND_STATE: u32 = u32::MAX;
+
+/// The pool of [`SendState`]s: grows to the most connections sending at once and keeps them (with their
+/// iovec arrays), so a send allocates nothing once the pool is warm. A state's heap parts never move while
+/// it is in use (the iovecs are boxed, the buffers are heap allocations owned by the lists), so the pool may
+/// grow while the kernel reads from one.
+#[derive(Default)]
+pub(super) struct SendStates {
+    states: Vec<SendState>,
+    /// Indexes of unused states.
+    free: Vec<u32>,
+}
+
+impl SendStates {
+    /// An unused state's index (emptied by its last holder).
+    pub(super) fn acquire(&mut self) -> u32 {
+        if let Some(index) = self.free.pop() {
+            return index;
+        }
+        self.states.push(SendState::default());
+        u32::try_from(self.states.len() - 1).expect("fewer send states than connections")
+    }
+
+    /// Gives back the state at `index`, which must be empty.
+    pub(super) fn release(&mut self, index: u32) {
+        let state = &mut self.states[index as usize];
+        assert!(state.is_empty(), "send state released while in use");
+        state.front_written = 0;
+        self.free.push(index);
+    }
+
+    pub(super) fn get(&self, index: u32) -> &SendState {
+        &self.states[index as usize]
+    }
+
+    pub(super) fn get_mut(&mut self, index: u32) -> &mut SendState {
+        &mut self.states[index as usize]
+    }
+}
+
+/// Per-connection state of the io_uring backend, one per connection slot, so packed: the sends live in
+/// [`SendStates`] while there are any, an outgoing connection's setup in its parked box.
+pub(super) struct UringConn {
+    pub(super) connect: Option<Box<ConnectParked>>,
+    /// The direct-descriptor slot, once known.
+    pub(super) slot: Option<u32>,
+    /// Index in the engine's [`SendStates`], or [`NO_SEND_STATE`] while nothing is queued or in flight.
+    pub(super) send: u32,
+    /// Which ring's file table holds the descriptor (rings are few).
+    pub(super) ring: u16,
+    /// Operations submitted and not yet fully completed (a multishot recv counts once; a connection has
+    /// at most one of each kind in flight).
+    pub(super) ops: u16,
+    pub(super) phase: Phase,
+    pub(super) recv_armed: bool,
+    /// Reading ended (EOF or error); recv is not re-armed.
+    pub(super) read_closed: bool,
     /// Listed in the engine's `send_starts`: its queued sends start when the tick is submitted.
     pub(super) start_queued: bool,
-    /// The iovec array and msghdr a batched send points the kernel at; allocated on the first
-    /// batched send of this slot and kept for later holders.
-    pub(super) send_io: Option<Box<SendIo>>,
     pub(super) shutdown_pending: bool,
     /// A cancel-all for this descriptor was submitted.
     pub(super) cancel_sent: bool,
@@ -86,50 +148,41 @@ pub(super) struct UringConn {
     pub(super) close_sent: bool,
     /// Report no `Closed` at the end (the shard already got `ConnectFailed`).
     pub(super) silent_close: bool,
-    pub(super) connect: Option<Box<ConnectParked>>,
-    /// A table slot is reserved for this connection's `FILES_UPDATE`.
-    pub(super) slot_reserved: bool,
 }
+
+/// Budget of one connection slot's engine state: it exists for every connection (issue 19's C1M).
+pub(super) const URING_CONN_BYTES_MAX: usize = 32;
+const _: () = assert!(std::mem::size_of::<UringConn>() <= URING_CONN_BYTES_MAX);
 
 impl UringConn {
     pub(super) fn free() -> Self {
         Self {
-            phase: Phase::Free,
-            ring: 0,
+            connect: None,
             slot: None,
+            send: NO_SEND_STATE,
+            ring: 0,
             ops: 0,
+            phase: Phase::Free,
             recv_armed: false,
             read_closed: false,
-            sends: SendList::new(),
-            in_flight: SendList::new(),
-            front_written: 0,
             start_queued: false,
-            send_io: None,
             shutdown_pending: false,
             cancel_sent: false,
             close_sent: false,
             silent_close: false,
-            connect: None,
-            slot_reserved: false,
         }
     }
 
-    /// Resets to `phase` for a new holder, keeping the send queue's allocation.
+    /// Resets to `phase` for a new holder.
     pub(super) fn start(&mut self, phase: Phase, ring: u32, slot: Option<u32>) {
         assert!(
-            self.phase == Phase::Free && self.ops == 0 && self.in_flight.is_empty(),
+            self.phase == Phase::Free && self.ops == 0 && self.send == NO_SEND_STATE,
             "slot reused while busy"
         );
-        let sends = std::mem::take(&mut self.sends);
-        let in_flight = std::mem::take(&mut self.in_flight);
-        let send_io = self.send_io.take();
         *self = Self {
             phase,
-            ring,
+            ring: u16::try_from(ring).expect("fewer rings than 2^16"),
             slot,
-            sends,
-            in_flight,
-            send_io,
             ..Self::free()
         };
     }

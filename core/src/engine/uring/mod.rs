@@ -36,7 +36,7 @@ use tracing::{info, warn};
 
 use self::{
     buf_ring::Slice,
-    conn::{Phase, UringConn},
+    conn::{Phase, SendState, SendStates, UringConn, NO_SEND_STATE},
     ring::{Ring, RingError},
 };
 use super::{
@@ -69,6 +69,8 @@ pub struct UringEngine {
     rings: Vec<Ring>,
     slots: SlotAllocator,
     conns: Vec<UringConn>,
+    /// The sends of connections that have any queued or in flight (see [`SendStates`]).
+    send_states: SendStates,
     listeners: Vec<TcpListener>,
     /// Watched external eventfds and the 8-byte buffers their reads fill.
     wakes: Vec<(RawFd, Box<u64>)>,
@@ -164,10 +166,10 @@ impl UringEngine {
             remaining -= table;
         }
         let mut engine = Self {
-            conns: (0..config.connections_max)
-                .map(|_| UringConn::free())
-                .collect(),
+            // Reserved, written as the slot allocator first hands out each index (see `allocate_conn`).
+            conns: Vec::with_capacity(config.connections_max as usize),
             slots: SlotAllocator::new(config.connections_max),
+            send_states: SendStates::default(),
             rings,
             listeners: Vec::new(),
             wakes: Vec::new(),
@@ -245,7 +247,7 @@ impl UringEngine {
         dest: SocketAddr,
         source: Option<SocketAddr>,
     ) -> Result<ConnId, EngineError> {
-        let conn = self.slots.allocate().ok_or(EngineError::ConnectionsFull)?;
+        let conn = self.allocate_conn().ok_or(EngineError::ConnectionsFull)?;
         match sys::client_socket(&dest, source) {
             Ok(socket) => {
                 self.submit_register(conn, socket, dest);
@@ -282,7 +284,7 @@ impl UringEngine {
                 .push_back(Pending::Ready(Event::SendComplete { conn, buf, result }));
             return;
         }
-        self.conns[conn.index()].sends.push_back(send);
+        self.send_state_mut(conn).sends.push_back(send);
         self.queue_start(conn);
     }
 
@@ -301,8 +303,9 @@ impl UringEngine {
     /// frame's header and payload, several frames) instead of the first alone and the rest after
     /// its completion. Nothing is lost by waiting: entries reach the kernel only at submission.
     fn queue_start(&mut self, conn: ConnId) {
+        let idle = self.nothing_in_flight(conn);
         let state = &mut self.conns[conn.index()];
-        if state.phase == Phase::Open && state.in_flight.is_empty() && !state.start_queued {
+        if state.phase == Phase::Open && idle && !state.start_queued {
             state.start_queued = true;
             self.send_starts.push(conn);
         }
@@ -328,14 +331,8 @@ impl UringEngine {
         if !self.is_open(conn) {
             return Err(EngineError::UnknownConn(conn));
         }
-        let state = &mut self.conns[conn.index()];
-        state.phase = Phase::Closing;
-        for send in state.sends.drain_all() {
-            let result = Err(Errno::CANCELLED);
-            let buf = send.head;
-            self.queue
-                .push_back(Pending::Ready(Event::SendComplete { conn, buf, result }));
-        }
+        self.conns[conn.index()].phase = Phase::Closing;
+        self.fail_queued_sends(conn, Errno::CANCELLED);
         self.progress_close(conn);
         Ok(())
     }
@@ -531,9 +528,10 @@ impl UringEngine {
 
     /// Frees `conn`'s slot after its descriptor is closed (or was never installed).
     fn release(&mut self, conn: ConnId) {
+        self.fail_queued_sends(conn, Errno::CANCELLED);
         let state = &mut self.conns[conn.index()];
         assert!(
-            state.ops == 0 && state.in_flight.is_empty(),
+            state.ops == 0 && state.send == NO_SEND_STATE,
             "{conn:?} released with operations in flight"
         );
         if state.slot.is_some() {
@@ -551,19 +549,63 @@ impl UringEngine {
     /// Reports a failed connect: queued sends come back with `cause`, then `ConnectFailed`,
     /// then the descriptor (if any) is closed silently.
     fn fail_connect(&mut self, conn: ConnId, cause: Errno) {
+        self.fail_queued_sends(conn, cause);
         let state = &mut self.conns[conn.index()];
-        for send in state.sends.drain_all() {
-            self.queue.push_back(Pending::Ready(Event::SendComplete {
-                conn,
-                buf: send.head,
-                result: Err(cause),
-            }));
-        }
         state.phase = Phase::Closing;
         state.silent_close = true;
         self.queue
             .push_back(Pending::Ready(Event::ConnectFailed { conn, cause }));
         self.progress_close(conn);
+    }
+
+    /// A free connection id, its state slot written if the id is new (the table is reserved at start
+    /// and made resident as it fills, like the slot allocator's).
+    pub(super) fn allocate_conn(&mut self) -> Option<ConnId> {
+        let conn = self.slots.allocate()?;
+        if conn.index() == self.conns.len() {
+            self.conns.push(UringConn::free());
+        }
+        Some(conn)
+    }
+
+    /// `conn`'s send state, taken from the pool if it has none.
+    fn send_state_mut(&mut self, conn: ConnId) -> &mut SendState {
+        let state = &mut self.conns[conn.index()];
+        if state.send == NO_SEND_STATE {
+            state.send = self.send_states.acquire();
+        }
+        self.send_states.get_mut(state.send)
+    }
+
+    /// Whether `conn` has no send in flight.
+    fn nothing_in_flight(&self, conn: ConnId) -> bool {
+        let send = self.conns[conn.index()].send;
+        send == NO_SEND_STATE || self.send_states.get(send).in_flight.is_empty()
+    }
+
+    /// Gives `conn`'s send state back to the pool once nothing is queued or in flight.
+    pub(super) fn release_send_state_if_empty(&mut self, conn: ConnId) {
+        let state = &mut self.conns[conn.index()];
+        if state.send != NO_SEND_STATE && self.send_states.get(state.send).is_empty() {
+            self.send_states.release(state.send);
+            state.send = NO_SEND_STATE;
+        }
+    }
+
+    /// Hands back `conn`'s queued (not in-flight) sends with `cause`, in order.
+    fn fail_queued_sends(&mut self, conn: ConnId, cause: Errno) {
+        let send = self.conns[conn.index()].send;
+        if send == NO_SEND_STATE {
+            return;
+        }
+        for queued in self.send_states.get_mut(send).sends.drain_all() {
+            self.queue.push_back(Pending::Ready(Event::SendComplete {
+                conn,
+                buf: queued.head,
+                result: Err(cause),
+            }));
+        }
+        self.release_send_state_if_empty(conn);
     }
 
     fn peer_closed(&mut self, conn: ConnId, cause: PeerClose) {
@@ -596,6 +638,7 @@ impl Drop for UringEngine {
         if !all_done {
             std::mem::forget(std::mem::take(&mut self.rings));
             std::mem::forget(std::mem::take(&mut self.conns));
+            std::mem::forget(std::mem::take(&mut self.send_states));
             std::mem::forget(std::mem::take(&mut self.wakes));
             std::mem::forget(self.ring_wake.take());
             std::mem::forget(std::mem::take(&mut self.files));
