@@ -368,8 +368,9 @@ impl Shard {
         let Some(entry) = self.table.get_mut(conn) else {
             return;
         };
-        let held = entry.conn.partial_message_bytes() as u64;
-        self.partial_bytes = self.partial_bytes - entry.partial_bytes + held;
+        let held = u32::try_from(entry.conn.partial_message_bytes())
+            .expect("an unfinished message is bounded by limits.message_bytes_max");
+        self.partial_bytes = self.partial_bytes - u64::from(entry.partial_bytes) + u64::from(held);
         entry.partial_bytes = held;
         if held > 0 && self.partial_bytes > self.buffered_bytes_share {
             warn!(
@@ -388,7 +389,7 @@ impl Shard {
         let Some(mut entry) = self.table.remove(conn) else {
             return;
         };
-        self.partial_bytes -= entry.partial_bytes;
+        self.partial_bytes -= u64::from(entry.partial_bytes);
         if let Some(chat) = self.chat.as_mut() {
             chat.closed(&mut entry);
         }

@@ -15,8 +15,9 @@ pub(crate) struct Entry {
     pub(crate) conn: Connection,
     /// The armed timer and its deadline, if any.
     pub(crate) timer: Option<(TimerHandle, u64)>,
-    /// Bytes handed to the engine and not yet completed, over all of `sends_in_flight`.
-    pub(crate) bytes_in_flight: usize,
+    /// Bytes handed to the engine and not yet completed, over all of `sends_in_flight` (a flush's worth,
+    /// far below 4 GiB).
+    pub(crate) bytes_in_flight: u32,
     /// Sends handed to the engine and not yet completed (a flush may hand it several: see
     /// `shard/transmit.rs`); the next flush waits until they are all back.
     pub(crate) sends_in_flight: u32,
@@ -24,14 +25,16 @@ pub(crate) struct Entry {
     pub(crate) closing: bool,
     /// Already queued for a flush in this tick.
     pub(crate) dirty: bool,
-    /// Metrics: when (µs on the shard's clock) the oldest message not yet echoed was read.
-    pub(crate) received_at_us: Option<u64>,
+    /// Metrics: when (µs on the shard's clock, at least 1) the oldest message not yet echoed was read; 0 when
+    /// none is waiting.
+    pub(crate) received_at_us: u64,
     /// Metrics: data messages are queued and not yet handed to the engine (counted in the queue depth).
     pub(crate) output_queued: bool,
     /// Chat mode: the switchboard.v1 session, once the WebSocket opened.
     pub(crate) session: Option<Box<crate::chat::Session>>,
-    /// Bytes of its unfinished WebSocket message counted in the shard's total (see `Shard::admit_partial`).
-    pub(crate) partial_bytes: u64,
+    /// Bytes of its unfinished WebSocket message counted in the shard's total (see `Shard::admit_partial`;
+    /// at most `limits.message_bytes_max`, which is below 4 GiB).
+    pub(crate) partial_bytes: u32,
     /// TLS, when the port terminates it: the bytes on the wire are its ciphertext.
     pub(crate) tls: Option<Box<crate::tls::TlsSession>>,
 }
@@ -79,7 +82,7 @@ impl Table {
             sends_in_flight: 0,
             closing: false,
             dirty: false,
-            received_at_us: None,
+            received_at_us: 0,
             output_queued: false,
             session: None,
             partial_bytes: 0,
@@ -154,5 +157,18 @@ mod tests {
         );
         // The chat session is boxed, so echo-mode and idle connections pay one pointer for it.
         assert_eq!(std::mem::size_of::<Option<Box<crate::chat::Session>>>(), 8);
+    }
+}
+
+#[cfg(test)]
+mod size_probe {
+    #[test]
+    fn print_sizes() {
+        use std::mem::size_of;
+        eprintln!("Option<Entry> {}", size_of::<Option<super::Entry>>());
+        eprintln!("Connection {}", size_of::<crate::conn::Connection>());
+        eprintln!("SendQueue {}", size_of::<crate::conn::SendQueue>());
+        eprintln!("Heartbeat {}", size_of::<crate::conn::Heartbeat>());
+        eprintln!("timer slot {}", size_of::<Option<(switchboard_core::timer::TimerHandle, u64)>>());
     }
 }

@@ -43,7 +43,7 @@ impl Shard {
                 break;
             }
             budget -= written;
-            entry.bytes_in_flight += written;
+            entry.bytes_in_flight += u32::try_from(written).expect("a flush is far below 4 GiB");
             entry.sends_in_flight += 1;
             match payload {
                 Some(payload) => self.engine.send_vectored(conn, buf, payload),
@@ -72,7 +72,7 @@ impl Shard {
             } else {
                 entry.sends_in_flight -= 1;
                 if entry.sends_in_flight == 0 {
-                    let sent = std::mem::take(&mut entry.bytes_in_flight);
+                    let sent = std::mem::take(&mut entry.bytes_in_flight) as usize;
                     entry.conn.handle_send_complete(sent);
                     if ok {
                         self.stats.bytes_sent.add(sent as u64);
