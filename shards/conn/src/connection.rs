@@ -104,9 +104,6 @@ pub struct Connection {
     last_message_ms: u64,
     /// Complete text/binary messages received while open, for metrics.
     messages_received: u64,
-    /// When the client started the message (or frame) the assembler is in the middle of (0 = none): it
-    /// must finish within `partial_message_timeout_ms`.
-    partial_since_ms: u64,
     /// Bytes handed out by `poll_transmit` and not yet reported by `handle_send_complete` (at most a few
     /// flushes' worth, far below 4 GiB).
     bytes_in_flight: u32,
@@ -136,7 +133,6 @@ impl Connection {
             ),
             last_message_ms: now_ms,
             messages_received: 0,
-            partial_since_ms: 0,
             bytes_in_flight: 0,
             state: ConnectionState::Handshaking,
             assembler_clean: true,
@@ -240,7 +236,9 @@ impl Connection {
         if stop_reading && !matches!(reason, CloseReason::Protocol(_)) {
             self.assembler = None;
             self.assembler_clean = true;
-            self.partial_since_ms = 0;
+            if let Some(cold) = self.cold.as_mut() {
+                cold.partial_since_ms = 0;
+            }
         }
         let close_timeout_ms = self.config.close_timeout_ms;
         let cold = self.cold_mut();
@@ -354,9 +352,10 @@ impl Connection {
             .assembler
             .as_ref()
             .is_some_and(|assembler| assembler.in_message());
-        match (partial, self.partial_since_ms) {
-            (true, 0) => self.partial_since_ms = now_ms.max(1),
-            (false, _) => self.partial_since_ms = 0,
+        match (partial, self.cold().partial_since_ms) {
+            (true, 0) => self.cold_mut().partial_since_ms = now_ms.max(1),
+            (false, 0) => {}
+            (false, _) => self.cold_mut().partial_since_ms = 0,
             (true, _) => {}
         }
     }
@@ -507,8 +506,9 @@ impl Connection {
                 self.start_close(CloseReason::IdleTimeout, true, now_ms);
             }
             ConnectionState::Open
-                if self.partial_since_ms != 0
-                    && now_ms >= self.partial_since_ms + self.config.partial_message_timeout_ms =>
+                if self.cold().partial_since_ms != 0
+                    && now_ms
+                        >= self.cold().partial_since_ms + self.config.partial_message_timeout_ms =>
             {
                 self.start_close(CloseReason::PartialMessageTimeout, true, now_ms);
             }
@@ -519,7 +519,10 @@ impl Connection {
                 cold.app_deadline_ms = 0;
                 cold.events.push_back(ConnectionEvent::AppDeadline);
             }
-            ConnectionState::Open => match self.heartbeat.handle_timeout(now_ms) {
+            ConnectionState::Open => match self
+                .heartbeat
+                .handle_timeout(&self.config.heartbeat, now_ms)
+            {
                 Some(HeartbeatAction::SendPing { payload }) => {
                     // A ping is due only after a whole interval without a received byte: quiet enough to
                     // give back what the last burst grew.
@@ -561,12 +564,13 @@ impl Connection {
                 if app_deadline_ms != 0 {
                     idle = idle.min(app_deadline_ms);
                 }
-                if self.partial_since_ms != 0 {
-                    idle = idle.min(self.partial_since_ms + self.config.partial_message_timeout_ms);
+                let partial_since_ms = self.cold().partial_since_ms;
+                if partial_since_ms != 0 {
+                    idle = idle.min(partial_since_ms + self.config.partial_message_timeout_ms);
                 }
                 Some(
                     self.heartbeat
-                        .poll_timeout()
+                        .poll_timeout(&self.config.heartbeat)
                         .map_or(idle, |ping| ping.min(idle)),
                 )
             }

@@ -103,9 +103,24 @@ struct PendingClose {
     after_data: bool,
 }
 
-/// The queue's growable parts, boxed together so an idle queue holds one `None` instead of them.
+/// The queue's growable parts and the state that goes with queued data, boxed together so an idle queue
+/// holds one `None` instead of them. Everything here is empty, zero or `None` when the box is freed
+/// (`release_idle_buffers` checks it), except the message numbers: they restart at 0 with the next box,
+/// which the protocols allow (a switchboard.v1 `fragment_id` is unique among the sender's *unfinished*
+/// messages, and every message was finished when the box was freed).
 #[derive(Debug, Default)]
 struct QueueBuffers {
+    /// Our Close, once queued and until written.
+    close: Option<PendingClose>,
+    /// With [`Fragmentation::WebSocket`], the lane whose message is between continuation frames.
+    continuing: Option<Lane>,
+    /// Bytes charged against `send_queue_bytes_max`.
+    queued_bytes: usize,
+    /// Number of the next data message (see [`FragmentInfo::message_number`]); also the messages
+    /// enqueued since the box was allocated.
+    next_message_number: u64,
+    /// Data messages completely handed to the writer since the box was allocated.
+    messages_sent: u64,
     lanes: [VecDeque<Outbound>; LANE_COUNT],
     /// Pongs owed, oldest first: the first unsent one plus at most `PONGS_QUEUED_MAX` more.
     pongs: VecDeque<ControlFrame>,
@@ -131,29 +146,22 @@ enum Step {
 
 /// One connection's outbound queue. See the module documentation.
 ///
-/// Packed, as it exists once per connection (a million per node): what an idle connection does not use
-/// is boxed (the buffers, a pending Close), and the byte bounds are 32-bit (`Limits` caps them far below
-/// 4 GiB).
+/// Packed, as it exists once per connection (a million per node): an idle connection needs only the ping
+/// slot, so everything that goes with queued data (lanes, pongs, a pending Close, the byte count, the
+/// message numbers) is boxed in [`QueueBuffers`], and the byte bounds are 32-bit (`Limits` caps them far
+/// below 4 GiB).
 #[derive(Debug)]
 pub struct SendQueue {
-    /// Lanes, pongs and scratch; `None` until the first message or pong and after
+    /// Lanes, pongs, scratch, Close and counts; `None` until the first message, pong or Close and after
     /// [`SendQueue::release_idle_buffers`].
     buffers: Option<Box<QueueBuffers>>,
-    /// Our Close, once queued and until written: boxed, a connection closes once.
-    close: Option<Box<PendingClose>>,
     fragmentation: Fragmentation,
-    next_message_number: u64,
-    /// Data messages completely handed to the writer.
-    messages_sent: u64,
     /// Our heartbeat ping's 8-byte token; meaningful while `ping_pending`.
     ping: [u8; PING_PAYLOAD_BYTES],
     fragment_bytes: u32,
-    queued_bytes: u32,
     send_queue_bytes_max: u32,
     ping_pending: bool,
     close_written: bool,
-    /// With [`Fragmentation::WebSocket`], the lane whose message is between continuation frames.
-    continuing: Option<Lane>,
 }
 
 impl SendQueue {
@@ -166,18 +174,13 @@ impl SendQueue {
         assert!(fragment_bytes > 0, "validated by Limits");
         Self {
             buffers: None,
-            close: None,
             fragmentation,
-            next_message_number: 0,
-            messages_sent: 0,
             ping: [0; PING_PAYLOAD_BYTES],
             fragment_bytes: u32::try_from(fragment_bytes).expect("validated by Limits"),
-            queued_bytes: 0,
             send_queue_bytes_max: u32::try_from(send_queue_bytes_max)
                 .expect("validated by Limits"),
             ping_pending: false,
             close_written: false,
-            continuing: None,
         }
     }
 
@@ -190,10 +193,14 @@ impl SendQueue {
     /// or pong allocates them again. Call it when the connection has gone quiet, not after every write.
     pub fn release_idle_buffers(&mut self) {
         let idle = self.buffers.as_ref().is_some_and(|buffers| {
-            buffers.pongs.is_empty() && buffers.lanes.iter().all(VecDeque::is_empty)
+            buffers.pongs.is_empty()
+                && buffers.lanes.iter().all(VecDeque::is_empty)
+                && buffers.close.is_none()
         });
         if idle {
-            debug_assert!(self.continuing.is_none() && self.queued_bytes == 0);
+            debug_assert!(self.buffers.as_ref().is_some_and(|buffers| {
+                buffers.continuing.is_none() && buffers.queued_bytes == 0
+            }));
             self.buffers = None;
         }
     }
@@ -255,7 +262,7 @@ impl SendQueue {
         kind: DataKind,
         payload: Bytes,
     ) -> Result<(), SendQueueError> {
-        if self.close.is_some() || self.close_written {
+        if self.close_pending() || self.close_written {
             return Err(SendQueueError::Closing);
         }
         let charge = payload.len() + ENTRY_OVERHEAD_BYTES;
@@ -268,17 +275,17 @@ impl SendQueue {
                 send_queue_bytes_max,
             });
         }
-        // Fits: the sum is at most `send_queue_bytes_max`, a u32.
-        self.queued_bytes = (queued_bytes + charge) as u32;
-        let message_number = self.next_message_number;
-        self.buffers_mut().lanes[lane_index(lane)].push_back(Outbound {
+        let buffers = self.buffers_mut();
+        buffers.queued_bytes = queued_bytes + charge;
+        let message_number = buffers.next_message_number;
+        buffers.lanes[lane_index(lane)].push_back(Outbound {
             payload,
             offset: 0,
             message_number,
             next_index: 0,
             kind,
         });
-        self.next_message_number += 1;
+        buffers.next_message_number += 1;
         Ok(())
     }
 
@@ -309,14 +316,14 @@ impl SendQueue {
     /// Queues our Close frame. With `after_data` the queued messages are sent first (a graceful close);
     /// otherwise they are discarded (an error close must not wait behind data). A second call is ignored.
     pub fn enqueue_close(&mut self, code: u16, reason: &'static str, after_data: bool) {
-        if self.close.is_some() || self.close_written {
+        if self.close_pending() || self.close_written {
             return;
         }
-        self.close = Some(Box::new(PendingClose {
+        self.buffers_mut().close = Some(PendingClose {
             code,
             reason,
             after_data,
-        }));
+        });
         if !after_data {
             self.discard_data();
         }
@@ -328,22 +335,32 @@ impl SendQueue {
             for lane in &mut buffers.lanes {
                 lane.clear();
             }
+            buffers.continuing = None;
+            buffers.queued_bytes = 0;
         }
-        self.continuing = None;
-        self.queued_bytes = 0;
+    }
+
+    /// Whether our Close is queued and not yet written.
+    fn close_pending(&self) -> bool {
+        self.buffers
+            .as_ref()
+            .is_some_and(|buffers| buffers.close.is_some())
     }
 
     /// Bytes currently charged against `send_queue_bytes_max`.
     pub fn queued_bytes(&self) -> usize {
-        self.queued_bytes as usize
+        self.buffers
+            .as_ref()
+            .map_or(0, |buffers| buffers.queued_bytes)
     }
 
     /// Whether anything (data or control) waits to be written. Changed by `enqueue*` and `poll_transmit`.
     pub fn has_pending(&self) -> bool {
         self.ping_pending
-            || self.close.is_some()
             || self.buffers.as_ref().is_some_and(|buffers| {
-                !buffers.pongs.is_empty() || buffers.lanes.iter().any(|lane| !lane.is_empty())
+                buffers.close.is_some()
+                    || !buffers.pongs.is_empty()
+                    || buffers.lanes.iter().any(|lane| !lane.is_empty())
             })
     }
 
@@ -354,14 +371,13 @@ impl SendQueue {
 
     /// The counters so far.
     pub fn counters(&self) -> SendQueueCounters {
-        SendQueueCounters {
-            messages_enqueued: self.next_message_number,
-            messages_sent: self.messages_sent,
-            sent_by_lane: self
-                .buffers
-                .as_ref()
-                .map_or([0; LANE_COUNT], |buffers| buffers.sent_by_lane),
-        }
+        self.buffers
+            .as_ref()
+            .map_or_else(SendQueueCounters::default, |buffers| SendQueueCounters {
+                messages_enqueued: buffers.next_message_number,
+                messages_sent: buffers.messages_sent,
+                sent_by_lane: buffers.sent_by_lane,
+            })
     }
 
     /// Queued messages per lane, highest priority first.
@@ -460,23 +476,26 @@ impl SendQueue {
         if let Some(lane) = self.next_lane() {
             return self.write_fragment(lane, out, budget, gather);
         }
-        match self.close.as_deref() {
-            Some(&PendingClose { code, reason, .. })
-                if ControlFrame::close(code, reason).encoded_len() <= budget =>
-            {
+        let close = self.buffers.as_mut().and_then(|buffers| {
+            buffers.close.take_if(|close| {
+                ControlFrame::close(close.code, close.reason).encoded_len() <= budget
+            })
+        });
+        match close {
+            Some(PendingClose { code, reason, .. }) => {
                 ControlFrame::close(code, reason).write(out);
-                self.close = None;
                 self.close_written = true;
                 Step::Wrote
             }
-            _ => Step::Idle,
+            None => Step::Idle,
         }
     }
 
     /// The lane to write from next, if any data is pending and allowed before the Close.
     fn next_lane(&self) -> Option<Lane> {
+        let buffers = self.buffers.as_ref()?;
         if matches!(
-            self.close.as_deref(),
+            buffers.close,
             Some(PendingClose {
                 after_data: false,
                 ..
@@ -484,10 +503,9 @@ impl SendQueue {
         ) {
             return None;
         }
-        if let Some(lane) = self.continuing {
+        if let Some(lane) = buffers.continuing {
             return Some(lane);
         }
-        let buffers = self.buffers.as_ref()?;
         Lane::ALL
             .into_iter()
             .find(|&lane| !buffers.lanes[lane_index(lane)].is_empty())
@@ -564,20 +582,19 @@ impl SendQueue {
         };
         message.offset += chunk;
         message.next_index += 1;
-        // At most `queued_bytes`, which charges the message's unwritten bytes.
-        self.queued_bytes -= chunk as u32;
+        buffers.queued_bytes -= chunk;
         if last {
             let written = buffers.lanes[lane_index(lane)].pop_front();
             let payload = written.expect("the message being written").payload;
             buffers
                 .spare
                 .keep(payload, matches!(step, Step::Gathered(_)));
-            self.queued_bytes -= ENTRY_OVERHEAD_BYTES as u32;
-            self.messages_sent += 1;
+            buffers.queued_bytes -= ENTRY_OVERHEAD_BYTES;
+            buffers.messages_sent += 1;
             buffers.sent_by_lane[lane_index(lane)] += 1;
-            self.continuing = None;
+            buffers.continuing = None;
         } else if matches!(fragmentation, Fragmentation::WebSocket) {
-            self.continuing = Some(lane);
+            buffers.continuing = Some(lane);
         }
         step
     }
@@ -593,11 +610,11 @@ impl SendQueue {
                 .sum();
             assert_eq!(charged, self.queued_bytes(), "queued_bytes matches the lanes");
             assert!(
-                self.queued_bytes <= self.send_queue_bytes_max,
+                self.queued_bytes() <= self.send_queue_bytes_max as usize,
                 "bound respected"
             );
             assert!(
-                !(self.close_written && self.close.is_some()),
+                !(self.close_written && self.close_pending()),
                 "close written once"
             );
         }

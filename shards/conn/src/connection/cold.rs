@@ -1,6 +1,6 @@
 //! [`Cold`]: the parts of a [`Connection`](super::Connection) that an open, idle connection does not use —
 //! the handshake's buffers and deadline, events not yet polled, the close's reason and deadline, the layer
-//! above's deadline — boxed together so that such a connection holds one empty pointer instead of them.
+//! above's deadline, the start of an unfinished message — boxed together so that such a connection holds one empty pointer instead of them.
 //!
 //! The box is allocated at accept (the handshake needs it) and whenever one of these is next needed (an
 //! event, a close, an app deadline), and freed once all of them are back to empty: as soon as the `101` is
@@ -36,6 +36,9 @@ pub(super) struct Cold {
     pub(super) close_reason: Option<CloseReason>,
     /// A deadline of the layer above (0 = none), reported once as [`ConnectionEvent::AppDeadline`].
     pub(super) app_deadline_ms: u64,
+    /// When the client started the message (or frame) the assembler is in the middle of (0 = none): it
+    /// must finish within `partial_message_timeout_ms`.
+    pub(super) partial_since_ms: u64,
 }
 
 /// What an absent box reads as.
@@ -49,6 +52,7 @@ pub(super) static IDLE: Cold = Cold {
     close_deadline_ms: None,
     close_reason: None,
     app_deadline_ms: 0,
+    partial_since_ms: 0,
 };
 
 impl Cold {
@@ -63,6 +67,7 @@ impl Cold {
             && self.close_deadline_ms.is_none()
             && self.close_reason.is_none()
             && self.app_deadline_ms == 0
+            && self.partial_since_ms == 0
     }
 
     /// Heap bytes held: the box itself and its buffers' capacities.

@@ -68,7 +68,9 @@ impl Connection {
         self.state = ConnectionState::Open;
         self.heartbeat = Heartbeat::new(&self.config.settings().heartbeat, now_ms);
         self.last_message_ms = now_ms;
-        let heartbeat_interval_ms = self.heartbeat.advertised_interval_ms();
+        let heartbeat_interval_ms = self
+            .heartbeat
+            .advertised_interval_ms(&self.config.heartbeat);
         let cold = self.cold_mut();
         debug_assert!(cold.events.is_empty(), "Opened is the first event");
         cold.opened = Some(ConnectionEvent::Opened {
