@@ -58,11 +58,13 @@ LOADGEN=""
 RESTORE="$WORK/sysctl-restore"
 : > "$RESTORE"
 cleanup() {
-  [ -n "$LOADGEN" ] && kill "$LOADGEN" 2> /dev/null
-  [ -n "$SERVER" ] && kill "$SERVER" 2> /dev/null
+  # No errexit here: a process that already ended must not stop the rest of the cleanup.
+  set +e
+  if [ -n "$LOADGEN" ]; then kill "$LOADGEN" 2> /dev/null; wait "$LOADGEN" 2> /dev/null; fi
+  if [ -n "$SERVER" ]; then kill "$SERVER" 2> /dev/null; wait "$SERVER" 2> /dev/null; fi
   # Restore every sysctl this script changed, in reverse order.
   tac "$RESTORE" | while IFS='=' read -r key value; do
-    sysctl -q -w "$key=$value" > /dev/null 2>&1 || echo "could not restore $key" >&2
+    sysctl -q -w "$key=$value" > /dev/null 2>&1 || echo "could not restore $key=$value" >&2
   done
   rm -rf "$WORK"
 }
@@ -75,6 +77,7 @@ grep -Ev '^[[:space:]]*(#|$)' "$PROFILE" | while IFS='=' read -r key value; do
   [ -e "/proc/sys/${key//.//}" ] || { echo "sysctl $key: absent on this kernel, skipped"; continue; }
   old=$(sysctl -n "$key" | tr '\t' ' ' | xargs)
   echo "$key=$old" >> "$RESTORE"
+  echo "sysctl $key: $old -> $value"
   sysctl -q -w "$key=$value" > /dev/null || echo "sysctl $key: could not set $value (kept $old)" >&2
 done
 echo "c1m profile applied ($(wc -l < "$RESTORE") keys; restored at exit)"

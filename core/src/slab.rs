@@ -168,6 +168,15 @@ impl<T> Slab<T> {
         }
     }
 
+    /// The key of the value stored in slot `index`, if the slot is occupied.
+    pub fn key_at(&self, index: u32) -> Option<Key> {
+        let slot = self.slots.get(index as usize)?;
+        slot.value.as_ref().map(|_| Key {
+            index,
+            generation: slot.generation,
+        })
+    }
+
     /// Whether `key` still refers to a stored value.
     pub fn contains(&self, key: Key) -> bool {
         self.get(key).is_some()

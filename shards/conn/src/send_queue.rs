@@ -155,9 +155,13 @@ pub struct SendQueue {
     /// Lanes, pongs, scratch, Close and counts; `None` until the first message, pong or Close and after
     /// [`SendQueue::release_idle_buffers`].
     buffers: Option<Box<QueueBuffers>>,
-    fragmentation: Fragmentation,
+    /// [`Fragmentation::App`]'s prefix writer, or `None` for [`Fragmentation::WebSocket`] (the enum is
+    /// stored in two parts so its bound fits beside the other 32-bit fields).
+    write_prefix: Option<WritePrefix>,
     /// Our heartbeat ping's 8-byte token; meaningful while `ping_pending`.
     ping: [u8; PING_PAYLOAD_BYTES],
+    /// [`Fragmentation::App`]'s `prefix_bytes_max` (0 with `write_prefix` `None`).
+    prefix_bytes_max: u32,
     fragment_bytes: u32,
     send_queue_bytes_max: u32,
     ping_pending: bool,
@@ -172,15 +176,29 @@ impl SendQueue {
         send_queue_bytes_max: usize,
     ) -> Self {
         assert!(fragment_bytes > 0, "validated by Limits");
-        Self {
+        let mut queue = Self {
             buffers: None,
-            fragmentation,
+            write_prefix: None,
+            prefix_bytes_max: 0,
             ping: [0; PING_PAYLOAD_BYTES],
             fragment_bytes: u32::try_from(fragment_bytes).expect("validated by Limits"),
             send_queue_bytes_max: u32::try_from(send_queue_bytes_max)
                 .expect("validated by Limits"),
             ping_pending: false,
             close_written: false,
+        };
+        queue.set_fragmentation(fragmentation);
+        queue
+    }
+
+    /// How large messages are cut.
+    fn fragmentation(&self) -> Fragmentation {
+        match self.write_prefix {
+            None => Fragmentation::WebSocket,
+            Some(write_prefix) => Fragmentation::App {
+                prefix_bytes_max: self.prefix_bytes_max as usize,
+                write_prefix,
+            },
         }
     }
 
@@ -235,12 +253,21 @@ impl SendQueue {
             !self.has_pending(),
             "fragmentation is chosen before anything is queued"
         );
-        self.fragmentation = fragmentation;
+        (self.write_prefix, self.prefix_bytes_max) = match fragmentation {
+            Fragmentation::WebSocket => (None, 0),
+            Fragmentation::App {
+                prefix_bytes_max,
+                write_prefix,
+            } => (
+                Some(write_prefix),
+                u32::try_from(prefix_bytes_max).expect("a fragment prefix is a few bytes"),
+            ),
+        };
     }
 
     /// The largest frame [`SendQueue::poll_transmit`] ever writes: its `max_bytes` must be at least this.
     pub fn frame_bytes_max(&self) -> usize {
-        let prefix = match self.fragmentation {
+        let prefix = match self.fragmentation() {
             Fragmentation::WebSocket => 0,
             Fragmentation::App {
                 prefix_bytes_max, ..
@@ -520,7 +547,7 @@ impl SendQueue {
         budget: usize,
         gather: bool,
     ) -> Step {
-        let fragmentation = self.fragmentation;
+        let fragmentation = self.fragmentation();
         let fragment_bytes = self.fragment_bytes as usize;
         let buffers = self.buffers.as_deref_mut().expect("next_lane found a lane");
         let message = buffers.lanes[lane_index(lane)]

@@ -13,14 +13,14 @@ pub(crate) struct Entry {
     pub(crate) id: ConnId,
     /// The sans-IO protocol state machine.
     pub(crate) conn: Connection,
-    /// The armed timer and its deadline, if any.
-    pub(crate) timer: Option<(TimerHandle, u64)>,
+    /// The armed timer, if any (its deadline is kept by the wheel: `TimerWheel::is_armed_for`).
+    pub(crate) timer: Option<TimerHandle>,
     /// Bytes handed to the engine and not yet completed, over all of `sends_in_flight` (a flush's worth,
     /// far below 4 GiB).
     pub(crate) bytes_in_flight: u32,
-    /// Sends handed to the engine and not yet completed (a flush may hand it several: see
-    /// `shard/transmit.rs`); the next flush waits until they are all back.
-    pub(crate) sends_in_flight: u32,
+    /// Sends handed to the engine and not yet completed (a flush may hand it several, at most
+    /// `SENDS_PER_FLUSH_MAX`: see `shard/transmit.rs`); the next flush waits until they are all back.
+    pub(crate) sends_in_flight: u8,
     /// `Engine::close` was called; waiting for `Event::Closed`.
     pub(crate) closing: bool,
     /// Already queued for a flush in this tick.

@@ -22,7 +22,7 @@ const FILE_INDEX_ALLOC: i32 = -1;
 const POSITION_CURRENT: u64 = u64::MAX;
 
 impl UringEngine {
-    fn ud(&self, op: Op, conn: ConnId) -> u64 {
+    pub(super) fn ud(&self, op: Op, conn: ConnId) -> u64 {
         encode(op, conn.index() as u32, conn.generation())
     }
 

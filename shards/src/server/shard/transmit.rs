@@ -17,7 +17,7 @@ const SEND_HEADERS_BYTES: usize = 64;
 /// Sends one flush hands the engine at most (each a buffer and at most one lent payload). With
 /// `SEND_BUFFER_BYTES` of frames per flush, 16 KiB payloads need 4; the engine covers 8 such sends with
 /// one `sendmsg`.
-const SENDS_PER_FLUSH_MAX: u32 = 4;
+const SENDS_PER_FLUSH_MAX: u8 = 4;
 
 impl Shard {
     /// Hands `conn`'s next frames to the engine if nothing of it is in flight; returns the sends started
