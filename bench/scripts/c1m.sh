@@ -125,18 +125,23 @@ while kill -0 "$LOADGEN" 2> /dev/null; do
     "$rss" "$ticks" "${lg_rss:-0}" "$inuse" "$pages" "$(used_kb)" >> "$SAMPLES"
   sleep 1
 done
-wait "$LOADGEN" || { cat "$WORK/loadgen.txt"; echo "the load generator failed"; exit 1; }
+# The load generator exits 1 when any connection had an error; the run is still summarized (with its
+# errors), and the script then exits 1 too.
+LOADGEN_EXIT=0
+wait "$LOADGEN" || LOADGEN_EXIT=$?
 LOADGEN=""
+cat "$WORK/loadgen.txt"
+[ -s "$WORK/loadgen.json" ] || { echo "the load generator wrote no report (exit $LOADGEN_EXIT)"; exit 1; }
 kill "$SERVER"
 wait "$SERVER" 2> /dev/null || true
 SERVER=""
 
 python3 - "$SAMPLES" "$WORK/loadgen.json" "$SUMMARY" "$BASE_KB" "$MACHINE_BEFORE_KB" "$WINDOW_FROM" \
-  "$WINDOW_TO" "$(getconf CLK_TCK)" "$(getconf PAGESIZE)" "$CONNECTIONS" "$COMMAND" <<'PY'
+  "$WINDOW_TO" "$(getconf CLK_TCK)" "$(getconf PAGESIZE)" "$CONNECTIONS" "$COMMAND" "$LOADGEN_EXIT" <<'PY'
 import json, statistics, sys
 samples_path, loadgen_path, summary_path = sys.argv[1:4]
 base_kb, machine_before_kb, window_from, window_to, clk_tck, page, target = (float(a) for a in sys.argv[4:11])
-command = sys.argv[11]
+command, loadgen_exit = sys.argv[11], int(sys.argv[12])
 rows = []
 with open(samples_path) as f:
     next(f)
@@ -176,6 +181,7 @@ summary = {
                 "bytes_per_connection_steady": round((median(6) - machine_before_kb) * 1024 / established)},
     "window_secs": [window_from, window_to],
     "pings_answered": report["messages"]["pings_answered"],
+    "loadgen_exit_code": loadgen_exit,
     "loadgen_errors": report.get("errors", {}),
     "connect_latency_us": percentiles(report.get("connect_latency", {})),
     "upgrade_latency_us": percentiles(report.get("upgrade_latency", {})),
@@ -184,3 +190,4 @@ json.dump(summary, open(summary_path, "w"), indent=2)
 print(json.dumps(summary, indent=2))
 PY
 echo "samples: $SAMPLES; summary: $SUMMARY"
+exit "$LOADGEN_EXIT"

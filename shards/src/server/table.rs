@@ -160,15 +160,3 @@ mod tests {
     }
 }
 
-#[cfg(test)]
-mod size_probe {
-    #[test]
-    fn print_sizes() {
-        use std::mem::size_of;
-        eprintln!("Option<Entry> {}", size_of::<Option<super::Entry>>());
-        eprintln!("Connection {}", size_of::<crate::conn::Connection>());
-        eprintln!("SendQueue {}", size_of::<crate::conn::SendQueue>());
-        eprintln!("Heartbeat {}", size_of::<crate::conn::Heartbeat>());
-        eprintln!("timer slot {}", size_of::<Option<(switchboard_core::timer::TimerHandle, u64)>>());
-    }
-}

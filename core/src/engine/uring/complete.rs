@@ -4,7 +4,7 @@ use io_uring::cqueue;
 use tracing::warn;
 
 use super::{
-    conn::Phase,
+    conn::{Flags, Phase},
     user_data::{decode, same_generation, Op},
     Pending, UringEngine,
 };
@@ -106,7 +106,7 @@ impl UringEngine {
             // Still armed: undo the decrement done for every completion.
             self.conns[conn.index()].ops += 1;
         } else {
-            self.conns[conn.index()].recv_armed = false;
+            self.conns[conn.index()].flags.set(Flags::RECV_ARMED, false);
         }
         let closing = self.conns[conn.index()].phase == Phase::Closing;
         if result > 0 {
@@ -133,7 +133,7 @@ impl UringEngine {
         }
         if closing {
             self.progress_close(conn);
-        } else if !self.conns[conn.index()].read_closed {
+        } else if !self.conns[conn.index()].flags.has(Flags::READ_CLOSED) {
             self.arm_recv(conn);
         }
     }
@@ -208,7 +208,7 @@ impl UringEngine {
         }
         // The table holds its own reference now; the plain descriptor can go.
         parked.socket = None;
-        state.slot = Some(parked.fd_cell as u32);
+        state.slot = parked.fd_cell as u32;
         state.connect = Some(parked);
         self.rings[state.ring as usize].slots_used += 1;
         if state.phase == Phase::Closing {

@@ -123,11 +123,12 @@ impl SendStates {
 }
 
 /// Per-connection state of the io_uring backend, one per connection slot, so packed: the sends live in
-/// [`SendStates`] while there are any, an outgoing connection's setup in its parked box.
+/// [`SendStates`] while there are any, an outgoing connection's setup in its parked box, the yes/no
+/// state in one byte of [`Flags`].
 pub(super) struct UringConn {
     pub(super) connect: Option<Box<ConnectParked>>,
-    /// The direct-descriptor slot, once known.
-    pub(super) slot: Option<u32>,
+    /// The direct-descriptor slot, or `NO_SLOT` until known (see [`UringConn::slot`]).
+    pub(super) slot: u32,
     /// Index in the engine's [`SendStates`], or [`NO_SEND_STATE`] while nothing is queued or in flight.
     pub(super) send: u32,
     /// Which ring's file table holds the descriptor (rings are few).
@@ -136,41 +137,65 @@ pub(super) struct UringConn {
     /// at most one of each kind in flight).
     pub(super) ops: u16,
     pub(super) phase: Phase,
-    pub(super) recv_armed: bool,
+    pub(super) flags: Flags,
+}
+
+/// No direct-descriptor slot yet (slots are below the table size, itself below `u32::MAX`).
+const NO_SLOT: u32 = u32::MAX;
+
+/// A connection's yes/no state, one bit each (see the constants).
+#[derive(Clone, Copy, Default)]
+pub(super) struct Flags(u8);
+
+impl Flags {
+    /// The multishot recv is armed.
+    pub(super) const RECV_ARMED: u8 = 1 << 0;
     /// Reading ended (EOF or error); recv is not re-armed.
-    pub(super) read_closed: bool,
+    pub(super) const READ_CLOSED: u8 = 1 << 1;
     /// Listed in the engine's `send_starts`: its queued sends start when the tick is submitted.
-    pub(super) start_queued: bool,
-    pub(super) shutdown_pending: bool,
-    /// A cancel-all for this descriptor was submitted.
-    pub(super) cancel_sent: bool,
+    pub(super) const START_QUEUED: u8 = 1 << 2;
+    /// A write shutdown waits behind the queued sends.
+    pub(super) const SHUTDOWN_PENDING: u8 = 1 << 3;
+    /// The cancels of what was in flight were submitted.
+    pub(super) const CANCEL_SENT: u8 = 1 << 4;
     /// `Close` was submitted.
-    pub(super) close_sent: bool,
+    pub(super) const CLOSE_SENT: u8 = 1 << 5;
     /// Report no `Closed` at the end (the shard already got `ConnectFailed`).
-    pub(super) silent_close: bool,
+    pub(super) const SILENT_CLOSE: u8 = 1 << 6;
+
+    pub(super) fn has(self, flag: u8) -> bool {
+        self.0 & flag != 0
+    }
+
+    pub(super) fn set(&mut self, flag: u8, on: bool) {
+        if on {
+            self.0 |= flag;
+        } else {
+            self.0 &= !flag;
+        }
+    }
 }
 
 /// Budget of one connection slot's engine state: it exists for every connection (issue 19's C1M).
-pub(super) const URING_CONN_BYTES_MAX: usize = 32;
+pub(super) const URING_CONN_BYTES_MAX: usize = 24;
 const _: () = assert!(std::mem::size_of::<UringConn>() <= URING_CONN_BYTES_MAX);
 
 impl UringConn {
     pub(super) fn free() -> Self {
         Self {
             connect: None,
-            slot: None,
+            slot: NO_SLOT,
             send: NO_SEND_STATE,
             ring: 0,
             ops: 0,
             phase: Phase::Free,
-            recv_armed: false,
-            read_closed: false,
-            start_queued: false,
-            shutdown_pending: false,
-            cancel_sent: false,
-            close_sent: false,
-            silent_close: false,
+            flags: Flags::default(),
         }
+    }
+
+    /// The direct-descriptor slot, once known.
+    pub(super) fn slot(&self) -> Option<u32> {
+        (self.slot != NO_SLOT).then_some(self.slot)
     }
 
     /// Resets to `phase` for a new holder.
@@ -182,7 +207,7 @@ impl UringConn {
         *self = Self {
             phase,
             ring: u16::try_from(ring).expect("fewer rings than 2^16"),
-            slot,
+            slot: slot.unwrap_or(NO_SLOT),
             ..Self::free()
         };
     }

@@ -36,7 +36,7 @@ use tracing::{info, warn};
 
 use self::{
     buf_ring::Slice,
-    conn::{Phase, SendState, SendStates, UringConn, NO_SEND_STATE},
+    conn::{Flags, Phase, SendState, SendStates, UringConn, NO_SEND_STATE},
     ring::{Ring, RingError},
     user_data::Op,
 };
@@ -97,6 +97,23 @@ pub struct UringEngine {
 /// nothing. Buffers become resident once traffic cycles through them, so this floor times the ring
 /// count is a fixed cost of a shard sized for 100,000s of connections.
 const BUFFERS_PER_RING_MIN: u32 = 16;
+
+/// Largest provided buffer of an extra ring (`recv_buffer_bytes` if smaller). The buffers are consumed
+/// incrementally, so every byte received cycles through all of a ring's buffers and makes them resident:
+/// with the server's 256 KiB buffers, the extra rings of a shard holding a million connections (50 rings of
+/// 20,000) kept 100 MB of receive buffers resident for handshakes and pongs, 100 bytes per connection
+/// (issue 19, C1M). At 16 KiB they keep at most `BUFFERS_PER_RING_MIN` × 16 KiB = 256 KiB each. Extra rings
+/// exist only past one table's worth of connections, where connections are mostly idle; a busy connection
+/// on one reads a large message in more, smaller pieces.
+const EXTRA_RING_BUFFER_BYTES_MAX: u32 = 16 * 1024;
+
+/// Bytes of each provided buffer of ring `ring` (see `EXTRA_RING_BUFFER_BYTES_MAX`).
+fn buffer_bytes_for_ring(config: &EngineConfig, ring: u32) -> u32 {
+    match ring {
+        0 => config.recv_buffer_bytes,
+        _ => config.recv_buffer_bytes.min(EXTRA_RING_BUFFER_BYTES_MAX),
+    }
+}
 
 /// The largest power of two at most `n` (1 for 0).
 fn pow2_floor(n: u32) -> u32 {
@@ -160,9 +177,9 @@ impl UringEngine {
                     .map_err(ring_error)?,
             };
             let table = remaining.min(table_max);
-            let buffers =
-                buffers_for_ring(config.recv_buffer_count, ring_count, rings.len() as u32);
-            let ring = Ring::new(uring, table, buffers, config.recv_buffer_bytes);
+            let index = rings.len() as u32;
+            let buffers = buffers_for_ring(config.recv_buffer_count, ring_count, index);
+            let ring = Ring::new(uring, table, buffers, buffer_bytes_for_ring(config, index));
             rings.push(ring.map_err(ring_error)?);
             remaining -= table;
         }
@@ -294,7 +311,7 @@ impl UringEngine {
         if !self.is_open(conn) {
             return Err(EngineError::UnknownConn(conn));
         }
-        self.conns[conn.index()].shutdown_pending = true;
+        self.conns[conn.index()].flags.set(Flags::SHUTDOWN_PENDING, true);
         self.queue_start(conn);
         Ok(())
     }
@@ -306,8 +323,8 @@ impl UringEngine {
     fn queue_start(&mut self, conn: ConnId) {
         let idle = self.nothing_in_flight(conn);
         let state = &mut self.conns[conn.index()];
-        if state.phase == Phase::Open && idle && !state.start_queued {
-            state.start_queued = true;
+        if state.phase == Phase::Open && idle && !state.flags.has(Flags::START_QUEUED) {
+            state.flags.set(Flags::START_QUEUED, true);
             self.send_starts.push(conn);
         }
     }
@@ -318,10 +335,10 @@ impl UringEngine {
         for conn in starts.drain(..) {
             // A listed connection may have closed since (its sends were cancelled) or, once its slot
             // was released, belong to a newer holder (whose own listing covers it).
-            if !self.is_open(conn) || !self.conns[conn.index()].start_queued {
+            if !self.is_open(conn) || !self.conns[conn.index()].flags.has(Flags::START_QUEUED) {
                 continue;
             }
-            self.conns[conn.index()].start_queued = false;
+            self.conns[conn.index()].flags.set(Flags::START_QUEUED, false);
             self.start_send(conn);
         }
         self.send_starts = starts;
@@ -516,11 +533,11 @@ impl UringEngine {
     fn progress_close(&mut self, conn: ConnId) {
         let state = &self.conns[conn.index()];
         debug_assert_eq!(state.phase, Phase::Closing);
-        match (state.ops, state.slot) {
-            (0, Some(_)) if !state.close_sent => self.submit_close(conn),
+        match (state.ops, state.slot()) {
+            (0, Some(_)) if !state.flags.has(Flags::CLOSE_SENT) => self.submit_close(conn),
             (0, Some(_)) => {}
             (0, None) => self.release(conn),
-            (_, Some(_)) if !state.cancel_sent => self.cancel_in_flight(conn),
+            (_, Some(_)) if !state.flags.has(Flags::CANCEL_SENT) => self.cancel_in_flight(conn),
             _ => {}
         }
     }
@@ -533,7 +550,7 @@ impl UringEngine {
     /// (issue 19, C1M).
     fn cancel_in_flight(&mut self, conn: ConnId) {
         let state = &self.conns[conn.index()];
-        let recv = state.recv_armed;
+        let recv = state.flags.has(Flags::RECV_ARMED);
         let connect = state.connect.is_some();
         let send = !self.nothing_in_flight(conn);
         for (op, in_flight) in [(Op::Recv, recv), (Op::Send, send), (Op::Connect, connect)] {
@@ -542,7 +559,7 @@ impl UringEngine {
             }
         }
         // Nothing cancellable (a shutdown in flight): its completion moves the close on.
-        self.conns[conn.index()].cancel_sent = true;
+        self.conns[conn.index()].flags.set(Flags::CANCEL_SENT, true);
     }
 
     /// Frees `conn`'s slot after its descriptor is closed (or was never installed).
@@ -553,10 +570,10 @@ impl UringEngine {
             state.ops == 0 && state.send == NO_SEND_STATE,
             "{conn:?} released with operations in flight"
         );
-        if state.slot.is_some() {
+        if state.slot().is_some() {
             self.rings[state.ring as usize].slots_used -= 1;
         }
-        let silent = state.silent_close;
+        let silent = state.flags.has(Flags::SILENT_CLOSE);
         state.phase = Phase::Free;
         state.connect = None;
         self.slots.free(conn);
@@ -571,7 +588,7 @@ impl UringEngine {
         self.fail_queued_sends(conn, cause);
         let state = &mut self.conns[conn.index()];
         state.phase = Phase::Closing;
-        state.silent_close = true;
+        state.flags.set(Flags::SILENT_CLOSE, true);
         self.queue
             .push_back(Pending::Ready(Event::ConnectFailed { conn, cause }));
         self.progress_close(conn);
@@ -628,7 +645,7 @@ impl UringEngine {
     }
 
     fn peer_closed(&mut self, conn: ConnId, cause: PeerClose) {
-        self.conns[conn.index()].read_closed = true;
+        self.conns[conn.index()].flags.set(Flags::READ_CLOSED, true);
         self.queue
             .push_back(Pending::Ready(Event::PeerClosed { conn, cause }));
     }

@@ -9,7 +9,7 @@ use io_uring::{
 };
 
 use super::{
-    conn::{ConnectParked, Phase, SendIo, SendState, NO_SEND_STATE, SEND_IOVECS_MAX},
+    conn::{ConnectParked, Flags, Phase, SendIo, SendState, NO_SEND_STATE, SEND_IOVECS_MAX},
     ring::BUFFER_GROUP,
     user_data::{encode, Op},
     UringEngine,
@@ -31,7 +31,7 @@ impl UringEngine {
         let state = &self.conns[conn.index()];
         (
             state.ring as usize,
-            Fixed(state.slot.expect("descriptor installed")),
+            Fixed(state.slot().expect("descriptor installed")),
         )
     }
 
@@ -82,7 +82,7 @@ impl UringEngine {
         // as the ring.
         unsafe { self.rings[ring].push(&entry) };
         let state = &mut self.conns[conn.index()];
-        state.recv_armed = true;
+        state.flags.set(Flags::RECV_ARMED, true);
         state.ops += 1;
     }
 
@@ -109,8 +109,8 @@ impl UringEngine {
             }
         }
         let state = &mut self.conns[conn.index()];
-        if state.shutdown_pending {
-            state.shutdown_pending = false;
+        if state.flags.has(Flags::SHUTDOWN_PENDING) {
+            state.flags.set(Flags::SHUTDOWN_PENDING, false);
             let (ring, fd) = self.place(conn);
             let entry = opcode::Shutdown::new(fd, libc::SHUT_WR)
                 .build()
@@ -224,7 +224,7 @@ impl UringEngine {
         // SAFETY: a cancel references no user memory.
         unsafe { self.rings[ring].push(&entry) };
         let state = &mut self.conns[conn.index()];
-        state.cancel_sent = true;
+        state.flags.set(Flags::CANCEL_SENT, true);
         state.ops += 1;
     }
 
@@ -236,7 +236,7 @@ impl UringEngine {
         // SAFETY: closing a direct descriptor references no user memory.
         unsafe { self.rings[ring].push(&entry) };
         let state = &mut self.conns[conn.index()];
-        state.close_sent = true;
+        state.flags.set(Flags::CLOSE_SENT, true);
         state.ops += 1;
     }
 
