@@ -245,6 +245,9 @@ impl<T> Slab<T> {
             cursor = slot.next_free;
         }
         assert_eq!(free + self.len, self.slots.len(), "free list misses slots");
-        assert!(self.slots.len() <= self.capacity, "grew beyond its capacity");
+        assert!(
+            self.slots.len() <= self.capacity,
+            "grew beyond its capacity"
+        );
     }
 }

@@ -181,7 +181,11 @@ fn bound_is_enforced_with_a_typed_error_and_nothing_partial_is_queued() {
             send_queue_bytes_max: QUEUE_BYTES_MAX,
         }
     );
-    assert_eq!(queue.lane_lengths(), [0, 0, 1, 0], "the refused message is not queued");
+    assert_eq!(
+        queue.lane_lengths(),
+        [0, 0, 1, 0],
+        "the refused message is not queued"
+    );
     // Writing frees room as it goes.
     transmit(&mut queue, 1 << 20);
     queue

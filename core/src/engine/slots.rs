@@ -107,8 +107,16 @@ mod tests {
         let b = slots.allocate().unwrap();
         assert_eq!((a.index(), b.index(), slots.touched()), (0, 1, 2));
         slots.free(a);
-        assert_eq!(slots.allocate().unwrap().index(), 0, "the freed index first");
-        assert_eq!(slots.allocate().unwrap().index(), 2, "then the lowest never used");
+        assert_eq!(
+            slots.allocate().unwrap().index(),
+            0,
+            "the freed index first"
+        );
+        assert_eq!(
+            slots.allocate().unwrap().index(),
+            2,
+            "then the lowest never used"
+        );
         assert_eq!((slots.touched(), slots.live_count()), (3, 3));
         assert!(!slots.is_live(ConnId::new(999_999, 0)));
         assert_eq!(slots.live_at(999_999), None);

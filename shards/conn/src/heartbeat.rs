@@ -302,7 +302,8 @@ mod tests {
     /// Runs one ping/pong round with the given RTT at the moment the next ping is due.
     fn round_trip(heartbeat: &mut Heartbeat, config: &HeartbeatConfig, rtt_ms: u64) -> u64 {
         let due = heartbeat.poll_timeout(config).unwrap();
-        let Some(HeartbeatAction::SendPing { payload }) = heartbeat.handle_timeout(config, due) else {
+        let Some(HeartbeatAction::SendPing { payload }) = heartbeat.handle_timeout(config, due)
+        else {
             panic!("a ping was due at {due}");
         };
         assert!(heartbeat.on_pong(&payload, due + rtt_ms));
@@ -312,7 +313,10 @@ mod tests {
     #[test]
     fn quiet_connection_is_pinged_at_the_interval() {
         let mut hb = Heartbeat::new(&CONFIG, 1_000);
-        assert_eq!(hb.poll_timeout(&CONFIG), Some(1_000 + CONFIG.interval_ms_min));
+        assert_eq!(
+            hb.poll_timeout(&CONFIG),
+            Some(1_000 + CONFIG.interval_ms_min)
+        );
         assert_eq!(hb.handle_timeout(&CONFIG, 5_999), None);
         let mut now = round_trip(&mut hb, &CONFIG, 20);
         for _ in 0..10 {
@@ -320,7 +324,10 @@ mod tests {
             // due on the batching grid, at most one grid step before `now + interval`.
             let due = hb.poll_timeout(&CONFIG).unwrap();
             assert_eq!(due % PING_BATCH_MS, 0);
-            assert!(due <= now + hb.interval_ms(&CONFIG) && now + hb.interval_ms(&CONFIG) - due < PING_BATCH_MS);
+            assert!(
+                due <= now + hb.interval_ms(&CONFIG)
+                    && now + hb.interval_ms(&CONFIG) - due < PING_BATCH_MS
+            );
             now = round_trip(&mut hb, &CONFIG, 20);
         }
         assert!(
@@ -349,7 +356,10 @@ mod tests {
     fn the_grid_never_shortens_the_interval_below_the_min() {
         // Before the first RTT sample the interval is the min: a ping due off the grid stays where it is.
         let hb = Heartbeat::new(&CONFIG, 1_234);
-        assert_eq!(hb.poll_timeout(&CONFIG), Some(1_234 + CONFIG.interval_ms_min));
+        assert_eq!(
+            hb.poll_timeout(&CONFIG),
+            Some(1_234 + CONFIG.interval_ms_min)
+        );
         // Min == max: nothing to give, no batching.
         static FIXED: HeartbeatConfig = HeartbeatConfig {
             interval_ms_min: 10_000,
@@ -395,9 +405,15 @@ mod tests {
             hb.handle_timeout(&CONFIG, 5_000),
             Some(HeartbeatAction::SendPing { .. })
         ));
-        assert_eq!(hb.poll_timeout(&CONFIG), Some(5_000 + CONFIG.pong_timeout_ms_max));
+        assert_eq!(
+            hb.poll_timeout(&CONFIG),
+            Some(5_000 + CONFIG.pong_timeout_ms_max)
+        );
         assert_eq!(hb.handle_timeout(&CONFIG, 14_999), None);
-        assert_eq!(hb.handle_timeout(&CONFIG, 15_000), Some(HeartbeatAction::Expired));
+        assert_eq!(
+            hb.handle_timeout(&CONFIG, 15_000),
+            Some(HeartbeatAction::Expired)
+        );
         assert_eq!(hb.handle_timeout(&CONFIG, 100_000), None);
         assert_eq!(hb.poll_timeout(&CONFIG), None);
     }

@@ -49,7 +49,10 @@ mod tests {
     #[test]
     fn burst_then_steady_rate() {
         let mut limiter = FrameRateLimiter::new(10, 0);
-        assert!((0..10).all(|_| limiter.take(0, 10)), "a full second's burst");
+        assert!(
+            (0..10).all(|_| limiter.take(0, 10)),
+            "a full second's burst"
+        );
         assert!(!limiter.take(0, 10));
         assert!(!limiter.take(99, 10), "0.99 frames refilled");
         assert!(limiter.take(100, 10));

@@ -3,7 +3,8 @@
 
 use std::os::fd::OwnedFd;
 
-use crate::engine::{send_list::SendList, sys::RawSockAddr};
+use super::send_state::NO_SEND_STATE;
+use crate::engine::sys::RawSockAddr;
 
 /// Lifecycle of a connection slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,70 +56,6 @@ impl SendIo {
             iovecs: [empty; SEND_IOVECS_MAX],
             header,
         })
-    }
-}
-
-/// A connection's sends, queued and in flight, with what a batched send points the kernel at. Kept out of
-/// line in [`SendStates`] and held only while the connection has a send queued or in flight: an idle
-/// connection (the great majority at a million connections) holds an index, not two send lists.
-#[derive(Default)]
-pub(super) struct SendState {
-    /// Sends waiting behind the one in flight.
-    pub(super) sends: SendList,
-    /// The buffers the kernel is sending from, in order (one op covers all of them).
-    pub(super) in_flight: SendList,
-    /// Bytes of `in_flight[0]` already sent (after a short send).
-    pub(super) front_written: usize,
-    /// The iovec array and msghdr a batched send points the kernel at; allocated on the first batched
-    /// send through this state and kept for later holders.
-    pub(super) send_io: Option<Box<SendIo>>,
-}
-
-impl SendState {
-    /// Whether nothing is queued or in flight, so the state can go back to the pool.
-    pub(super) fn is_empty(&self) -> bool {
-        self.sends.is_empty() && self.in_flight.is_empty()
-    }
-}
-
-/// Marks a connection without a send state.
-pub(super) const NO_SEND_STATE: u32 = u32::MAX;
-
-/// The pool of [`SendState`]s: grows to the most connections sending at once and keeps them (with their
-/// iovec arrays), so a send allocates nothing once the pool is warm. A state's heap parts never move while
-/// it is in use (the iovecs are boxed, the buffers are heap allocations owned by the lists), so the pool may
-/// grow while the kernel reads from one.
-#[derive(Default)]
-pub(super) struct SendStates {
-    states: Vec<SendState>,
-    /// Indexes of unused states.
-    free: Vec<u32>,
-}
-
-impl SendStates {
-    /// An unused state's index (emptied by its last holder).
-    pub(super) fn acquire(&mut self) -> u32 {
-        if let Some(index) = self.free.pop() {
-            return index;
-        }
-        self.states.push(SendState::default());
-        u32::try_from(self.states.len() - 1).expect("fewer send states than connections")
-    }
-
-    /// Gives back the state at `index`, which must be empty.
-    pub(super) fn release(&mut self, index: u32) {
-        let state = &mut self.states[index as usize];
-        assert!(state.is_empty(), "send state released while in use");
-        state.front_written = 0;
-        self.free.push(index);
-    }
-
-    pub(super) fn get(&self, index: u32) -> &SendState {
-        &self.states[index as usize]
-    }
-
-    pub(super) fn get_mut(&mut self, index: u32) -> &mut SendState {
-        &mut self.states[index as usize]
     }
 }
 

@@ -9,8 +9,9 @@ use io_uring::{
 };
 
 use super::{
-    conn::{ConnectParked, Flags, Phase, SendIo, SendState, NO_SEND_STATE, SEND_IOVECS_MAX},
+    conn::{ConnectParked, Flags, Phase, SendIo, SEND_IOVECS_MAX},
     ring::BUFFER_GROUP,
+    send_state::{SendState, NO_SEND_STATE},
     user_data::{encode, Op},
     UringEngine,
 };
@@ -134,7 +135,10 @@ impl UringEngine {
             sending.in_flight.len() == 1 && front.unsent(sending.front_written).nth(1).is_none();
         let entry = if single {
             // An empty send (no piece left) is a zero-length send, as before payloads existed.
-            let rest = front.unsent(sending.front_written).next().unwrap_or_default();
+            let rest = front
+                .unsent(sending.front_written)
+                .next()
+                .unwrap_or_default();
             let len = rest.len().min(u32::MAX as usize) as u32;
             opcode::Send::new(fd, rest.as_ptr(), len)
                 .flags(libc::MSG_NOSIGNAL)
