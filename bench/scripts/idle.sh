@@ -42,7 +42,8 @@ fi
 WORK=$(mktemp -d)
 SERVER=""
 LOADGEN=""
-trap '[ -n "$LOADGEN" ] && kill "$LOADGEN" 2>/dev/null; [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; rm -rf "$WORK"' EXIT
+# `|| true`: under `set -e` a failing `kill` (the process already ended) would end the trap before the rest.
+trap 'if [ -n "$LOADGEN" ]; then kill "$LOADGEN" 2>/dev/null || true; fi; if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null || true; fi; rm -rf "$WORK"' EXIT
 mkdir -p bench/results
 SAMPLES="bench/results/idle-$CONNECTIONS-samples.tsv"
 SUMMARY="bench/results/idle-$CONNECTIONS.json"

@@ -53,12 +53,16 @@ struct Slot<T> {
     next_free: u32,
 }
 
-/// A fixed-capacity slab: all slots are allocated by [`Slab::with_capacity`], never afterwards.
+/// A fixed-capacity slab: the storage of all slots is allocated by [`Slab::with_capacity`], never
+/// afterwards, but a slot is written (and so becomes resident memory) only when first used, so a slab
+/// sized for a million values and holding a thousand keeps a thousand slots resident.
 #[derive(Debug)]
 pub struct Slab<T> {
-    /// All slots, allocated once.
+    /// The slots used so far, in storage reserved once for `capacity`.
     slots: Vec<Slot<T>>,
-    /// Head of the free list, or `FREE_LIST_END` when full.
+    /// The fixed number of slots.
+    capacity: usize,
+    /// Head of the list of freed slots, or `FREE_LIST_END` when none (slots never used follow `slots`).
     free_head: u32,
     /// Number of occupied slots.
     len: usize,
@@ -75,30 +79,17 @@ impl<T> Slab<T> {
             capacity <= SLAB_CAPACITY_MAX,
             "slab capacity {capacity} too large"
         );
-        let mut slots = Vec::with_capacity(capacity);
-        for index in 0..capacity {
-            let next_free = if index + 1 < capacity {
-                (index + 1) as u32
-            } else {
-                FREE_LIST_END
-            };
-            slots.push(Slot {
-                generation: 0,
-                value: None,
-                next_free,
-            });
-        }
-        let free_head = if capacity == 0 { FREE_LIST_END } else { 0 };
         Self {
-            slots,
-            free_head,
+            slots: Vec::with_capacity(capacity),
+            capacity,
+            free_head: FREE_LIST_END,
             len: 0,
         }
     }
 
     /// The fixed number of slots.
     pub fn capacity(&self) -> usize {
-        self.slots.len()
+        self.capacity
     }
 
     /// The number of stored values.
@@ -113,7 +104,7 @@ impl<T> Slab<T> {
 
     /// Whether every slot is occupied, so [`Slab::insert`] would return `None`.
     pub fn is_full(&self) -> bool {
-        self.free_head == FREE_LIST_END
+        self.len == self.capacity
     }
 
     /// Stores `value` and returns its key, or `None` when the slab is full (the value is then
@@ -129,7 +120,21 @@ impl<T> Slab<T> {
     /// `Err(value)` when every slot is occupied.
     pub fn try_insert(&mut self, value: T) -> Result<Key, T> {
         if self.free_head == FREE_LIST_END {
-            return Err(value);
+            if self.slots.len() == self.capacity {
+                return Err(value);
+            }
+            // The lowest slot never used; within the reserved storage, so nothing is reallocated.
+            let index = self.slots.len() as u32;
+            self.slots.push(Slot {
+                generation: 0,
+                value: Some(value),
+                next_free: FREE_LIST_END,
+            });
+            self.len += 1;
+            return Ok(Key {
+                index,
+                generation: 0,
+            });
         }
         let index = self.free_head;
         let slot = &mut self.slots[index as usize];
@@ -161,6 +166,15 @@ impl<T> Slab<T> {
         } else {
             None
         }
+    }
+
+    /// The key of the value stored in slot `index`, if the slot is occupied.
+    pub fn key_at(&self, index: u32) -> Option<Key> {
+        let slot = self.slots.get(index as usize)?;
+        slot.value.as_ref().map(|_| Key {
+            index,
+            generation: slot.generation,
+        })
     }
 
     /// Whether `key` still refers to a stored value.
@@ -208,7 +222,7 @@ impl<T> Slab<T> {
             })
     }
 
-    /// Checks internal consistency: the free list covers exactly the empty slots.
+    /// Checks internal consistency: the free list covers exactly the empty slots used so far.
     ///
     /// Costs O(capacity); meant for tests and debug builds.
     pub fn invariants(&self) {
@@ -231,5 +245,9 @@ impl<T> Slab<T> {
             cursor = slot.next_free;
         }
         assert_eq!(free + self.len, self.slots.len(), "free list misses slots");
+        assert!(
+            self.slots.len() <= self.capacity,
+            "grew beyond its capacity"
+        );
     }
 }

@@ -181,8 +181,11 @@ fn bound_is_enforced_with_a_typed_error_and_nothing_partial_is_queued() {
             send_queue_bytes_max: QUEUE_BYTES_MAX,
         }
     );
-    assert_eq!(queue.lane_lengths(), [0, 0, 1, 0]);
-    assert_eq!(queue.counters().overflows, 1);
+    assert_eq!(
+        queue.lane_lengths(),
+        [0, 0, 1, 0],
+        "the refused message is not queued"
+    );
     // Writing frees room as it goes.
     transmit(&mut queue, 1 << 20);
     queue
@@ -277,7 +280,7 @@ fn control_frames_go_first_and_every_pong_is_answered_in_order() {
     assert_eq!(frames[1].payload, b"second");
     assert_eq!(frames[2].opcode, 0x9);
     assert_eq!(frames[3].opcode, 0x2);
-    assert_eq!(queue.counters().frames_written, 4);
+    assert_eq!(frames.len(), 4);
 }
 
 #[test]

@@ -25,7 +25,9 @@ pub struct EngineConfig {
     /// Size of one receive buffer; one `Data` event carries at most this many bytes. On kernels
     /// with incremental buffer consumption (6.12+) a recv takes only the bytes it fills, so many
     /// small reads share one buffer and a large buffer costs nothing per small message; without
-    /// it, buffers larger than 4 KiB are registered as 4 KiB buffers (same memory).
+    /// it, buffers larger than 4 KiB are registered as 4 KiB buffers (same memory). The extra rings
+    /// of a shard past one file table's worth of connections use at most 16 KiB (see the io_uring
+    /// backend's `EXTRA_RING_BUFFER_BYTES_MAX`).
     pub recv_buffer_bytes: u32,
     /// Provided receive buffers of the shard (a power of two), split evenly over its io_uring
     /// rings (at least 64 each). Only bytes received and not yet handled occupy them (idle

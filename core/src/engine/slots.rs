@@ -1,28 +1,49 @@
-//! Allocation of connection indices with generations: a fixed-size free list built at start.
+//! Allocation of connection indices with generations, from tables reserved at start.
+//!
+//! The tables are reserved for `capacity` indices at start (one allocation each, never moved) but
+//! written only as indices are first handed out, so a shard configured for a million connections and
+//! holding a thousand keeps a thousand entries resident, not a million.
 
 use super::ids::ConnId;
 
-/// Hands out `ConnId`s from `0..capacity`, most recently freed first (warm caches).
+/// Hands out `ConnId`s from `0..capacity`, most recently freed first (warm caches), then the lowest
+/// never used.
 #[derive(Debug)]
 pub(crate) struct SlotAllocator {
+    capacity: u32,
+    /// One per index handed out so far (`len` is the next never-used index).
     generations: Vec<u32>,
     live: Vec<bool>,
+    /// Freed indices, the most recently freed last.
     free: Vec<u32>,
+    live_count: usize,
 }
 
 impl SlotAllocator {
     pub(crate) fn new(capacity: u32) -> Self {
         Self {
-            generations: vec![0; capacity as usize],
-            live: vec![false; capacity as usize],
-            free: (0..capacity).rev().collect(),
+            capacity,
+            generations: Vec::with_capacity(capacity as usize),
+            live: Vec::with_capacity(capacity as usize),
+            free: Vec::with_capacity(capacity as usize),
+            live_count: 0,
         }
     }
 
     /// A fresh id, or `None` when all `capacity` ids are live.
     pub(crate) fn allocate(&mut self) -> Option<ConnId> {
-        let index = self.free.pop()?;
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None if self.generations.len() < self.capacity as usize => {
+                self.generations.push(0);
+                self.live.push(false);
+                // Below `capacity`, a u32.
+                (self.generations.len() - 1) as u32
+            }
+            None => return None,
+        };
         self.live[index as usize] = true;
+        self.live_count += 1;
         Some(ConnId::new(index, self.generations[index as usize]))
     }
 
@@ -45,10 +66,17 @@ impl SlotAllocator {
         self.live[i] = false;
         self.generations[i] = self.generations[i].wrapping_add(1);
         self.free.push(id.index() as u32);
+        self.live_count -= 1;
     }
 
     pub(crate) fn live_count(&self) -> usize {
-        self.live.len() - self.free.len()
+        self.live_count
+    }
+
+    /// Indices handed out at least once: every index below is backed by the tables.
+    #[cfg(test)]
+    pub(crate) fn touched(&self) -> usize {
+        self.generations.len()
     }
 }
 
@@ -69,5 +97,28 @@ mod tests {
         assert_ne!(c, a);
         assert!(slots.is_live(b) && slots.is_live(c));
         assert_eq!(slots.live_count(), 2);
+    }
+
+    #[test]
+    fn indices_are_touched_only_as_they_are_handed_out() {
+        let mut slots = SlotAllocator::new(1_000_000);
+        assert_eq!(slots.touched(), 0);
+        let a = slots.allocate().unwrap();
+        let b = slots.allocate().unwrap();
+        assert_eq!((a.index(), b.index(), slots.touched()), (0, 1, 2));
+        slots.free(a);
+        assert_eq!(
+            slots.allocate().unwrap().index(),
+            0,
+            "the freed index first"
+        );
+        assert_eq!(
+            slots.allocate().unwrap().index(),
+            2,
+            "then the lowest never used"
+        );
+        assert_eq!((slots.touched(), slots.live_count()), (3, 3));
+        assert!(!slots.is_live(ConnId::new(999_999, 0)));
+        assert_eq!(slots.live_at(999_999), None);
     }
 }

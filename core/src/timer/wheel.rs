@@ -16,6 +16,8 @@
 //! one slot starting at the next block. Timers inserted already due go on the due list, fired by the
 //! next `advance`.
 
+use std::num::NonZeroU16;
+
 use crate::config::ConfigError;
 use crate::slab::{Key, Slab};
 use crate::timer::TimerConfig;
@@ -37,6 +39,11 @@ const LISTS: usize = DUE_LIST + 1;
 
 // The occupancy bitmap of a level is one u64, one bit per slot.
 const _: () = assert!(SLOTS == u64::BITS as usize);
+// A list index plus one fits an entry's `NonZeroU16`.
+const _: () = assert!(LISTS < u16::MAX as usize);
+
+/// An absent link (slab indices stay below `u32::MAX`, see `SLAB_CAPACITY_MAX`).
+const NO_LINK: u32 = u32::MAX;
 
 /// A timer wheel is full: more timers are pending than `timers_max`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,18 +62,38 @@ pub enum TimerError {
 pub struct TimerHandle(Key);
 
 /// One pending timer, linked into exactly one list.
+///
+/// Packed (a shard holds one per connection, a million of them): the links are slab indices, not keys
+/// (every linked entry is live, so its key is its slot's current one, see [`TimerWheel::key_of`]), and the
+/// list index is 16-bit and non-zero, which leaves the slab's `Option` a niche. 32 bytes with a `ConnId`
+/// token, 40 with the slab's generation and free link.
 #[derive(Debug)]
 struct Entry<T> {
     /// First tick at which the timer may fire: `ceil(deadline_ms / tick_ms)`.
     deadline_tick: u64,
-    /// Index of the list holding this entry.
-    list: usize,
-    /// Previous entry in the list.
-    prev: Option<Key>,
-    /// Next entry in the list.
-    next: Option<Key>,
     /// Handed to the caller when the timer fires or is cancelled.
     token: T,
+    /// Slab index of the previous entry in the list, or `NO_LINK`.
+    prev: u32,
+    /// Slab index of the next entry in the list, or `NO_LINK`.
+    next: u32,
+    /// Index of the list holding this entry, plus one.
+    list_plus_one: NonZeroU16,
+}
+
+// The budget above, with the token the shards use.
+const _: () = assert!(std::mem::size_of::<Option<Entry<crate::engine::ConnId>>>() <= 32);
+
+impl<T> Entry<T> {
+    /// Index of the list holding this entry.
+    fn list(&self) -> usize {
+        usize::from(self.list_plus_one.get()) - 1
+    }
+
+    fn set_list(&mut self, list: usize) {
+        // Below `LISTS`, so the sum fits (checked at compile time above) and is not zero.
+        self.list_plus_one = NonZeroU16::MIN.saturating_add(list as u16);
+    }
 }
 
 /// A per-shard hierarchical timer wheel with preallocated storage.
@@ -130,13 +157,14 @@ impl<T> TimerWheel<T> {
     ///
     /// [`TimerError::Full`] when `timers_max` timers are pending; the token is dropped.
     pub fn insert(&mut self, deadline_ms: u64, token: T) -> Result<TimerHandle, TimerError> {
-        let entry = Entry {
+        let mut entry = Entry {
             deadline_tick: deadline_ms.div_ceil(self.tick_ms),
-            list: DUE_LIST,
-            prev: None,
-            next: None,
             token,
+            prev: NO_LINK,
+            next: NO_LINK,
+            list_plus_one: NonZeroU16::MIN,
         };
+        entry.set_list(DUE_LIST);
         let capacity = self.entries.capacity();
         let key = self
             .entries
@@ -154,6 +182,14 @@ impl<T> TimerWheel<T> {
         }
         self.unlink(handle.0);
         self.entries.remove(handle.0).map(|entry| entry.token)
+    }
+
+    /// Whether the pending timer `handle` fires at the tick of `deadline_ms`, i.e. whether arming it for
+    /// `deadline_ms` would change nothing (`false` for a stale handle).
+    pub fn is_armed_for(&self, handle: TimerHandle, deadline_ms: u64) -> bool {
+        self.entries
+            .get(handle.0)
+            .is_some_and(|entry| entry.deadline_tick == deadline_ms.div_ceil(self.tick_ms))
     }
 
     /// Moves a pending timer to a new deadline, keeping its handle; returns `false` if the handle is
@@ -210,14 +246,14 @@ impl<T> TimerWheel<T> {
             let mut cursor = self.heads[list];
             while let Some(key) = cursor {
                 let entry = self.entries.get(key).expect("list links a removed timer");
-                assert_eq!(entry.list, list, "entry on the wrong list");
-                assert_eq!(entry.prev, prev, "broken back link");
+                assert_eq!(entry.list(), list, "entry on the wrong list");
+                assert_eq!(self.key_of(entry.prev), prev, "broken back link");
                 if list != DUE_LIST {
                     assert_eq!(self.list_for(entry.deadline_tick), list, "not canonical");
                 }
                 linked += 1;
                 prev = cursor;
-                cursor = entry.next;
+                cursor = self.key_of(entry.next);
             }
             if list < OVERFLOW_LIST {
                 let bit = self.occupied[list / SLOTS] >> (list % SLOTS) & 1;
@@ -268,8 +304,9 @@ impl<T> TimerWheel<T> {
         }
         let mut fired = 0;
         while let Some(key) = cursor {
+            let next = self.entry_mut(key).next;
+            cursor = self.key_of(next);
             let entry = self.entry_mut(key);
-            cursor = entry.next;
             if entry.deadline_tick <= self.elapsed_tick {
                 let entry = self
                     .entries
@@ -290,12 +327,12 @@ impl<T> TimerWheel<T> {
         let list = self.list_for(deadline_tick);
         let old_head = self.heads[list].replace(key);
         if let Some(old_head) = old_head {
-            self.entry_mut(old_head).prev = Some(key);
+            self.entry_mut(old_head).prev = key.index();
         }
         let entry = self.entry_mut(key);
-        entry.list = list;
-        entry.prev = None;
-        entry.next = old_head;
+        entry.set_list(list);
+        entry.prev = NO_LINK;
+        entry.next = old_head.map_or(NO_LINK, Key::index);
         if list < OVERFLOW_LIST {
             self.occupied[list / SLOTS] |= 1 << (list % SLOTS);
         }
@@ -304,17 +341,26 @@ impl<T> TimerWheel<T> {
     /// Removes `key` from its list, keeping its storage.
     fn unlink(&mut self, key: Key) {
         let entry = self.entry_mut(key);
-        let (list, prev, next) = (entry.list, entry.prev, entry.next);
-        match prev {
-            Some(prev) => self.entry_mut(prev).next = next,
-            None => self.heads[list] = next,
+        let (list, prev, next) = (entry.list(), entry.prev, entry.next);
+        match self.key_of(prev) {
+            Some(prev_key) => self.entry_mut(prev_key).next = next,
+            None => self.heads[list] = self.key_of(next),
         }
-        if let Some(next) = next {
-            self.entry_mut(next).prev = prev;
+        if let Some(next_key) = self.key_of(next) {
+            self.entry_mut(next_key).prev = prev;
         }
         if list < OVERFLOW_LIST && self.heads[list].is_none() {
             self.occupied[list / SLOTS] &= !(1 << (list % SLOTS));
         }
+    }
+
+    /// The key of the linked entry at slab index `link`, or `None` for `NO_LINK`.
+    fn key_of(&self, link: u32) -> Option<Key> {
+        (link != NO_LINK).then(|| {
+            self.entries
+                .key_at(link)
+                .expect("timer lists link a removed entry")
+        })
     }
 
     /// The entry for a key known to be live.

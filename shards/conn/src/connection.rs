@@ -9,15 +9,14 @@
 //! for the client's) → `Closed` (nothing more to do but flush what is queued, then drop the transport).
 //! Every path to `Closed` records a [`CloseReason`]; see [the crate root](crate) for the codes.
 //!
-//! Memory (100,000 idle connections per process must fit in 1 KiB each): the settings are shared, the
-//! handshake and HTTP buffers are freed as soon as the 101 is written, and the receive assembler is boxed
-//! and allocated only when a frame other than a complete ping or pong arrives (those are decoded straight
-//! from the input, so heartbeat traffic allocates nothing). Buffers grown by a burst (assembler, send-queue
-//! rings, event queue) are kept while the connection is busy and released when its heartbeat next pings,
-//! i.e. after a whole heartbeat interval without a received byte, so a busy connection never reallocates
-//! per message and an idle one holds no heap buffer.
-
-use std::collections::VecDeque;
+//! Memory (a million idle connections per process must fit in 300 B each, this struct 144 of them): the
+//! settings are shared and passed in where needed, the handshake, event and close state is boxed ([`Cold`])
+//! and freed as soon as the 101 is written, the send queue keeps only its ping slot inline, and the receive
+//! assembler is boxed and allocated only when a frame other than a complete ping or pong arrives (those are
+//! decoded straight from the input, so heartbeat traffic allocates nothing). Buffers grown by a burst
+//! (assembler, send-queue rings, event queue) are kept while the connection is busy and released when its
+//! heartbeat next pings, i.e. after a whole heartbeat interval without a received byte, so a busy connection
+//! never reallocates per message and an idle one holds no heap buffer.
 
 use bytes::Bytes;
 use switchboard_protocol::ws::handshake::{
@@ -38,7 +37,11 @@ use super::rate::FrameRateLimiter;
 use super::send_queue::{Fragmentation, SendQueue, SendQueueCounters, SendQueueError};
 use crate::mode::Mode;
 
+mod cold;
 mod handshake;
+mod timeouts;
+
+use cold::Cold;
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,57 +88,43 @@ pub enum ConnectionEvent {
 const CONTROL_FRAME_OVERHEAD_BYTES: usize = 6;
 
 /// One client connection. See the module documentation.
+///
+/// It exists once per connection, a million per node, so it keeps inline only what an open, idle connection
+/// uses (heartbeat, rate limiter, the send queue's fixed slots, timestamps, counters) and boxes the rest:
+/// the receive assembler, the send queue's buffers, and the handshake, event and close state ([`Cold`]).
 #[derive(Debug)]
 pub struct Connection {
     config: ConnectionConfig,
-    state: ConnectionState,
-    /// Whether `assembler` (if any) is between messages and frames, so it can be dropped and later replaced
-    /// by a fresh one without changing what is decoded. Conservative: `false` when unsure.
-    assembler_clean: bool,
-    /// The upgrade request so far (at most `handshake_bytes_max`); freed once the handshake ends.
-    handshake_buf: Vec<u8>,
-    /// A plain HTTP request was handed out as an event and awaits [`Connection::answer_plain`]; bytes
-    /// that arrive meanwhile are ignored.
-    plain_pending: bool,
-    handshake_deadline_ms: u64,
-    /// HTTP response bytes (101 or a rejection) not yet handed to the writer; they precede all frames.
-    http_out: Vec<u8>,
+    /// Handshake, events and close; `None` while none of them is in use (see [`Cold`]).
+    cold: Option<Box<Cold>>,
     /// The receive state machine; `None` while between frames and not needed (see the module docs).
     assembler: Option<Box<MessageAssembler>>,
     heartbeat: Heartbeat,
     rate: FrameRateLimiter,
     send_queue: SendQueue,
-    /// The `Opened` event until polled: always the first event, kept apart so that a connection whose only
-    /// event is `Opened` (every echo-mode connection) never allocates the event queue.
-    opened: Option<ConnectionEvent>,
-    events: VecDeque<ConnectionEvent>,
     /// When the last text/binary message arrived (or the connection opened), for the idle timeout.
     last_message_ms: u64,
-    close_deadline_ms: Option<u64>,
-    close_reason: Option<CloseReason>,
-    /// The transport is to be dropped now, without flushing.
-    aborted: bool,
-    /// Bytes handed out by `poll_transmit` and not yet reported by `handle_send_complete`.
-    bytes_in_flight: usize,
     /// Complete text/binary messages received while open, for metrics.
     messages_received: u64,
-    /// A deadline of the layer above (0 = none), reported once as [`ConnectionEvent::AppDeadline`].
-    app_deadline_ms: u64,
-    /// When the client started the message (or frame) the assembler is in the middle of (0 = none): it
-    /// must finish within `partial_message_timeout_ms`.
-    partial_since_ms: u64,
+    /// Bytes handed out by `poll_transmit` and not yet reported by `handle_send_complete` (at most a few
+    /// flushes' worth, far below 4 GiB).
+    bytes_in_flight: u32,
+    state: ConnectionState,
+    /// Whether `assembler` (if any) is between messages and frames, so it can be dropped and later replaced
+    /// by a fresh one without changing what is decoded. Conservative: `false` when unsure.
+    assembler_clean: bool,
+    /// The transport is to be dropped now, without flushing.
+    aborted: bool,
 }
 
 impl Connection {
     /// A connection accepted at `now_ms`, waiting for its upgrade request.
     pub fn new(config: ConnectionConfig, now_ms: u64) -> Self {
         Self {
-            state: ConnectionState::Handshaking,
-            assembler_clean: true,
-            handshake_buf: Vec::new(),
-            plain_pending: false,
-            handshake_deadline_ms: now_ms + config.handshake_timeout_ms,
-            http_out: Vec::new(),
+            cold: Some(Box::new(Cold {
+                handshake_deadline_ms: now_ms + config.handshake_timeout_ms,
+                ..Cold::default()
+            })),
             assembler: None,
             heartbeat: Heartbeat::new(&config.settings().heartbeat, now_ms),
             rate: FrameRateLimiter::new(config.frames_per_second_max, now_ms),
@@ -144,17 +133,30 @@ impl Connection {
                 config.fragment_bytes,
                 config.send_queue_bytes_max,
             ),
-            opened: None,
-            events: VecDeque::new(),
             last_message_ms: now_ms,
-            close_deadline_ms: None,
-            close_reason: None,
-            aborted: false,
-            bytes_in_flight: 0,
             messages_received: 0,
-            app_deadline_ms: 0,
-            partial_since_ms: 0,
+            bytes_in_flight: 0,
+            state: ConnectionState::Handshaking,
+            assembler_clean: true,
+            aborted: false,
             config,
+        }
+    }
+
+    /// The handshake, event and close state (all empty when not allocated).
+    fn cold(&self) -> &Cold {
+        self.cold.as_deref().unwrap_or(&cold::IDLE)
+    }
+
+    /// The handshake, event and close state, allocated if it was not.
+    fn cold_mut(&mut self) -> &mut Cold {
+        self.cold.get_or_insert_with(Box::default)
+    }
+
+    /// Frees the handshake, event and close state if none of it is in use.
+    fn release_cold_if_idle(&mut self) {
+        if self.cold.as_ref().is_some_and(|cold| cold.is_idle()) {
+            self.cold = None;
         }
     }
 
@@ -165,7 +167,7 @@ impl Connection {
 
     /// Why the connection is closing or closed; `None` while it is healthy.
     pub fn close_reason(&self) -> Option<&CloseReason> {
-        self.close_reason.as_ref()
+        self.cold().close_reason.as_ref()
     }
 
     /// Bytes queued for the client and not yet handed to the transport (the overload detector's input).
@@ -210,10 +212,12 @@ impl Connection {
 
     /// Moves to `Closed`, keeping the first reason, with `close_timeout_ms` to flush what is queued.
     fn finish(&mut self, reason: CloseReason, now_ms: u64) {
-        self.close_reason.get_or_insert(reason);
+        let close_timeout_ms = self.config.close_timeout_ms;
+        let cold = self.cold_mut();
+        cold.close_reason.get_or_insert(reason);
+        cold.close_deadline_ms
+            .get_or_insert(now_ms + close_timeout_ms);
         self.state = ConnectionState::Closed;
-        self.close_deadline_ms
-            .get_or_insert(now_ms + self.config.close_timeout_ms);
     }
 
     /// Queues our Close for `reason` and starts the close handshake (or, after a protocol error, only
@@ -234,11 +238,15 @@ impl Connection {
         if stop_reading && !matches!(reason, CloseReason::Protocol(_)) {
             self.assembler = None;
             self.assembler_clean = true;
-            self.partial_since_ms = 0;
+            if let Some(cold) = self.cold.as_mut() {
+                cold.partial_since_ms = 0;
+            }
         }
-        self.close_reason.get_or_insert(reason);
-        self.close_deadline_ms
-            .get_or_insert(now_ms + self.config.close_timeout_ms);
+        let close_timeout_ms = self.config.close_timeout_ms;
+        let cold = self.cold_mut();
+        cold.close_reason.get_or_insert(reason);
+        cold.close_deadline_ms
+            .get_or_insert(now_ms + close_timeout_ms);
         self.state = if stop_reading {
             ConnectionState::Closed
         } else {
@@ -248,10 +256,11 @@ impl Connection {
 
     /// Drops the transport at once, without a close handshake.
     fn abort(&mut self, reason: CloseReason) {
-        self.close_reason.get_or_insert(reason);
+        let cold = self.cold_mut();
+        cold.close_reason.get_or_insert(reason);
+        cold.http_out.clear();
+        cold.handshake_buf = Vec::new();
         self.send_queue.discard_data();
-        self.http_out.clear();
-        self.handshake_buf = Vec::new();
         self.state = ConnectionState::Closed;
         self.aborted = true;
     }
@@ -297,7 +306,7 @@ impl Connection {
             // Close must still complete the handshake (the rest of `input` is read to find it).
             let limited =
                 self.state == ConnectionState::Open && !matches!(inbound, Inbound::Close(_));
-            if limited && !self.rate.take(now_ms) {
+            if limited && !self.rate.take(now_ms, self.config.frames_per_second_max) {
                 self.start_close(CloseReason::FrameRateExceeded, false, now_ms);
                 continue;
             }
@@ -345,9 +354,10 @@ impl Connection {
             .assembler
             .as_ref()
             .is_some_and(|assembler| assembler.in_message());
-        match (partial, self.partial_since_ms) {
-            (true, 0) => self.partial_since_ms = now_ms.max(1),
-            (false, _) => self.partial_since_ms = 0,
+        match (partial, self.cold().partial_since_ms) {
+            (true, 0) => self.cold_mut().partial_since_ms = now_ms.max(1),
+            (false, 0) => {}
+            (false, _) => self.cold_mut().partial_since_ms = 0,
             (true, _) => {}
         }
     }
@@ -367,14 +377,18 @@ impl Connection {
     }
 
     /// Frees the buffers a burst grew, once the connection has been quiet for a heartbeat interval: the
-    /// assembler (if between frames), the send queue's rings (if empty) and the event queue (if empty).
+    /// assembler (if between frames), the send queue's rings (if empty) and the event queue with the rest
+    /// of [`Cold`] (if none of it is in use; else just the event queue, if empty).
     fn release_idle_buffers(&mut self) {
         if self.assembler_clean {
             self.assembler = None;
         }
         self.send_queue.release_idle_buffers();
-        if self.events.is_empty() {
-            self.events = VecDeque::new();
+        self.release_cold_if_idle();
+        if let Some(cold) = self.cold.as_mut() {
+            if cold.events.is_empty() {
+                cold.events = std::collections::VecDeque::new();
+            }
         }
     }
 
@@ -384,11 +398,9 @@ impl Connection {
         let assembler = self.assembler.as_ref().map_or(0, |assembler| {
             std::mem::size_of::<MessageAssembler>() + assembler.buffered_bytes()
         });
-        self.handshake_buf.capacity()
-            + self.http_out.capacity()
+        self.cold.as_ref().map_or(0, |cold| cold.bytes())
             + assembler
             + self.send_queue.buffer_bytes()
-            + self.events.capacity() * std::mem::size_of::<ConnectionEvent>()
     }
 
     fn handle_inbound(&mut self, inbound: Inbound, now_ms: u64) {
@@ -400,6 +412,7 @@ impl Connection {
                 match self.config.mode {
                     Mode::Echo => self.enqueue_or_close(Lane::Chat, kind, payload, now_ms),
                     Mode::Chat => self
+                        .cold_mut()
                         .events
                         .push_back(ConnectionEvent::Message { kind, payload }),
                 }
@@ -453,7 +466,14 @@ impl Connection {
     /// Sets (or clears) a deadline of the layer above, in the shard's milliseconds; when it passes while the
     /// connection is open, [`ConnectionEvent::AppDeadline`] is reported once.
     pub fn set_app_deadline(&mut self, deadline_ms: Option<u64>) {
-        self.app_deadline_ms = deadline_ms.map_or(0, |deadline| deadline.max(1));
+        match deadline_ms {
+            Some(deadline) => self.cold_mut().app_deadline_ms = deadline.max(1),
+            None => {
+                if let Some(cold) = self.cold.as_mut() {
+                    cold.app_deadline_ms = 0;
+                }
+            }
+        }
     }
 
     /// Starts a graceful close with `code` (e.g. 1001 on drain): queued messages are sent first, then our
@@ -468,89 +488,6 @@ impl Connection {
             ConnectionState::Handshaking => self.abort(CloseReason::Local { code }),
             ConnectionState::Open => self.start_close(CloseReason::Local { code }, true, now_ms),
             ConnectionState::Closing | ConnectionState::Closed => {}
-        }
-    }
-
-    /// Fires whatever is due at `now_ms`: handshake timeout, idle timeout, heartbeat ping or expiry,
-    /// close timeout. Call it when [`Connection::poll_timeout`] is reached (calling early is harmless).
-    pub fn handle_timeout(&mut self, now_ms: u64) {
-        match self.state {
-            ConnectionState::Handshaking if now_ms >= self.handshake_deadline_ms => {
-                write_rejection(
-                    &mut self.http_out,
-                    HTTP_REQUEST_TIMEOUT,
-                    "handshake timeout",
-                );
-                self.handshake_buf = Vec::new();
-                self.finish(CloseReason::HandshakeTimeout, now_ms);
-            }
-            ConnectionState::Handshaking => {}
-            ConnectionState::Open
-                if now_ms >= self.last_message_ms + self.config.idle_timeout_ms =>
-            {
-                self.start_close(CloseReason::IdleTimeout, true, now_ms);
-            }
-            ConnectionState::Open
-                if self.partial_since_ms != 0
-                    && now_ms >= self.partial_since_ms + self.config.partial_message_timeout_ms =>
-            {
-                self.start_close(CloseReason::PartialMessageTimeout, true, now_ms);
-            }
-            ConnectionState::Open
-                if self.app_deadline_ms != 0 && now_ms >= self.app_deadline_ms =>
-            {
-                self.app_deadline_ms = 0;
-                self.events.push_back(ConnectionEvent::AppDeadline);
-            }
-            ConnectionState::Open => match self.heartbeat.handle_timeout(now_ms) {
-                Some(HeartbeatAction::SendPing { payload }) => {
-                    // A ping is due only after a whole interval without a received byte: quiet enough to
-                    // give back what the last burst grew.
-                    self.release_idle_buffers();
-                    self.send_queue.enqueue_ping(payload)
-                }
-                Some(HeartbeatAction::Expired) => self.abort(CloseReason::HeartbeatTimeout),
-                None => {}
-            },
-            ConnectionState::Closing | ConnectionState::Closed => {
-                let expired = self
-                    .close_deadline_ms
-                    .is_some_and(|deadline| now_ms >= deadline);
-                if expired && !self.is_closed() {
-                    let first = self
-                        .close_reason
-                        .take()
-                        .expect("a close reason is set before Closing");
-                    self.abort(CloseReason::CloseTimeout {
-                        first: Box::new(first),
-                    });
-                }
-            }
-        }
-        self.invariants();
-    }
-
-    /// The next instant `handle_timeout` must be called, or `None` when no timer is needed. Changed by every
-    /// `handle_*` call and by `send`/`close`.
-    pub fn poll_timeout(&self) -> Option<u64> {
-        match self.state {
-            _ if self.is_closed() => None,
-            ConnectionState::Handshaking => Some(self.handshake_deadline_ms),
-            ConnectionState::Open => {
-                let mut idle = self.last_message_ms + self.config.idle_timeout_ms;
-                if self.app_deadline_ms != 0 {
-                    idle = idle.min(self.app_deadline_ms);
-                }
-                if self.partial_since_ms != 0 {
-                    idle = idle.min(self.partial_since_ms + self.config.partial_message_timeout_ms);
-                }
-                Some(
-                    self.heartbeat
-                        .poll_timeout()
-                        .map_or(idle, |ping| ping.min(idle)),
-                )
-            }
-            ConnectionState::Closing | ConnectionState::Closed => self.close_deadline_ms,
         }
     }
 
@@ -582,16 +519,22 @@ impl Connection {
         if self.aborted {
             return (0, None);
         }
-        let http = self.http_out.len().min(max_bytes);
-        out.extend_from_slice(&self.http_out[..http]);
-        self.http_out.drain(..http);
-        if self.http_out.is_empty() {
-            // The 101 (or a rejection) is written once: keep no buffer for the connection's lifetime.
-            self.http_out = Vec::new();
+        let mut written = 0;
+        if let Some(cold) = self.cold.as_mut().filter(|cold| !cold.http_out.is_empty()) {
+            written = cold.http_out.len().min(max_bytes);
+            out.extend_from_slice(&cold.http_out[..written]);
+            cold.http_out.drain(..written);
+            if cold.http_out.is_empty() {
+                // The 101 (or a rejection) is written once: keep no buffer for the connection's lifetime,
+                // nor the box, if the `Opened` event was polled and nothing else is pending.
+                cold.http_out = Vec::new();
+                self.release_cold_if_idle();
+            }
         }
-        let mut written = http;
         let mut payload = None;
-        if self.http_out.is_empty() && max_bytes - written >= self.send_queue.frame_bytes_max() {
+        if self.cold().http_out.is_empty()
+            && max_bytes - written >= self.send_queue.frame_bytes_max()
+        {
             let budget = max_bytes - written;
             let (frames, chunk) = if gather {
                 self.send_queue.poll_transmit_vectored(out, budget)
@@ -601,22 +544,24 @@ impl Connection {
             written += frames;
             payload = chunk;
         }
-        self.bytes_in_flight += written;
+        self.bytes_in_flight += u32::try_from(written).expect("a flush is far below 4 GiB");
         (written, payload)
     }
 
     /// Reports that `bytes` of what `poll_transmit` handed out were written to the transport.
     pub fn handle_send_complete(&mut self, bytes: usize) {
         assert!(
-            bytes <= self.bytes_in_flight,
+            bytes <= self.bytes_in_flight as usize,
             "completed more than was handed out"
         );
-        self.bytes_in_flight -= bytes;
+        // At most `bytes_in_flight`, a u32.
+        self.bytes_in_flight -= bytes as u32;
     }
 
     /// Hands out the next event for the shard. Changed by `handle_bytes`.
     pub fn poll_event(&mut self) -> Option<ConnectionEvent> {
-        self.opened.take().or_else(|| self.events.pop_front())
+        let cold = self.cold.as_mut()?;
+        cold.opened.take().or_else(|| cold.events.pop_front())
     }
 
     /// Checks the relations between the fields; debug builds and tests only.
@@ -624,19 +569,24 @@ impl Connection {
         if !cfg!(debug_assertions) {
             return;
         }
-        assert!(self.handshake_buf.len() <= self.config.handshake.handshake_bytes_max);
-        assert!(self.state == ConnectionState::Handshaking || self.handshake_buf.is_empty());
+        let cold = self.cold();
+        assert!(cold.handshake_buf.len() <= self.config.handshake.handshake_bytes_max);
+        assert!(self.state == ConnectionState::Handshaking || cold.handshake_buf.is_empty());
+        assert!(
+            self.state != ConnectionState::Handshaking || self.cold.is_some(),
+            "the handshake keeps its state"
+        );
         let closing = matches!(
             self.state,
             ConnectionState::Closing | ConnectionState::Closed
         );
         assert_eq!(
             closing,
-            self.close_reason.is_some(),
+            cold.close_reason.is_some(),
             "a reason exactly when closing"
         );
         assert!(
-            !closing || self.aborted || self.close_deadline_ms.is_some(),
+            !closing || self.aborted || cold.close_deadline_ms.is_some(),
             "closing is time-bounded"
         );
         assert!(!self.aborted || self.state == ConnectionState::Closed);
@@ -647,7 +597,7 @@ impl Connection {
     pub fn is_closed(&self) -> bool {
         self.aborted
             || (self.state == ConnectionState::Closed
-                && self.http_out.is_empty()
+                && self.cold().http_out.is_empty()
                 && !self.send_queue.has_pending()
                 && self.bytes_in_flight == 0)
     }

@@ -81,24 +81,27 @@ pub enum HeartbeatAction {
 
 /// One connection's heartbeat state. Time is always passed in, in milliseconds on any monotonic clock.
 ///
-/// Packed (it exists once per connection): the bounds are a shared reference, the outstanding ping's token
-/// is always `next_token - 1` so only its send time is kept, and the optional values use flags.
+/// Packed (it exists once per connection, a million of them per node): the bounds are not kept (every call
+/// that needs them takes the shared [`HeartbeatConfig`], the one given to [`Heartbeat::new`]), the
+/// outstanding ping's token is always `next_token - 1` so only its send time is kept, the RTT values
+/// are 32-bit (eighths of a millisecond: up to 6 days, against pong deadlines of at most an hour), and the
+/// optional values use flags.
 #[derive(Debug, Clone)]
 pub struct Heartbeat {
-    config: &'static HeartbeatConfig,
-    /// Smoothed RTT, in eighths of a millisecond; meaningful once `has_rtt`.
-    srtt: u64,
-    /// RTT variation, in eighths of a millisecond; meaningful once `has_rtt`.
-    rttvar: u64,
     /// When the last byte was received from the peer.
     last_activity_ms: u64,
     /// When the outstanding ping (token `next_token - 1`) was sent; meaningful while `outstanding`.
     ping_sent_ms: u64,
-    /// Token of the next ping; increases so a late pong for an older ping is not mistaken for the current.
-    next_token: u64,
-    /// The last RTT sample (ms) not yet taken by [`Heartbeat::take_sample_ms`], for metrics; meaningful
-    /// while `has_sample`.
-    sample_ms: u64,
+    /// Smoothed RTT, in eighths of a millisecond; meaningful once `has_rtt`.
+    srtt: u32,
+    /// RTT variation, in eighths of a millisecond; meaningful once `has_rtt`.
+    rttvar: u32,
+    /// Token of the next ping; increases so a late pong for an older ping is not mistaken for the current
+    /// (it wraps after 2^32 pings, centuries at the shortest interval). Sent as 8 big-endian bytes.
+    next_token: u32,
+    /// The last RTT sample (ms, saturated) not yet taken by [`Heartbeat::take_sample_ms`], for metrics;
+    /// meaningful while `has_sample`.
+    sample_ms: u32,
     has_rtt: bool,
     outstanding: bool,
     has_sample: bool,
@@ -113,8 +116,9 @@ struct RttEstimate {
 }
 
 impl Heartbeat {
-    /// A heartbeat for a connection that became open at `now_ms`.
-    pub fn new(config: &'static HeartbeatConfig, now_ms: u64) -> Self {
+    /// A heartbeat for a connection that became open at `now_ms`. Every later call that takes a `config`
+    /// must pass this one.
+    pub fn new(config: &HeartbeatConfig, now_ms: u64) -> Self {
         assert!(
             config.interval_ms_min <= config.interval_ms_max,
             "validated by Limits"
@@ -124,7 +128,6 @@ impl Heartbeat {
             "validated by Limits"
         );
         Self {
-            config,
             srtt: 0,
             rttvar: 0,
             last_activity_ms: now_ms,
@@ -140,19 +143,24 @@ impl Heartbeat {
 
     fn rtt(&self) -> Option<RttEstimate> {
         self.has_rtt.then_some(RttEstimate {
-            srtt: self.srtt,
-            rttvar: self.rttvar,
+            srtt: u64::from(self.srtt),
+            rttvar: u64::from(self.rttvar),
         })
     }
 
+    /// The payload of the ping with `token`: the token as 8 big-endian bytes.
+    fn ping_payload(token: u32) -> [u8; PING_PAYLOAD_BYTES] {
+        u64::from(token).to_be_bytes()
+    }
+
     /// The interval to announce to the client: the longest a healthy quiet connection goes without a ping.
-    pub fn advertised_interval_ms(&self) -> u64 {
-        self.config.interval_ms_max
+    pub fn advertised_interval_ms(&self, config: &HeartbeatConfig) -> u64 {
+        config.interval_ms_max
     }
 
     /// The current ping interval, within `[interval_ms_min, interval_ms_max]`.
-    pub fn interval_ms(&self) -> u64 {
-        let (min, max) = (self.config.interval_ms_min, self.config.interval_ms_max);
+    pub fn interval_ms(&self, config: &HeartbeatConfig) -> u64 {
+        let (min, max) = (config.interval_ms_min, config.interval_ms_max);
         let Some(rtt) = self.rtt() else {
             return min;
         };
@@ -162,11 +170,8 @@ impl Heartbeat {
     }
 
     /// The current pong deadline (a duration), within `[pong_timeout_ms_min, pong_timeout_ms_max]`.
-    pub fn pong_timeout_ms(&self) -> u64 {
-        let (min, max) = (
-            self.config.pong_timeout_ms_min,
-            self.config.pong_timeout_ms_max,
-        );
+    pub fn pong_timeout_ms(&self, config: &HeartbeatConfig) -> u64 {
+        let (min, max) = (config.pong_timeout_ms_min, config.pong_timeout_ms_max);
         match self.rtt() {
             None => max,
             Some(rtt) => ((rtt.srtt + 4 * rtt.rttvar).div_ceil(RTT_SCALE)).clamp(min, max),
@@ -197,7 +202,7 @@ impl Heartbeat {
     /// an RTT sample); an unsolicited or stale pong only counts as activity.
     pub fn on_pong(&mut self, payload: &[u8], now_ms: u64) -> bool {
         self.on_activity(now_ms);
-        if !self.outstanding || payload != (self.next_token - 1).to_be_bytes() {
+        if !self.outstanding || payload != Self::ping_payload(self.next_token.wrapping_sub(1)) {
             return false;
         }
         self.outstanding = false;
@@ -207,13 +212,13 @@ impl Heartbeat {
 
     /// Takes the RTT sample (ms) measured by the last matching pong, if not taken yet. Changed by `on_pong`.
     pub fn take_sample_ms(&mut self) -> Option<u64> {
-        let sample = self.has_sample.then_some(self.sample_ms);
+        let sample = self.has_sample.then_some(u64::from(self.sample_ms));
         self.has_sample = false;
         sample
     }
 
     fn add_sample(&mut self, rtt_ms: u64) {
-        self.sample_ms = rtt_ms;
+        self.sample_ms = saturate(rtt_ms);
         self.has_sample = true;
         let sample = rtt_ms * RTT_SCALE;
         let estimate = match self.rtt() {
@@ -226,36 +231,40 @@ impl Heartbeat {
                 srtt: srtt - srtt / 8 + sample / 8,
             },
         };
-        self.srtt = estimate.srtt;
-        self.rttvar = estimate.rttvar;
+        self.srtt = saturate(estimate.srtt);
+        self.rttvar = saturate(estimate.rttvar);
         self.has_rtt = true;
     }
 
     /// The instant (ms) at which [`Heartbeat::handle_timeout`] must next be called: the pong deadline while a
     /// ping is outstanding, otherwise the next ping. Changed by `on_activity`, `on_pong` and `handle_timeout`.
-    pub fn poll_timeout(&self) -> Option<u64> {
+    pub fn poll_timeout(&self, config: &HeartbeatConfig) -> Option<u64> {
         if self.expired {
             return None;
         }
         Some(if self.outstanding {
-            self.ping_sent_ms.max(self.last_activity_ms) + self.pong_timeout_ms()
+            self.ping_sent_ms.max(self.last_activity_ms) + self.pong_timeout_ms(config)
         } else {
-            self.ping_due_ms()
+            self.ping_due_ms(config)
         })
     }
 
     /// When the next ping is due: `interval` after the last activity, moved back onto the
     /// [`PING_BATCH_MS`] grid, but never sooner than `interval_ms_min` after the last activity.
-    fn ping_due_ms(&self) -> u64 {
-        let due = self.last_activity_ms + self.interval_ms();
+    fn ping_due_ms(&self, config: &HeartbeatConfig) -> u64 {
+        let due = self.last_activity_ms + self.interval_ms(config);
         let on_grid = due - due % PING_BATCH_MS;
-        on_grid.max(self.last_activity_ms + self.config.interval_ms_min)
+        on_grid.max(self.last_activity_ms + config.interval_ms_min)
     }
 
     /// Advances to `now_ms`: returns a ping to send when one is due, [`HeartbeatAction::Expired`] (once) when
     /// the pong deadline passed, or `None` when nothing is due yet.
-    pub fn handle_timeout(&mut self, now_ms: u64) -> Option<HeartbeatAction> {
-        let due_ms = self.poll_timeout()?;
+    pub fn handle_timeout(
+        &mut self,
+        config: &HeartbeatConfig,
+        now_ms: u64,
+    ) -> Option<HeartbeatAction> {
+        let due_ms = self.poll_timeout(config)?;
         if now_ms < due_ms {
             return None;
         }
@@ -264,13 +273,19 @@ impl Heartbeat {
             return Some(HeartbeatAction::Expired);
         }
         let token = self.next_token;
-        self.next_token += 1;
+        self.next_token = self.next_token.wrapping_add(1);
         self.outstanding = true;
         self.ping_sent_ms = now_ms;
         Some(HeartbeatAction::SendPing {
-            payload: token.to_be_bytes(),
+            payload: Self::ping_payload(token),
         })
     }
+}
+
+/// `value` in 32 bits, saturated: RTT samples are bounded by the pong deadline (at most an hour), so
+/// saturation is only reached by a pong later than any deadline.
+fn saturate(value: u64) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -285,9 +300,10 @@ mod tests {
     };
 
     /// Runs one ping/pong round with the given RTT at the moment the next ping is due.
-    fn round_trip(heartbeat: &mut Heartbeat, rtt_ms: u64) -> u64 {
-        let due = heartbeat.poll_timeout().unwrap();
-        let Some(HeartbeatAction::SendPing { payload }) = heartbeat.handle_timeout(due) else {
+    fn round_trip(heartbeat: &mut Heartbeat, config: &HeartbeatConfig, rtt_ms: u64) -> u64 {
+        let due = heartbeat.poll_timeout(config).unwrap();
+        let Some(HeartbeatAction::SendPing { payload }) = heartbeat.handle_timeout(config, due)
+        else {
             panic!("a ping was due at {due}");
         };
         assert!(heartbeat.on_pong(&payload, due + rtt_ms));
@@ -297,23 +313,29 @@ mod tests {
     #[test]
     fn quiet_connection_is_pinged_at_the_interval() {
         let mut hb = Heartbeat::new(&CONFIG, 1_000);
-        assert_eq!(hb.poll_timeout(), Some(1_000 + CONFIG.interval_ms_min));
-        assert_eq!(hb.handle_timeout(5_999), None);
-        let mut now = round_trip(&mut hb, 20);
+        assert_eq!(
+            hb.poll_timeout(&CONFIG),
+            Some(1_000 + CONFIG.interval_ms_min)
+        );
+        assert_eq!(hb.handle_timeout(&CONFIG, 5_999), None);
+        let mut now = round_trip(&mut hb, &CONFIG, 20);
         for _ in 0..10 {
             // Steady 20 ms RTT: the jitter decays and the interval climbs towards the max. The ping is
             // due on the batching grid, at most one grid step before `now + interval`.
-            let due = hb.poll_timeout().unwrap();
+            let due = hb.poll_timeout(&CONFIG).unwrap();
             assert_eq!(due % PING_BATCH_MS, 0);
-            assert!(due <= now + hb.interval_ms() && now + hb.interval_ms() - due < PING_BATCH_MS);
-            now = round_trip(&mut hb, 20);
+            assert!(
+                due <= now + hb.interval_ms(&CONFIG)
+                    && now + hb.interval_ms(&CONFIG) - due < PING_BATCH_MS
+            );
+            now = round_trip(&mut hb, &CONFIG, 20);
         }
         assert!(
-            hb.interval_ms() > 25_000,
+            hb.interval_ms(&CONFIG) > 25_000,
             "steady path drifts to the max: {}",
-            hb.interval_ms()
+            hb.interval_ms(&CONFIG)
         );
-        assert!(hb.interval_ms() <= CONFIG.interval_ms_max);
+        assert!(hb.interval_ms(&CONFIG) <= CONFIG.interval_ms_max);
     }
 
     #[test]
@@ -321,11 +343,11 @@ mod tests {
         let mut due = Vec::new();
         for quiet_since in [60_001, 60_020, 60_057, 60_099] {
             let mut hb = Heartbeat::new(&CONFIG, 0);
-            round_trip(&mut hb, 0);
-            round_trip(&mut hb, 0);
-            assert_eq!(hb.interval_ms(), CONFIG.interval_ms_max);
+            round_trip(&mut hb, &CONFIG, 0);
+            round_trip(&mut hb, &CONFIG, 0);
+            assert_eq!(hb.interval_ms(&CONFIG), CONFIG.interval_ms_max);
             hb.on_activity(quiet_since);
-            due.push(hb.poll_timeout().unwrap());
+            due.push(hb.poll_timeout(&CONFIG).unwrap());
         }
         assert_eq!(due, [90_000; 4], "one batch, never later than the interval");
     }
@@ -334,7 +356,10 @@ mod tests {
     fn the_grid_never_shortens_the_interval_below_the_min() {
         // Before the first RTT sample the interval is the min: a ping due off the grid stays where it is.
         let hb = Heartbeat::new(&CONFIG, 1_234);
-        assert_eq!(hb.poll_timeout(), Some(1_234 + CONFIG.interval_ms_min));
+        assert_eq!(
+            hb.poll_timeout(&CONFIG),
+            Some(1_234 + CONFIG.interval_ms_min)
+        );
         // Min == max: nothing to give, no batching.
         static FIXED: HeartbeatConfig = HeartbeatConfig {
             interval_ms_min: 10_000,
@@ -342,9 +367,9 @@ mod tests {
             ..CONFIG
         };
         let mut hb = Heartbeat::new(&FIXED, 0);
-        round_trip(&mut hb, 0);
+        round_trip(&mut hb, &FIXED, 0);
         hb.on_activity(20_050);
-        assert_eq!(hb.poll_timeout(), Some(30_050));
+        assert_eq!(hb.poll_timeout(&FIXED), Some(30_050));
     }
 
     #[test]
@@ -352,7 +377,7 @@ mod tests {
         let mut hb = Heartbeat::new(&CONFIG, 0);
         for now in (0..600_000).step_by(1_000) {
             hb.on_activity(now);
-            assert_eq!(hb.handle_timeout(now), None);
+            assert_eq!(hb.handle_timeout(&CONFIG, now), None);
         }
         assert!(!hb.ping_outstanding());
     }
@@ -360,42 +385,48 @@ mod tests {
     #[test]
     fn rtt_growth_widens_the_deadline() {
         let mut hb = Heartbeat::new(&CONFIG, 0);
-        round_trip(&mut hb, 10);
-        let narrow = hb.pong_timeout_ms();
+        round_trip(&mut hb, &CONFIG, 10);
+        let narrow = hb.pong_timeout_ms(&CONFIG);
         assert_eq!(
             narrow, CONFIG.pong_timeout_ms_min,
             "10 ms RTT is clamped to the min"
         );
         for rtt in [100, 400, 900, 1_500] {
-            round_trip(&mut hb, rtt);
+            round_trip(&mut hb, &CONFIG, rtt);
         }
-        assert!(hb.pong_timeout_ms() > narrow);
-        assert!(hb.pong_timeout_ms() >= hb.srtt_ms().unwrap());
+        assert!(hb.pong_timeout_ms(&CONFIG) > narrow);
+        assert!(hb.pong_timeout_ms(&CONFIG) >= hb.srtt_ms().unwrap());
     }
 
     #[test]
     fn missed_pong_expires_once() {
         let mut hb = Heartbeat::new(&CONFIG, 0);
         assert!(matches!(
-            hb.handle_timeout(5_000),
+            hb.handle_timeout(&CONFIG, 5_000),
             Some(HeartbeatAction::SendPing { .. })
         ));
-        assert_eq!(hb.poll_timeout(), Some(5_000 + CONFIG.pong_timeout_ms_max));
-        assert_eq!(hb.handle_timeout(14_999), None);
-        assert_eq!(hb.handle_timeout(15_000), Some(HeartbeatAction::Expired));
-        assert_eq!(hb.handle_timeout(100_000), None);
-        assert_eq!(hb.poll_timeout(), None);
+        assert_eq!(
+            hb.poll_timeout(&CONFIG),
+            Some(5_000 + CONFIG.pong_timeout_ms_max)
+        );
+        assert_eq!(hb.handle_timeout(&CONFIG, 14_999), None);
+        assert_eq!(
+            hb.handle_timeout(&CONFIG, 15_000),
+            Some(HeartbeatAction::Expired)
+        );
+        assert_eq!(hb.handle_timeout(&CONFIG, 100_000), None);
+        assert_eq!(hb.poll_timeout(&CONFIG), None);
     }
 
     #[test]
     fn data_after_ping_extends_the_deadline_and_stale_pong_does_not_count() {
         let mut hb = Heartbeat::new(&CONFIG, 0);
-        let Some(HeartbeatAction::SendPing { payload }) = hb.handle_timeout(5_000) else {
+        let Some(HeartbeatAction::SendPing { payload }) = hb.handle_timeout(&CONFIG, 5_000) else {
             panic!()
         };
         hb.on_activity(12_000);
         assert_eq!(
-            hb.handle_timeout(15_000),
+            hb.handle_timeout(&CONFIG, 15_000),
             None,
             "peer is alive, its pong is behind its data"
         );
@@ -409,23 +440,23 @@ mod tests {
     fn jitter_shrinks_the_interval_and_bounds_hold() {
         let mut hb = Heartbeat::new(&CONFIG, 0);
         for rtt in [50, 900, 30, 1_200, 10, 2_000, 40, 3_000] {
-            round_trip(&mut hb, rtt);
-            let interval = hb.interval_ms();
+            round_trip(&mut hb, &CONFIG, rtt);
+            let interval = hb.interval_ms(&CONFIG);
             assert!((CONFIG.interval_ms_min..=CONFIG.interval_ms_max).contains(&interval));
-            let deadline = hb.pong_timeout_ms();
+            let deadline = hb.pong_timeout_ms(&CONFIG);
             assert!((CONFIG.pong_timeout_ms_min..=CONFIG.pong_timeout_ms_max).contains(&deadline));
         }
         assert!(
-            hb.interval_ms() < 15_000,
+            hb.interval_ms(&CONFIG) < 15_000,
             "jittery path is probed more often: {}",
-            hb.interval_ms()
+            hb.interval_ms(&CONFIG)
         );
         // Huge RTTs are clamped to the max deadline.
         for _ in 0..5 {
-            round_trip(&mut hb, 60_000);
+            round_trip(&mut hb, &CONFIG, 60_000);
         }
-        assert_eq!(hb.pong_timeout_ms(), CONFIG.pong_timeout_ms_max);
-        assert_eq!(hb.advertised_interval_ms(), CONFIG.interval_ms_max);
+        assert_eq!(hb.pong_timeout_ms(&CONFIG), CONFIG.pong_timeout_ms_max);
+        assert_eq!(hb.advertised_interval_ms(&CONFIG), CONFIG.interval_ms_max);
     }
 
     #[test]
@@ -433,12 +464,12 @@ mod tests {
         // What a busy host's batches of pings measure on loopback: 0–20 ms.
         let mut hb = Heartbeat::new(&CONFIG, 0);
         for rtt in [0, 20, 3, 17, 0, 20, 9, 14, 0, 20] {
-            round_trip(&mut hb, rtt);
+            round_trip(&mut hb, &CONFIG, rtt);
         }
         assert!(
-            hb.interval_ms() >= 27_000,
+            hb.interval_ms(&CONFIG) >= 27_000,
             "queueing jitter is not a flaky path: {} ms",
-            hb.interval_ms()
+            hb.interval_ms(&CONFIG)
         );
     }
 
@@ -446,9 +477,9 @@ mod tests {
     fn loopback_zero_rtt_is_steady() {
         let mut hb = Heartbeat::new(&CONFIG, 0);
         for _ in 0..3 {
-            round_trip(&mut hb, 0);
+            round_trip(&mut hb, &CONFIG, 0);
         }
-        assert_eq!(hb.interval_ms(), CONFIG.interval_ms_max);
-        assert_eq!(hb.pong_timeout_ms(), CONFIG.pong_timeout_ms_min);
+        assert_eq!(hb.interval_ms(&CONFIG), CONFIG.interval_ms_max);
+        assert_eq!(hb.pong_timeout_ms(&CONFIG), CONFIG.pong_timeout_ms_min);
     }
 }

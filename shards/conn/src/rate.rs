@@ -5,9 +5,11 @@ const MILLI: u64 = 1_000;
 
 /// A token bucket holding up to `frames_per_second_max` frames, refilled at that rate. A full bucket allows
 /// a burst of one second's worth; a client sending faster than the rate for long empties it.
+///
+/// The rate is not stored (it is the shared connection settings'), so every call passes it: the limiter
+/// exists once per connection.
 #[derive(Debug, Clone)]
 pub struct FrameRateLimiter {
-    frames_per_second_max: u64,
     /// Tokens × 1000.
     tokens_milli: u64,
     last_refill_ms: u64,
@@ -18,19 +20,19 @@ impl FrameRateLimiter {
     pub fn new(frames_per_second_max: u64, now_ms: u64) -> Self {
         assert!(frames_per_second_max > 0, "validated by Limits");
         Self {
-            frames_per_second_max,
             tokens_milli: frames_per_second_max * MILLI,
             last_refill_ms: now_ms,
         }
     }
 
-    /// Takes one frame's token at `now_ms`; `false` when the client is over its rate.
-    pub fn take(&mut self, now_ms: u64) -> bool {
+    /// Takes one frame's token at `now_ms`; `false` when the client is over its rate. `frames_per_second_max`
+    /// is the one the limiter was made with.
+    pub fn take(&mut self, now_ms: u64, frames_per_second_max: u64) -> bool {
         let elapsed_ms = now_ms.saturating_sub(self.last_refill_ms);
         self.last_refill_ms = self.last_refill_ms.max(now_ms);
         // Per millisecond the bucket gains frames_per_second_max / 1000 tokens, i.e. that many milli-tokens.
-        let refill = elapsed_ms.saturating_mul(self.frames_per_second_max);
-        let capacity = self.frames_per_second_max * MILLI;
+        let refill = elapsed_ms.saturating_mul(frames_per_second_max);
+        let capacity = frames_per_second_max * MILLI;
         self.tokens_milli = self.tokens_milli.saturating_add(refill).min(capacity);
         if self.tokens_milli < MILLI {
             return false;
@@ -47,11 +49,14 @@ mod tests {
     #[test]
     fn burst_then_steady_rate() {
         let mut limiter = FrameRateLimiter::new(10, 0);
-        assert!((0..10).all(|_| limiter.take(0)), "a full second's burst");
-        assert!(!limiter.take(0));
-        assert!(!limiter.take(99), "0.99 frames refilled");
-        assert!(limiter.take(100));
+        assert!(
+            (0..10).all(|_| limiter.take(0, 10)),
+            "a full second's burst"
+        );
+        assert!(!limiter.take(0, 10));
+        assert!(!limiter.take(99, 10), "0.99 frames refilled");
+        assert!(limiter.take(100, 10));
         // Steady 10/s forever is fine.
-        assert!((1..1000).all(|i| limiter.take(100 + i * 100)));
+        assert!((1..1000).all(|i| limiter.take(100 + i * 100, 10)));
     }
 }

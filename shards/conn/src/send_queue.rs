@@ -32,6 +32,8 @@ use super::spare::Spare;
 pub use super::spare::SPARE_PAYLOAD_BYTES_MAX;
 use super::wire::{self, ControlFrame};
 
+mod fragment;
+
 /// Bytes charged per queued message on top of its payload: an upper bound of its bookkeeping.
 pub const ENTRY_OVERHEAD_BYTES: usize = 64;
 // The charge must cover what the queue really holds per message, or the bound would not bound memory.
@@ -69,21 +71,18 @@ pub enum SendQueueError {
     Closing,
 }
 
-/// Counters of one send queue, for metrics.
+/// Counters of one send queue, for metrics: compare two readings taken around one call.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SendQueueCounters {
     /// Data messages accepted.
     pub messages_enqueued: u64,
     /// Data messages completely handed to the writer.
     pub messages_sent: u64,
-    /// `messages_sent` by lane (indexed by `lane_index`).
+    /// Data messages completely handed to the writer by lane (indexed by `lane_index`), counted since the
+    /// queue's buffers were last allocated: they are released when the connection goes quiet (see
+    /// [`SendQueue::release_idle_buffers`]), never inside `poll_transmit`, so the difference of two readings
+    /// around one call is exact.
     pub sent_by_lane: [u64; LANE_COUNT],
-    /// Frames handed to the writer (data fragments and control frames).
-    pub frames_written: u64,
-    /// Bytes handed to the writer.
-    pub bytes_written: u64,
-    /// Messages refused with [`SendQueueError::Full`].
-    pub overflows: u64,
 }
 
 /// A queued data message and how far it has been written.
@@ -106,9 +105,24 @@ struct PendingClose {
     after_data: bool,
 }
 
-/// The queue's growable parts, boxed together so an idle queue holds one `None` instead of them.
+/// The queue's growable parts and the state that goes with queued data, boxed together so an idle queue
+/// holds one `None` instead of them. Everything here is empty, zero or `None` when the box is freed
+/// (`release_idle_buffers` checks it), except the message numbers: they restart at 0 with the next box,
+/// which the protocols allow (a switchboard.v1 `fragment_id` is unique among the sender's *unfinished*
+/// messages, and every message was finished when the box was freed).
 #[derive(Debug, Default)]
 struct QueueBuffers {
+    /// Our Close, once queued and until written.
+    close: Option<PendingClose>,
+    /// With [`Fragmentation::WebSocket`], the lane whose message is between continuation frames.
+    continuing: Option<Lane>,
+    /// Bytes charged against `send_queue_bytes_max`.
+    queued_bytes: usize,
+    /// Number of the next data message (see [`FragmentInfo::message_number`]); also the messages
+    /// enqueued since the box was allocated.
+    next_message_number: u64,
+    /// Data messages completely handed to the writer since the box was allocated.
+    messages_sent: u64,
     lanes: [VecDeque<Outbound>; LANE_COUNT],
     /// Pongs owed, oldest first: the first unsent one plus at most `PONGS_QUEUED_MAX` more.
     pongs: VecDeque<ControlFrame>,
@@ -117,6 +131,9 @@ struct QueueBuffers {
     /// The allocation of the last completely written payload, for the next received message (echo), so a
     /// busy connection does not allocate and free one per message.
     spare: Spare,
+    /// See [`SendQueueCounters::sent_by_lane`]: kept here, not inline, because only a queue holding data
+    /// messages (and so these buffers) ever changes it.
+    sent_by_lane: [u64; LANE_COUNT],
 }
 
 /// What [`SendQueue::write_next_frame`] did.
@@ -130,23 +147,27 @@ enum Step {
 }
 
 /// One connection's outbound queue. See the module documentation.
+///
+/// Packed, as it exists once per connection (a million per node): an idle connection needs only the ping
+/// slot, so everything that goes with queued data (lanes, pongs, a pending Close, the byte count, the
+/// message numbers) is boxed in [`QueueBuffers`], and the byte bounds are 32-bit (`Limits` caps them far
+/// below 4 GiB).
 #[derive(Debug)]
 pub struct SendQueue {
-    /// Lanes, pongs and scratch; `None` until the first message or pong and after
+    /// Lanes, pongs, scratch, Close and counts; `None` until the first message, pong or Close and after
     /// [`SendQueue::release_idle_buffers`].
     buffers: Option<Box<QueueBuffers>>,
-    /// Our heartbeat ping's 8-byte token (kept small: this struct exists once per connection).
-    ping: Option<[u8; PING_PAYLOAD_BYTES]>,
-    close: Option<PendingClose>,
+    /// [`Fragmentation::App`]'s prefix writer, or `None` for [`Fragmentation::WebSocket`] (the enum is
+    /// stored in two parts so its bound fits beside the other 32-bit fields).
+    write_prefix: Option<WritePrefix>,
+    /// Our heartbeat ping's 8-byte token; meaningful while `ping_pending`.
+    ping: [u8; PING_PAYLOAD_BYTES],
+    /// [`Fragmentation::App`]'s `prefix_bytes_max` (0 with `write_prefix` `None`).
+    prefix_bytes_max: u32,
+    fragment_bytes: u32,
+    send_queue_bytes_max: u32,
+    ping_pending: bool,
     close_written: bool,
-    /// With [`Fragmentation::WebSocket`], the lane whose message is between continuation frames.
-    continuing: Option<Lane>,
-    fragmentation: Fragmentation,
-    fragment_bytes: usize,
-    queued_bytes: usize,
-    send_queue_bytes_max: usize,
-    next_message_number: u64,
-    counters: SendQueueCounters,
 }
 
 impl SendQueue {
@@ -157,18 +178,28 @@ impl SendQueue {
         send_queue_bytes_max: usize,
     ) -> Self {
         assert!(fragment_bytes > 0, "validated by Limits");
-        Self {
+        let mut queue = Self {
             buffers: None,
-            ping: None,
-            close: None,
+            write_prefix: None,
+            prefix_bytes_max: 0,
+            ping: [0; PING_PAYLOAD_BYTES],
+            fragment_bytes: u32::try_from(fragment_bytes).expect("validated by Limits"),
+            send_queue_bytes_max: u32::try_from(send_queue_bytes_max).expect("validated by Limits"),
+            ping_pending: false,
             close_written: false,
-            continuing: None,
-            fragmentation,
-            fragment_bytes,
-            queued_bytes: 0,
-            send_queue_bytes_max,
-            next_message_number: 0,
-            counters: SendQueueCounters::default(),
+        };
+        queue.set_fragmentation(fragmentation);
+        queue
+    }
+
+    /// How large messages are cut.
+    fn fragmentation(&self) -> Fragmentation {
+        match self.write_prefix {
+            None => Fragmentation::WebSocket,
+            Some(write_prefix) => Fragmentation::App {
+                prefix_bytes_max: self.prefix_bytes_max as usize,
+                write_prefix,
+            },
         }
     }
 
@@ -181,10 +212,14 @@ impl SendQueue {
     /// or pong allocates them again. Call it when the connection has gone quiet, not after every write.
     pub fn release_idle_buffers(&mut self) {
         let idle = self.buffers.as_ref().is_some_and(|buffers| {
-            buffers.pongs.is_empty() && buffers.lanes.iter().all(VecDeque::is_empty)
+            buffers.pongs.is_empty()
+                && buffers.lanes.iter().all(VecDeque::is_empty)
+                && buffers.close.is_none()
         });
         if idle {
-            debug_assert!(self.continuing.is_none() && self.queued_bytes == 0);
+            debug_assert!(self.buffers.as_ref().is_some_and(|buffers| {
+                buffers.continuing.is_none() && buffers.queued_bytes == 0
+            }));
             self.buffers = None;
         }
     }
@@ -219,18 +254,27 @@ impl SendQueue {
             !self.has_pending(),
             "fragmentation is chosen before anything is queued"
         );
-        self.fragmentation = fragmentation;
+        (self.write_prefix, self.prefix_bytes_max) = match fragmentation {
+            Fragmentation::WebSocket => (None, 0),
+            Fragmentation::App {
+                prefix_bytes_max,
+                write_prefix,
+            } => (
+                Some(write_prefix),
+                u32::try_from(prefix_bytes_max).expect("a fragment prefix is a few bytes"),
+            ),
+        };
     }
 
     /// The largest frame [`SendQueue::poll_transmit`] ever writes: its `max_bytes` must be at least this.
     pub fn frame_bytes_max(&self) -> usize {
-        let prefix = match self.fragmentation {
+        let prefix = match self.fragmentation() {
             Fragmentation::WebSocket => 0,
             Fragmentation::App {
                 prefix_bytes_max, ..
             } => prefix_bytes_max,
         };
-        let data = wire::SERVER_FRAME_HEADER_BYTES_MAX + prefix + self.fragment_bytes;
+        let data = wire::SERVER_FRAME_HEADER_BYTES_MAX + prefix + self.fragment_bytes as usize;
         data.max(2 + wire::CONTROL_PAYLOAD_BYTES_MAX)
     }
 
@@ -246,29 +290,30 @@ impl SendQueue {
         kind: DataKind,
         payload: Bytes,
     ) -> Result<(), SendQueueError> {
-        if self.close.is_some() || self.close_written {
+        if self.close_pending() || self.close_written {
             return Err(SendQueueError::Closing);
         }
         let charge = payload.len() + ENTRY_OVERHEAD_BYTES;
-        if self.queued_bytes + charge > self.send_queue_bytes_max {
-            self.counters.overflows += 1;
+        let queued_bytes = self.queued_bytes();
+        let send_queue_bytes_max = self.send_queue_bytes_max as usize;
+        if queued_bytes + charge > send_queue_bytes_max {
             return Err(SendQueueError::Full {
-                queued_bytes: self.queued_bytes,
+                queued_bytes,
                 message_bytes: charge,
-                send_queue_bytes_max: self.send_queue_bytes_max,
+                send_queue_bytes_max,
             });
         }
-        self.queued_bytes += charge;
-        let message_number = self.next_message_number;
-        self.buffers_mut().lanes[lane_index(lane)].push_back(Outbound {
+        let buffers = self.buffers_mut();
+        buffers.queued_bytes = queued_bytes + charge;
+        let message_number = buffers.next_message_number;
+        buffers.lanes[lane_index(lane)].push_back(Outbound {
             payload,
             offset: 0,
             message_number,
             next_index: 0,
             kind,
         });
-        self.next_message_number += 1;
-        self.counters.messages_enqueued += 1;
+        buffers.next_message_number += 1;
         Ok(())
     }
 
@@ -291,17 +336,18 @@ impl SendQueue {
     /// Queues a Ping with our heartbeat token, replacing an unsent one.
     pub fn enqueue_ping(&mut self, payload: [u8; PING_PAYLOAD_BYTES]) {
         if !self.close_written {
-            self.ping = Some(payload);
+            self.ping = payload;
+            self.ping_pending = true;
         }
     }
 
     /// Queues our Close frame. With `after_data` the queued messages are sent first (a graceful close);
     /// otherwise they are discarded (an error close must not wait behind data). A second call is ignored.
     pub fn enqueue_close(&mut self, code: u16, reason: &'static str, after_data: bool) {
-        if self.close.is_some() || self.close_written {
+        if self.close_pending() || self.close_written {
             return;
         }
-        self.close = Some(PendingClose {
+        self.buffers_mut().close = Some(PendingClose {
             code,
             reason,
             after_data,
@@ -317,22 +363,32 @@ impl SendQueue {
             for lane in &mut buffers.lanes {
                 lane.clear();
             }
+            buffers.continuing = None;
+            buffers.queued_bytes = 0;
         }
-        self.continuing = None;
-        self.queued_bytes = 0;
+    }
+
+    /// Whether our Close is queued and not yet written.
+    fn close_pending(&self) -> bool {
+        self.buffers
+            .as_ref()
+            .is_some_and(|buffers| buffers.close.is_some())
     }
 
     /// Bytes currently charged against `send_queue_bytes_max`.
     pub fn queued_bytes(&self) -> usize {
-        self.queued_bytes
+        self.buffers
+            .as_ref()
+            .map_or(0, |buffers| buffers.queued_bytes)
     }
 
     /// Whether anything (data or control) waits to be written. Changed by `enqueue*` and `poll_transmit`.
     pub fn has_pending(&self) -> bool {
-        self.ping.is_some()
-            || self.close.is_some()
+        self.ping_pending
             || self.buffers.as_ref().is_some_and(|buffers| {
-                !buffers.pongs.is_empty() || buffers.lanes.iter().any(|lane| !lane.is_empty())
+                buffers.close.is_some()
+                    || !buffers.pongs.is_empty()
+                    || buffers.lanes.iter().any(|lane| !lane.is_empty())
             })
     }
 
@@ -343,7 +399,13 @@ impl SendQueue {
 
     /// The counters so far.
     pub fn counters(&self) -> SendQueueCounters {
-        self.counters
+        self.buffers
+            .as_ref()
+            .map_or_else(SendQueueCounters::default, |buffers| SendQueueCounters {
+                messages_enqueued: buffers.next_message_number,
+                messages_sent: buffers.messages_sent,
+                sent_by_lane: buffers.sent_by_lane,
+            })
     }
 
     /// Queued messages per lane, highest priority first.
@@ -407,7 +469,6 @@ impl SendQueue {
             }
         }
         let written = out.len() - start + payload.as_ref().map_or(0, Bytes::len);
-        self.counters.bytes_written += written as u64;
         self.invariants();
         (written, payload)
     }
@@ -422,10 +483,10 @@ impl SendQueue {
             .buffers
             .as_ref()
             .and_then(|buffers| buffers.pongs.front().copied());
-        let control = match (pong, self.ping) {
+        let control = match (pong, self.ping_pending) {
             (Some(pong), _) => Some(pong),
-            (None, Some(token)) => Some(ControlFrame::new(wire::OPCODE_PING, &token)),
-            (None, None) => None,
+            (None, true) => Some(ControlFrame::new(wire::OPCODE_PING, &self.ping)),
+            (None, false) => None,
         };
         if let Some(frame) = control {
             if frame.encoded_len() > budget {
@@ -436,32 +497,33 @@ impl SendQueue {
                 Some(buffers) if pong.is_some() => {
                     buffers.pongs.pop_front();
                 }
-                _ => self.ping = None,
+                _ => self.ping_pending = false,
             }
-            self.counters.frames_written += 1;
             return Step::Wrote;
         }
         if let Some(lane) = self.next_lane() {
             return self.write_fragment(lane, out, budget, gather);
         }
-        match self.close {
-            Some(close)
-                if ControlFrame::close(close.code, close.reason).encoded_len() <= budget =>
-            {
-                ControlFrame::close(close.code, close.reason).write(out);
-                self.close = None;
+        let close = self.buffers.as_mut().and_then(|buffers| {
+            buffers.close.take_if(|close| {
+                ControlFrame::close(close.code, close.reason).encoded_len() <= budget
+            })
+        });
+        match close {
+            Some(PendingClose { code, reason, .. }) => {
+                ControlFrame::close(code, reason).write(out);
                 self.close_written = true;
-                self.counters.frames_written += 1;
                 Step::Wrote
             }
-            _ => Step::Idle,
+            None => Step::Idle,
         }
     }
 
     /// The lane to write from next, if any data is pending and allowed before the Close.
     fn next_lane(&self) -> Option<Lane> {
+        let buffers = self.buffers.as_ref()?;
         if matches!(
-            self.close,
+            buffers.close,
             Some(PendingClose {
                 after_data: false,
                 ..
@@ -469,102 +531,12 @@ impl SendQueue {
         ) {
             return None;
         }
-        if let Some(lane) = self.continuing {
+        if let Some(lane) = buffers.continuing {
             return Some(lane);
         }
-        let buffers = self.buffers.as_ref()?;
         Lane::ALL
             .into_iter()
             .find(|&lane| !buffers.lanes[lane_index(lane)].is_empty())
-    }
-
-    /// Writes the next fragment (or the whole message) of the head of `lane`, if it fits in `budget`; with
-    /// `gather`, a chunk of at least `GATHER_PAYLOAD_BYTES_MIN` is returned instead of copied.
-    fn write_fragment(
-        &mut self,
-        lane: Lane,
-        out: &mut Vec<u8>,
-        budget: usize,
-        gather: bool,
-    ) -> Step {
-        let fragmentation = self.fragmentation;
-        let fragment_bytes = self.fragment_bytes;
-        let buffers = self.buffers.as_deref_mut().expect("next_lane found a lane");
-        let message = buffers.lanes[lane_index(lane)]
-            .front_mut()
-            .expect("next_lane found it non-empty");
-        let total = message.payload.len();
-        let chunk = (total - message.offset).min(fragment_bytes);
-        let first = message.offset == 0;
-        let last = message.offset + chunk == total;
-        let worst = wire::SERVER_FRAME_HEADER_BYTES_MAX + chunk;
-        match fragmentation {
-            Fragmentation::WebSocket => {
-                if wire::header_len(chunk) + chunk > budget {
-                    return Step::Idle;
-                }
-                let opcode = if first {
-                    message.kind.opcode()
-                } else {
-                    wire::OPCODE_CONTINUATION
-                };
-                wire::write_header(out, last, opcode, chunk);
-            }
-            Fragmentation::App {
-                prefix_bytes_max,
-                write_prefix,
-            } => {
-                if worst + prefix_bytes_max > budget {
-                    return Step::Idle;
-                }
-                if first && last {
-                    wire::write_header(out, true, message.kind.opcode(), chunk);
-                } else {
-                    let count = total.div_ceil(fragment_bytes);
-                    let info = FragmentInfo {
-                        message_number: message.message_number,
-                        index: message.next_index,
-                        count: u32::try_from(count)
-                            .expect("fragment count of a bounded message fits u32"),
-                        last,
-                        lane,
-                        total_bytes: total,
-                    };
-                    write_app_fragment(
-                        out,
-                        &mut buffers.scratch,
-                        &info,
-                        (prefix_bytes_max, write_prefix),
-                        chunk,
-                    );
-                }
-            }
-        }
-        let range = message.offset..message.offset + chunk;
-        let step = if gather && chunk >= GATHER_PAYLOAD_BYTES_MIN {
-            Step::Gathered(message.payload.slice(range))
-        } else {
-            out.extend_from_slice(&message.payload[range]);
-            Step::Wrote
-        };
-        message.offset += chunk;
-        message.next_index += 1;
-        self.queued_bytes -= chunk;
-        self.counters.frames_written += 1;
-        if last {
-            let written = buffers.lanes[lane_index(lane)].pop_front();
-            let payload = written.expect("the message being written").payload;
-            buffers
-                .spare
-                .keep(payload, matches!(step, Step::Gathered(_)));
-            self.queued_bytes -= ENTRY_OVERHEAD_BYTES;
-            self.counters.messages_sent += 1;
-            self.counters.sent_by_lane[lane_index(lane)] += 1;
-            self.continuing = None;
-        } else if matches!(fragmentation, Fragmentation::WebSocket) {
-            self.continuing = Some(lane);
-        }
-        step
     }
 
     /// Checks the queue's accounting. Cheap enough for every `poll_transmit` in debug builds.
@@ -576,13 +548,17 @@ impl SendQueue {
                 .flat_map(|buffers| buffers.lanes.iter().flatten())
                 .map(|m| m.payload.len() - m.offset + ENTRY_OVERHEAD_BYTES)
                 .sum();
-            assert_eq!(charged, self.queued_bytes, "queued_bytes matches the lanes");
+            assert_eq!(
+                charged,
+                self.queued_bytes(),
+                "queued_bytes matches the lanes"
+            );
             assert!(
-                self.queued_bytes <= self.send_queue_bytes_max,
+                self.queued_bytes() <= self.send_queue_bytes_max as usize,
                 "bound respected"
             );
             assert!(
-                !(self.close_written && self.close.is_some()),
+                !(self.close_written && self.close_pending()),
                 "close written once"
             );
         }

@@ -368,8 +368,9 @@ impl Shard {
         let Some(entry) = self.table.get_mut(conn) else {
             return;
         };
-        let held = entry.conn.partial_message_bytes() as u64;
-        self.partial_bytes = self.partial_bytes - entry.partial_bytes + held;
+        let held = u32::try_from(entry.conn.partial_message_bytes())
+            .expect("an unfinished message is bounded by limits.message_bytes_max");
+        self.partial_bytes = self.partial_bytes - u64::from(entry.partial_bytes) + u64::from(held);
         entry.partial_bytes = held;
         if held > 0 && self.partial_bytes > self.buffered_bytes_share {
             warn!(
@@ -388,11 +389,11 @@ impl Shard {
         let Some(mut entry) = self.table.remove(conn) else {
             return;
         };
-        self.partial_bytes -= entry.partial_bytes;
+        self.partial_bytes -= u64::from(entry.partial_bytes);
         if let Some(chat) = self.chat.as_mut() {
             chat.closed(&mut entry);
         }
-        if let Some((handle, _)) = entry.timer {
+        if let Some(handle) = entry.timer {
             self.timers.cancel(handle);
         }
         let cause = CloseCause::of(entry.conn.close_reason());
@@ -467,7 +468,7 @@ impl Shard {
             return;
         };
         if entry.tls.is_some() {
-            return self.flush_tls(conn, now);
+            return self.flush_tls(conn);
         }
         self.sends_this_tick += self.transmit(conn);
         let Some(entry) = self.table.get_mut(conn) else {
@@ -477,7 +478,7 @@ impl Shard {
             self.close_transport(conn);
             return;
         }
-        self.rearm_timer(conn, now);
+        self.rearm_timer(conn);
     }
 
     /// Hands the connection's events to chat mode (echo mode has only `Opened`).
@@ -519,23 +520,22 @@ impl Shard {
         }
     }
 
-    fn rearm_timer(&mut self, conn: ConnId, now: u64) {
+    fn rearm_timer(&mut self, conn: ConnId) {
         let Some(entry) = self.table.get_mut(conn) else {
             return;
         };
         let wanted = entry.conn.poll_timeout();
         match (wanted, entry.timer) {
             (None, None) => {}
-            (None, Some((handle, _))) => {
+            (None, Some(handle)) => {
                 self.timers.cancel(handle);
                 entry.timer = None;
             }
-            (Some(deadline), Some((_, armed))) if deadline == armed => {}
-            (Some(deadline), Some((handle, _))) if self.timers.reset(handle, deadline) => {
-                entry.timer = Some((handle, deadline));
-            }
-            (Some(deadline), _) => match self.timers.insert(deadline.max(now), conn) {
-                Ok(handle) => entry.timer = Some((handle, deadline)),
+            (Some(deadline), Some(handle)) if self.timers.is_armed_for(handle, deadline) => {}
+            (Some(deadline), Some(handle)) if self.timers.reset(handle, deadline) => {}
+            // A deadline already past fires at the next `advance`, like one at `now`.
+            (Some(deadline), _) => match self.timers.insert(deadline, conn) {
+                Ok(handle) => entry.timer = Some(handle),
                 Err(error) => {
                     // The wheel is sized for one timer per allowed connection, so this is our bug; dropping the
                     // connection keeps every other connection's timeouts intact.

@@ -263,7 +263,9 @@ impl ShardStats {
             if !self.lanes_from_frames {
                 self.messages_in[lane_index(UNROUTED_LANE)].add(received);
             }
-            entry.received_at_us.get_or_insert(received_us);
+            if entry.received_at_us == 0 {
+                entry.received_at_us = received_us.max(1);
+            }
         }
         if let Some(rtt_ms) = entry.conn.take_rtt_sample_ms() {
             self.heartbeat_rtt
@@ -293,7 +295,8 @@ impl ShardStats {
                     counter.add(lane_sent);
                 }
             }
-            if let Some(received_us) = entry.received_at_us {
+            if entry.received_at_us != 0 {
+                let received_us = entry.received_at_us;
                 let latency_us = flushed_us.saturating_sub(received_us);
                 for _ in 0..sent {
                     self.delivery_sent.record(latency_us);
@@ -307,7 +310,7 @@ impl ShardStats {
     fn update_queued(&mut self, entry: &mut Entry, counters: SendQueueCounters) {
         let queued = counters.messages_enqueued > counters.messages_sent;
         if !queued {
-            entry.received_at_us = None;
+            entry.received_at_us = 0;
         }
         if queued != entry.output_queued {
             entry.output_queued = queued;

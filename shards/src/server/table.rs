@@ -13,25 +13,28 @@ pub(crate) struct Entry {
     pub(crate) id: ConnId,
     /// The sans-IO protocol state machine.
     pub(crate) conn: Connection,
-    /// The armed timer and its deadline, if any.
-    pub(crate) timer: Option<(TimerHandle, u64)>,
-    /// Bytes handed to the engine and not yet completed, over all of `sends_in_flight`.
-    pub(crate) bytes_in_flight: usize,
-    /// Sends handed to the engine and not yet completed (a flush may hand it several: see
-    /// `shard/transmit.rs`); the next flush waits until they are all back.
-    pub(crate) sends_in_flight: u32,
+    /// The armed timer, if any (its deadline is kept by the wheel: `TimerWheel::is_armed_for`).
+    pub(crate) timer: Option<TimerHandle>,
+    /// Bytes handed to the engine and not yet completed, over all of `sends_in_flight` (a flush's worth,
+    /// far below 4 GiB).
+    pub(crate) bytes_in_flight: u32,
+    /// Sends handed to the engine and not yet completed (a flush may hand it several, at most
+    /// `SENDS_PER_FLUSH_MAX`: see `shard/transmit.rs`); the next flush waits until they are all back.
+    pub(crate) sends_in_flight: u8,
     /// `Engine::close` was called; waiting for `Event::Closed`.
     pub(crate) closing: bool,
     /// Already queued for a flush in this tick.
     pub(crate) dirty: bool,
-    /// Metrics: when (µs on the shard's clock) the oldest message not yet echoed was read.
-    pub(crate) received_at_us: Option<u64>,
+    /// Metrics: when (µs on the shard's clock, at least 1) the oldest message not yet echoed was read; 0 when
+    /// none is waiting.
+    pub(crate) received_at_us: u64,
     /// Metrics: data messages are queued and not yet handed to the engine (counted in the queue depth).
     pub(crate) output_queued: bool,
     /// Chat mode: the switchboard.v1 session, once the WebSocket opened.
     pub(crate) session: Option<Box<crate::chat::Session>>,
-    /// Bytes of its unfinished WebSocket message counted in the shard's total (see `Shard::admit_partial`).
-    pub(crate) partial_bytes: u64,
+    /// Bytes of its unfinished WebSocket message counted in the shard's total (see `Shard::admit_partial`;
+    /// at most `limits.message_bytes_max`, which is below 4 GiB).
+    pub(crate) partial_bytes: u32,
     /// TLS, when the port terminates it: the bytes on the wire are its ciphertext.
     pub(crate) tls: Option<Box<crate::tls::TlsSession>>,
 }
@@ -79,7 +82,7 @@ impl Table {
             sends_in_flight: 0,
             closing: false,
             dirty: false,
-            received_at_us: None,
+            received_at_us: 0,
             output_queued: false,
             session: None,
             partial_bytes: 0,
@@ -125,12 +128,13 @@ impl Table {
     }
 }
 
-/// Budget of one table slot (`Option<Entry>`, the connection state machine inline): with the heap an
-/// idle connection holds (none, see `Connection::buffer_bytes`) and the engine's per-connection state, an
-/// idle connection must stay under 1 KiB of process RSS.
-pub(crate) const ENTRY_BYTES_MAX: usize = 576;
+/// Budget of one table slot (`Option<Entry>`, the connection state machine inline). With the heap an idle
+/// connection holds (none, see `Connection::buffer_bytes`), the engine's per-connection state (24 bytes
+/// plus 9 in its slot allocator) and the timer wheel's entry (40 bytes), an idle connection must stay under
+/// 300 bytes of process RSS at a million connections (issue 19's C1M; `bench/scripts/c1m.sh` measured 281).
+pub(crate) const ENTRY_BYTES_MAX: usize = 200;
 /// Budget of the connection state machine inside the entry.
-pub(crate) const CONNECTION_BYTES_MAX: usize = 512;
+pub(crate) const CONNECTION_BYTES_MAX: usize = 144;
 
 // The slot is written (and so made resident) for every connection index the engine hands out.
 const _: () = assert!(std::mem::size_of::<Option<Entry>>() <= ENTRY_BYTES_MAX);

@@ -4,7 +4,7 @@ use io_uring::cqueue;
 use tracing::warn;
 
 use super::{
-    conn::Phase,
+    conn::{Flags, Phase},
     user_data::{decode, same_generation, Op},
     Pending, UringEngine,
 };
@@ -82,7 +82,7 @@ impl UringEngine {
         }
         let slot = result as u32;
         r.slots_used += 1;
-        let Some(conn) = self.slots.allocate() else {
+        let Some(conn) = self.allocate_conn() else {
             warn!(
                 ring,
                 slot, "accepted with every connection id in use; closing it"
@@ -106,7 +106,7 @@ impl UringEngine {
             // Still armed: undo the decrement done for every completion.
             self.conns[conn.index()].ops += 1;
         } else {
-            self.conns[conn.index()].recv_armed = false;
+            self.conns[conn.index()].flags.set(Flags::RECV_ARMED, false);
         }
         let closing = self.conns[conn.index()].phase == Phase::Closing;
         if result > 0 {
@@ -133,14 +133,15 @@ impl UringEngine {
         }
         if closing {
             self.progress_close(conn);
-        } else if !self.conns[conn.index()].read_closed {
+        } else if !self.conns[conn.index()].flags.has(Flags::READ_CLOSED) {
             self.arm_recv(conn);
         }
     }
 
     fn sent(&mut self, conn: ConnId, result: i32) {
-        let state = &mut self.conns[conn.index()];
+        let state = &self.conns[conn.index()];
         let closing = state.phase == Phase::Closing;
+        let state = self.send_states.get_mut(state.send);
         // Hand back every buffer the kernel finished, in order.
         let mut sent = result.max(0) as usize;
         while let Some(front) = state.in_flight.front() {
@@ -178,6 +179,7 @@ impl UringEngine {
                 }));
             }
         }
+        self.release_send_state_if_empty(conn);
         if closing {
             self.progress_close(conn);
         } else {
@@ -188,7 +190,7 @@ impl UringEngine {
     fn registered(&mut self, conn: ConnId, result: i32) {
         let state = &mut self.conns[conn.index()];
         let mut parked = state.connect.take().expect("registration parked");
-        if std::mem::take(&mut state.slot_reserved) {
+        if std::mem::take(&mut parked.slot_reserved) {
             self.rings[state.ring as usize].slots_reserved -= 1;
         }
         if result != 1 {
@@ -206,7 +208,7 @@ impl UringEngine {
         }
         // The table holds its own reference now; the plain descriptor can go.
         parked.socket = None;
-        state.slot = Some(parked.fd_cell as u32);
+        state.slot = parked.fd_cell as u32;
         state.connect = Some(parked);
         self.rings[state.ring as usize].slots_used += 1;
         if state.phase == Phase::Closing {

@@ -3,7 +3,8 @@
 
 use std::os::fd::OwnedFd;
 
-use crate::engine::{send_list::SendList, sys::RawSockAddr};
+use super::send_state::NO_SEND_STATE;
+use crate::engine::sys::RawSockAddr;
 
 /// Lifecycle of a connection slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +29,8 @@ pub(super) struct ConnectParked {
     /// `FILES_UPDATE` input (the fd) and output (the allocated slot).
     pub(super) fd_cell: i32,
     pub(super) addr: RawSockAddr,
+    /// A table slot is reserved for this connection's `FILES_UPDATE`.
+    pub(super) slot_reserved: bool,
 }
 
 /// iovecs one send operation may cover (one `sendmsg`): a queued send takes one, or two when it
@@ -56,80 +59,92 @@ impl SendIo {
     }
 }
 
-/// Per-connection state of the io_uring backend.
+/// Per-connection state of the io_uring backend, one per connection slot, so packed: the sends live in
+/// [`SendStates`] while there are any, an outgoing connection's setup in its parked box, the yes/no
+/// state in one byte of [`Flags`].
 pub(super) struct UringConn {
-    pub(super) phase: Phase,
-    /// Which ring's file table holds the descriptor.
-    pub(super) ring: u32,
-    /// The direct-descriptor slot, once known.
-    pub(super) slot: Option<u32>,
-    /// Operations submitted and not yet fully completed (a multishot recv counts once).
-    pub(super) ops: u32,
-    pub(super) recv_armed: bool,
-    /// Reading ended (EOF or error); recv is not re-armed.
-    pub(super) read_closed: bool,
-    /// Sends waiting behind the one in flight.
-    pub(super) sends: SendList,
-    /// The buffers the kernel is sending from, in order (one op covers all of them).
-    pub(super) in_flight: SendList,
-    /// Bytes of `in_flight[0]` already sent (after a short send).
-    pub(super) front_written: usize,
-    /// Listed in the engine's `send_starts`: its queued sends start when the tick is submitted.
-    pub(super) start_queued: bool,
-    /// The iovec array and msghdr a batched send points the kernel at; allocated on the first
-    /// batched send of this slot and kept for later holders.
-    pub(super) send_io: Option<Box<SendIo>>,
-    pub(super) shutdown_pending: bool,
-    /// A cancel-all for this descriptor was submitted.
-    pub(super) cancel_sent: bool,
-    /// `Close` was submitted.
-    pub(super) close_sent: bool,
-    /// Report no `Closed` at the end (the shard already got `ConnectFailed`).
-    pub(super) silent_close: bool,
     pub(super) connect: Option<Box<ConnectParked>>,
-    /// A table slot is reserved for this connection's `FILES_UPDATE`.
-    pub(super) slot_reserved: bool,
+    /// The direct-descriptor slot, or `NO_SLOT` until known (see [`UringConn::slot`]).
+    pub(super) slot: u32,
+    /// Index in the engine's [`SendStates`], or [`NO_SEND_STATE`] while nothing is queued or in flight.
+    pub(super) send: u32,
+    /// Which ring's file table holds the descriptor (rings are few).
+    pub(super) ring: u16,
+    /// Operations submitted and not yet fully completed (a multishot recv counts once; a connection has
+    /// at most one of each kind in flight).
+    pub(super) ops: u16,
+    pub(super) phase: Phase,
+    pub(super) flags: Flags,
 }
+
+/// No direct-descriptor slot yet (slots are below the table size, itself below `u32::MAX`).
+const NO_SLOT: u32 = u32::MAX;
+
+/// A connection's yes/no state, one bit each (see the constants).
+#[derive(Clone, Copy, Default)]
+pub(super) struct Flags(u8);
+
+impl Flags {
+    /// The multishot recv is armed.
+    pub(super) const RECV_ARMED: u8 = 1 << 0;
+    /// Reading ended (EOF or error); recv is not re-armed.
+    pub(super) const READ_CLOSED: u8 = 1 << 1;
+    /// Listed in the engine's `send_starts`: its queued sends start when the tick is submitted.
+    pub(super) const START_QUEUED: u8 = 1 << 2;
+    /// A write shutdown waits behind the queued sends.
+    pub(super) const SHUTDOWN_PENDING: u8 = 1 << 3;
+    /// The cancels of what was in flight were submitted.
+    pub(super) const CANCEL_SENT: u8 = 1 << 4;
+    /// `Close` was submitted.
+    pub(super) const CLOSE_SENT: u8 = 1 << 5;
+    /// Report no `Closed` at the end (the shard already got `ConnectFailed`).
+    pub(super) const SILENT_CLOSE: u8 = 1 << 6;
+
+    pub(super) fn has(self, flag: u8) -> bool {
+        self.0 & flag != 0
+    }
+
+    pub(super) fn set(&mut self, flag: u8, on: bool) {
+        if on {
+            self.0 |= flag;
+        } else {
+            self.0 &= !flag;
+        }
+    }
+}
+
+/// Budget of one connection slot's engine state: it exists for every connection (issue 19's C1M).
+pub(super) const URING_CONN_BYTES_MAX: usize = 24;
+const _: () = assert!(std::mem::size_of::<UringConn>() <= URING_CONN_BYTES_MAX);
 
 impl UringConn {
     pub(super) fn free() -> Self {
         Self {
-            phase: Phase::Free,
-            ring: 0,
-            slot: None,
-            ops: 0,
-            recv_armed: false,
-            read_closed: false,
-            sends: SendList::new(),
-            in_flight: SendList::new(),
-            front_written: 0,
-            start_queued: false,
-            send_io: None,
-            shutdown_pending: false,
-            cancel_sent: false,
-            close_sent: false,
-            silent_close: false,
             connect: None,
-            slot_reserved: false,
+            slot: NO_SLOT,
+            send: NO_SEND_STATE,
+            ring: 0,
+            ops: 0,
+            phase: Phase::Free,
+            flags: Flags::default(),
         }
     }
 
-    /// Resets to `phase` for a new holder, keeping the send queue's allocation.
+    /// The direct-descriptor slot, once known.
+    pub(super) fn slot(&self) -> Option<u32> {
+        (self.slot != NO_SLOT).then_some(self.slot)
+    }
+
+    /// Resets to `phase` for a new holder.
     pub(super) fn start(&mut self, phase: Phase, ring: u32, slot: Option<u32>) {
         assert!(
-            self.phase == Phase::Free && self.ops == 0 && self.in_flight.is_empty(),
+            self.phase == Phase::Free && self.ops == 0 && self.send == NO_SEND_STATE,
             "slot reused while busy"
         );
-        let sends = std::mem::take(&mut self.sends);
-        let in_flight = std::mem::take(&mut self.in_flight);
-        let send_io = self.send_io.take();
         *self = Self {
             phase,
-            ring,
-            slot,
-            sends,
-            in_flight,
-            send_io,
+            ring: u16::try_from(ring).expect("fewer rings than 2^16"),
+            slot: slot.unwrap_or(NO_SLOT),
             ..Self::free()
         };
     }

@@ -4,7 +4,9 @@
 //! Layout:
 //! - `ring`: one io_uring with its file table and buffer ring; probing of setup flags.
 //! - `buf_ring`: the provided-buffer ring.
+//! - `buffer_split`: how many provided buffers each ring gets, and how large.
 //! - `conn`: per-connection state and the buffers its operations own.
+//! - `send_state`: a connection's sends, pooled and held only while it has any.
 //! - `user_data`: how a completion is matched to its operation.
 //! - `complete`: what each completion does.
 //! - `file`: writes and syncs on plain file descriptors (the shard's log).
@@ -15,10 +17,12 @@
 //! eventfd that the first ring reads, so the shard still blocks in one place.
 
 mod buf_ring;
+mod buffer_split;
 mod complete;
 mod conn;
 mod file;
 mod ring;
+mod send_state;
 mod submit;
 mod user_data;
 
@@ -36,8 +40,11 @@ use tracing::{info, warn};
 
 use self::{
     buf_ring::Slice,
-    conn::{Phase, UringConn},
+    buffer_split::{buffer_bytes_for_ring, buffers_for_ring},
+    conn::{Flags, Phase, UringConn},
     ring::{Ring, RingError},
+    send_state::{SendStates, NO_SEND_STATE},
+    user_data::Op,
 };
 use super::{
     choice::{BackendKind, ChoiceReason, EngineChoice},
@@ -69,6 +76,8 @@ pub struct UringEngine {
     rings: Vec<Ring>,
     slots: SlotAllocator,
     conns: Vec<UringConn>,
+    /// The sends of connections that have any queued or in flight (see [`SendStates`]).
+    send_states: SendStates,
     listeners: Vec<TcpListener>,
     /// Watched external eventfds and the 8-byte buffers their reads fill.
     wakes: Vec<(RawFd, Box<u64>)>,
@@ -86,35 +95,6 @@ pub struct UringEngine {
     completions: Vec<(u64, i32, u32)>,
     listen_backlog: u32,
     _not_send: PhantomData<*const ()>,
-}
-
-/// Fewest provided buffers a ring gets when the shard's buffers are split over many rings. 16
-/// buffers of 64 KiB (1 MiB, consumed incrementally) take one tick's reads of thousands of small
-/// frames; a ring that runs out re-arms its receive once buffers come back (`ENOBUFS`), it loses
-/// nothing. Buffers become resident once traffic cycles through them, so this floor times the ring
-/// count is a fixed cost of a shard sized for 100,000s of connections.
-const BUFFERS_PER_RING_MIN: u32 = 16;
-
-/// The largest power of two at most `n` (1 for 0).
-fn pow2_floor(n: u32) -> u32 {
-    1 << (31 - n.max(1).leading_zeros())
-}
-
-/// Provided buffers of ring `ring` when the shard's `total` are split over `rings` (a power of two
-/// each, so the buffer ring can mask indices; at least `BUFFERS_PER_RING_MIN`, or `total` if
-/// smaller). Rings fill in order (see [`UringEngine::rearm_accepts`]), so the primary ring carries
-/// every connection of a shard below one table's worth and gets half of the buffers; the extra
-/// rings, which only a shard past that uses, share the other half.
-fn buffers_for_ring(total: u32, rings: u32, ring: u32) -> u32 {
-    let floor = BUFFERS_PER_RING_MIN.min(total.max(1));
-    if rings <= 1 {
-        return pow2_floor(total).max(floor);
-    }
-    let primary = pow2_floor(total / 2).max(floor);
-    if ring == 0 {
-        return primary;
-    }
-    pow2_floor(total.saturating_sub(primary) / (rings - 1)).max(floor)
 }
 
 fn ring_error(err: RingError) -> EngineError {
@@ -157,17 +137,17 @@ impl UringEngine {
                     .map_err(ring_error)?,
             };
             let table = remaining.min(table_max);
-            let buffers =
-                buffers_for_ring(config.recv_buffer_count, ring_count, rings.len() as u32);
-            let ring = Ring::new(uring, table, buffers, config.recv_buffer_bytes);
+            let index = rings.len() as u32;
+            let buffers = buffers_for_ring(config.recv_buffer_count, ring_count, index);
+            let ring = Ring::new(uring, table, buffers, buffer_bytes_for_ring(config, index));
             rings.push(ring.map_err(ring_error)?);
             remaining -= table;
         }
         let mut engine = Self {
-            conns: (0..config.connections_max)
-                .map(|_| UringConn::free())
-                .collect(),
+            // Reserved, written as the slot allocator first hands out each index (see `allocate_conn`).
+            conns: Vec::with_capacity(config.connections_max as usize),
             slots: SlotAllocator::new(config.connections_max),
+            send_states: SendStates::default(),
             rings,
             listeners: Vec::new(),
             wakes: Vec::new(),
@@ -245,7 +225,7 @@ impl UringEngine {
         dest: SocketAddr,
         source: Option<SocketAddr>,
     ) -> Result<ConnId, EngineError> {
-        let conn = self.slots.allocate().ok_or(EngineError::ConnectionsFull)?;
+        let conn = self.allocate_conn().ok_or(EngineError::ConnectionsFull)?;
         match sys::client_socket(&dest, source) {
             Ok(socket) => {
                 self.submit_register(conn, socket, dest);
@@ -282,7 +262,7 @@ impl UringEngine {
                 .push_back(Pending::Ready(Event::SendComplete { conn, buf, result }));
             return;
         }
-        self.conns[conn.index()].sends.push_back(send);
+        self.send_state_mut(conn).sends.push_back(send);
         self.queue_start(conn);
     }
 
@@ -291,7 +271,9 @@ impl UringEngine {
         if !self.is_open(conn) {
             return Err(EngineError::UnknownConn(conn));
         }
-        self.conns[conn.index()].shutdown_pending = true;
+        self.conns[conn.index()]
+            .flags
+            .set(Flags::SHUTDOWN_PENDING, true);
         self.queue_start(conn);
         Ok(())
     }
@@ -301,9 +283,10 @@ impl UringEngine {
     /// frame's header and payload, several frames) instead of the first alone and the rest after
     /// its completion. Nothing is lost by waiting: entries reach the kernel only at submission.
     fn queue_start(&mut self, conn: ConnId) {
+        let idle = self.nothing_in_flight(conn);
         let state = &mut self.conns[conn.index()];
-        if state.phase == Phase::Open && state.in_flight.is_empty() && !state.start_queued {
-            state.start_queued = true;
+        if state.phase == Phase::Open && idle && !state.flags.has(Flags::START_QUEUED) {
+            state.flags.set(Flags::START_QUEUED, true);
             self.send_starts.push(conn);
         }
     }
@@ -314,10 +297,12 @@ impl UringEngine {
         for conn in starts.drain(..) {
             // A listed connection may have closed since (its sends were cancelled) or, once its slot
             // was released, belong to a newer holder (whose own listing covers it).
-            if !self.is_open(conn) || !self.conns[conn.index()].start_queued {
+            if !self.is_open(conn) || !self.conns[conn.index()].flags.has(Flags::START_QUEUED) {
                 continue;
             }
-            self.conns[conn.index()].start_queued = false;
+            self.conns[conn.index()]
+                .flags
+                .set(Flags::START_QUEUED, false);
             self.start_send(conn);
         }
         self.send_starts = starts;
@@ -328,14 +313,8 @@ impl UringEngine {
         if !self.is_open(conn) {
             return Err(EngineError::UnknownConn(conn));
         }
-        let state = &mut self.conns[conn.index()];
-        state.phase = Phase::Closing;
-        for send in state.sends.drain_all() {
-            let result = Err(Errno::CANCELLED);
-            let buf = send.head;
-            self.queue
-                .push_back(Pending::Ready(Event::SendComplete { conn, buf, result }));
-        }
+        self.conns[conn.index()].phase = Phase::Closing;
+        self.fail_queued_sends(conn, Errno::CANCELLED);
         self.progress_close(conn);
         Ok(())
     }
@@ -518,28 +497,47 @@ impl UringEngine {
     fn progress_close(&mut self, conn: ConnId) {
         let state = &self.conns[conn.index()];
         debug_assert_eq!(state.phase, Phase::Closing);
-        match (state.ops, state.slot) {
-            (0, Some(_)) if !state.close_sent => self.submit_close(conn),
+        match (state.ops, state.slot()) {
+            (0, Some(_)) if !state.flags.has(Flags::CLOSE_SENT) => self.submit_close(conn),
             (0, Some(_)) => {}
             (0, None) => self.release(conn),
-            (_, Some(slot)) if !state.cancel_sent => {
-                self.submit_cancel(conn, CancelBuilder::fd(io_uring::types::Fixed(slot)).all())
-            }
+            (_, Some(_)) if !state.flags.has(Flags::CANCEL_SENT) => self.cancel_in_flight(conn),
             _ => {}
         }
     }
 
+    /// Cancels the operations of `conn` that may wait indefinitely (its multishot recv, a send to a peer
+    /// that does not read, a connect), each by its `user_data`; the others (shutdown, close) complete on
+    /// their own. By `user_data`, not by descriptor: the kernel finds a request by `user_data` in one
+    /// hash bucket, but by descriptor only by scanning every pending poll request of the ring, which
+    /// with 20,000 idle connections per ring took two thirds of a shard's CPU while connections closed
+    /// (issue 19, C1M).
+    fn cancel_in_flight(&mut self, conn: ConnId) {
+        let state = &self.conns[conn.index()];
+        let recv = state.flags.has(Flags::RECV_ARMED);
+        let connect = state.connect.is_some();
+        let send = !self.nothing_in_flight(conn);
+        for (op, in_flight) in [(Op::Recv, recv), (Op::Send, send), (Op::Connect, connect)] {
+            if in_flight {
+                self.submit_cancel(conn, CancelBuilder::user_data(self.ud(op, conn)));
+            }
+        }
+        // Nothing cancellable (a shutdown in flight): its completion moves the close on.
+        self.conns[conn.index()].flags.set(Flags::CANCEL_SENT, true);
+    }
+
     /// Frees `conn`'s slot after its descriptor is closed (or was never installed).
     fn release(&mut self, conn: ConnId) {
+        self.fail_queued_sends(conn, Errno::CANCELLED);
         let state = &mut self.conns[conn.index()];
         assert!(
-            state.ops == 0 && state.in_flight.is_empty(),
+            state.ops == 0 && state.send == NO_SEND_STATE,
             "{conn:?} released with operations in flight"
         );
-        if state.slot.is_some() {
+        if state.slot().is_some() {
             self.rings[state.ring as usize].slots_used -= 1;
         }
-        let silent = state.silent_close;
+        let silent = state.flags.has(Flags::SILENT_CLOSE);
         state.phase = Phase::Free;
         state.connect = None;
         self.slots.free(conn);
@@ -551,23 +549,27 @@ impl UringEngine {
     /// Reports a failed connect: queued sends come back with `cause`, then `ConnectFailed`,
     /// then the descriptor (if any) is closed silently.
     fn fail_connect(&mut self, conn: ConnId, cause: Errno) {
+        self.fail_queued_sends(conn, cause);
         let state = &mut self.conns[conn.index()];
-        for send in state.sends.drain_all() {
-            self.queue.push_back(Pending::Ready(Event::SendComplete {
-                conn,
-                buf: send.head,
-                result: Err(cause),
-            }));
-        }
         state.phase = Phase::Closing;
-        state.silent_close = true;
+        state.flags.set(Flags::SILENT_CLOSE, true);
         self.queue
             .push_back(Pending::Ready(Event::ConnectFailed { conn, cause }));
         self.progress_close(conn);
     }
 
+    /// A free connection id, its state slot written if the id is new (the table is reserved at start
+    /// and made resident as it fills, like the slot allocator's).
+    pub(super) fn allocate_conn(&mut self) -> Option<ConnId> {
+        let conn = self.slots.allocate()?;
+        if conn.index() == self.conns.len() {
+            self.conns.push(UringConn::free());
+        }
+        Some(conn)
+    }
+
     fn peer_closed(&mut self, conn: ConnId, cause: PeerClose) {
-        self.conns[conn.index()].read_closed = true;
+        self.conns[conn.index()].flags.set(Flags::READ_CLOSED, true);
         self.queue
             .push_back(Pending::Ready(Event::PeerClosed { conn, cause }));
     }
@@ -596,34 +598,10 @@ impl Drop for UringEngine {
         if !all_done {
             std::mem::forget(std::mem::take(&mut self.rings));
             std::mem::forget(std::mem::take(&mut self.conns));
+            std::mem::forget(std::mem::take(&mut self.send_states));
             std::mem::forget(std::mem::take(&mut self.wakes));
             std::mem::forget(self.ring_wake.take());
             std::mem::forget(std::mem::take(&mut self.files));
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::buffers_for_ring;
-
-    #[test]
-    fn the_primary_ring_gets_half_of_the_buffers_in_powers_of_two() {
-        assert_eq!(buffers_for_ring(1024, 1, 0), 1024);
-        assert_eq!(buffers_for_ring(1000, 1, 0), 512);
-        assert_eq!(buffers_for_ring(1024, 4, 0), 512);
-        assert_eq!(buffers_for_ring(1024, 4, 3), 128);
-        assert_eq!(buffers_for_ring(1024, 3, 1), 256);
-        // The server's 256 over 3 rings (50,000 connections) and 11 rings (200,000).
-        assert_eq!(buffers_for_ring(256, 3, 0), 128);
-        assert_eq!(buffers_for_ring(256, 3, 2), 64);
-        assert_eq!(buffers_for_ring(256, 11, 0), 128);
-        assert_eq!(buffers_for_ring(256, 11, 10), 16);
-        // Never below the floor, nor above a small total.
-        assert_eq!(buffers_for_ring(1024, 64, 63), 16);
-        assert_eq!(buffers_for_ring(8, 1, 0), 8);
-        assert_eq!(buffers_for_ring(8, 4, 0), 8);
-        assert_eq!(buffers_for_ring(8, 4, 3), 8);
-        assert_eq!(buffers_for_ring(1, 2, 1), 1);
     }
 }

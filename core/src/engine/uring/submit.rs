@@ -9,8 +9,9 @@ use io_uring::{
 };
 
 use super::{
-    conn::{ConnectParked, Phase, SendIo, SEND_IOVECS_MAX},
+    conn::{ConnectParked, Flags, Phase, SendIo, SEND_IOVECS_MAX},
     ring::BUFFER_GROUP,
+    send_state::{SendState, NO_SEND_STATE},
     user_data::{encode, Op},
     UringEngine,
 };
@@ -22,7 +23,7 @@ const FILE_INDEX_ALLOC: i32 = -1;
 const POSITION_CURRENT: u64 = u64::MAX;
 
 impl UringEngine {
-    fn ud(&self, op: Op, conn: ConnId) -> u64 {
+    pub(super) fn ud(&self, op: Op, conn: ConnId) -> u64 {
         encode(op, conn.index() as u32, conn.generation())
     }
 
@@ -31,7 +32,7 @@ impl UringEngine {
         let state = &self.conns[conn.index()];
         (
             state.ring as usize,
-            Fixed(state.slot.expect("descriptor installed")),
+            Fixed(state.slot().expect("descriptor installed")),
         )
     }
 
@@ -82,7 +83,7 @@ impl UringEngine {
         // as the ring.
         unsafe { self.rings[ring].push(&entry) };
         let state = &mut self.conns[conn.index()];
-        state.recv_armed = true;
+        state.flags.set(Flags::RECV_ARMED, true);
         state.ops += 1;
     }
 
@@ -91,17 +92,26 @@ impl UringEngine {
     pub(super) fn start_send(&mut self, conn: ConnId) {
         let state = &mut self.conns[conn.index()];
         debug_assert_eq!(state.phase, Phase::Open);
-        if !state.in_flight.is_empty() {
-            return;
+        if state.send != NO_SEND_STATE {
+            let SendState {
+                sends,
+                in_flight,
+                front_written,
+                ..
+            } = self.send_states.get_mut(state.send);
+            if !in_flight.is_empty() {
+                return;
+            }
+            if !sends.is_empty() {
+                sends.move_front_to(in_flight, SEND_IOVECS_MAX);
+                *front_written = 0;
+                self.submit_send(conn);
+                return;
+            }
         }
-        if !state.sends.is_empty() {
-            state
-                .sends
-                .move_front_to(&mut state.in_flight, SEND_IOVECS_MAX);
-            state.front_written = 0;
-            self.submit_send(conn);
-        } else if state.shutdown_pending {
-            state.shutdown_pending = false;
+        let state = &mut self.conns[conn.index()];
+        if state.flags.has(Flags::SHUTDOWN_PENDING) {
+            state.flags.set(Flags::SHUTDOWN_PENDING, false);
             let (ring, fd) = self.place(conn);
             let entry = opcode::Shutdown::new(fd, libc::SHUT_WR)
                 .build()
@@ -118,22 +128,26 @@ impl UringEngine {
         let (ring, fd) = self.place(conn);
         let user_data = self.ud(Op::Send, conn);
         let state = &mut self.conns[conn.index()];
-        debug_assert!(!state.in_flight.is_empty());
-        let front = state.in_flight.front().expect("a send in flight");
+        let sending = self.send_states.get_mut(state.send);
+        debug_assert!(!sending.in_flight.is_empty());
+        let front = sending.in_flight.front().expect("a send in flight");
         let single =
-            state.in_flight.len() == 1 && front.unsent(state.front_written).nth(1).is_none();
+            sending.in_flight.len() == 1 && front.unsent(sending.front_written).nth(1).is_none();
         let entry = if single {
             // An empty send (no piece left) is a zero-length send, as before payloads existed.
-            let rest = front.unsent(state.front_written).next().unwrap_or_default();
+            let rest = front
+                .unsent(sending.front_written)
+                .next()
+                .unwrap_or_default();
             let len = rest.len().min(u32::MAX as usize) as u32;
             opcode::Send::new(fd, rest.as_ptr(), len)
                 .flags(libc::MSG_NOSIGNAL)
                 .build()
         } else {
-            let io = state.send_io.get_or_insert_with(SendIo::new);
+            let io = sending.send_io.get_or_insert_with(SendIo::new);
             let mut count = 0;
-            for (i, send) in state.in_flight.iter().enumerate() {
-                let skip = if i == 0 { state.front_written } else { 0 };
+            for (i, send) in sending.in_flight.iter().enumerate() {
+                let skip = if i == 0 { sending.front_written } else { 0 };
                 for piece in send.unsent(skip) {
                     io.iovecs[count] = libc::iovec {
                         iov_base: piece.as_ptr().cast_mut().cast(),
@@ -153,7 +167,9 @@ impl UringEngine {
         // SAFETY: the buffers' heap memory stays put in `in_flight` (a `Vec` owned there, a shared
         // payload whose reference is owned there), and the iovecs and header in the boxed
         // `send_io`, until this send's completion (close cancels the send and waits for that
-        // completion before releasing the slot). The kernel only reads them.
+        // completion before releasing the slot; the send state goes back to its pool only once
+        // `in_flight` is empty, and a pool growing moves the state, not these heap parts). The kernel
+        // only reads them.
         unsafe { self.rings[ring].push(&entry.user_data(user_data)) };
     }
 
@@ -173,11 +189,11 @@ impl UringEngine {
             socket: Some(socket),
             fd_cell,
             addr: RawSockAddr::new(dest),
+            slot_reserved: reserve,
         });
         let user_data = self.ud(Op::Register, conn);
         let state = &mut self.conns[conn.index()];
         state.start(Phase::Registering, ring as u32, None);
-        state.slot_reserved = reserve;
         let cell = std::ptr::addr_of_mut!(parked.fd_cell).cast_const();
         state.connect = Some(parked);
         state.ops += 1;
@@ -212,7 +228,7 @@ impl UringEngine {
         // SAFETY: a cancel references no user memory.
         unsafe { self.rings[ring].push(&entry) };
         let state = &mut self.conns[conn.index()];
-        state.cancel_sent = true;
+        state.flags.set(Flags::CANCEL_SENT, true);
         state.ops += 1;
     }
 
@@ -224,7 +240,7 @@ impl UringEngine {
         // SAFETY: closing a direct descriptor references no user memory.
         unsafe { self.rings[ring].push(&entry) };
         let state = &mut self.conns[conn.index()];
-        state.close_sent = true;
+        state.flags.set(Flags::CLOSE_SENT, true);
         state.ops += 1;
     }
 

@@ -32,7 +32,7 @@ impl Shard {
     /// session at once (the connection counts it as sent), and the session's ciphertext goes to the
     /// engine, one send at a time. The transport is dropped once the connection is closed and the
     /// session has flushed its `close_notify` (or alert).
-    pub(super) fn flush_tls(&mut self, conn: ConnId, now: u64) {
+    pub(super) fn flush_tls(&mut self, conn: ConnId) {
         let Some(entry) = self.table.get_mut(conn) else {
             return;
         };
@@ -74,6 +74,6 @@ impl Shard {
             self.close_transport(conn);
             return;
         }
-        self.rearm_timer(conn, now);
+        self.rearm_timer(conn);
     }
 }

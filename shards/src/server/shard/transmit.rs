@@ -17,7 +17,7 @@ const SEND_HEADERS_BYTES: usize = 64;
 /// Sends one flush hands the engine at most (each a buffer and at most one lent payload). With
 /// `SEND_BUFFER_BYTES` of frames per flush, 16 KiB payloads need 4; the engine covers 8 such sends with
 /// one `sendmsg`.
-const SENDS_PER_FLUSH_MAX: u32 = 4;
+const SENDS_PER_FLUSH_MAX: u8 = 4;
 
 impl Shard {
     /// Hands `conn`'s next frames to the engine if nothing of it is in flight; returns the sends started
@@ -43,7 +43,7 @@ impl Shard {
                 break;
             }
             budget -= written;
-            entry.bytes_in_flight += written;
+            entry.bytes_in_flight += u32::try_from(written).expect("a flush is far below 4 GiB");
             entry.sends_in_flight += 1;
             match payload {
                 Some(payload) => self.engine.send_vectored(conn, buf, payload),
@@ -72,7 +72,7 @@ impl Shard {
             } else {
                 entry.sends_in_flight -= 1;
                 if entry.sends_in_flight == 0 {
-                    let sent = std::mem::take(&mut entry.bytes_in_flight);
+                    let sent = std::mem::take(&mut entry.bytes_in_flight) as usize;
                     entry.conn.handle_send_complete(sent);
                     if ok {
                         self.stats.bytes_sent.add(sent as u64);
