@@ -10,6 +10,8 @@
 #                                            #   → bench/results/send-path-<shards>shard-<durability>.json
 #   bash bench/scripts/send-path.sh peak     # rate ramp: PEAK_RATES="4000 8000 …" PEAK_DURATION=5
 #                                            #   → bench/results/send-path-peak-<shards>shard-<durability>-<rate>.json
+#   SHARDS_LIST="1" DURABILITIES="fsync" …  # a subset of the cells (default: 1 2 × fsync buffered)
+#   NO_BUILD=1 …                             # use the release binaries already built
 #
 # Peak: the highest customer rate of the ramp that the server sustains — during the run it acks and
 # delivers what was offered (received/s ≥ 95% of sent/s), loses, duplicates and leaves unacked nothing,
@@ -28,7 +30,9 @@ PEAK_DURATION=${PEAK_DURATION:-5}
 PEAK_P99_MS_MAX=${PEAK_P99_MS_MAX:-100}
 PORT=${PORT:-7899}
 TARGET=${CARGO_TARGET_DIR:-target}
-cargo build -q --release -p switchboard-shards -p switchboard-loadgen
+SHARDS_LIST=${SHARDS_LIST:-"1 2"}
+DURABILITIES=${DURABILITIES:-"fsync buffered"}
+[ -n "${NO_BUILD:-}" ] || cargo build -q --release -p switchboard-shards -p switchboard-loadgen
 WORK=$(mktemp -d)
 SERVER=""
 trap '[ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; rm -rf "$WORK"' EXIT
@@ -90,8 +94,8 @@ sys.exit(0 if clean and kept_up else 3)
 PY
 }
 
-for shards in 1 2; do
-  for durability in fsync buffered; do
+for shards in $SHARDS_LIST; do
+  for durability in $DURABILITIES; do
     if [ "$MODE" = peak ]; then
       best=0
       for rate in $PEAK_RATES; do

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The chat path against its own ceiling (issue 19): customer → owner → fsync'd log → agent at 1 and 2
+# shards, the highest rate it sustains, its open-loop latency at half that rate, and the socket work
+# that path needs, done by the engine alone.
+#
+#   bash bench/scripts/chat-ceiling.sh          # → bench/results/chat-ceiling.json and a table on stdout
+#   NO_BUILD=1 bash bench/scripts/chat-ceiling.sh
+#
+# 1. Peak: `send-path.sh peak` with fsync (PEAK_RATES, PEAK_DURATION; routing off, 500 connections: 100
+#    agents each answering 4 customers; every customer message is acked, delivered, and answered by its
+#    agent, whose reply is acked and delivered in turn).
+# 2. Latency: `send-path.sh` at half the peak for DURATION s (default 10): ack and deliver p50/p99/p99.9.
+# 3. Ceiling: per customer message the path reads 2 frames (the send, the agent's reply) and writes 4
+#    (two acks, two deliveries). The engine's raw TCP echo (`core/examples/tcp_echo.rs serve`, io_uring,
+#    the same shard count) driven closed-loop by `switchboard-loadgen --raw-echo` with 500 connections
+#    and frames of the chat frames' size reads 1 and writes 1 per message; at E echoes/s the socket work
+#    alone would carry E × 2 / 6 = E / 3 customer messages/s. That is the ceiling: what the path could do
+#    if owning, logging (fsync included) and routing the message cost nothing.
+#
+# Bounded: every run has its duration; servers are killed by PID. Never part of CI.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. bench/scripts/lib.sh
+TARGET=${CARGO_TARGET_DIR:-target}
+DURATION=${DURATION:-10}
+CEILING_DURATION=${CEILING_DURATION:-10}
+FRAME_BYTES=${FRAME_BYTES:-160}   # a binary deliver of a 64-byte text, about (header, ids, body)
+PORT=${PORT:-7912}
+if [ -z "${NO_BUILD:-}" ]; then
+  cargo build -q --release -p switchboard-shards -p switchboard-loadgen -p switchboard-core --example tcp_echo
+fi
+export NO_BUILD=1
+WORK=$(mktemp -d)
+SERVER=""
+trap '[ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; rm -rf "$WORK"' EXIT
+mkdir -p bench/results
+rows=()
+for shards in 1 2; do
+  peak_line=$(SHARDS_LIST=$shards DURABILITIES=fsync bash bench/scripts/send-path.sh peak | tee /dev/stderr | grep '^PEAK')
+  peak=$(echo "$peak_line" | sed 's/.*fsync: \([0-9]*\) .*/\1/')
+  half=$((peak / 2))
+  half_line="(peak 0: no latency run)"
+  if [ "$half" -gt 0 ]; then
+    half_line=$(SHARDS_LIST=$shards DURABILITIES=fsync RATE=$half DURATION=$DURATION \
+      bash bench/scripts/send-path.sh | tee /dev/stderr | grep '^shards=' || true)
+    cp "bench/results/send-path-${shards}shard-fsync.json" "bench/results/chat-ceiling-half-${shards}shard.json"
+  fi
+  "$TARGET/release/examples/tcp_echo" serve "127.0.0.1:$PORT" auto "$shards" > "$WORK/echo.log" 2>&1 &
+  SERVER=$!
+  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
+  "$TARGET/release/switchboard-loadgen" --url "ws://127.0.0.1:$PORT/" --scenario echo --closed-loop \
+    --raw-echo --connections 500 --duration "$CEILING_DURATION" --size "$FRAME_BYTES" --threads 1 \
+    --quiet --out "$WORK/ceiling.json" > "$WORK/ceiling.txt" 2>&1 || { cat "$WORK/ceiling.txt"; exit 1; }
+  kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
+  echo_rate=$(python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['throughput']['received_per_sec']))" "$WORK/ceiling.json")
+  rows+=("$shards|$peak|$half|$echo_rate|$half_line")
+done
+python3 - "${rows[@]}" <<'PY'
+import json, re, sys
+out = []
+print("| shards | peak customer msg/s (fsync) | ceiling (engine echo / 3) | peak ÷ ceiling | at 50% of peak: deliver p50 / p99 / p99.9 |")
+print("|---:|---:|---:|---:|---|")
+for row in sys.argv[1:]:
+    shards, peak, half, echo, line = row.split("|", 4)
+    peak, half, echo = int(peak), int(half), int(echo)
+    ceiling = echo / 3
+    m = re.search(r"deliver p50/p99/p99.9 = (\d+)/(\d+)/(\d+) us", line)
+    p = [int(x) for x in m.groups()] if m else None
+    lat = f"{p[0]/1000:.2f} / {p[1]/1000:.2f} / {p[2]/1000:.2f} ms at {half}/s" if p else line
+    print(f"| {shards} | {peak:,} | {ceiling:,.0f} ({echo:,} echoes/s) | {peak / ceiling:.2f} | {lat} |")
+    out.append({"shards": int(shards), "durability": "fsync", "peak_customer_msgs_per_s": peak,
+                "engine_echo_per_s": echo, "ceiling_customer_msgs_per_s": round(ceiling),
+                "peak_over_ceiling": round(peak / ceiling, 3), "half_rate": half,
+                "deliver_us_p50_p99_p999": p, "half_rate_line": line})
+json.dump(out, open("bench/results/chat-ceiling.json", "w"), indent=2)
+PY
+echo "written: bench/results/chat-ceiling.json"
