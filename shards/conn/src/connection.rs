@@ -10,7 +10,7 @@
 //! Every path to `Closed` records a [`CloseReason`]; see [the crate root](crate) for the codes.
 //!
 //! Memory (a million idle connections per process must fit in 300 B each, this struct 144 of them): the
-//! settings are shared and passed in where needed, the handshake, event and close state is boxed ([`Cold`])
+//! settings are shared and passed in where needed, the handshake, event and close state is boxed (`Cold`)
 //! and freed as soon as the 101 is written, the send queue keeps only its ping slot inline, and the receive
 //! assembler is boxed and allocated only when a frame other than a complete ping or pong arrives (those are
 //! decoded straight from the input, so heartbeat traffic allocates nothing). Buffers grown by a burst
@@ -91,7 +91,7 @@ const CONTROL_FRAME_OVERHEAD_BYTES: usize = 6;
 ///
 /// It exists once per connection, a million per node, so it keeps inline only what an open, idle connection
 /// uses (heartbeat, rate limiter, the send queue's fixed slots, timestamps, counters) and boxes the rest:
-/// the receive assembler, the send queue's buffers, and the handshake, event and close state ([`Cold`]).
+/// the receive assembler, the send queue's buffers, and the handshake, event and close state (`Cold`).
 #[derive(Debug)]
 pub struct Connection {
     config: ConnectionConfig,

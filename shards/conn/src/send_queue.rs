@@ -150,7 +150,7 @@ enum Step {
 ///
 /// Packed, as it exists once per connection (a million per node): an idle connection needs only the ping
 /// slot, so everything that goes with queued data (lanes, pongs, a pending Close, the byte count, the
-/// message numbers) is boxed in [`QueueBuffers`], and the byte bounds are 32-bit (`Limits` caps them far
+/// message numbers) is boxed in `QueueBuffers`, and the byte bounds are 32-bit (`Limits` caps them far
 /// below 4 GiB).
 #[derive(Debug)]
 pub struct SendQueue {
