@@ -4,7 +4,7 @@
 # that path needs, done by the engine alone.
 #
 #   bash bench/scripts/chat-ceiling.sh          # → bench/results/chat-ceiling.json and a table on stdout
-#   NO_BUILD=1 bash bench/scripts/chat-ceiling.sh
+#   NO_BUILD=1 PEAK_RATES="24000 32000 40000 48000 56000 64000 80000" bash bench/scripts/chat-ceiling.sh
 #
 # 1. Peak: `send-path.sh peak` with fsync (PEAK_RATES, PEAK_DURATION; routing off, 500 connections: 100
 #    agents each answering 4 customers; every customer message is acked, delivered, and answered by its
@@ -34,15 +34,18 @@ WORK=$(mktemp -d)
 SERVER=""
 trap '[ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; rm -rf "$WORK"' EXIT
 mkdir -p bench/results
+# Every run's summary line (appending; `tee /dev/stderr` would truncate a redirected log).
+RUNS=bench/results/chat-ceiling-runs.txt
+: > "$RUNS"
 rows=()
 for shards in 1 2; do
-  peak_line=$(SHARDS_LIST=$shards DURABILITIES=fsync bash bench/scripts/send-path.sh peak | tee /dev/stderr | grep '^PEAK')
+  peak_line=$(SHARDS_LIST=$shards DURABILITIES=fsync bash bench/scripts/send-path.sh peak | tee -a "$RUNS" | grep '^PEAK')
   peak=$(echo "$peak_line" | sed 's/.*fsync: \([0-9]*\) .*/\1/')
   half=$((peak / 2))
   half_line="(peak 0: no latency run)"
   if [ "$half" -gt 0 ]; then
     half_line=$(SHARDS_LIST=$shards DURABILITIES=fsync RATE=$half DURATION=$DURATION \
-      bash bench/scripts/send-path.sh | tee /dev/stderr | grep '^shards=' || true)
+      bash bench/scripts/send-path.sh | tee -a "$RUNS" | grep '^shards=' || true)
     cp "bench/results/send-path-${shards}shard-fsync.json" "bench/results/chat-ceiling-half-${shards}shard.json"
   fi
   "$TARGET/release/examples/tcp_echo" serve "127.0.0.1:$PORT" auto "$shards" > "$WORK/echo.log" 2>&1 &
