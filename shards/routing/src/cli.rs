@@ -18,7 +18,7 @@ use super::eval::{evaluate, report, wrong_at_handoff};
 use super::hybrid::{embed_kb, AnyBrain};
 use super::kb::{KnowledgeBase, TEXT_CHARS_MAX};
 use super::labelled::LabelledSet;
-use super::model::{hybrid_train_config, ngram_train_config, HYBRID_THRESHOLD, NGRAM_THRESHOLD};
+use super::model::{ngram_train_config, tuned_threshold, tuned_train_config};
 use super::text::detect_language;
 
 /// Most lines `ai classify --bulk` reads before refusing the rest.
@@ -114,11 +114,7 @@ fn load_kb(path: Option<&PathBuf>) -> anyhow::Result<KnowledgeBase> {
 
 /// `--threshold`, or the one cross-validation chose for the model ([`crate::model`]).
 fn threshold_or_default(threshold: Option<f32>, hybrid: bool) -> f32 {
-    threshold.unwrap_or(if hybrid {
-        HYBRID_THRESHOLD
-    } else {
-        NGRAM_THRESHOLD
-    })
+    threshold.unwrap_or(tuned_threshold(hybrid))
 }
 
 /// The model the CLI evaluates: the n-gram model, or the hybrid when an encoder is configured.
@@ -247,11 +243,7 @@ fn eval_cv(
 ) -> anyhow::Result<()> {
     let intents: Vec<String> = kb.intents.iter().map(|i| i.id.clone()).collect();
     let dense = encoder.map(|e| embed_kb(kb, e));
-    let config = if dense.is_some() {
-        hybrid_train_config()
-    } else {
-        ngram_train_config()
-    };
+    let config = tuned_train_config(dense.is_some());
     let predictions = cross_validate_dense(kb, &config, folds, seed, dense.as_deref())?;
     println!("== {folds}-fold cross-validation on the KB (seed {seed}) ==");
     print!("{}", report(&intents, &predictions, threshold));

@@ -12,7 +12,7 @@ use super::brain::Brain;
 use super::cv::kb_examples;
 use super::embed::Encoder;
 use super::kb::KnowledgeBase;
-use super::model::{hybrid_train_config, ngram_train_config, HYBRID_THRESHOLD, NGRAM_THRESHOLD};
+use super::model::{tuned_threshold, tuned_train_config};
 use super::ngram::{NgramBrain, TrainConfig, TrainError};
 
 /// The n-gram model plus sentence embeddings.
@@ -88,19 +88,13 @@ impl AnyBrain {
 
     /// Trains with each model's cross-validated settings ([`crate::model`]).
     pub fn train_tuned(kb: &KnowledgeBase, encoder: Option<Encoder>) -> Result<Self, TrainError> {
-        let config = match encoder {
-            Some(_) => hybrid_train_config(),
-            None => ngram_train_config(),
-        };
+        let config = tuned_train_config(encoder.is_some());
         Self::train(kb, &config, encoder)
     }
 
     /// The confidence threshold cross-validation chose for this model.
     pub fn tuned_threshold(&self) -> f32 {
-        match self {
-            AnyBrain::Ngram(_) => NGRAM_THRESHOLD,
-            AnyBrain::Hybrid(_) => HYBRID_THRESHOLD,
-        }
+        tuned_threshold(matches!(self, AnyBrain::Hybrid(_)))
     }
 
     /// `"hybrid"` or `"ngram"`, for logs and metrics.

@@ -48,6 +48,24 @@ pub fn hybrid_train_config() -> TrainConfig {
     }
 }
 
+/// The cross-validated training settings of the hybrid (`hybrid`) or the n-gram model.
+pub fn tuned_train_config(hybrid: bool) -> TrainConfig {
+    if hybrid {
+        hybrid_train_config()
+    } else {
+        ngram_train_config()
+    }
+}
+
+/// The cross-validated confidence threshold of the hybrid (`hybrid`) or the n-gram model.
+pub fn tuned_threshold(hybrid: bool) -> f32 {
+    if hybrid {
+        HYBRID_THRESHOLD
+    } else {
+        NGRAM_THRESHOLD
+    }
+}
+
 /// `[routing] model`: which classifier the bot runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -117,7 +117,7 @@ impl RoutingShard<AnyBrain> {
 
     /// The confidence threshold in effect.
     pub fn confidence_threshold(&self) -> f32 {
-        self.config.dialogue_config().confidence_threshold
+        self.dialogue.config().confidence_threshold
     }
 }
 
