@@ -29,7 +29,7 @@ use super::close::{parse_close_payload, CloseFrame};
 use super::error::{LimitError, WsError};
 use super::frame::{FrameHeader, OpCode, Role, CONTROL_PAYLOAD_BYTES_MAX, FRAME_HEADER_BYTES_MAX};
 use super::limits::AssemblerLimits;
-use super::mask::copy_masked;
+use super::mask::{copy_masked, for_each_masked_chunk};
 use super::utf8::Utf8Validator;
 
 /// Something the peer sent, borrowed from the assembler until the next `handle_bytes`.
@@ -308,16 +308,24 @@ impl MessageAssembler {
         let target = if frame.header.opcode.is_control() {
             let start = self.control_len;
             self.control_len += take;
-            &mut self.control_buf[start..start + take]
+            let target = &mut self.control_buf[start..start + take];
+            match frame.header.mask {
+                Some(key) => copy_masked(target, chunk, key, offset),
+                None => target.copy_from_slice(chunk),
+            }
+            target
         } else {
+            // Appended, never zeroed first (see `for_each_masked_chunk`).
             let start = self.message_buf.len();
-            self.message_buf.resize(start + take, 0);
+            let buf = &mut self.message_buf;
+            match frame.header.mask {
+                Some(key) => {
+                    for_each_masked_chunk(chunk, key, offset, |c| buf.extend_from_slice(c))
+                }
+                None => buf.extend_from_slice(chunk),
+            }
             &mut self.message_buf[start..]
         };
-        match frame.header.mask {
-            Some(key) => copy_masked(target, chunk, key, offset),
-            None => target.copy_from_slice(chunk),
-        }
         if !frame.header.opcode.is_control() && self.message == Some(MessageKind::Text) {
             self.utf8.feed(target).map_err(|_| WsError::InvalidUtf8)?;
         }

@@ -63,6 +63,24 @@ pub fn copy_masked(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
     }
 }
 
+/// Bytes per chunk [`for_each_masked_chunk`] hands out: a stack buffer that stays in L1 cache.
+pub const MASKED_CHUNK_BYTES: usize = 512;
+
+/// Unmasks `src` (payload byte number `offset` first) in chunks of up to [`MASKED_CHUNK_BYTES`] and hands each
+/// to `sink` in order: how a payload is appended to a growable buffer without zeroing its room first. Zeroing
+/// then overwriting cost a 16 KiB echo about 8% of its CPU in `memset` (issue 19); appending masked chunks
+/// writes the destination once, from a buffer that is already in cache.
+pub fn for_each_masked_chunk(src: &[u8], key: [u8; 4], offset: usize, mut sink: impl FnMut(&[u8])) {
+    let mut chunk = [0u8; MASKED_CHUNK_BYTES];
+    let mut done = 0;
+    for piece in src.chunks(MASKED_CHUNK_BYTES) {
+        let out = &mut chunk[..piece.len()];
+        copy_masked(out, piece, key, offset + done);
+        sink(out);
+        done += piece.len();
+    }
+}
+
 /// The plain byte-loop reference for [`apply_mask`]; kept public for tests and benchmarks.
 pub fn apply_mask_bytewise(buf: &mut [u8], key: [u8; 4], offset: usize) {
     for (index, byte) in buf.iter_mut().enumerate() {
@@ -100,6 +118,27 @@ mod tests {
                 let mut dst = vec![0; len];
                 copy_masked(&mut dst, &src, key, offset);
                 assert_eq!(dst, expected, "len {len} offset {offset}");
+            }
+        }
+    }
+
+    #[test]
+    fn masked_chunks_concatenate_to_the_masked_payload_for_any_length_and_offset() {
+        let key = [0x9a, 0x01, 0xff, 0x42];
+        for len in [0usize, 1, 7, 8, 511, 512, 513, 1024, 1500, 4099] {
+            for offset in 0..4 {
+                let src: Vec<u8> = (0..len).map(|i| (i * 13 + 5) as u8).collect();
+                let mut expected = src.clone();
+                apply_mask_bytewise(&mut expected, key, offset);
+                let mut out = Vec::new();
+                let mut chunks = 0;
+                for_each_masked_chunk(&src, key, offset, |chunk| {
+                    assert!(chunk.len() <= MASKED_CHUNK_BYTES);
+                    chunks += 1;
+                    out.extend_from_slice(chunk);
+                });
+                assert_eq!(out, expected, "len {len} offset {offset}");
+                assert_eq!(chunks, len.div_ceil(MASKED_CHUNK_BYTES), "len {len}");
             }
         }
     }

@@ -36,4 +36,4 @@ pub use encode::{encode_close, encode_frame, encode_frame_to_slice};
 pub use error::{EncodeError, LimitError, WsError};
 pub use frame::{FrameHeader, OpCode, Role};
 pub use limits::AssemblerLimits;
-pub use mask::{apply_mask, copy_masked};
+pub use mask::{apply_mask, copy_masked, for_each_masked_chunk};

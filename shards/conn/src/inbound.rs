@@ -8,7 +8,8 @@
 use bytes::{Bytes, BytesMut};
 use switchboard_protocol::ws::close::parse_close_payload;
 use switchboard_protocol::ws::{
-    copy_masked, AssemblerLimits, Event, FrameHeader, MessageAssembler, OpCode, Role,
+    copy_masked, for_each_masked_chunk, AssemblerLimits, Event, FrameHeader, MessageAssembler,
+    OpCode, Role,
 };
 
 use super::lane::DataKind;
@@ -70,14 +71,11 @@ pub(super) fn whole_data(
     }
     let body = &input[header_len..header_len + len];
     let mut payload = spare().unwrap_or_default();
+    payload.reserve(len);
     match header.mask {
-        // One pass: read the receive buffer once, write the payload unmasked (the spare's room is
-        // zeroed first, which stays in cache; the copy's source usually does not).
-        Some(key) => {
-            let start = payload.len();
-            payload.resize(start + len, 0);
-            copy_masked(&mut payload[start..], body, key, 0);
-        }
+        // Read the receive buffer once and write the payload once, unmasked through a small buffer in
+        // cache; never zeroed first (a `memset` of the whole room was 8% of a 16 KiB echo's CPU).
+        Some(key) => for_each_masked_chunk(body, key, 0, |chunk| payload.extend_from_slice(chunk)),
         None => payload.extend_from_slice(body),
     }
     if kind == DataKind::Text && std::str::from_utf8(&payload).is_err() {
