@@ -91,7 +91,7 @@ fn serve_shard(
                 Event::Data { conn, bytes } => {
                     let mut buf = spare.pop().unwrap_or_default();
                     buf.clear();
-                    buf.extend_from_slice(bytes);
+                    buf.extend_from_slice(&bytes);
                     engine.send(conn, buf);
                 }
                 Event::SendComplete { buf, .. } => spare.push(buf),

@@ -1,11 +1,17 @@
 //! Whole frames are decoded straight from the input (no assembler, one copy); partial frames go through the
 //! assembler. Both must give the client exactly the same bytes and the connection the same close reason, so
 //! every stream here is fed once whole and once a byte at a time (which never holds a whole frame) and the
-//! outputs compared.
+//! outputs compared. Echo's lending path (a whole large message unmasked in the receive buffer and sent
+//! from there, `Connection::handle_received`) must give the same bytes again, whether the transport lends
+//! or refuses.
+
+use std::ops::Range;
+
+use bytes::Bytes;
 
 use switchboard_protocol::ws::{encode_frame, OpCode};
 use switchboard_shards::config::{Limits, Mode};
-use switchboard_shards::conn::{Connection, ConnectionConfig, ConnectionEvent};
+use switchboard_shards::conn::{Connection, ConnectionConfig, ConnectionEvent, LendingInput};
 
 const REQUEST: &[u8] =
     b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -27,9 +33,53 @@ fn raw_frame(first: u8, payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// How the input reaches the connection.
+#[derive(Clone, Copy)]
+enum Feed {
+    /// `handle_bytes` in chunks of this many bytes.
+    Chunks(usize),
+    /// `handle_received` in one read, from a transport that lends (or refuses every lend).
+    Lending { refuse: bool },
+}
+
+/// A receive buffer that lends copies and checks the contract: nothing at or before a lent range is
+/// written or lent again.
+struct FakeReceiveBuffer {
+    bytes: Vec<u8>,
+    lent_end: usize,
+    refuse: bool,
+    lent: Vec<Range<usize>>,
+}
+
+impl LendingInput for FakeReceiveBuffer {
+    fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    fn bytes_mut_from(&mut self, start: usize) -> &mut [u8] {
+        assert!(start >= self.lent_end, "wrote lent bytes");
+        &mut self.bytes[start..]
+    }
+
+    fn lend(&mut self, range: Range<usize>) -> Option<Bytes> {
+        assert!(range.start >= self.lent_end, "lent bytes twice");
+        if self.refuse {
+            return None;
+        }
+        self.lent_end = range.end;
+        self.lent.push(range.clone());
+        Some(Bytes::copy_from_slice(&self.bytes[range]))
+    }
+}
+
 /// Feeds `input` to a fresh open echo connection in chunks of `chunk` bytes; returns everything written
 /// after the 101 and the close reason.
 fn run(input: &[u8], chunk: usize) -> (Vec<u8>, String) {
+    run_fed(input, Feed::Chunks(chunk)).0
+}
+
+/// As `run`, fed as `feed` says; also returns the ranges lent.
+fn run_fed(input: &[u8], feed: Feed) -> ((Vec<u8>, String), Vec<Range<usize>>) {
     let limits = Limits {
         message_bytes_max: 4_096,
         frame_payload_bytes_max: 4_096,
@@ -45,12 +95,27 @@ fn run(input: &[u8], chunk: usize) -> (Vec<u8>, String) {
     flush(&mut conn, &mut response);
     assert!(response.starts_with(b"HTTP/1.1 101"));
     // Flushed once at the end, so the send queue's priorities order the output the same way for both.
-    for piece in input.chunks(chunk) {
-        conn.handle_bytes(piece, 1);
+    let mut lent = Vec::new();
+    match feed {
+        Feed::Chunks(chunk) => {
+            for piece in input.chunks(chunk) {
+                conn.handle_bytes(piece, 1);
+            }
+        }
+        Feed::Lending { refuse } => {
+            let mut buffer = FakeReceiveBuffer {
+                bytes: input.to_vec(),
+                lent_end: 0,
+                refuse,
+                lent: Vec::new(),
+            };
+            conn.handle_received(&mut buffer, 1);
+            lent = buffer.lent;
+        }
     }
     let mut written = Vec::new();
     flush(&mut conn, &mut written);
-    (written, format!("{:?}", conn.close_reason()))
+    ((written, format!("{:?}", conn.close_reason())), lent)
 }
 
 fn flush(conn: &mut Connection, out: &mut Vec<u8>) {
@@ -65,9 +130,16 @@ fn flush(conn: &mut Connection, out: &mut Vec<u8>) {
     }
 }
 
-fn assert_same_whole_and_bytewise(name: &str, input: &[u8]) {
+fn assert_same_whole_and_bytewise(name: &str, input: &[u8]) -> Vec<Range<usize>> {
     let whole = run(input, input.len().max(1));
     let bytewise = run(input, 1);
+    let (lending, lent) = run_fed(input, Feed::Lending { refuse: false });
+    let (refused, _) = run_fed(input, Feed::Lending { refuse: true });
+    assert_eq!(whole, lending, "{name}: the lending path differs");
+    assert_eq!(
+        whole, refused,
+        "{name}: the lending path differs when refused"
+    );
     assert_eq!(whole.1, bytewise.1, "{name}: close reasons differ");
     assert!(
         whole.0 == bytewise.0,
@@ -75,11 +147,16 @@ fn assert_same_whole_and_bytewise(name: &str, input: &[u8]) {
         whole.0.len(),
         bytewise.0.len()
     );
+    lent
 }
 
 #[test]
 fn whole_frames_are_answered_exactly_as_partial_ones() {
     let binary = frame(OpCode::Binary, true, &[9; 3_000]);
+    let long_text = frame(OpCode::Text, true, "wörd ".repeat(600).as_bytes());
+    let mut long_invalid = "wörd ".repeat(600).into_bytes();
+    long_invalid[2_500] = 0xFF;
+    let long_invalid = frame(OpCode::Text, true, &long_invalid);
     let text = frame(OpCode::Text, true, "héllo wörld".as_bytes());
     let ping = frame(OpCode::Ping, true, b"p");
     let first = frame(OpCode::Text, false, "frag".as_bytes());
@@ -87,6 +164,10 @@ fn whole_frames_are_answered_exactly_as_partial_ones() {
     let close = frame(OpCode::Close, true, &1000u16.to_be_bytes());
     let cases: Vec<(&str, Vec<Vec<u8>>)> = vec![
         ("messages", vec![binary.clone(), text.clone(), ping.clone()]),
+        (
+            "large text and binary, then invalid large text",
+            vec![long_text, binary.clone(), long_invalid],
+        ),
         (
             "fragmented with a ping inside, then whole",
             vec![first, ping.clone(), last, binary.clone(), close.clone()],
@@ -119,9 +200,11 @@ fn whole_frames_are_answered_exactly_as_partial_ones() {
             ],
         ),
     ];
+    let mut lent_any = false;
     for (name, frames) in cases {
-        assert_same_whole_and_bytewise(name, &frames.concat());
+        lent_any |= !assert_same_whole_and_bytewise(name, &frames.concat()).is_empty();
     }
+    assert!(lent_any, "no case took the lending path");
 }
 
 #[test]

@@ -2,7 +2,10 @@
 
 use std::{fmt, io, net::SocketAddr};
 
-use super::ids::{ConnId, ListenerId, WakeToken};
+use super::{
+    ids::{ConnId, ListenerId, WakeToken},
+    received::Received,
+};
 
 /// An operating-system error number from a failed operation (the kernel's `-res` or `errno`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -74,8 +77,9 @@ pub enum Event<'a> {
     Data {
         /// The connection.
         conn: ConnId,
-        /// The bytes, borrowed from an engine-owned receive buffer.
-        bytes: &'a [u8],
+        /// The bytes, borrowed from an engine-owned receive buffer: read them through `Deref`, modify
+        /// them in place, or lend a range by reference (see [`Received`]).
+        bytes: Received<'a>,
     },
     /// A `send` (or `send_vectored`) finished: the whole buffer (and payload) was written (`Ok`)
     /// or it failed (`Err`, including `Errno::CANCELLED` after `close`). The buffer is handed back

@@ -34,6 +34,7 @@
 //! - `config`: [`EngineConfig`], [`EngineKind`] and their validation.
 //! - `ids`: [`ConnId`], [`ListenerId`], [`WakeToken`].
 //! - `event`: [`Event`] and the causes it carries.
+//! - `received`: [`Received`], a `Data` event's bytes: writable in place, and lendable by reference.
 //! - `error`: [`EngineError`].
 //! - `choice`: which backend was chosen and why ([`EngineChoice`]).
 //! - `slots`: connection index allocation with generations.
@@ -68,6 +69,7 @@ mod error;
 mod event;
 mod file_op;
 mod ids;
+mod received;
 mod send_list;
 mod slots;
 mod sys;
@@ -84,6 +86,7 @@ pub use self::error::EngineError;
 pub use self::event::{Errno, Event, PeerClose};
 pub use self::file_op::FILE_OPS_IN_FLIGHT_MAX;
 pub use self::ids::{ConnId, ListenerId, WakeToken};
+pub use self::received::Received;
 use self::{epoll::EpollEngine, uring::UringEngine};
 
 /// One shard's engine: io_uring or epoll behind one interface. Create it on the thread that

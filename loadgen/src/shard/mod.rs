@@ -296,7 +296,7 @@ impl Shard {
         while let Some(event) = self.engine.next_event() {
             match event {
                 Event::Data { conn, bytes } => {
-                    let outcome = self.state.on_data(conn, bytes);
+                    let outcome = self.state.on_data(conn, &bytes);
                     self.apply(conn, outcome);
                 }
                 Event::Connected { conn } => {

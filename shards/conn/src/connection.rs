@@ -33,8 +33,11 @@ use super::connection_config::ConnectionConfig;
 use super::heartbeat::{Heartbeat, HeartbeatAction};
 use super::inbound::{self, Inbound};
 use super::lane::{DataKind, Lane};
+use super::lending::{Input, LendingInput};
 use super::rate::FrameRateLimiter;
-use super::send_queue::{Fragmentation, SendQueue, SendQueueCounters, SendQueueError};
+use super::send_queue::{
+    Fragmentation, SendQueue, SendQueueCounters, SendQueueError, GATHER_PAYLOAD_BYTES_MIN,
+};
 use crate::mode::Mode;
 
 mod cold;
@@ -210,6 +213,18 @@ impl Connection {
         self.invariants();
     }
 
+    /// [`Connection::handle_bytes`] for bytes in the transport's receive buffer: in echo mode a large whole
+    /// message is unmasked where it is and sent back from there, lent by reference, without a copy.
+    pub fn handle_received(&mut self, input: &mut dyn LendingInput, now_ms: u64) {
+        let open = matches!(self.state, ConnectionState::Open | ConnectionState::Closing);
+        if open && self.config.mode == Mode::Echo {
+            self.handle_frames(&mut Input::Lending(input), now_ms);
+            self.invariants();
+        } else {
+            self.handle_bytes(input.bytes(), now_ms);
+        }
+    }
+
     /// Moves to `Closed`, keeping the first reason, with `close_timeout_ms` to flush what is queued.
     fn finish(&mut self, reason: CloseReason, now_ms: u64) {
         let close_timeout_ms = self.config.close_timeout_ms;
@@ -266,7 +281,11 @@ impl Connection {
     }
 
     fn handle_frame_bytes(&mut self, input: &[u8], now_ms: u64) {
-        if input.is_empty() || self.state == ConnectionState::Closed {
+        self.handle_frames(&mut Input::Shared(input), now_ms);
+    }
+
+    fn handle_frames(&mut self, input: &mut Input<'_>, now_ms: u64) {
+        if input.bytes().is_empty() || self.state == ConnectionState::Closed {
             return;
         }
         self.heartbeat.on_activity(now_ms);
@@ -276,7 +295,7 @@ impl Connection {
         while matches!(self.state, ConnectionState::Open | ConnectionState::Closing) {
             // A fresh (or clean) assembler may be bypassed for a whole frame: same result, fewer copies.
             let clean = self.assembler.is_none() || clean_at == Some(offset);
-            let (inbound, consumed) = match self.next_inbound(&input[offset..], clean) {
+            let (inbound, consumed) = match self.next_inbound(input, offset, clean) {
                 Ok(next) => next,
                 // Messages that arrived whole before the violation are still answered, then our Close
                 // (Autobahn 3.2, 4.x, 5.15 expect the earlier echo); the close deadline bounds the wait.
@@ -287,7 +306,8 @@ impl Connection {
             };
             offset += consumed;
             let Some(inbound) = inbound else {
-                self.assembler_clean = self.assembler.is_none() || clean_at == Some(input.len());
+                self.assembler_clean =
+                    self.assembler.is_none() || clean_at == Some(input.bytes().len());
                 self.note_partial(now_ms);
                 return;
             };
@@ -295,7 +315,7 @@ impl Connection {
                 // Decoded without an assembler: there is no partial state anywhere.
                 _ if self.assembler.is_none() => Some(offset),
                 // A complete message leaves the assembler between messages.
-                Inbound::Data(..) => Some(offset),
+                Inbound::Data(..) | Inbound::Lent(..) => Some(offset),
                 // A control frame keeps it clean only if it was the only frame since the clean point.
                 Inbound::Ping(_, len) | Inbound::Pong(_, len) => clean_at
                     .map(|at| at + CONTROL_FRAME_OVERHEAD_BYTES + len)
@@ -321,14 +341,24 @@ impl Connection {
     /// the (then allocated) assembler.
     fn next_inbound(
         &mut self,
-        input: &[u8],
+        input: &mut Input<'_>,
+        offset: usize,
         clean: bool,
     ) -> Result<(Option<Inbound>, usize), WsError> {
         if clean {
-            if input.is_empty() {
+            if input.bytes().len() == offset {
                 return Ok((None, 0));
             }
             let limits = &self.config.assembler;
+            if let Input::Lending(lending) = input {
+                if lending.bytes().len() - offset >= GATHER_PAYLOAD_BYTES_MIN {
+                    if let Some(decoded) = inbound::whole_data_lent(&mut **lending, offset, limits)
+                    {
+                        return Ok((Some(decoded.0), decoded.1));
+                    }
+                }
+            }
+            let input = &input.bytes()[offset..];
             let decoded = inbound::whole_control(input, limits)
                 .or_else(|| inbound::whole_data(input, limits, || self.send_queue.take_spare()));
             if let Some((inbound, consumed)) = decoded {
@@ -342,7 +372,7 @@ impl Connection {
                     .expect("ConnectionConfig validated the assembler limits"),
             )
         });
-        let consumed = assembler.handle_bytes(input)?;
+        let consumed = assembler.handle_bytes(&input.bytes()[offset..])?;
         Ok((inbound::next_event(assembler), consumed))
     }
 
@@ -410,12 +440,18 @@ impl Connection {
                 self.last_message_ms = now_ms;
                 self.messages_received += 1;
                 match self.config.mode {
-                    Mode::Echo => self.enqueue_or_close(Lane::Chat, kind, payload, now_ms),
+                    Mode::Echo => self.enqueue_or_close(Lane::Chat, kind, payload, true, now_ms),
                     Mode::Chat => self
                         .cold_mut()
                         .events
                         .push_back(ConnectionEvent::Message { kind, payload }),
                 }
+            }
+            // Only echo lends (see `handle_received`).
+            Inbound::Lent(kind, payload) if open => {
+                self.last_message_ms = now_ms;
+                self.messages_received += 1;
+                self.enqueue_or_close(Lane::Chat, kind, payload, false, now_ms);
             }
             Inbound::Ping(buf, len) if open => self.send_queue.enqueue_pong(&buf[..len]),
             Inbound::Pong(buf, len) => {
@@ -429,12 +465,25 @@ impl Connection {
             // The client answered our Close: the close handshake is complete.
             Inbound::Close(_) => self.finish(CloseReason::PeerClosed { code: None }, now_ms),
             // After our Close, data and pings are read (to find the client's Close) but not answered.
-            Inbound::Data(..) | Inbound::Ping(..) => {}
+            Inbound::Data(..) | Inbound::Lent(..) | Inbound::Ping(..) => {}
         }
     }
 
-    fn enqueue_or_close(&mut self, lane: Lane, kind: DataKind, payload: Bytes, now_ms: u64) {
-        if let Err(SendQueueError::Full { .. }) = self.send_queue.enqueue(lane, kind, payload) {
+    /// `reusable`: the payload's memory may be kept for the next received message once written (not a
+    /// lent receive buffer, which must go back).
+    fn enqueue_or_close(
+        &mut self,
+        lane: Lane,
+        kind: DataKind,
+        payload: Bytes,
+        reusable: bool,
+        now_ms: u64,
+    ) {
+        let queued = match reusable {
+            true => self.send_queue.enqueue(lane, kind, payload),
+            false => self.send_queue.enqueue_lent(lane, kind, payload),
+        };
+        if let Err(SendQueueError::Full { .. }) = queued {
             self.start_close(CloseReason::SendQueueFull, false, now_ms);
         }
     }

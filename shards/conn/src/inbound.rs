@@ -8,17 +8,21 @@
 use bytes::{Bytes, BytesMut};
 use switchboard_protocol::ws::close::parse_close_payload;
 use switchboard_protocol::ws::{
-    copy_masked, for_each_masked_chunk, AssemblerLimits, Event, FrameHeader, MessageAssembler,
-    OpCode, Role,
+    apply_mask, copy_masked, for_each_masked_chunk, AssemblerLimits, Event, FrameHeader,
+    MessageAssembler, OpCode, Role,
 };
 
 use super::lane::DataKind;
+use super::lending::LendingInput;
 use super::send_queue::GATHER_PAYLOAD_BYTES_MIN;
 use super::wire::CONTROL_PAYLOAD_BYTES_MAX;
 
 /// A received frame, copied out of the assembler so the assembler's borrow ends before it is handled.
 pub(super) enum Inbound {
     Data(DataKind, Bytes),
+    /// A message lent from the receive buffer (see [`whole_data_lent`]): like `Data`, but its payload must
+    /// be dropped once sent, not kept for reuse (it holds a receive buffer).
+    Lent(DataKind, Bytes),
     Ping([u8; CONTROL_PAYLOAD_BYTES_MAX], usize),
     Pong([u8; CONTROL_PAYLOAD_BYTES_MAX], usize),
     Close(Option<u16>),
@@ -89,6 +93,44 @@ pub(super) fn whole_data(
         drop(payload.split_to(0));
     }
     Some((Inbound::Data(kind, payload.freeze()), header_len + len))
+}
+
+/// A whole unfragmented, masked text or binary message of at least `GATHER_PAYLOAD_BYTES_MIN` bytes at
+/// `at` in `input`, unmasked in place and lent by reference (`LendingInput::lend`), and the bytes it used;
+/// `None` for anything else, or when the transport cannot lend (the bytes are then as they were, and
+/// [`whole_data`] or the assembler reads them).
+pub(super) fn whole_data_lent(
+    input: &mut dyn LendingInput,
+    at: usize,
+    limits: &AssemblerLimits,
+) -> Option<(Inbound, usize)> {
+    let (header, header_len) = FrameHeader::parse(&input.bytes()[at..], Role::Server).ok()??;
+    let kind = match header.opcode {
+        OpCode::Binary => DataKind::Binary,
+        OpCode::Text => DataKind::Text,
+        _ => return None,
+    };
+    let key = header.mask?;
+    let len = usize::try_from(header.payload_len).ok()?;
+    let fits = len <= limits.frame_payload_bytes_max && len <= limits.message_bytes_max;
+    let start = at + header_len;
+    if !header.fin || !fits || len < GATHER_PAYLOAD_BYTES_MIN || input.bytes().len() - start < len {
+        return None;
+    }
+    let body = &mut input.bytes_mut_from(start)[..len];
+    apply_mask(body, key, 0);
+    let valid = kind == DataKind::Binary || std::str::from_utf8(body).is_ok();
+    let lent = if valid {
+        input.lend(start..start + len)
+    } else {
+        None
+    };
+    let Some(payload) = lent else {
+        // Masked again (masking is its own inverse): the other paths read the frame as it arrived.
+        apply_mask(&mut input.bytes_mut_from(start)[..len], key, 0);
+        return None;
+    };
+    Some((Inbound::Lent(kind, payload), header_len + len))
 }
 
 /// The assembler's next event, copied out so its borrow ends before the event is handled.

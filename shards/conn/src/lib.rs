@@ -12,6 +12,7 @@
 //! - [`heartbeat`]: [`Heartbeat`], the adaptive ping interval and pong deadline (RTT and activity driven).
 //! - `inbound`: a received frame, decoded directly when whole or copied out of the assembler (private).
 //! - [`lane`]: [`Lane`] (the protocol's four priority lanes) and [`DataKind`].
+//! - [`lending`]: [`LendingInput`], received bytes unmasked in place and lent by reference (echo).
 //! - [`send_queue`]: [`SendQueue`], per-lane queuing, fragmentation, batching and the byte bound; large
 //!   payloads handed out by reference instead of copied (`poll_transmit_vectored`).
 //! - `spare`: the last written payload kept for the next received one, so echo does not allocate (private).
@@ -44,6 +45,7 @@ pub mod fragmentation;
 pub mod heartbeat;
 mod inbound;
 pub mod lane;
+pub mod lending;
 pub mod limits;
 pub mod mode;
 pub mod rate;
@@ -57,6 +59,7 @@ pub use connection_config::ConnectionConfig;
 pub use error::ConfigError;
 pub use heartbeat::{Heartbeat, HeartbeatAction, HeartbeatConfig};
 pub use lane::{DataKind, Lane};
+pub use lending::{CopyingInput, LendingInput};
 pub use limits::Limits;
 pub use mode::Mode;
 pub use send_queue::{FragmentInfo, Fragmentation, SendQueue, SendQueueCounters, SendQueueError};

@@ -89,6 +89,9 @@ pub struct SendQueueCounters {
 #[derive(Debug)]
 struct Outbound {
     payload: Bytes,
+    /// The payload's memory may be kept for the next received message once written (`Spare`); false
+    /// for a payload lent from the transport's receive buffer (`enqueue_lent`), which must go back.
+    reusable: bool,
     /// Payload bytes already written.
     offset: usize,
     message_number: u64,
@@ -290,6 +293,31 @@ impl SendQueue {
         kind: DataKind,
         payload: Bytes,
     ) -> Result<(), SendQueueError> {
+        self.push(lane, kind, payload, true)
+    }
+
+    /// [`SendQueue::enqueue`] for a payload lent from the transport's receive buffer (see
+    /// [`crate::lending`]): it is dropped once written, never kept for reuse, so the buffer goes back.
+    ///
+    /// # Errors
+    ///
+    /// As [`SendQueue::enqueue`].
+    pub fn enqueue_lent(
+        &mut self,
+        lane: Lane,
+        kind: DataKind,
+        payload: Bytes,
+    ) -> Result<(), SendQueueError> {
+        self.push(lane, kind, payload, false)
+    }
+
+    fn push(
+        &mut self,
+        lane: Lane,
+        kind: DataKind,
+        payload: Bytes,
+        reusable: bool,
+    ) -> Result<(), SendQueueError> {
         if self.close_pending() || self.close_written {
             return Err(SendQueueError::Closing);
         }
@@ -308,6 +336,7 @@ impl SendQueue {
         let message_number = buffers.next_message_number;
         buffers.lanes[lane_index(lane)].push_back(Outbound {
             payload,
+            reusable,
             offset: 0,
             message_number,
             next_index: 0,

@@ -20,7 +20,9 @@ use super::ShardControl;
 use crate::conn::close::CLOSE_GOING_AWAY;
 use crate::conn::{Connection, ConnectionConfig, ConnectionEvent};
 use crate::log::CommitCompletion;
+use receive_buffer::ReceiveBuffer;
 
+mod receive_buffer;
 mod tls_io;
 mod transmit;
 
@@ -272,14 +274,18 @@ impl Shard {
     fn handle_events(&mut self, now: u64) {
         while let Some(event) = self.engine.next_event() {
             match event {
-                Event::Data { conn, bytes } => {
+                Event::Data { conn, mut bytes } => {
                     self.stats.bytes_received.add(bytes.len() as u64);
                     if let Some(entry) = self.table.get_mut(conn) {
                         let received_before = entry.conn.messages_received();
                         if entry.tls.is_some() {
-                            tls_io::receive(entry, bytes, &mut self.tls_scratch, now);
+                            tls_io::receive(entry, &bytes, &mut self.tls_scratch, now);
+                        } else if bytes.can_lend() {
+                            entry
+                                .conn
+                                .handle_received(&mut ReceiveBuffer(&mut bytes), now);
                         } else {
-                            entry.conn.handle_bytes(bytes, now);
+                            entry.conn.handle_bytes(&bytes, now);
                         }
                         self.stats
                             .after_bytes(entry, received_before, self.received_us);

@@ -34,6 +34,7 @@ use super::{
     event::{Errno, Event, PeerClose},
     file_op::{FileOp, FileOpKind, FILE_OPS_IN_FLIGHT_MAX},
     ids::{ConnId, ListenerId, WakeToken},
+    received::Received,
     send_list::Outgoing,
     slots::SlotAllocator,
     sys,
@@ -325,7 +326,7 @@ impl EpollEngine {
                         Ok(n) => {
                             return Some(Event::Data {
                                 conn,
-                                bytes: &self.scratch[..n],
+                                bytes: Received::plain(&mut self.scratch[..n]),
                             })
                         }
                         Err(e)

@@ -22,11 +22,15 @@
 use std::{
     alloc::{alloc_zeroed, dealloc, Layout},
     ptr::NonNull,
-    sync::atomic::{AtomicU16, Ordering},
+    sync::{
+        atomic::{AtomicU16, Ordering},
+        Arc,
+    },
 };
 
 use io_uring::{types::BufRingEntry, Submitter};
 
+use super::recv_holds::RecvHolds;
 use crate::engine::event::Errno;
 
 /// Ring memory must be page aligned for the kernel.
@@ -43,9 +47,9 @@ const RING_ENTRIES_MAX: u32 = 32_768;
 pub(super) struct BufRing {
     entries: NonNull<BufRingEntry>,
     entries_layout: Layout,
-    /// An anonymous private mapping: page aligned, zero, and resident only where touched.
-    buffers: NonNull<u8>,
-    buffers_bytes: usize,
+    /// The buffers (an anonymous private mapping: page aligned, zero, and resident only where touched)
+    /// and how many lent values hold each; the mapping lives as long as the ring or a lent value.
+    holds: Arc<RecvHolds>,
     count: u16,
     buffer_bytes: u32,
     /// Our copy of the tail (entries published so far, wrapping).
@@ -57,6 +61,8 @@ pub(super) struct BufRing {
     consumed: Vec<u32>,
     /// Buffers the shard is done with and not yet published, most recently returned last.
     parked: Vec<u16>,
+    /// Buffers the shard is done with that lent values still hold: parked once they are let go.
+    held: Vec<u16>,
     /// Buffers published and not yet used up by the kernel (the head one may be partly used).
     published: u32,
     /// Buffers to keep published at the next top-up (see the module docs).
@@ -112,24 +118,23 @@ impl BufRing {
             return Err(Errno(libc::ENOMEM));
         }
         let buffers = NonNull::new(mapped.cast::<u8>()).expect("mmap never returns null");
+        let holds = RecvHolds::new(buffers, buffers_bytes, count);
         // SAFETY: the layout has non-zero size (count ≥ 1).
         let entries = NonNull::new(unsafe { alloc_zeroed(entries_layout) }.cast::<BufRingEntry>());
         let Some(entries) = entries else {
-            // SAFETY: unmapping the mapping made just above, which nothing else refers to.
-            unsafe { libc::munmap(mapped, buffers_bytes) };
-            return Err(Errno(libc::ENOMEM));
+            return Err(Errno(libc::ENOMEM)); // `holds` unmaps the buffers
         };
         Ok(Self {
             entries,
             entries_layout,
-            buffers,
-            buffers_bytes,
+            holds,
             count: count as u16,
             buffer_bytes,
             tail: 0,
             incremental: false,
             consumed: Vec::new(),
             parked: Vec::with_capacity(count as usize),
+            held: Vec::with_capacity(count as usize),
             published: 0,
             target: 0,
             target_min: (count / TARGET_FRACTION_DIVISOR)
@@ -233,11 +238,34 @@ impl BufRing {
 
     /// Parks the buffer of `slice` for the next top-up if this was its last slice (call once the
     /// slice's bytes are no longer used; earlier slices of the buffer were handled before it).
+    /// A buffer a lent value still holds waits in `held` instead, until `top_up` sees it let go.
     pub(super) fn release(&mut self, slice: Slice) {
         if slice.last {
             assert!(slice.bid < self.count, "buffer id out of range");
-            self.parked.push(slice.bid);
+            if self.holds.is_held(slice.bid) {
+                self.held.push(slice.bid);
+            } else {
+                self.parked.push(slice.bid);
+            }
         }
+    }
+
+    /// The memory and hold counts lent values share (see `engine::received`).
+    pub(super) fn holds(&self) -> &Arc<RecvHolds> {
+        &self.holds
+    }
+
+    /// Moves the held buffers that no lent value holds any more to `parked`.
+    fn unhold(&mut self) {
+        let holds = &self.holds;
+        let parked = &mut self.parked;
+        self.held.retain(|&bid| {
+            let still = holds.is_held(bid);
+            if !still {
+                parked.push(bid);
+            }
+            still
+        });
     }
 
     /// A recv found no buffer (`ENOBUFS`): nothing is published, and the last top-up was too small.
@@ -250,6 +278,9 @@ impl BufRing {
     /// target follows what the kernel used since the last top-up (see the module docs). Call before
     /// each submission.
     pub(super) fn top_up(&mut self) {
+        if !self.held.is_empty() {
+            self.unhold();
+        }
         let demand = self.used.saturating_mul(2);
         // Decays by 1/8 per top-up towards the demand, so a quiet tick does not undo a burst at once.
         let decayed = self.target - self.target / 8;
@@ -300,8 +331,8 @@ impl BufRing {
     fn buffer_ptr(&self, bid: u16) -> *mut u8 {
         // SAFETY: `bid < count` (checked by callers), so the offset stays in the allocation.
         unsafe {
-            self.buffers
-                .as_ptr()
+            self.holds
+                .base()
                 .add(usize::from(bid) * self.buffer_bytes as usize)
         }
     }
@@ -314,15 +345,16 @@ impl BufRing {
     /// buffer must not have been released yet, so the kernel has finished writing these bytes
     /// and will not touch them until the buffer is recycled (incremental consumption only
     /// writes past them).
-    pub(super) unsafe fn bytes(&self, slice: Slice) -> &[u8] {
+    pub(super) unsafe fn bytes(&mut self, slice: Slice) -> &mut [u8] {
         let end = u64::from(slice.offset) + u64::from(slice.len);
         assert!(
             slice.bid < self.count && end <= u64::from(self.buffer_bytes),
             "completion out of range"
         );
-        // SAFETY: in bounds (asserted); the caller guarantees the kernel is not writing it.
+        // SAFETY: in bounds (asserted); the caller guarantees the kernel is not writing it, and it is
+        // borrowed with the ring, so no other slice of the ring is handed out meanwhile.
         unsafe {
-            std::slice::from_raw_parts(
+            std::slice::from_raw_parts_mut(
                 self.buffer_ptr(slice.bid).add(slice.offset as usize),
                 slice.len as usize,
             )
@@ -343,13 +375,10 @@ fn fallback_geometry(count: u32, buffer_bytes: u32) -> (u32, u32) {
 
 impl Drop for BufRing {
     fn drop(&mut self) {
-        // SAFETY: `entries` came from `alloc_zeroed` with this layout and `buffers` is our own
-        // mapping of `buffers_bytes`; `Ring` drops the io_uring (which unregisters the group)
-        // before this, so the kernel no longer uses either.
-        unsafe {
-            dealloc(self.entries.as_ptr().cast(), self.entries_layout);
-            libc::munmap(self.buffers.as_ptr().cast(), self.buffers_bytes);
-        }
+        // SAFETY: `entries` came from `alloc_zeroed` with this layout; `Ring` drops the io_uring (which
+        // unregisters the group) before this, so the kernel no longer uses it. The buffers go with the last
+        // reference to `holds` (this one or a lent value's).
+        unsafe { dealloc(self.entries.as_ptr().cast(), self.entries_layout) };
     }
 }
 
@@ -429,5 +458,55 @@ mod tests {
         assert_eq!(fallback_geometry(1024, 1024), (1024, 1024));
         assert_eq!(fallback_geometry(16_384, 65_536), (32_768, 32_768));
         assert_eq!(fallback_geometry(32_768, 65_536), (32_768, 65_536));
+    }
+
+    /// Lends `len` bytes at the start of buffer `bid` (as `Received::lend` does).
+    fn lend(ring: &BufRing, bid: u16, len: usize) -> Option<bytes::Bytes> {
+        // SAFETY: within buffer `bid`; the tests write nothing while it is lent.
+        unsafe { ring.holds().lend(bid, ring.buffer_ptr(bid), len) }
+    }
+
+    #[test]
+    fn a_lent_buffer_goes_back_only_after_its_last_lent_value_is_dropped() {
+        let mut ring = BufRing::new(8, 4096).unwrap();
+        ring.target = 8;
+        // SAFETY: buffer 3 is not published, nothing else writes it.
+        unsafe { ring.buffer_ptr(3).write_bytes(7, 100) };
+        let slice = ring.slice(3, 100, false);
+        let lent = lend(&ring, 3, 100).unwrap();
+        let slice_of_it = lent.slice(10..20);
+        drop(lent);
+        ring.release(slice);
+        assert!(ring.held.contains(&3) && !ring.parked.contains(&3));
+        ring.top_up();
+        assert!(
+            ring.held.contains(&3),
+            "still held by a slice of the lent value"
+        );
+        assert_eq!(&slice_of_it[..], &[7; 10]);
+        drop(slice_of_it);
+        assert_eq!(ring.holds().held(), 0);
+        ring.top_up();
+        assert!(ring.held.is_empty());
+        assert_eq!(ring.published(), 1, "published again once let go");
+    }
+
+    #[test]
+    fn at_most_a_quarter_of_the_buffers_are_held_and_the_memory_outlives_the_ring() {
+        let ring = BufRing::new(8, 4096).unwrap();
+        let a = lend(&ring, 0, 10).unwrap();
+        let b = lend(&ring, 1, 10).unwrap();
+        assert!(
+            lend(&ring, 2, 10).is_none(),
+            "a third buffer is over the budget"
+        );
+        let a2 = lend(&ring, 0, 20).expect("a buffer already held lends more");
+        drop(b);
+        let c = lend(&ring, 2, 10).expect("room again");
+        drop(ring);
+        // The mapping is kept by the lent values (zeroes: never written).
+        assert_eq!(&a[..], &[0; 10]);
+        assert_eq!(&a2[..], &[0; 20]);
+        assert_eq!(&c[..], &[0; 10]);
     }
 }

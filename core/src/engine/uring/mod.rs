@@ -4,6 +4,7 @@
 //! Layout:
 //! - `ring`: one io_uring with its file table and buffer ring; probing of setup flags.
 //! - `buf_ring`: the provided-buffer ring.
+//! - `recv_holds`: the ring's buffer memory and the lent values holding its buffers.
 //! - `buffer_split`: how many provided buffers each ring gets, and how large.
 //! - `conn`: per-connection state and the buffers its operations own.
 //! - `send_state`: a connection's sends, pooled and held only while it has any.
@@ -21,16 +22,20 @@ mod buffer_split;
 mod complete;
 mod conn;
 mod file;
+mod recv_holds;
 mod ring;
 mod send_state;
 mod submit;
 mod user_data;
+
+pub(crate) use self::recv_holds::RecvHolds;
 
 use std::{
     collections::VecDeque,
     marker::PhantomData,
     net::{SocketAddr, TcpListener},
     os::fd::{AsRawFd, OwnedFd, RawFd},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -53,6 +58,7 @@ use super::{
     event::{Errno, Event, PeerClose},
     file_op::FileOps,
     ids::{ConnId, ListenerId, WakeToken},
+    received::Received,
     send_list::Outgoing,
     slots::SlotAllocator,
     sys,
@@ -92,6 +98,8 @@ pub struct UringEngine {
     files: FileOps,
     /// The buffer slice lent out by the last `Data` event, with its ring.
     lent: Option<(u32, Slice)>,
+    /// Each ring's receive-buffer holds (`Ring::bufs.holds()`), apart so a `Data` event can borrow both.
+    holds: Vec<Arc<RecvHolds>>,
     completions: Vec<(u64, i32, u32)>,
     listen_backlog: u32,
     _not_send: PhantomData<*const ()>,
@@ -157,10 +165,16 @@ impl UringEngine {
             send_starts: Vec::new(),
             files: FileOps::default(),
             lent: None,
+            holds: Vec::new(),
             completions: Vec::with_capacity(config.ring_entries as usize * 4),
             listen_backlog: config.listen_backlog,
             _not_send: PhantomData,
         };
+        engine.holds = engine
+            .rings
+            .iter()
+            .map(|ring| Arc::clone(ring.bufs.holds()))
+            .collect();
         engine.link_secondaries()?;
         let bufs = &engine.rings[0].bufs;
         info!(
@@ -386,6 +400,7 @@ impl UringEngine {
                     // buffer is not released until the next call (`lent`), so the kernel is not
                     // writing these bytes.
                     let bytes = unsafe { self.rings[ring as usize].bufs.bytes(slice) };
+                    let bytes = Received::lendable(bytes, &self.holds[ring as usize], slice.bid);
                     return Some(Event::Data { conn, bytes });
                 }
             }

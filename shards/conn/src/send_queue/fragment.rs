@@ -78,10 +78,12 @@ impl SendQueue {
         buffers.queued_bytes -= chunk;
         if last {
             let written = buffers.lanes[lane_index(lane)].pop_front();
-            let payload = written.expect("the message being written").payload;
-            buffers
-                .spare
-                .keep(payload, matches!(step, Step::Gathered(_)));
+            let written = written.expect("the message being written");
+            if written.reusable {
+                buffers
+                    .spare
+                    .keep(written.payload, matches!(step, Step::Gathered(_)));
+            }
             buffers.queued_bytes -= ENTRY_OVERHEAD_BYTES;
             buffers.messages_sent += 1;
             buffers.sent_by_lane[lane_index(lane)] += 1;

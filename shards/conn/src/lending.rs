@@ -1,0 +1,55 @@
+//! [`LendingInput`]: received bytes the connection may unmask in place and lend by reference, so an echoed
+//! large message is sent from the transport's receive buffer without a copy (issue 19; the transport side
+//! is `switchboard_core::engine::Received`), and `Input`, what the frame loop reads: such bytes, or
+//! plain borrowed ones.
+
+use std::ops::Range;
+
+use bytes::Bytes;
+
+/// Received bytes that may be modified in place and lent (implemented by the shard over the engine's
+/// receive buffer).
+pub trait LendingInput {
+    /// All the bytes.
+    fn bytes(&self) -> &[u8];
+    /// The bytes from `start` on, writable; `start` is at or past the end of every range lent so far.
+    fn bytes_mut_from(&mut self, start: usize) -> &mut [u8];
+    /// `range` as a `Bytes` referring to the receive buffer (the bytes up to its end are read-only from then
+    /// on), or `None` if the transport cannot lend now (then the caller copies).
+    fn lend(&mut self, range: Range<usize>) -> Option<Bytes>;
+}
+
+/// What the frame loop reads.
+pub(super) enum Input<'a> {
+    /// Borrowed bytes (the handshake's leftovers, TLS plaintext, tests).
+    Shared(&'a [u8]),
+    /// The transport's receive buffer (echo mode; see the module docs).
+    Lending(&'a mut dyn LendingInput),
+}
+
+impl Input<'_> {
+    pub(super) fn bytes(&self) -> &[u8] {
+        match self {
+            Input::Shared(bytes) => bytes,
+            Input::Lending(input) => input.bytes(),
+        }
+    }
+}
+
+/// A plain byte slice as a [`LendingInput`] that never lends (tests, and callers without a receive
+/// buffer of their own).
+pub struct CopyingInput<'a>(pub &'a mut [u8]);
+
+impl LendingInput for CopyingInput<'_> {
+    fn bytes(&self) -> &[u8] {
+        self.0
+    }
+
+    fn bytes_mut_from(&mut self, start: usize) -> &mut [u8] {
+        &mut self.0[start..]
+    }
+
+    fn lend(&mut self, _range: Range<usize>) -> Option<Bytes> {
+        None
+    }
+}
