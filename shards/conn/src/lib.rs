@@ -4,7 +4,8 @@
 //! Layout:
 //! - [`app_fragment`]: the switchboard.v1 `fragment` prefix, so urgent frames overtake large ones.
 //! - [`connection`]: [`Connection`], the per-connection state machine (handshake → open → closing → closed);
-//!   its upgrade handling in `connection/handshake.rs`.
+//!   its upgrade handling in `connection/handshake.rs`, its receive side (frames in, what each does) in
+//!   `connection/receive.rs`.
 //! - [`connection_config`]: [`ConnectionConfig`], the per-connection settings derived from `Limits`.
 //! - [`fragmentation`]: [`Fragmentation`], how large messages are cut, and the app-level fragment prefix.
 //! - [`close`]: [`CloseReason`] and the close codes we send.

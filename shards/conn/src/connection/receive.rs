@@ -1,0 +1,206 @@
+//! The receive side of an open connection: bytes in (plain or the transport's lendable receive buffer), frames
+//! decoded directly when whole or through the assembler, and what each frame does (echo, chat event, pong,
+//! close).
+
+use super::*;
+
+impl Connection {
+    /// Feeds bytes read from the transport at `now_ms`. Every byte is consumed; afterwards check
+    /// `poll_event`, `poll_transmit`, `poll_timeout` and `is_closed`.
+    pub fn handle_bytes(&mut self, input: &[u8], now_ms: u64) {
+        match self.state {
+            ConnectionState::Handshaking => self.handle_handshake_bytes(input, now_ms),
+            ConnectionState::Open | ConnectionState::Closing => {
+                self.handle_frame_bytes(input, now_ms)
+            }
+            ConnectionState::Closed => {}
+        }
+        self.invariants();
+    }
+
+    /// [`Connection::handle_bytes`] for bytes in the transport's receive buffer: in echo mode a large whole
+    /// message is unmasked where it is and sent back from there, lent by reference, without a copy.
+    pub fn handle_received(&mut self, input: &mut dyn LendingInput, now_ms: u64) {
+        let open = matches!(self.state, ConnectionState::Open | ConnectionState::Closing);
+        if open && self.config.mode == Mode::Echo {
+            self.handle_frames(&mut Input::Lending(input), now_ms);
+            self.invariants();
+        } else {
+            self.handle_bytes(input.bytes(), now_ms);
+        }
+    }
+
+    pub(super) fn handle_frame_bytes(&mut self, input: &[u8], now_ms: u64) {
+        self.handle_frames(&mut Input::Shared(input), now_ms);
+    }
+
+    fn handle_frames(&mut self, input: &mut Input<'_>, now_ms: u64) {
+        if input.bytes().is_empty() || self.state == ConnectionState::Closed {
+            return;
+        }
+        self.heartbeat.on_activity(now_ms);
+        let mut offset = 0;
+        // Where in `input` the assembler is known to be clean (between messages and frames), if anywhere.
+        let mut clean_at = (self.assembler_clean || self.assembler.is_none()).then_some(0);
+        while matches!(self.state, ConnectionState::Open | ConnectionState::Closing) {
+            // A fresh (or clean) assembler may be bypassed for a whole frame: same result, fewer copies.
+            let clean = self.assembler.is_none() || clean_at == Some(offset);
+            let (inbound, consumed) = match self.next_inbound(input, offset, clean) {
+                Ok(next) => next,
+                // Messages that arrived whole before the violation are still answered, then our Close
+                // (Autobahn 3.2, 4.x, 5.15 expect the earlier echo); the close deadline bounds the wait.
+                Err(error) => {
+                    self.assembler_clean = false;
+                    return self.start_close(CloseReason::Protocol(error), true, now_ms);
+                }
+            };
+            offset += consumed;
+            let Some(inbound) = inbound else {
+                self.assembler_clean =
+                    self.assembler.is_none() || clean_at == Some(input.bytes().len());
+                self.note_partial(now_ms);
+                return;
+            };
+            clean_at = match &inbound {
+                // Decoded without an assembler: there is no partial state anywhere.
+                _ if self.assembler.is_none() => Some(offset),
+                // A complete message leaves the assembler between messages.
+                Inbound::Data(..) | Inbound::Lent(..) => Some(offset),
+                // A control frame keeps it clean only if it was the only frame since the clean point.
+                Inbound::Ping(_, len) | Inbound::Pong(_, len) => clean_at
+                    .map(|at| at + CONTROL_FRAME_OVERHEAD_BYTES + len)
+                    .filter(|&at| at == offset),
+                Inbound::Close(_) => None,
+            };
+            // Only an open connection is rate-limited, and never by its Close: after our 1008 the client's
+            // Close must still complete the handshake (the rest of `input` is read to find it).
+            let limited =
+                self.state == ConnectionState::Open && !matches!(inbound, Inbound::Close(_));
+            if limited && !self.rate.take(now_ms, self.config.frames_per_second_max) {
+                self.start_close(CloseReason::FrameRateExceeded, false, now_ms);
+                continue;
+            }
+            self.handle_inbound(inbound, now_ms);
+        }
+        self.assembler_clean = false;
+    }
+
+    /// The next received frame or message and the input bytes used. When the assembler is absent or
+    /// `clean` (between messages and frames at the start of `input`), a complete ping or pong, or a complete
+    /// unfragmented text or binary message, is decoded directly from the input; anything else goes through
+    /// the (then allocated) assembler.
+    fn next_inbound(
+        &mut self,
+        input: &mut Input<'_>,
+        offset: usize,
+        clean: bool,
+    ) -> Result<(Option<Inbound>, usize), WsError> {
+        if clean {
+            if input.bytes().len() == offset {
+                return Ok((None, 0));
+            }
+            let limits = &self.config.assembler;
+            if let Input::Lending(lending) = input {
+                if lending.bytes().len() - offset >= GATHER_PAYLOAD_BYTES_MIN {
+                    if let Some(decoded) = inbound::whole_data_lent(&mut **lending, offset, limits)
+                    {
+                        return Ok((Some(decoded.0), decoded.1));
+                    }
+                }
+            }
+            let input = &input.bytes()[offset..];
+            let decoded = inbound::whole_control(input, limits)
+                .or_else(|| inbound::whole_data(input, limits, || self.send_queue.take_spare()));
+            if let Some((inbound, consumed)) = decoded {
+                return Ok((Some(inbound), consumed));
+            }
+        }
+        let config = self.config;
+        let assembler = self.assembler.get_or_insert_with(|| {
+            Box::new(
+                MessageAssembler::new(Role::Server, config.assembler)
+                    .expect("ConnectionConfig validated the assembler limits"),
+            )
+        });
+        let consumed = assembler.handle_bytes(&input.bytes()[offset..])?;
+        Ok((inbound::next_event(assembler), consumed))
+    }
+
+    /// Starts (or stops) the unfinished-message clock: running while the assembler is inside a message or
+    /// a frame (a control frame cut in two counts too, which is harmless: a live client finishes any frame
+    /// long before the timeout).
+    fn note_partial(&mut self, now_ms: u64) {
+        let partial = self
+            .assembler
+            .as_ref()
+            .is_some_and(|assembler| assembler.in_message());
+        match (partial, self.cold().partial_since_ms) {
+            (true, 0) => self.cold_mut().partial_since_ms = now_ms.max(1),
+            (false, 0) => {}
+            (false, _) => self.cold_mut().partial_since_ms = 0,
+            (true, _) => {}
+        }
+    }
+
+    /// Bytes of the WebSocket message the client has started and not finished (capacity held).
+    pub fn partial_message_bytes(&self) -> usize {
+        self.assembler
+            .as_ref()
+            .map_or(0, |assembler| assembler.buffered_bytes())
+    }
+
+    fn handle_inbound(&mut self, inbound: Inbound, now_ms: u64) {
+        let open = self.state == ConnectionState::Open;
+        match inbound {
+            Inbound::Data(kind, payload) if open => {
+                self.last_message_ms = now_ms;
+                self.messages_received += 1;
+                match self.config.mode {
+                    Mode::Echo => self.enqueue_or_close(Lane::Chat, kind, payload, true, now_ms),
+                    Mode::Chat => self
+                        .cold_mut()
+                        .events
+                        .push_back(ConnectionEvent::Message { kind, payload }),
+                }
+            }
+            // Only echo lends (see `handle_received`).
+            Inbound::Lent(kind, payload) if open => {
+                self.last_message_ms = now_ms;
+                self.messages_received += 1;
+                self.enqueue_or_close(Lane::Chat, kind, payload, false, now_ms);
+            }
+            Inbound::Ping(buf, len) if open => self.send_queue.enqueue_pong(&buf[..len]),
+            Inbound::Pong(buf, len) => {
+                self.heartbeat.on_pong(&buf[..len], now_ms);
+            }
+            Inbound::Close(code) if open => {
+                self.send_queue
+                    .enqueue_close(code.unwrap_or(CLOSE_NORMAL), "", false);
+                self.finish(CloseReason::PeerClosed { code }, now_ms);
+            }
+            // The client answered our Close: the close handshake is complete.
+            Inbound::Close(_) => self.finish(CloseReason::PeerClosed { code: None }, now_ms),
+            // After our Close, data and pings are read (to find the client's Close) but not answered.
+            Inbound::Data(..) | Inbound::Lent(..) | Inbound::Ping(..) => {}
+        }
+    }
+
+    /// `reusable`: the payload's memory may be kept for the next received message once written (not a
+    /// lent receive buffer, which must go back).
+    fn enqueue_or_close(
+        &mut self,
+        lane: Lane,
+        kind: DataKind,
+        payload: Bytes,
+        reusable: bool,
+        now_ms: u64,
+    ) {
+        let queued = match reusable {
+            true => self.send_queue.enqueue(lane, kind, payload),
+            false => self.send_queue.enqueue_lent(lane, kind, payload),
+        };
+        if let Err(SendQueueError::Full { .. }) = queued {
+            self.start_close(CloseReason::SendQueueFull, false, now_ms);
+        }
+    }
+}
