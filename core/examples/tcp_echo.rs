@@ -2,15 +2,20 @@
 //!
 //! ```text
 //! tcp_echo serve ADDR [uring|epoll|auto] [SHARDS] [SECONDS]
+//! tcp_echo relay ADDR [uring|epoll|auto] [SHARDS] [SECONDS]
 //! tcp_echo load  ADDR [uring|epoll|auto] [CONNECTIONS] [SECONDS] [MESSAGE_BYTES]
 //! ```
 //!
 //! `serve` runs one engine per shard thread, each with its own `SO_REUSEPORT` listener, and
-//! echoes every byte (forever unless SECONDS is given). `load` opens CONNECTIONS client
+//! echoes every byte (forever unless SECONDS is given). `relay` is the chat path's socket work
+//! without the chat (issue 19, `bench/scripts/chat-ceiling.sh`): connections are paired in the order
+//! a shard accepts them, and every whole masked WebSocket frame a connection sends is written back
+//! to it (the ack) and to its partner (the delivery); `switchboard-loadgen --raw-relay` drives it. `load` opens CONNECTIONS client
 //! connections from one engine and plays ping-pong (send MESSAGE_BYTES, wait for them to come
 //! back, repeat), then prints messages per second.
 
 use std::{
+    collections::HashMap,
     env,
     net::SocketAddr,
     process::ExitCode,
@@ -18,7 +23,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use switchboard_core::engine::{Engine, EngineConfig, EngineKind, Event};
+use switchboard_core::engine::{ConnId, Engine, EngineConfig, EngineKind, Event};
 
 /// Default ping-pong message size.
 const MESSAGE_BYTES_DEFAULT: usize = 64;
@@ -26,9 +31,10 @@ const MESSAGE_BYTES_DEFAULT: usize = 64;
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("serve") => serve(&args[1..]),
+        Some("serve") => serve(&args[1..], false),
+        Some("relay") => serve(&args[1..], true),
         Some("load") => load(&args[1..]),
-        _ => Err("usage: tcp_echo serve|load ADDR [uring|epoll|auto] ...".to_owned()),
+        _ => Err("usage: tcp_echo serve|relay|load ADDR [uring|epoll|auto] ...".to_owned()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -55,14 +61,19 @@ fn kind(args: &[String]) -> Result<EngineKind, String> {
     }
 }
 
-fn serve(args: &[String]) -> Result<(), String> {
+fn serve(args: &[String], relay: bool) -> Result<(), String> {
     let addr: SocketAddr = arg(args, 0, "127.0.0.1:7000".parse().unwrap())?;
     let kind = kind(args)?;
     let shards: usize = arg(args, 2, 1)?;
     let seconds: u64 = arg(args, 3, 0)?;
     let deadline = (seconds > 0).then(|| Instant::now() + Duration::from_secs(seconds));
     let threads: Vec<_> = (0..shards)
-        .map(|shard| thread::spawn(move || serve_shard(shard, addr, kind, deadline)))
+        .map(|shard| {
+            thread::spawn(move || match relay {
+                false => serve_shard(shard, addr, kind, deadline),
+                true => relay_shard(shard, addr, kind, deadline),
+            })
+        })
         .collect();
     for handle in threads {
         handle.join().map_err(|_| "shard panicked".to_owned())??;
@@ -96,6 +107,115 @@ fn serve_shard(
                 }
                 Event::SendComplete { buf, .. } => spare.push(buf),
                 Event::PeerClosed { conn, .. } => engine.close(conn).map_err(|e| e.to_string())?,
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Bytes of the whole masked frames at the start of `bytes` (a client frame: 2 header bytes, 0, 2 or 8
+/// length bytes, a 4-byte mask key, the payload).
+fn whole_frames_len(bytes: &[u8]) -> usize {
+    let mut at = 0;
+    loop {
+        let rest = &bytes[at..];
+        if rest.len() < 2 {
+            return at;
+        }
+        let (len, header) = match rest[1] & 0x7f {
+            126 if rest.len() >= 4 => (u64::from(u16::from_be_bytes([rest[2], rest[3]])), 8),
+            127 if rest.len() >= 10 => {
+                let len: [u8; 8] = rest[2..10].try_into().expect("8 bytes");
+                (u64::from_be_bytes(len), 14)
+            }
+            126 | 127 => return at,
+            len => (u64::from(len), 6),
+        };
+        let Some(frame) = usize::try_from(len)
+            .ok()
+            .and_then(|l| l.checked_add(header))
+        else {
+            return at;
+        };
+        if rest.len() < frame {
+            return at;
+        }
+        at += frame;
+    }
+}
+
+/// One relayed connection: its partner, and the start of a frame it has not finished sending.
+#[derive(Default)]
+struct Relayed {
+    partner: Option<ConnId>,
+    partial: Vec<u8>,
+}
+
+fn relay_shard(
+    shard: usize,
+    addr: SocketAddr,
+    kind: EngineKind,
+    deadline: Option<Instant>,
+) -> Result<(), String> {
+    let config = EngineConfig::default();
+    let (mut engine, choice) = Engine::new(&config, kind).map_err(|e| e.to_string())?;
+    let (_, bound) = engine.listen(addr).map_err(|e| e.to_string())?;
+    println!("shard {shard}: {choice}; relaying on {bound}");
+    let mut conns: HashMap<ConnId, Relayed> = HashMap::new();
+    let mut waiting: Option<ConnId> = None;
+    let mut spare: Vec<Vec<u8>> = Vec::new();
+    let mut whole = Vec::new();
+    while deadline.is_none_or(|d| Instant::now() < d) {
+        engine
+            .poll(Some(Duration::from_millis(100)))
+            .map_err(|e| e.to_string())?;
+        while let Some(event) = engine.next_event() {
+            match event {
+                Event::Accepted { conn, .. } => {
+                    let mut relayed = Relayed::default();
+                    if let Some(other) = waiting.take() {
+                        relayed.partner = Some(other);
+                        if let Some(o) = conns.get_mut(&other) {
+                            o.partner = Some(conn);
+                        }
+                    } else {
+                        waiting = Some(conn);
+                    }
+                    conns.insert(conn, relayed);
+                }
+                Event::Data { conn, bytes } => {
+                    let Some(state) = conns.get_mut(&conn) else {
+                        continue;
+                    };
+                    // Only whole frames go out, so a partner's stream never has ours cut into a frame.
+                    whole.clear();
+                    whole.append(&mut state.partial);
+                    whole.extend_from_slice(&bytes);
+                    let len = whole_frames_len(&whole);
+                    state.partial.extend_from_slice(&whole[len..]);
+                    if len == 0 {
+                        continue;
+                    }
+                    for target in [Some(conn), state.partner].into_iter().flatten() {
+                        let mut buf = spare.pop().unwrap_or_default();
+                        buf.clear();
+                        buf.extend_from_slice(&whole[..len]);
+                        engine.send(target, buf);
+                    }
+                }
+                Event::SendComplete { buf, .. } => spare.push(buf),
+                Event::PeerClosed { conn, .. } => {
+                    if let Some(partner) = conns.remove(&conn).and_then(|r| r.partner) {
+                        if let Some(p) = conns.get_mut(&partner) {
+                            p.partner = None;
+                        }
+                    }
+                    if waiting == Some(conn) {
+                        waiting = None;
+                    }
+                    engine.close(conn).map_err(|e| e.to_string())?;
+                }
                 _ => {}
             }
         }

@@ -68,6 +68,11 @@ pub struct Args {
     /// two are comparable. `echo` scenario only.
     #[arg(long)]
     pub raw_echo: bool,
+    /// `--raw-echo` against a relay (`tcp_echo relay`): besides its own frames echoed, a connection
+    /// receives its partner's, forwarded by the server (the chat path's socket work: every message acked
+    /// to its sender and delivered to another connection). Those are counted as relayed, not as errors.
+    #[arg(long)]
+    pub raw_relay: bool,
     /// Source addresses with explicit ports, e.g. 127.0.0.2-127.0.0.60 [default: kernel-chosen].
     #[arg(long)]
     pub source_addrs: Option<String>,
@@ -109,6 +114,7 @@ pub struct ScenarioFile {
     pub threads: Option<usize>,
     pub pin: Option<bool>,
     pub raw_echo: Option<bool>,
+    pub raw_relay: Option<bool>,
     pub source_addrs: Option<String>,
     pub connect_rate: Option<f64>,
     pub drain: Option<f64>,
@@ -200,7 +206,11 @@ impl Args {
             drain: secs("drain", self.drain.or(file.drain).unwrap_or(2.0))?,
             in_flight_max: self.in_flight_max.or(file.in_flight_max).unwrap_or(100_000),
             pin_threads: self.pin || file.pin.unwrap_or(false),
-            raw_echo: self.raw_echo || file.raw_echo.unwrap_or(false),
+            raw_echo: self.raw_echo
+                || self.raw_relay
+                || file.raw_echo.unwrap_or(false)
+                || file.raw_relay.unwrap_or(false),
+            raw_relay: self.raw_relay || file.raw_relay.unwrap_or(false),
             run_id: run_id(),
             histogram_log: self.histogram_log.clone().or(file.histogram_log),
             chat,

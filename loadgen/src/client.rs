@@ -27,6 +27,8 @@ pub struct Target {
     pub path: String,
     /// `--raw-echo`: no upgrade; the server echoes our masked frames back as they are.
     pub raw_echo: bool,
+    /// `--raw-relay`: frames of other connections (forwarded by a relay) are counted, not errors.
+    pub raw_relay: bool,
 }
 
 /// Why a connection failed. Every variant is the server's (or the network's) fault.
@@ -112,6 +114,8 @@ pub struct ClientConn {
     received: u64,
     /// Index of the next scheduled message (open loop).
     pub next_index: u64,
+    /// `--raw-relay`: frames of other connections are counted as relayed (set at connect).
+    raw_relay: bool,
 }
 
 impl ClientConn {
@@ -128,6 +132,7 @@ impl ClientConn {
             sent: 0,
             received: 0,
             next_index: 0,
+            raw_relay: false,
         }
     }
 
@@ -142,6 +147,7 @@ impl ClientConn {
         assert_eq!(self.phase, Phase::Connecting, "connected twice");
         record(&mut ctx.stats.connect, ctx.now_ns - self.started_ns);
         ctx.stats.connected += 1;
+        self.raw_relay = target.raw_relay;
         if target.raw_echo {
             // What comes back are our own frames, masked: read them as a server reads a client's.
             self.open(Role::Server, ctx);
@@ -202,9 +208,14 @@ impl ClientConn {
                             world.on_payload(self.number, payload, &mut chat, out)?;
                         continue;
                     }
-                    let header = PayloadHeader::read(payload)
-                        .filter(|h| h.connection == self.number)
-                        .ok_or(ClientError::CorruptPayload)?;
+                    let header = PayloadHeader::read(payload).ok_or(ClientError::CorruptPayload)?;
+                    if header.connection != self.number {
+                        if !self.raw_relay {
+                            return Err(ClientError::CorruptPayload);
+                        }
+                        ctx.stats.relayed += 1;
+                        continue;
+                    }
                     ctx.stats.bytes_received += payload.len() as u64;
                     if account(&mut self.tracker, header, self.sent, ctx) {
                         self.received += 1;
@@ -379,6 +390,7 @@ mod tests {
             host: "127.0.0.1:9".into(),
             path: "/".into(),
             raw_echo: false,
+            raw_relay: false,
         }
     }
 

@@ -122,6 +122,8 @@ pub struct RunConfig {
     pub pin_threads: bool,
     /// Plain TCP to a byte-echo server: no upgrade, the masked frames come back masked (`--raw-echo`).
     pub raw_echo: bool,
+    /// `--raw-relay` (implies `raw_echo`): frames of other connections are counted as relayed.
+    pub raw_relay: bool,
     /// Distinguishes this run's message ids from earlier runs against the same server.
     pub run_id: u32,
     /// Where to write the HdrHistogram interval log, if anywhere.

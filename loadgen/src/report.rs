@@ -224,7 +224,7 @@ impl RunReport {
                 "bytes_sent": stats.bytes_sent, "bytes_received": stats.bytes_received,
                 "lost": stats.lost, "duplicated": stats.duplicated,
                 "out_of_order": stats.out_of_order, "skipped_backlog": stats.skipped_backlog,
-                "pings_answered": stats.pings_answered,
+                "pings_answered": stats.pings_answered, "relayed": stats.relayed,
                 "acked": stats.acked, "unacked": stats.unacked, "resent": stats.resent,
                 "replayed": stats.replayed, "redelivered": stats.redelivered, "gaps": stats.gaps,
                 "gaps_paged": stats.gaps_paged, "history_paged": stats.history_paged,

@@ -71,6 +71,8 @@ pub struct Stats {
     pub skipped_backlog: u64,
     /// Server pings answered with a pong.
     pub pings_answered: u64,
+    /// `--raw-relay`: other connections' frames received (forwarded by the relay).
+    pub relayed: u64,
     /// switchboard.v1: sends acked.
     pub acked: u64,
     /// switchboard.v1: sends never acked by the end of the drain.
@@ -136,6 +138,7 @@ impl Default for Stats {
             lost: 0,
             skipped_backlog: 0,
             pings_answered: 0,
+            relayed: 0,
             acked: 0,
             unacked: 0,
             resent: 0,
@@ -208,6 +211,7 @@ impl Stats {
         self.lost += other.lost;
         self.skipped_backlog += other.skipped_backlog;
         self.pings_answered += other.pings_answered;
+        self.relayed += other.relayed;
         self.acked += other.acked;
         self.unacked += other.unacked;
         self.resent += other.resent;

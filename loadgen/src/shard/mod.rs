@@ -180,6 +180,7 @@ impl Shard {
                 host: config.host.clone(),
                 path: config.path.clone(),
                 raw_echo: config.raw_echo,
+                raw_relay: config.raw_relay,
             },
             thread,
             epoch: Instant::now(),
