@@ -433,6 +433,37 @@ mod tests {
     }
 
     #[test]
+    fn a_relay_partners_frames_are_counted_and_only_a_relay_may_send_them() {
+        for relay in [true, false] {
+            let (mut stats, mut rng) = (Stats::default(), Rng::new(1));
+            let mut ctx = Context {
+                stats: &mut stats,
+                rng: &mut rng,
+                now_ns: 1_000,
+                chat: None,
+            };
+            let raw = Target {
+                raw_echo: true,
+                raw_relay: relay,
+                ..target()
+            };
+            let (mut ours, mut partner) = (ClientConn::new(3, 0), ClientConn::new(4, 0));
+            assert!(ours.handle_connected(&raw, &mut ctx, &mut Vec::new()));
+            assert!(partner.handle_connected(&raw, &mut ctx, &mut Vec::new()));
+            let (mut scratch, mut frame) = (Vec::new(), Vec::new());
+            partner.write_message(1_000, 64, &mut ctx, &mut scratch, &mut frame);
+            // A relay forwards the partner's masked frame as it is.
+            let result = ours.handle_bytes(&frame, &mut ctx, &mut Vec::new());
+            if relay {
+                assert_eq!(result.unwrap().echoes, 0);
+                assert_eq!(ctx.stats.relayed, 1);
+            } else {
+                assert!(matches!(result, Err(ClientError::CorruptPayload)));
+            }
+        }
+    }
+
+    #[test]
     fn echo_latency_counts_from_the_intended_time() {
         let (mut stats, mut rng) = (Stats::default(), Rng::new(1));
         let mut conn = upgraded(&mut stats, &mut rng);
