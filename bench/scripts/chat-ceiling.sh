@@ -73,7 +73,8 @@ ok = t["received_per_sec"] >= 0.95 * t["sent_per_sec"] and m.get("lost", 1) == 0
     and r.get("errors", {}).get("total", 1) == 0 and echo.get("p99", float("inf")) <= float(sys.argv[2]) * 1000 \
     and m.get("relayed", 0) > 0
 print(f"{'sustained' if ok else 'NOT sustained'} sent/s={t['sent_per_sec']:.0f} received/s={t['received_per_sec']:.0f} "
-      f"relayed={m.get('relayed')} lost={m.get('lost')} echo p99={echo.get('p99', 0):.0f} us")
+      f"relayed={m.get('relayed')} lost={m.get('lost')} errors={r.get('errors', {}).get('total')} "
+      f"echo p99={echo.get('p99', 0):.0f} us")
 PY
 )
     echo "RELAY shards=$shards rate=$relay_rate frames/s: $verdict" | tee -a "$RUNS"

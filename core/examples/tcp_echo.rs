@@ -10,7 +10,8 @@
 //! echoes every byte (forever unless SECONDS is given). `relay` is the chat path's socket work
 //! without the chat (issue 19, `bench/scripts/chat-ceiling.sh`): connections are paired in the order
 //! a shard accepts them, and every whole masked WebSocket frame a connection sends is written back
-//! to it (the ack) and to its partner (the delivery); `switchboard-loadgen --raw-relay` drives it. `load` opens CONNECTIONS client
+//! to it (the ack) and, if it carries data, to its partner (the delivery; a Close or ping concerns the
+//! sender alone); `switchboard-loadgen --raw-relay` drives it. `load` opens CONNECTIONS client
 //! connections from one engine and plays ping-pong (send MESSAGE_BYTES, wait for them to come
 //! back, repeat), then prints messages per second.
 
@@ -115,8 +116,9 @@ fn serve_shard(
 }
 
 /// Bytes of the whole masked frames at the start of `bytes` (a client frame: 2 header bytes, 0, 2 or 8
-/// length bytes, a 4-byte mask key, the payload).
-fn whole_frames_len(bytes: &[u8]) -> usize {
+/// length bytes, a 4-byte mask key, the payload); `data` gets those of them that carry data (text, binary,
+/// continuation: not a Close or ping, which concern the sender alone).
+fn whole_frames_len(bytes: &[u8], data: &mut Vec<u8>) -> usize {
     let mut at = 0;
     loop {
         let rest = &bytes[at..];
@@ -140,6 +142,9 @@ fn whole_frames_len(bytes: &[u8]) -> usize {
         };
         if rest.len() < frame {
             return at;
+        }
+        if rest[0] & 0x08 == 0 {
+            data.extend_from_slice(&rest[..frame]);
         }
         at += frame;
     }
@@ -166,6 +171,7 @@ fn relay_shard(
     let mut waiting: Option<ConnId> = None;
     let mut spare: Vec<Vec<u8>> = Vec::new();
     let mut whole = Vec::new();
+    let mut data = Vec::new();
     while deadline.is_none_or(|d| Instant::now() < d) {
         engine
             .poll(Some(Duration::from_millis(100)))
@@ -192,15 +198,17 @@ fn relay_shard(
                     whole.clear();
                     whole.append(&mut state.partial);
                     whole.extend_from_slice(&bytes);
-                    let len = whole_frames_len(&whole);
+                    data.clear();
+                    let len = whole_frames_len(&whole, &mut data);
                     state.partial.extend_from_slice(&whole[len..]);
-                    if len == 0 {
-                        continue;
-                    }
-                    for target in [Some(conn), state.partner].into_iter().flatten() {
+                    let partner = state.partner.filter(|_| !data.is_empty());
+                    for (target, bytes) in [(Some(conn), &whole[..len]), (partner, &data[..])] {
+                        let Some(target) = target.filter(|_| !bytes.is_empty()) else {
+                            continue;
+                        };
                         let mut buf = spare.pop().unwrap_or_default();
                         buf.clear();
-                        buf.extend_from_slice(&whole[..len]);
+                        buf.extend_from_slice(bytes);
                         engine.send(target, buf);
                     }
                 }
