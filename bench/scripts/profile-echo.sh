@@ -6,6 +6,7 @@
 #   bash bench/scripts/profile-echo.sh 1000 16384 [SECONDS] [OUT]      # connections, payload bytes
 #   SERVER=uws bash bench/scripts/profile-echo.sh 1000 16384            # profile uWebSockets instead
 #   CLIENT=loadgen bash bench/scripts/profile-echo.sh 1000 16384        # switchboard-loadgen drives instead
+#   SB_BIN=/tmp/switchboard-old bash bench/scripts/profile-echo.sh 1000 1024   # another build (A/B)
 #
 # Prints the split by binary, the call-chain totals ≥ 4% and user-space self time ≥ 0.3%, and the server's
 # CPU µs per message over the window (from /proc/PID/stat and load_test's own msg/s lines).
@@ -28,7 +29,7 @@ TOML
 if [ "$SERVER" = uws ]; then
   taskset -c 0 target/uws/uws_echo 127.0.0.1 "$PORT" > "$work/server.log" 2>&1 & server=$!
 else
-  taskset -c 0 target/release/switchboard serve --mode echo --shards 1 --listen "127.0.0.1:$PORT" \
+  taskset -c 0 "${SB_BIN:-target/release/switchboard}" serve --mode echo --shards 1 --listen "127.0.0.1:$PORT" \
     --config "$work/config.toml" > "$work/server.log" 2>&1 & server=$!
 fi
 for _ in $(seq 100); do (exec 3<> "/dev/tcp/127.0.0.1/$PORT") 2> /dev/null && break; sleep 0.1; done
