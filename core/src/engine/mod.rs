@@ -48,8 +48,10 @@
 //!
 //! Buffers: a `send` moves its `Vec<u8>` into the engine until `Event::SendComplete` hands it
 //! back (on success, error or cancel); `send_vectored` also lends a shared `Bytes` payload that
-//! is written in place after the buffer, its reference dropped at that same completion. Received bytes are lent as `Event::Data { bytes }` and
-//! return to the engine when the next event is fetched. A `write_file` likewise owns its
+//! is written in place after the buffer, its reference dropped at that same completion. Received bytes are lent as `Event::Data { bytes }`
+//! (a [`Received`]) and return to the engine when the next event is fetched, unless the shard lent a range
+//! of them onwards by reference ([`Received::lend`], io_uring only): that receive buffer then stays out of
+//! the kernel's hands until the last `Bytes` over it is dropped. A `write_file` likewise owns its
 //! `Vec<u8>` until `Event::FileWritten` hands it back.
 //!
 //! File I/O (the shard's durable log): `write_file` and `sync_file` work on plain (not
