@@ -15,6 +15,7 @@
 # binary (default target/uws/load_test; see README, Performance, for building it). Servers are killed by PID.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. bench/scripts/lib.sh
 rounds=$1 conns=$2 size=$3
 shift 3
 reports=${REPORTS:-2}
@@ -24,15 +25,7 @@ work=$(mktemp -d)
 server=""
 client=""
 trap 'if [ -n "$client" ]; then kill "$client" 2>/dev/null || true; fi; if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
-cat > "$work/switchboard.toml" <<TOML
-admin_listen = "off"
-data_dir = "$work/data"
-
-[limits]
-connections_max = 200000
-connections_per_shard_max = 200000
-frames_per_second_max = 10000000
-TOML
+write_echo_config "$work/switchboard.toml" "$work/data"
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 reports_seen() { grep -c 'Msg/sec' "$work/load.out" || true; }
 

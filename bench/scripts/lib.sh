@@ -11,3 +11,18 @@ wait_for_server() {
   done
   cat "$log"; echo "the server did not listen on port $port within 10 s"; exit 1
 }
+
+# `write_echo_config FILE DATA_DIR`: the bench's `switchboard serve --mode echo` config (as `switchboard-bench`
+# writes it): no admin listener, its own data directory, room for 200,000 connections on one shard, and no
+# per-connection frame rate limit in the way.
+write_echo_config() {
+  cat > "$1" <<TOML
+admin_listen = "off"
+data_dir = "$2"
+
+[limits]
+connections_max = 200000
+connections_per_shard_max = 200000
+frames_per_second_max = 10000000
+TOML
+}

@@ -12,20 +12,14 @@
 # CPU µs per message over the window (from /proc/PID/stat and load_test's own msg/s lines).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. bench/scripts/lib.sh
 CONNS=${1:?connections}; BYTES=${2:?payload bytes}; SECONDS_=${3:-8}; OUT=${4:-/dev/stdout}
 SERVER=${SERVER:-switchboard}; CLIENT=${CLIENT:-load_test}; PORT=${PORT:-23456}
 command -v perf > /dev/null || { echo "profile-echo: perf is missing"; exit 1; }
 [ -x target/uws/load_test ] || { echo "profile-echo: target/uws/load_test is not built"; exit 1; }
+server=""; client=""
 work=$(mktemp -d); trap 'kill $server $client 2> /dev/null || true; rm -rf "$work"' EXIT
-cat > "$work/config.toml" <<TOML
-admin_listen = "off"
-data_dir = "$work/data"
-
-[limits]
-connections_max = 200000
-connections_per_shard_max = 200000
-frames_per_second_max = 10000000
-TOML
+write_echo_config "$work/config.toml" "$work/data"
 if [ "$SERVER" = uws ]; then
   taskset -c 0 target/uws/uws_echo 127.0.0.1 "$PORT" > "$work/server.log" 2>&1 & server=$!
 else

@@ -82,16 +82,27 @@ fn serve(args: &[String], relay: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// One shard's engine, listening on `addr` (`what` it does, for the start-up line).
+fn start_shard(
+    shard: usize,
+    addr: SocketAddr,
+    kind: EngineKind,
+    what: &str,
+) -> Result<Engine, String> {
+    let (mut engine, choice) =
+        Engine::new(&EngineConfig::default(), kind).map_err(|e| e.to_string())?;
+    let (_, bound) = engine.listen(addr).map_err(|e| e.to_string())?;
+    println!("shard {shard}: {choice}; {what} on {bound}");
+    Ok(engine)
+}
+
 fn serve_shard(
     shard: usize,
     addr: SocketAddr,
     kind: EngineKind,
     deadline: Option<Instant>,
 ) -> Result<(), String> {
-    let config = EngineConfig::default();
-    let (mut engine, choice) = Engine::new(&config, kind).map_err(|e| e.to_string())?;
-    let (_, bound) = engine.listen(addr).map_err(|e| e.to_string())?;
-    println!("shard {shard}: {choice}; listening on {bound}");
+    let mut engine = start_shard(shard, addr, kind, "listening")?;
     // Sent buffers come back in SendComplete and are reused, so echo allocates only at warm-up.
     let mut spare: Vec<Vec<u8>> = Vec::new();
     while deadline.is_none_or(|d| Instant::now() < d) {
@@ -163,10 +174,7 @@ fn relay_shard(
     kind: EngineKind,
     deadline: Option<Instant>,
 ) -> Result<(), String> {
-    let config = EngineConfig::default();
-    let (mut engine, choice) = Engine::new(&config, kind).map_err(|e| e.to_string())?;
-    let (_, bound) = engine.listen(addr).map_err(|e| e.to_string())?;
-    println!("shard {shard}: {choice}; relaying on {bound}");
+    let mut engine = start_shard(shard, addr, kind, "relaying")?;
     let mut conns: HashMap<ConnId, Relayed> = HashMap::new();
     let mut waiting: Option<ConnId> = None;
     let mut spare: Vec<Vec<u8>> = Vec::new();
