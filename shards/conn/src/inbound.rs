@@ -53,6 +53,38 @@ pub(super) fn whole_control(input: &[u8], limits: &AssemblerLimits) -> Option<(I
     Some((inbound, header_len + len))
 }
 
+/// A whole unfragmented text or binary frame within the limits: what [`whole_data`] and [`whole_data_lent`]
+/// both check before they read its payload.
+struct WholeData {
+    kind: DataKind,
+    mask: Option<[u8; 4]>,
+    header_len: usize,
+    len: usize,
+}
+
+impl WholeData {
+    /// The frame at the start of `input`, if it is one (its payload all there).
+    fn parse(input: &[u8], limits: &AssemblerLimits) -> Option<Self> {
+        let (header, header_len) = FrameHeader::parse(input, Role::Server).ok()??;
+        let kind = match header.opcode {
+            OpCode::Binary => DataKind::Binary,
+            OpCode::Text => DataKind::Text,
+            _ => return None,
+        };
+        let len = usize::try_from(header.payload_len).ok()?;
+        let fits = len <= limits.frame_payload_bytes_max && len <= limits.message_bytes_max;
+        if !header.fin || !fits || input.len() - header_len < len {
+            return None;
+        }
+        Some(Self {
+            kind,
+            mask: header.mask,
+            header_len,
+            len,
+        })
+    }
+}
+
 /// A whole unfragmented text or binary message at the start of `input` and the bytes it used, unmasked
 /// straight into its payload (into `spare()`'s allocation when it gives one, so echo allocates nothing per
 /// message), decoded exactly as a fresh assembler would; `None` for anything else (other opcodes, a
@@ -62,21 +94,12 @@ pub(super) fn whole_data(
     limits: &AssemblerLimits,
     spare: impl FnOnce() -> Option<BytesMut>,
 ) -> Option<(Inbound, usize)> {
-    let (header, header_len) = FrameHeader::parse(input, Role::Server).ok()??;
-    let kind = match header.opcode {
-        OpCode::Binary => DataKind::Binary,
-        OpCode::Text => DataKind::Text,
-        _ => return None,
-    };
-    let len = usize::try_from(header.payload_len).ok()?;
-    let fits = len <= limits.frame_payload_bytes_max && len <= limits.message_bytes_max;
-    if !header.fin || !fits || input.len() - header_len < len {
-        return None;
-    }
+    let frame = WholeData::parse(input, limits)?;
+    let (kind, header_len, len) = (frame.kind, frame.header_len, frame.len);
     let body = &input[header_len..header_len + len];
     let mut payload = spare().unwrap_or_default();
     payload.reserve(len);
-    match header.mask {
+    match frame.mask {
         // Read the receive buffer once and write the payload once, unmasked through a small buffer in
         // cache; never zeroed first (a `memset` of the whole room was 8% of a 16 KiB echo's CPU).
         Some(key) => for_each_masked_chunk(body, key, 0, |chunk| payload.extend_from_slice(chunk)),
@@ -104,19 +127,13 @@ pub(super) fn whole_data_lent(
     at: usize,
     limits: &AssemblerLimits,
 ) -> Option<(Inbound, usize)> {
-    let (header, header_len) = FrameHeader::parse(&input.bytes()[at..], Role::Server).ok()??;
-    let kind = match header.opcode {
-        OpCode::Binary => DataKind::Binary,
-        OpCode::Text => DataKind::Text,
-        _ => return None,
-    };
-    let key = header.mask?;
-    let len = usize::try_from(header.payload_len).ok()?;
-    let fits = len <= limits.frame_payload_bytes_max && len <= limits.message_bytes_max;
-    let start = at + header_len;
-    if !header.fin || !fits || len < GATHER_PAYLOAD_BYTES_MIN || input.bytes().len() - start < len {
+    let frame = WholeData::parse(&input.bytes()[at..], limits)?;
+    let (kind, header_len, len) = (frame.kind, frame.header_len, frame.len);
+    let key = frame.mask?;
+    if len < GATHER_PAYLOAD_BYTES_MIN {
         return None;
     }
+    let start = at + header_len;
     let body = &mut input.bytes_mut_from(start)[..len];
     apply_mask(body, key, 0);
     let valid = kind == DataKind::Binary || std::str::from_utf8(body).is_ok();
