@@ -5,6 +5,7 @@
 #
 #   bash bench/scripts/chat-ceiling.sh          # → bench/results/chat-ceiling.json and a table on stdout
 #   NO_BUILD=1 PEAK_RATES="24000 32000 40000 48000 56000 64000 80000" bash bench/scripts/chat-ceiling.sh
+#   PIN=1 SHARDS_LIST=1 NO_BUILD=1 bash bench/scripts/chat-ceiling.sh   # 1 shard on CPU 0, one load thread on CPU 1
 #
 # 1. Peak: `send-path.sh peak` with fsync (PEAK_RATES, PEAK_DURATION; routing off, 500 connections: 100
 #    agents each answering 4 customers; every customer message is acked, delivered, and answered by its
@@ -31,6 +32,10 @@ DURATION=${DURATION:-10}
 CEILING_DURATION=${CEILING_DURATION:-5}
 RELAY_RATES=${RELAY_RATES:-"64000 128000 192000 256000 320000 384000 448000 512000 640000"}
 PEAK_P99_MS_MAX=${PEAK_P99_MS_MAX:-100}
+# PIN=1: the servers on CPU 0 and one load thread on CPU 1, here and in send-path.sh (see there).
+SERVER_PIN=""; LOADGEN_PIN=""; LOADGEN_THREADS=""
+if [ -n "${PIN:-}" ]; then SERVER_PIN="taskset -c 0"; LOADGEN_PIN="taskset -c 1"; LOADGEN_THREADS="--threads 1"; fi
+export PIN
 FRAME_BYTES=${FRAME_BYTES:-160}   # a binary deliver of a 64-byte text, about (header, ids, body)
 PORT=${PORT:-7912}
 if [ -z "${NO_BUILD:-}" ]; then
@@ -45,7 +50,7 @@ mkdir -p bench/results
 RUNS=bench/results/chat-ceiling-runs.txt
 : > "$RUNS"
 rows=()
-for shards in 1 2; do
+for shards in ${SHARDS_LIST:-1 2}; do
   peak_line=$(SHARDS_LIST=$shards DURABILITIES=fsync bash bench/scripts/send-path.sh peak | tee -a "$RUNS" | grep '^PEAK')
   peak=$(echo "$peak_line" | sed 's/.*fsync: \([0-9]*\) .*/\1/')
   half=$((peak / 2))
@@ -57,10 +62,10 @@ for shards in 1 2; do
   fi
   relay_best=0
   for relay_rate in $RELAY_RATES; do
-    "$TARGET/release/examples/tcp_echo" relay "127.0.0.1:$PORT" auto "$shards" > "$WORK/relay.log" 2>&1 &
+    $SERVER_PIN "$TARGET/release/examples/tcp_echo" relay "127.0.0.1:$PORT" auto "$shards" > "$WORK/relay.log" 2>&1 &
     SERVER=$!
     for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
-    "$TARGET/release/switchboard-loadgen" --url "ws://127.0.0.1:$PORT/" --scenario echo --raw-relay \
+    $LOADGEN_PIN "$TARGET/release/switchboard-loadgen" $LOADGEN_THREADS --url "ws://127.0.0.1:$PORT/" --scenario echo --raw-relay \
       --rate "$relay_rate" --connections 500 --duration "$CEILING_DURATION" --size "$FRAME_BYTES" \
       --quiet --out "$WORK/relay-$relay_rate.json" > "$WORK/relay.txt" 2>&1 || true
     kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""

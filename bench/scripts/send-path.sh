@@ -12,6 +12,8 @@
 #                                            #   → bench/results/send-path-peak-<shards>shard-<durability>-<rate>.json
 #   SHARDS_LIST="1" DURABILITIES="fsync" …  # a subset of the cells (default: 1 2 × fsync buffered)
 #   NO_BUILD=1 …                             # use the release binaries already built
+#   PIN=1 …                                  # server on CPU 0, one load thread on CPU 1 (default: unpinned,
+#                                            #   the load generator's default threads)
 #
 # Peak: the highest customer rate of the ramp that the server sustains — during the run it acks and
 # delivers what was offered (received/s ≥ 95% of sent/s), loses, duplicates and leaves unacked nothing,
@@ -32,6 +34,8 @@ PORT=${PORT:-7899}
 TARGET=${CARGO_TARGET_DIR:-target}
 SHARDS_LIST=${SHARDS_LIST:-"1 2"}
 DURABILITIES=${DURABILITIES:-"fsync buffered"}
+SERVER_PIN=""; LOADGEN_PIN=""; LOADGEN_THREADS=""
+if [ -n "${PIN:-}" ]; then SERVER_PIN="taskset -c 0"; LOADGEN_PIN="taskset -c 1"; LOADGEN_THREADS="--threads 1"; fi
 [ -n "${NO_BUILD:-}" ] || cargo build -q --release -p switchboard-shards -p switchboard-loadgen
 WORK=$(mktemp -d)
 SERVER=""
@@ -64,10 +68,10 @@ durability = "$durability"
 active_key_id = "load"
 keys = [{ id = "load", secret_hex = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f" }]
 TOML
-  "$TARGET/release/switchboard" serve --config "$WORK/serve.toml" 2> "$WORK/serve.log" &
+  $SERVER_PIN "$TARGET/release/switchboard" serve --config "$WORK/serve.toml" 2> "$WORK/serve.log" &
   SERVER=$!
   wait_for_server "$SERVER" "$PORT" "$WORK/serve.log"
-  "$TARGET/release/switchboard-loadgen" --scenario-file loadgen/scenarios/chat.toml \
+  $LOADGEN_PIN "$TARGET/release/switchboard-loadgen" $LOADGEN_THREADS --scenario-file loadgen/scenarios/chat.toml \
     --url "ws://127.0.0.1:$PORT/ws" --rate "$rate" --duration "$duration" \
     --connections "$CONNECTIONS" --out "$out" > "$WORK/loadgen.txt" 2>&1 || true
   kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
