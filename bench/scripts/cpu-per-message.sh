@@ -24,7 +24,7 @@ load_test=${LOAD_TEST:-target/uws/load_test}
 work=$(mktemp -d)
 server=""
 client=""
-trap 'if [ -n "$client" ]; then kill "$client" 2>/dev/null || true; fi; if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
+trap 'stop_pids "$client" "$server"; rm -rf "$work"' EXIT
 write_echo_config "$work/switchboard.toml" "$work/data"
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 reports_seen() { grep -c 'Msg/sec' "$work/load.out" || true; }

@@ -26,3 +26,19 @@ connections_per_shard_max = 200000
 frames_per_second_max = 10000000
 TOML
 }
+
+# `stop_pids PID...`: SIGTERM to each non-empty PID (processes this script started), then up to 10 s for them to
+# end (SIGKILL after that). A server drains its connections after SIGTERM and holds its port meanwhile, so a
+# script that starts the next server on the same port at once must wait for this one (an A/B loop once
+# measured the old server draining instead of the new one).
+stop_pids() {
+  local pid alive
+  for pid in "$@"; do if [ -n "$pid" ]; then kill "$pid" 2> /dev/null || true; fi; done
+  for _ in $(seq 100); do
+    alive=0
+    for pid in "$@"; do if [ -n "$pid" ] && kill -0 "$pid" 2> /dev/null; then alive=1; fi; done
+    if [ "$alive" = 0 ]; then return 0; fi
+    sleep 0.1
+  done
+  for pid in "$@"; do if [ -n "$pid" ]; then kill -9 "$pid" 2> /dev/null || true; fi; done
+}

@@ -18,7 +18,7 @@ SERVER=${SERVER:-switchboard}; CLIENT=${CLIENT:-load_test}; PORT=${PORT:-23456}
 command -v perf > /dev/null || { echo "profile-echo: perf is missing"; exit 1; }
 [ -x target/uws/load_test ] || { echo "profile-echo: target/uws/load_test is not built"; exit 1; }
 server=""; client=""
-work=$(mktemp -d); trap 'kill $server $client 2> /dev/null || true; rm -rf "$work"' EXIT
+work=$(mktemp -d); trap 'stop_pids "$client" "$server"; rm -rf "$work"' EXIT
 write_echo_config "$work/config.toml" "$work/data"
 if [ "$SERVER" = uws ]; then
   taskset -c 0 target/uws/uws_echo 127.0.0.1 "$PORT" > "$work/server.log" 2>&1 & server=$!

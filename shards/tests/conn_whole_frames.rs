@@ -233,3 +233,35 @@ fn whole_frames_after_an_assembled_message_still_echo_in_order() {
     expected.extend_from_slice(b"third");
     assert_eq!(out, expected);
 }
+
+#[test]
+fn a_reused_payload_buffer_never_leaks_an_earlier_messages_bytes() {
+    // Each message is echoed and written before the next arrives, so the next one is decoded into the last
+    // one's buffer (`SendQueue::take_spare`), which still holds that message's bytes: longer, shorter,
+    // equal, empty and text messages follow each other, each with its own content.
+    let limits = Limits::default();
+    let mut conn = Connection::new(ConnectionConfig::new(Mode::Echo, &limits), 0);
+    conn.handle_bytes(REQUEST, 0);
+    let mut out = Vec::new();
+    flush(&mut conn, &mut out);
+    let sizes = [3_000, 100, 2_500, 2_500, 0, 5_000, 1, 8_000, 4_000];
+    for (round, len) in sizes.into_iter().enumerate() {
+        let (opcode, payload): (OpCode, Vec<u8>) = if round == 6 {
+            (OpCode::Text, b"z".to_vec())
+        } else {
+            let payload = (0..len).map(|i| (i * 7 + round * 31) as u8).collect();
+            (OpCode::Binary, payload)
+        };
+        conn.handle_bytes(&frame(opcode, true, &payload), 1 + round as u64);
+        out.clear();
+        flush(&mut conn, &mut out);
+        let mut expected = Vec::new();
+        encode_frame(&mut expected, opcode, true, &payload, None).unwrap();
+        assert!(
+            out == expected,
+            "message {round} ({len} B) echoed as {} bytes, not its own {}",
+            out.len(),
+            expected.len()
+        );
+    }
+}
