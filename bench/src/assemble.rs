@@ -127,7 +127,7 @@ pub fn latency(runs: &LatencyRuns, options: &CompareOptions) -> Vec<LatencyCell>
 pub fn memory(runs: &MemoryRuns) -> Vec<MemoryCell> {
     let summary = |server, connections| {
         let samples = runs.get(&(server, connections))?;
-        let values: Vec<f64> = samples.iter().map(|(bytes, _)| *bytes).collect();
+        let values: Vec<f64> = samples.iter().map(|s| s.peak_bytes).collect();
         Summary::of(&values)
     };
     let mut cells = Vec::new();
@@ -136,11 +136,14 @@ pub fn memory(runs: &MemoryRuns) -> Vec<MemoryCell> {
             continue;
         };
         let reference = summary(ServerKind::Switchboard, connections).map(|s| s.median);
+        // Steady figures only when every run has one: a median over some runs would mix two measures.
+        let steady: Option<Vec<f64>> = samples.iter().map(|s| s.steady_bytes).collect();
         cells.push(MemoryCell {
             server: server.name().to_owned(),
             connections,
-            established_min: samples.iter().map(|(_, n)| *n).min().unwrap_or(0),
+            established_min: samples.iter().map(|s| s.established).min().unwrap_or(0),
             bytes_per_connection: bytes,
+            steady_bytes_per_connection: steady.as_deref().and_then(Summary::of),
             ratio_to_switchboard: ratio(bytes.median, reference),
         });
     }

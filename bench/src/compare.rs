@@ -274,8 +274,21 @@ fn settings(options: &CompareOptions) -> Settings {
 pub type ThroughputRuns = BTreeMap<(ServerKind, u32, usize), Vec<LoadResult>>;
 /// Raw per-run results keyed by (server, fraction index) with the offered rate.
 pub type LatencyRuns = BTreeMap<(ServerKind, usize), (u64, Vec<LoadResult>)>;
-/// Raw per-run (bytes per connection, established) keyed by (server, connections).
-pub type MemoryRuns = BTreeMap<(ServerKind, u32), Vec<(f64, u64)>>;
+/// Raw per-run idle-memory samples keyed by (server, connections).
+pub type MemoryRuns = BTreeMap<(ServerKind, u32), Vec<IdleSample>>;
+
+/// One idle-memory run: server RSS above its start, per established connection.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IdleSample {
+    /// From the highest RSS of the whole run: the connect ramp (handshake state) and the closing burst at
+    /// the end are included.
+    pub peak_bytes: f64,
+    /// From the median RSS over the middle half of the hold, when every connection is open and idle
+    /// (`None` if no sample fell there).
+    pub steady_bytes: Option<f64>,
+    /// Connections established.
+    pub established: u64,
+}
 
 /// The settle pause, for the phases.
 pub fn settle() {

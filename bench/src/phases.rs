@@ -1,10 +1,11 @@
 //! The three measurement phases of `compare`, each interleaving the servers round by round.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::compare::{
-    measure_once, settle, CompareOptions, Drivers, LatencyRuns, MemoryRuns, ThroughputRuns,
+    measure_once, settle, CompareOptions, Drivers, IdleSample, LatencyRuns, MemoryRuns,
+    ThroughputRuns,
 };
 use crate::load::{LoadResult, LoadSpec, Pattern};
 use crate::record::Skipped;
@@ -214,13 +215,14 @@ pub fn memory(
     runs
 }
 
-/// Holds `connections` idle connections on a fresh server; returns (bytes per connection, established).
+/// Holds `connections` idle connections on a fresh server and measures its RSS per connection, at the peak
+/// and steady over the hold (see [`IdleSample`]).
 fn idle_once(
     server: ServerKind,
     connections: u32,
     driver: &dyn crate::load::LoadDriver,
     options: &CompareOptions,
-) -> Result<(f64, u64), String> {
+) -> Result<IdleSample, String> {
     let mut running = RunningServer::start(
         server,
         &options.binaries,
@@ -241,22 +243,27 @@ fn idle_once(
             + u64::from(connections) / CONNECT_PER_S,
     };
     let done = AtomicBool::new(false);
-    let (result, peak) = std::thread::scope(|scope| {
+    let (result, samples) = std::thread::scope(|scope| {
+        let started = Instant::now();
         let load = scope.spawn(|| {
             let result = driver.run(&spec, options.loadgen_cpu, &options.work_dir);
             done.store(true, Ordering::Release);
             result
         });
-        let mut peak = before;
+        let mut samples = Vec::new();
         while !done.load(Ordering::Acquire) && running.is_alive() {
-            peak = peak.max(running.rss_bytes().unwrap_or(0));
+            let rss = running.rss_bytes().unwrap_or(0);
+            samples.push((started.elapsed().as_secs_f64(), rss));
             std::thread::sleep(Duration::from_millis(RSS_SAMPLE_MS));
         }
         let result: anyhow::Result<LoadResult> = load
             .join()
             .unwrap_or_else(|_| Err(anyhow::anyhow!("load driver thread panicked")));
-        (result, peak)
+        (result, samples)
     });
+    let peak = samples.iter().map(|&(_, rss)| rss).fold(before, u64::max);
+    let ramp_s = f64::from(connections) / CONNECT_PER_S as f64;
+    let steady = steady_rss(&samples, hold_window(ramp_s, spec.duration_s as f64));
     let result = result.map_err(|e| format!("{e:#}"))?;
     let established = result
         .connections_established
@@ -264,10 +271,65 @@ fn idle_once(
     if established == 0 {
         return Err("no connection was established".to_owned());
     }
-    let per_connection = peak.saturating_sub(before) as f64 / established as f64;
+    let per_connection = |rss: u64| rss.saturating_sub(before) as f64 / established as f64;
+    let sample = IdleSample {
+        peak_bytes: per_connection(peak),
+        steady_bytes: steady.map(per_connection),
+        established,
+    };
     eprintln!(
-        "  {:<18} {connections:>6} idle: {established} established, {per_connection:.0} B/conn",
-        server.name()
+        "  {:<18} {connections:>6} idle: {established} established, {} B/conn steady, {:.0} at the peak",
+        server.name(),
+        sample
+            .steady_bytes
+            .map_or("(no steady sample)".to_owned(), |b| format!("{b:.0}")),
+        sample.peak_bytes,
     );
-    Ok((per_connection, established))
+    Ok(sample)
+}
+
+/// The middle half of the hold, in seconds since the load generator started: the run lasts `duration_s`,
+/// of which the first `ramp_s` open the connections (at the load generator's nominal connect rate) and
+/// the rest holds them; the quarters at either end keep a slow ramp and the closing burst out.
+fn hold_window(ramp_s: f64, duration_s: f64) -> (f64, f64) {
+    let hold_s = (duration_s - ramp_s).max(0.0);
+    (ramp_s + hold_s / 4.0, ramp_s + hold_s * 3.0 / 4.0)
+}
+
+/// The median RSS of the `(seconds, rss)` samples inside `window` (the upper middle one for an even count),
+/// or `None` if none is.
+fn steady_rss(samples: &[(f64, u64)], (from, to): (f64, f64)) -> Option<u64> {
+    let mut inside: Vec<u64> = samples
+        .iter()
+        .filter(|&&(at, _)| at >= from && at <= to)
+        .map(|&(_, rss)| rss)
+        .collect();
+    inside.sort_unstable();
+    inside.get(inside.len() / 2).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_steady_rss_is_the_median_of_the_hold_s_middle_half_only() {
+        // 2 s of ramp, 8 s of hold: the window is 4..8 s. The ramp's and the closing burst's peaks are
+        // outside it, one spike inside does not move the median.
+        let window = hold_window(2.0, 10.0);
+        assert_eq!(window, (4.0, 8.0));
+        let mut samples = vec![(1.0, 900), (3.0, 500), (9.5, 1_000)];
+        samples.extend([(4.0, 300), (5.0, 310), (6.0, 700), (7.0, 305), (8.0, 300)]);
+        assert_eq!(steady_rss(&samples, window), Some(305));
+        assert_eq!(
+            steady_rss(&[(1.0, 900)], window),
+            None,
+            "no sample in the hold"
+        );
+        assert_eq!(
+            hold_window(20.0, 10.0),
+            (20.0, 20.0),
+            "a ramp longer than the run"
+        );
+    }
 }

@@ -184,8 +184,14 @@ pub struct MemoryCell {
     pub connections: u32,
     /// Connections established (smallest over runs).
     pub established_min: u64,
-    /// (peak RSS during the hold − RSS before) / established, in bytes, over runs.
+    /// (peak RSS of the run − RSS before) / established, in bytes, over runs. The peak includes the connect
+    /// ramp's handshake state and the closing burst at the end, so it is above what an idle connection holds.
     pub bytes_per_connection: Summary,
+    /// (median RSS over the middle half of the hold − RSS before) / established, in bytes, over runs: what
+    /// an open, idle connection holds (as `bench/scripts/idle.sh` reports it). Absent in records before it
+    /// was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steady_bytes_per_connection: Option<Summary>,
     /// Median divided by Switchboard's median in the same cell.
     pub ratio_to_switchboard: Option<f64>,
 }

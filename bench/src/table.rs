@@ -113,16 +113,21 @@ pub fn markdown(record: &Record) -> String {
         out.push('\n');
     }
     if !results.memory.is_empty() {
-        out.push_str("| server | idle connections | established | RSS bytes/conn (median) | min–max | vs Switchboard |\n");
-        out.push_str("|---|---:|---:|---:|---:|---:|\n");
+        // Steady: connections open and idle. Peak: the whole run, with the connect ramp and the closing burst.
+        out.push_str("| server | idle connections | established | steady RSS bytes/conn (median) | peak RSS bytes/conn (median) | peak min–max | peak vs Switchboard |\n");
+        out.push_str("|---|---:|---:|---:|---:|---:|---:|\n");
         for cell in &results.memory {
             let b = cell.bytes_per_connection;
+            let steady = cell
+                .steady_bytes_per_connection
+                .map_or("–".to_owned(), |s| thousands(s.median));
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {}–{} | {} |",
+                "| {} | {} | {} | {} | {} | {}–{} | {} |",
                 cell.server,
                 cell.connections,
                 cell.established_min,
+                steady,
                 thousands(b.median),
                 thousands(b.min),
                 thousands(b.max),

@@ -71,6 +71,7 @@ fn fixture_record(revision: &str, scale: f64) -> Record {
             connections: 10_000,
             established_min: 10_000,
             bytes_per_connection: summary(900.0 * (1.0 + index as f64 * 4.0)),
+            steady_bytes_per_connection: Some(summary(400.0 * (1.0 + index as f64 * 4.0))),
             ratio_to_switchboard: Some(1.0 + index as f64 * 4.0),
         });
     }

@@ -215,8 +215,14 @@ pub fn neutral_throughput(record: &Record) -> Option<String> {
     ))
 }
 
-/// Memory per idle connection, grouped by connection count.
+/// Memory per idle connection, grouped by connection count: the steady figure (connections open and idle)
+/// when every cell has one, else the peak (older records; it includes the connect ramp and closing burst).
 pub fn memory(record: &Record) -> String {
+    let memory = &record.results.memory;
+    let steady = !memory.is_empty()
+        && memory
+            .iter()
+            .all(|c| c.steady_bytes_per_connection.is_some());
     let groups: Vec<BarGroup> = record
         .settings
         .idle_connections
@@ -228,14 +234,24 @@ pub fn memory(record: &Record) -> String {
                 .memory
                 .iter()
                 .filter(|c| c.connections == connections)
-                .map(|c| (c.server.clone(), c.bytes_per_connection))
+                .map(|c| {
+                    let bytes = match c.steady_bytes_per_connection {
+                        Some(bytes) if steady => bytes,
+                        _ => c.bytes_per_connection,
+                    };
+                    (c.server.clone(), bytes)
+                })
                 .collect(),
         })
         .filter(|g| !g.bars.is_empty())
         .collect();
     grouped_bars(
         "memory",
-        "Server RSS per idle connection",
+        if steady {
+            "Server RSS per idle connection (steady: all open and idle)"
+        } else {
+            "Server RSS per idle connection (peak of the run)"
+        },
         "RSS per connection (bytes)",
         "idle connections held",
         &groups,

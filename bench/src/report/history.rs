@@ -92,7 +92,8 @@ pub fn latency_series(history: &[Record]) -> Series {
     series
 }
 
-/// Switchboard's memory series: one per idle connection count.
+/// Switchboard's memory series: one per idle connection count, of the peak figure (the steady one is newer
+/// than most records, so the series stays comparable over the whole history).
 pub fn memory_series(history: &[Record]) -> Series {
     let mut series = Series::new();
     for (index, record) in history.iter().enumerate() {
