@@ -66,6 +66,10 @@ fn cells(
             median(ServerKind::Switchboard, connections, message_bytes).map(|s| s.median);
         let driver = driver_label(server);
         let cpu = cpu_per_message(results);
+        let system_costs: Vec<f64> = results
+            .iter()
+            .filter_map(|r| r.server_system_cpu_us_per_message(duration_s))
+            .collect();
         cells.push(ThroughputCell {
             server: server.name().to_owned(),
             connections,
@@ -75,6 +79,7 @@ fn cells(
             ratio_to_switchboard: ratio(summary.median, reference),
             errors: results.iter().map(|r| r.errors).sum(),
             server_cpu_us_per_message: cpu,
+            server_system_cpu_us_per_message: Summary::of(&system_costs),
             cpu_ratio_to_switchboard: cpu
                 .and_then(|cpu| ratio(cpu.median, reference_cpu(connections, message_bytes))),
             neutral_client: neutral_client.map(str::to_owned),

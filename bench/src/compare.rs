@@ -149,19 +149,24 @@ pub fn measure_once(
         &options.work_dir,
     )
     .map_err(|e| format!("{e:#}"))?;
-    let spec = spec_for(running.addr);
+    let spec = LoadSpec {
+        server_pid: Some(running.pid()),
+        ..spec_for(running.addr)
+    };
     let started = Instant::now();
-    let cpu_before = running
-        .cpu_seconds()
+    let pid = running.pid();
+    let cpu_before = RunningServer::cpu_split_of(pid)
         .ok()
         .filter(|_| driver.server_cpu_per_message());
     let mut result = driver
         .run(&spec, options.loadgen_cpu, &options.work_dir)
         .map_err(|e| format!("{e:#}"));
-    if let (Ok(result), Some(before), Ok(after)) =
-        (result.as_mut(), cpu_before, running.cpu_seconds())
-    {
-        result.server_cpu_s = Some(after - before);
+    if let (Ok(result), Some(before), Ok(after)) = (
+        result.as_mut(),
+        cpu_before,
+        RunningServer::cpu_split_of(pid),
+    ) {
+        result.set_server_cpu(before.until(after), None);
     }
     eprintln!(
         "  {:<18} {:>5} conns {:>6} B {:?}{}: {} ({:.1} s)",

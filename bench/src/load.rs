@@ -25,6 +25,9 @@ pub struct LoadSpec {
     pub message_bytes: usize,
     /// Length of the measured run in seconds.
     pub duration_s: u64,
+    /// The server's process, for a driver that measures the server's CPU over its own measured interval
+    /// (`uWebSockets load_test`, whose run is longer than that interval); set by the harness.
+    pub server_pid: Option<u32>,
 }
 
 /// What the connections of a load run do.
@@ -109,16 +112,38 @@ pub struct LoadResult {
     /// CPU seconds the load generator itself used (to show it was not the bottleneck).
     pub loadgen_cpu_s: Option<f64>,
     /// CPU seconds the server process used during the run (user + system, from `/proc`), set by
-    /// the harness, not the driver.
+    /// the harness over the whole run, or by a driver over its measured interval (`server_cpu_window_s`).
     pub server_cpu_s: Option<f64>,
+    /// The system (kernel) part of `server_cpu_s`.
+    pub server_system_cpu_s: Option<f64>,
+    /// Seconds over which the driver measured `server_cpu_s` and `messages_per_s` itself, when that is not
+    /// the spec's `duration_s`.
+    pub server_cpu_window_s: Option<f64>,
 }
 
 impl LoadResult {
     /// Server CPU microseconds per echoed message over a run of `duration_s`: how much of its core
     /// the server spends on one message, whatever the load generator's own limit.
     pub fn server_cpu_us_per_message(&self, duration_s: u64) -> Option<f64> {
-        let messages = self.messages_per_s * duration_s as f64;
-        self.server_cpu_s
+        self.per_message_us(self.server_cpu_s, duration_s)
+    }
+
+    /// The system (kernel) part of [`LoadResult::server_cpu_us_per_message`].
+    pub fn server_system_cpu_us_per_message(&self, duration_s: u64) -> Option<f64> {
+        self.per_message_us(self.server_system_cpu_s, duration_s)
+    }
+
+    /// Records the server's CPU over the run (`window_s`: when not the spec's duration).
+    pub fn set_server_cpu(&mut self, cpu: crate::servers::CpuTimes, window_s: Option<f64>) {
+        self.server_cpu_s = Some(cpu.total_s());
+        self.server_system_cpu_s = Some(cpu.system_s);
+        self.server_cpu_window_s = window_s;
+    }
+
+    fn per_message_us(&self, cpu_s: Option<f64>, duration_s: u64) -> Option<f64> {
+        let seconds = self.server_cpu_window_s.unwrap_or(duration_s as f64);
+        let messages = self.messages_per_s * seconds;
+        cpu_s
             .filter(|_| messages > 0.0)
             .map(|cpu| cpu * 1e6 / messages)
     }
@@ -173,6 +198,12 @@ mod tests {
             ..LoadResult::default()
         };
         assert_eq!(run.server_cpu_us_per_message(4), Some(5.0));
+        // A driver's own window replaces the spec's duration.
+        let windowed = LoadResult {
+            server_cpu_window_s: Some(8.0),
+            ..run.clone()
+        };
+        assert_eq!(windowed.server_cpu_us_per_message(4), Some(2.5));
         let idle = LoadResult {
             server_cpu_s: Some(2.0),
             ..LoadResult::default()

@@ -230,6 +230,7 @@ mod tests {
             connections: 100,
             message_bytes: 64,
             duration_s: 3,
+            server_pid: None,
         };
         let args = args_of(&loadgen.command(&spec, Path::new("/tmp/out.json")));
         let expected = "--url ws://127.0.0.1:9000/ --scenario echo --connections 100 --duration 3 \
@@ -256,6 +257,7 @@ mod tests {
             connections: 1000,
             message_bytes: 1024,
             duration_s: 3,
+            server_pid: None,
         };
         let args = args_of(&loadgen.command(&spec, Path::new("/tmp/out.json")));
         assert!(args.iter().any(|a| a == "--raw-echo"));

@@ -105,6 +105,8 @@ pub fn parse_loadgen_report(text: &str) -> anyhow::Result<LoadResult> {
         errors: report.errors.total,
         loadgen_cpu_s: Some(report.cpu.total_secs),
         server_cpu_s: None,
+        server_system_cpu_s: None,
+        server_cpu_window_s: None,
     })
 }
 

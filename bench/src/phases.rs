@@ -66,6 +66,7 @@ pub fn throughput(
                         connections,
                         message_bytes,
                         duration_s: options.duration_s,
+                        server_pid: None,
                     };
                     match measure_once(server, spec_for, driver, options) {
                         Ok(result) => runs
@@ -109,6 +110,7 @@ fn neutral_round(
                 connections,
                 message_bytes,
                 duration_s: options.duration_s,
+                server_pid: None,
             };
             match measure_once(server, spec_for, driver, options) {
                 Ok(result) => runs
@@ -176,6 +178,7 @@ pub fn latency(
                     connections,
                     message_bytes,
                     duration_s: options.duration_s,
+                    server_pid: None,
                 };
                 match measure_once(server, spec_for, driver, options) {
                     Ok(result) => runs
@@ -241,6 +244,7 @@ fn idle_once(
         message_bytes: IDLE_MESSAGE_BYTES,
         duration_s: options.duration_s.max(IDLE_HOLD_S_MIN)
             + u64::from(connections) / CONNECT_PER_S,
+        server_pid: None,
     };
     let done = AtomicBool::new(false);
     let (result, samples) = std::thread::scope(|scope| {

@@ -134,6 +134,11 @@ pub struct ThroughputCell {
     /// compressed towards 1; this says what each message costs the server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_cpu_us_per_message: Option<Summary>,
+    /// The system (kernel) part of `server_cpu_us_per_message` (absent in records before it was measured).
+    /// On loopback it is mostly TCP work every server pays alike, so a peer's CPU per message divided by
+    /// Switchboard's system part bounds the CPU ratio Switchboard could reach with free user space.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_system_cpu_us_per_message: Option<Summary>,
     /// The server's CPU per message divided by Switchboard's in the same cell (above 1: the server
     /// spends more of its core per message than Switchboard).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -271,6 +271,34 @@ impl RunningServer {
         )
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// CPU time process `pid` used so far (user + system over all its threads), in seconds.
+    ///
+    /// # Errors
+    ///
+    /// The process is gone or `/proc/PID/stat` is malformed.
+    pub fn cpu_seconds_of(pid: u32) -> anyhow::Result<f64> {
+        Self::cpu_split_of(pid).map(|cpu| cpu.total_s())
+    }
+
+    /// CPU time process `pid` used so far, split into user and system time.
+    ///
+    /// # Errors
+    ///
+    /// The process is gone or `/proc/PID/stat` is malformed.
+    pub fn cpu_split_of(pid: u32) -> anyhow::Result<CpuTimes> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+        let (user, system) = parse_stat_cpu_split(&stat).context("malformed /proc/PID/stat")?;
+        Ok(CpuTimes {
+            user_s: user as f64 / USER_HZ_TICKS_PER_S,
+            system_s: system as f64 / USER_HZ_TICKS_PER_S,
+        })
+    }
+
     /// The server's resident set size in bytes (`VmRSS` of `/proc/PID/status`).
     ///
     /// # Errors
@@ -287,9 +315,7 @@ impl RunningServer {
     ///
     /// The process is gone or `/proc/PID/stat` is malformed.
     pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
-        let ticks = parse_stat_cpu_ticks(&stat).context("malformed /proc/PID/stat")?;
-        Ok(ticks as f64 / USER_HZ_TICKS_PER_S)
+        Self::cpu_seconds_of(self.child.id())
     }
 
     /// Whether the process is still running.
@@ -368,12 +394,42 @@ pub const USER_HZ_TICKS_PER_S: f64 = 100.0;
 /// Reads `utime + stime` (fields 14 and 15, in clock ticks) of a `/proc/PID/stat` line; the command
 /// name (field 2) may hold spaces and parentheses, so fields are counted after its last `)`.
 pub fn parse_stat_cpu_ticks(stat: &str) -> Option<u64> {
+    parse_stat_cpu_split(stat).map(|(utime, stime)| utime + stime)
+}
+
+/// Reads `(utime, stime)` of a `/proc/PID/stat` line, in clock ticks (see [`parse_stat_cpu_ticks`]).
+pub fn parse_stat_cpu_split(stat: &str) -> Option<(u64, u64)> {
     let after_name = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     // fields[0] is field 3 (state), so field N is fields[N - 3].
     let utime: u64 = fields.get(14 - 3)?.parse().ok()?;
     let stime: u64 = fields.get(15 - 3)?.parse().ok()?;
-    Some(utime + stime)
+    Some((utime, stime))
+}
+
+/// A process's CPU time so far, in seconds: in its own code (user) and in the kernel on its behalf
+/// (system; on loopback that includes the TCP receive work its sends trigger).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct CpuTimes {
+    /// User time.
+    pub user_s: f64,
+    /// System time.
+    pub system_s: f64,
+}
+
+impl CpuTimes {
+    /// User plus system time.
+    pub fn total_s(self) -> f64 {
+        self.user_s + self.system_s
+    }
+
+    /// The time used between `self` and the later `after`.
+    pub fn until(self, after: CpuTimes) -> CpuTimes {
+        CpuTimes {
+            user_s: after.user_s - self.user_s,
+            system_s: after.system_s - self.system_s,
+        }
+    }
 }
 
 /// A loopback port nobody listens on now (bound then released).
@@ -444,6 +500,7 @@ mod tests {
     fn reads_cpu_ticks_past_an_odd_name() {
         let stat = "4242 (sw (b) x) S 1 2 3 0 -1 4194560 10 0 0 0 250 75 0 0 20 0 3 0 100 1 1";
         assert_eq!(parse_stat_cpu_ticks(stat), Some(325));
+        assert_eq!(parse_stat_cpu_split(stat), Some((250, 75)));
         assert_eq!(parse_stat_cpu_ticks("4242 (x) S 1"), None);
     }
 

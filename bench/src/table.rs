@@ -13,6 +13,9 @@ pub const TARGETS: [(ServerKind, f64); 3] = [
 ];
 /// The raw TCP echo on Switchboard's own engine: what a WebSocket layer that cost nothing would reach.
 pub const CEILING_SERVER: ServerKind = ServerKind::EngineTcp;
+/// Issue 19's target: the best WebSocket peer's server CPU per message at least this multiple of
+/// Switchboard's, in every cell, with each client.
+pub const CPU_TARGET: f64 = 1.1;
 
 /// Formats a message size: `64 B`, `1 KiB`, `16 KiB`.
 pub fn size_label(bytes: usize) -> String {
@@ -89,6 +92,7 @@ pub fn markdown(record: &Record) -> String {
         out.push('\n');
     }
     out.push_str(&targets_markdown(&results.throughput));
+    out.push_str(&cpu_targets_markdown(&results.throughput));
     if !results.latency.is_empty() {
         out.push_str(
             "| server | load | offered msg/s | p50 µs | p99 µs (min–max) | p99.9 µs | max µs |\n",
@@ -147,6 +151,77 @@ pub fn markdown(record: &Record) -> String {
             );
         }
     }
+    out
+}
+
+/// Issue 19's table: per cell and client, the best WebSocket peer's server CPU per message ÷ Switchboard's
+/// (above 1: Switchboard is cheaper), against [`CPU_TARGET`], and the bound that ratio has on this machine:
+/// the same peer's CPU ÷ Switchboard's system (kernel) CPU alone, i.e. the ratio if Switchboard's own code
+/// cost nothing. Empty when no cell has a peer with a CPU figure.
+pub fn cpu_targets_markdown(cells: &[ThroughputCell]) -> String {
+    let cpu = |c: &ThroughputCell| {
+        c.server_cpu_us_per_message
+            .map(|s| s.median)
+            .filter(|v| *v > 0.0)
+    };
+    let mut rows = String::new();
+    for ours in cells
+        .iter()
+        .filter(|c| c.server == ServerKind::Switchboard.name())
+    {
+        let Some(our_cpu) = cpu(ours) else {
+            continue;
+        };
+        let best = cells
+            .iter()
+            .filter(|c| {
+                c.neutral_client == ours.neutral_client
+                    && c.connections == ours.connections
+                    && c.message_bytes == ours.message_bytes
+                    && ServerKind::ALL.iter().any(|kind| {
+                        kind.name() == c.server
+                            && *kind != ServerKind::Switchboard
+                            && kind.protocol() == crate::load::Protocol::WebSocket
+                    })
+            })
+            .filter_map(|c| cpu(c).map(|v| (v, c.server.as_str())))
+            .min_by(|a, b| a.0.total_cmp(&b.0));
+        let Some((peer_cpu, peer)) = best else {
+            continue;
+        };
+        let ratio = peer_cpu / our_cpu;
+        let verdict = if ratio >= CPU_TARGET {
+            "met"
+        } else {
+            "not met"
+        };
+        let bound = ours
+            .server_system_cpu_us_per_message
+            .map(|s| s.median)
+            .filter(|v| *v > 0.0)
+            .map_or("–".to_owned(), |system| {
+                format!("{:.2}×", peer_cpu / system)
+            });
+        let _ = writeln!(
+            rows,
+            "| {} × {} | {} | {peer} | {our_cpu:.2} | {peer_cpu:.2} | {ratio:.2}× ({verdict}) | {bound} |",
+            ours.connections,
+            size_label(ours.message_bytes),
+            ours.neutral_client.as_deref().unwrap_or(&ours.driver),
+        );
+    }
+    if rows.is_empty() {
+        return rows;
+    }
+    let mut out = format!(
+        "Issue 19 (the best WebSocket peer's server CPU µs/msg ÷ Switchboard's, target ≥ {CPU_TARGET}×; bound = that peer's CPU ÷ Switchboard's system CPU alone, the ratio if Switchboard's own code cost nothing):\n\n"
+    );
+    out.push_str(
+        "| cell | client | best peer | Switchboard µs/msg | peer µs/msg | ratio | bound |\n",
+    );
+    out.push_str("|---|---|---|---:|---:|---:|---:|\n");
+    out.push_str(&rows);
+    out.push('\n');
     out
 }
 
@@ -256,9 +331,46 @@ mod tests {
             ratio_to_switchboard: None,
             errors: 0,
             server_cpu_us_per_message: None,
+            server_system_cpu_us_per_message: None,
             cpu_ratio_to_switchboard: None,
             neutral_client: None,
         }
+    }
+
+    fn with_cpu(mut cell: ThroughputCell, total: f64, system: f64) -> ThroughputCell {
+        cell.server_cpu_us_per_message = crate::summary::Summary::of(&[total]);
+        cell.server_system_cpu_us_per_message = crate::summary::Summary::of(&[system]);
+        cell
+    }
+
+    #[test]
+    fn the_cpu_targets_take_the_cheapest_websocket_peer_of_the_same_client() {
+        let mut neutral = with_cpu(cell("switchboard", 1.0), 8.0, 7.0);
+        neutral.neutral_client = Some("uWebSockets load_test".to_owned());
+        let mut neutral_peer = with_cpu(cell("uwebsockets", 1.0), 9.6, 9.0);
+        neutral_peer.neutral_client = neutral.neutral_client.clone();
+        let cells = [
+            with_cpu(cell("switchboard", 180.0), 5.0, 4.0),
+            with_cpu(cell("fastwebsockets", 150.0), 6.0, 5.0),
+            with_cpu(cell("uwebsockets", 170.0), 5.2, 4.9),
+            // A raw TCP reference is no peer, however cheap.
+            with_cpu(cell("engine-tcp", 190.0), 3.0, 2.9),
+            neutral,
+            neutral_peer,
+        ];
+        let table = cpu_targets_markdown(&cells);
+        assert!(
+            table.contains("| 100 × 64 B | switchboard-loadgen | uwebsockets | 5.00 | 5.20 | 1.04× (not met) | 1.30× |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| 100 × 64 B | uWebSockets load_test | uwebsockets | 8.00 | 9.60 | 1.20× (met) | 1.37× |"),
+            "{table}"
+        );
+        assert!(
+            cpu_targets_markdown(&cells[..1]).is_empty(),
+            "no peer: no table"
+        );
     }
 
     #[test]

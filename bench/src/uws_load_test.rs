@@ -8,7 +8,8 @@
 //! echo only. Its first report comes one interval after its last connection opened; the harness reads
 //! its output as it runs (`stdbuf -oL`: line-buffered), drops that first report (the connects and the
 //! warm-up) and stops it once enough whole intervals followed to cover the run's duration; the figure
-//! is their mean. The connect ramp has no fixed length (on a loaded machine 1,000 connections took more
+//! is their mean. The server's CPU is read at the first report and at the last one, so its CPU per message
+//! covers exactly the measured intervals. The connect ramp has no fixed length (on a loaded machine 1,000 connections took more
 //! than 3 s), so the stop follows the reports, within a bound.
 
 use std::io::{BufRead, BufReader};
@@ -20,6 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 
 use crate::load::{LoadDriver, LoadResult, LoadSpec, Pattern, Protocol};
+use crate::servers::RunningServer;
 
 /// Seconds between `load_test`'s reports (`LIBUS_TIMEOUT_GRANULARITY`).
 pub const REPORT_INTERVAL_S: u64 = 4;
@@ -75,7 +77,8 @@ impl LoadDriver for UwsLoadTest {
     }
 
     /// Its run is longer than `duration_s` (connects and a warm-up interval before the measured
-    /// ones), so server CPU over the process's life is not comparable per message.
+    /// ones), so server CPU over the process's life is not comparable per message: it measures the
+    /// server's CPU over its measured reports itself (`LoadSpec::server_pid`).
     fn server_cpu_per_message(&self) -> bool {
         false
     }
@@ -105,11 +108,25 @@ impl LoadDriver for UwsLoadTest {
         let mut output = String::new();
         let mut reports = 0;
         let mut exited_early = None;
+        // The server's CPU at the first report (the end of the warm-up) and at the last wanted one: its CPU
+        // over exactly the measured intervals.
+        let server_cpu = || {
+            spec.server_pid
+                .and_then(|pid| RunningServer::cpu_split_of(pid).ok())
+        };
+        let (mut cpu_at_first, mut cpu_at_last) = (None, None);
         while reports < wanted {
             let left = deadline.saturating_duration_since(Instant::now());
             match lines_rx.recv_timeout(left.min(Duration::from_millis(200))) {
                 Ok(line) => {
-                    reports += usize::from(line.starts_with("Msg/sec:"));
+                    if line.starts_with("Msg/sec:") {
+                        reports += 1;
+                        if reports == 1 {
+                            cpu_at_first = server_cpu();
+                        } else if reports == wanted {
+                            cpu_at_last = server_cpu();
+                        }
+                    }
                     let failed = line.starts_with("ERROR");
                     output.push_str(&line);
                     output.push('\n');
@@ -132,10 +149,17 @@ impl LoadDriver for UwsLoadTest {
         let status = child.wait()?;
         let _ = reader.join();
         output.extend(lines_rx.try_iter().map(|line| line + "\n"));
-        parse_load_test(&output, spec.connections).with_context(|| match exited_early {
-            Some(status) => format!("load_test exited by itself ({status})"),
-            None => format!("load_test ({status}, {reports} report(s) of {wanted} wanted)"),
-        })
+        let mut result =
+            parse_load_test(&output, spec.connections).with_context(|| match exited_early {
+                Some(status) => format!("load_test exited by itself ({status})"),
+                None => format!("load_test ({status}, {reports} report(s) of {wanted} wanted)"),
+            })?;
+        // Only when every wanted report came: then the measured reports are exactly the window's.
+        if let (Some(first), Some(last)) = (cpu_at_first, cpu_at_last) {
+            let window_s = ((wanted - 1) as u64 * REPORT_INTERVAL_S) as f64;
+            result.set_server_cpu(first.until(last), Some(window_s));
+        }
+        Ok(result)
     }
 }
 
@@ -218,6 +242,7 @@ mod tests {
             connections: 500,
             message_bytes: 16384,
             duration_s: 5,
+            server_pid: None,
         };
         let args: Vec<String> = driver
             .command(&spec, 1)

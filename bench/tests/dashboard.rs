@@ -40,6 +40,7 @@ fn fixture_record(revision: &str, scale: f64) -> Record {
                     ratio_to_switchboard: Some(1.0 / (1.0 + index as f64 * 0.3)),
                     errors: 0,
                     server_cpu_us_per_message: Some(summary(5.0 / speed)),
+                    server_system_cpu_us_per_message: Some(summary(4.0 / speed)),
                     cpu_ratio_to_switchboard: Some(1.0 + index as f64 * 0.3),
                     neutral_client: None,
                 });
