@@ -265,3 +265,32 @@ fn a_reused_payload_buffer_never_leaks_an_earlier_messages_bytes() {
         );
     }
 }
+
+#[test]
+fn an_echo_connection_frees_its_cold_state_once_a_split_message_completes() {
+    // A message in two reads starts the unfinished-message clock, which lives in the boxed cold state; once
+    // the message completes nothing is left there, and keeping the box made every later message read it.
+    let limits = Limits::default();
+    let mut conn = Connection::new(ConnectionConfig::new(Mode::Echo, &limits), 0);
+    conn.handle_bytes(REQUEST, 0);
+    assert!(matches!(
+        conn.poll_event(),
+        Some(ConnectionEvent::Opened { .. })
+    ));
+    let mut out = Vec::new();
+    flush(&mut conn, &mut out);
+    assert!(!conn.holds_cold_state(), "open and idle: no cold state");
+    let message = frame(OpCode::Binary, true, &[5; 1_000]);
+    conn.handle_bytes(&message[..300], 1);
+    assert!(conn.holds_cold_state(), "the clock runs");
+    conn.handle_bytes(&message[300..], 2);
+    assert!(!conn.holds_cold_state(), "freed when the message completed");
+    out.clear();
+    flush(&mut conn, &mut out);
+    let mut expected = Vec::new();
+    encode_frame(&mut expected, OpCode::Binary, true, &[5; 1_000], None).unwrap();
+    assert_eq!(out, expected);
+    // The next split message starts the clock again, and its timeout still applies.
+    conn.handle_bytes(&message[..10], 3);
+    assert!(conn.holds_cold_state());
+}

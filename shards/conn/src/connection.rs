@@ -119,6 +119,9 @@ pub struct Connection {
     assembler_clean: bool,
     /// The transport is to be dropped now, without flushing.
     aborted: bool,
+    /// Whether the unfinished-message clock runs (`Cold::partial_since_ms` is set): kept here so that a
+    /// busy connection checks it without reading the boxed `Cold` at the end of every read.
+    partial_clock: bool,
 }
 
 impl Connection {
@@ -143,6 +146,7 @@ impl Connection {
             state: ConnectionState::Handshaking,
             assembler_clean: true,
             aborted: false,
+            partial_clock: false,
             config,
         }
     }
@@ -229,6 +233,7 @@ impl Connection {
         if stop_reading && !matches!(reason, CloseReason::Protocol(_)) {
             self.assembler = None;
             self.assembler_clean = true;
+            self.partial_clock = false;
             if let Some(cold) = self.cold.as_mut() {
                 cold.partial_since_ms = 0;
             }
@@ -277,6 +282,12 @@ impl Connection {
                 cold.events = std::collections::VecDeque::new();
             }
         }
+    }
+
+    /// Whether the handshake, event and close state is allocated (see [`Cold`]): an open echo connection
+    /// between messages holds none. For tests.
+    pub fn holds_cold_state(&self) -> bool {
+        self.cold.is_some()
     }
 
     /// Heap bytes this connection holds in its own buffers (capacities; boxed parts by size), not counting
@@ -441,6 +452,11 @@ impl Connection {
             "closing is time-bounded"
         );
         assert!(!self.aborted || self.state == ConnectionState::Closed);
+        assert_eq!(
+            self.partial_clock,
+            cold.partial_since_ms != 0,
+            "the hot flag mirrors the clock"
+        );
         self.send_queue.invariants();
     }
 
