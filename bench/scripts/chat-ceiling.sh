@@ -7,7 +7,8 @@
 #   NO_BUILD=1 PEAK_RATES="24000 32000 40000 48000 56000 64000 80000" bash bench/scripts/chat-ceiling.sh
 #   PIN=1 SHARDS_LIST=1 NO_BUILD=1 bash bench/scripts/chat-ceiling.sh   # 1 shard on CPU 0, one load thread on CPU 1
 #
-# 1. Peak: `send-path.sh peak` with fsync (PEAK_RATES, PEAK_DURATION; routing off, 500 connections: 100
+# 1. Peak: `send-path.sh peak` with fsync (PEAK_RATES, PEAK_DURATION, PEAK_TRIES: a rate counts when most of
+#    its runs sustain it, and its median deliver p99 is reported; routing off, 500 connections: 100
 #    agents each answering 4 customers; every customer message is acked, delivered, and answered by its
 #    agent, whose reply is acked and delivered in turn).
 # 2. Latency: `send-path.sh` at half the peak for DURATION s (default 10): ack and deliver p50/p99/p99.9.

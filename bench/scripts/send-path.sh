@@ -18,7 +18,10 @@
 # Peak: the highest customer rate of the ramp that the server sustains — during the run it acks and
 # delivers what was offered (received/s ≥ 95% of sent/s), loses, duplicates and leaves unacked nothing,
 # has no error, and keeps the deliver p99 under PEAK_P99_MS_MAX (default 100 ms; beyond that the server is
-# queueing, not keeping up). The ramp stops at the first rate that fails. Every run is bounded by its
+# queueing, not keeping up). On this VM one run at a rate can pass or fail by chance (a neighbour, the
+# fsync worker), so each rate is run up to PEAK_TRIES times (default 3) and counts as sustained when most
+# of its runs were (it stops as soon as the majority is decided); the PEAK line reports the median deliver
+# p99 of the peak rate's runs. The ramp stops at the first rate that fails. Every run is bounded by its
 # duration; the server is killed by PID.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -30,6 +33,7 @@ CONNECTIONS=${CONNECTIONS:-500}
 PEAK_RATES=${PEAK_RATES:-"4000 8000 12000 16000 20000 24000 32000"}
 PEAK_DURATION=${PEAK_DURATION:-5}
 PEAK_P99_MS_MAX=${PEAK_P99_MS_MAX:-100}
+PEAK_TRIES=${PEAK_TRIES:-3}
 PORT=${PORT:-7899}
 TARGET=${CARGO_TARGET_DIR:-target}
 SHARDS_LIST=${SHARDS_LIST:-"1 2"}
@@ -101,16 +105,22 @@ PY
 for shards in $SHARDS_LIST; do
   for durability in $DURABILITIES; do
     if [ "$MODE" = peak ]; then
-      best=0
+      best=0; best_p99="-"; need=$((PEAK_TRIES / 2 + 1))
       for rate in $PEAK_RATES; do
-        if run "$shards" "$durability" "$rate" "$PEAK_DURATION" \
-          "bench/results/send-path-peak-${shards}shard-${durability}-${rate}.json"; then
-          best=$rate
-        else
-          break
-        fi
+        passed=0; failed=0; p99s=()
+        while [ "$passed" -lt "$need" ] && [ "$failed" -lt "$need" ]; do
+          out="bench/results/send-path-peak-${shards}shard-${durability}-${rate}.json"
+          line=$(run "$shards" "$durability" "$rate" "$PEAK_DURATION" "$out") && ok=1 || ok=0
+          echo "$line"
+          p99s+=("$(echo "$line" | sed -n 's|.*deliver p50/p99/p99.9 = [0-9]*/\([0-9]*\)/.*|\1|p')")
+          if [ "$ok" = 1 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+        done
+        echo "  rate=$rate: $passed of $((passed + failed)) run(s) sustained"
+        [ "$passed" -ge "$need" ] || break
+        best=$rate
+        best_p99=$(printf '%s\n' "${p99s[@]}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
       done
-      echo "PEAK shards=$shards durability=$durability: $best customer msgs/s sustained (about $((best * 2)) stored msgs/s with the agents' replies)"
+      echo "PEAK shards=$shards durability=$durability: $best customer msgs/s sustained (about $((best * 2)) stored msgs/s with the agents' replies; median deliver p99 there $best_p99 us)"
     else
       run "$shards" "$durability" "$RATE" "$DURATION" \
         "bench/results/send-path-${shards}shard-${durability}.json" || echo "  (not sustained: see the JSON)"

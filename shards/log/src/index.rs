@@ -6,6 +6,7 @@
 //! order (appends push at the back, retention pops at the front, so its room is reused once it reached
 //! its working size), and the window is allocated whole, at its configured size, when the log opens.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 
 use super::record::Lsn;
@@ -24,18 +25,38 @@ pub struct Location {
 }
 
 /// Per conversation: the location of every retained record by sequence, and the last sequence seen.
+///
+/// A conversation with retained records is one entry of `active` (its records and last sequence: an append
+/// looks up one entry, issue 19); one whose records retention deleted entirely keeps only its last sequence,
+/// in `retired`, until it is appended to again.
 #[derive(Debug, Default)]
 pub struct ConversationIndex {
-    /// Each conversation's retained records, in increasing sequence order.
-    records: HashMap<u64, VecDeque<(u64, Location)>>,
-    last_sequence: HashMap<u64, u64>,
+    active: HashMap<u64, Conversation>,
+    retired: HashMap<u64, u64>,
+}
+
+/// An active conversation of the [`ConversationIndex`].
+#[derive(Debug)]
+struct Conversation {
+    /// The highest sequence appended.
+    last_sequence: u64,
+    /// The retained records, in increasing sequence order; never empty.
+    records: VecDeque<(u64, Location)>,
 }
 
 impl ConversationIndex {
     /// Records that `conversation`'s record `sequence` is at `location` (replacing an earlier location
     /// of the same sequence).
     pub fn insert(&mut self, conversation: u64, sequence: u64, location: Location) {
-        let records = self.records.entry(conversation).or_default();
+        let entry = match self.active.entry(conversation) {
+            Entry::Occupied(occupied) => occupied.into_mut(),
+            Entry::Vacant(vacant) => vacant.insert(Conversation {
+                last_sequence: self.retired.remove(&conversation).unwrap_or(sequence),
+                records: VecDeque::new(),
+            }),
+        };
+        entry.last_sequence = entry.last_sequence.max(sequence);
+        let records = &mut entry.records;
         // Appends come in sequence order (the log refuses a sequence that does not increase): at the
         // back. Recovery may meet them otherwise; those go in their place.
         match records.back() {
@@ -48,13 +69,14 @@ impl ConversationIndex {
             }
             _ => records.push_back((sequence, location)),
         }
-        let last = self.last_sequence.entry(conversation).or_insert(sequence);
-        *last = (*last).max(sequence);
     }
 
     /// The highest sequence appended to `conversation`, even when retention has since deleted it.
     pub fn last_sequence(&self, conversation: u64) -> Option<u64> {
-        self.last_sequence.get(&conversation).copied()
+        match self.active.get(&conversation) {
+            Some(entry) => Some(entry.last_sequence),
+            None => self.retired.get(&conversation).copied(),
+        }
     }
 
     /// Up to `limit` locations of `conversation`'s records with a sequence in `from..=to`, in order.
@@ -68,9 +90,9 @@ impl ConversationIndex {
         if from > to {
             return Vec::new();
         }
-        self.records
+        self.active
             .get(&conversation)
-            .map(|records| {
+            .map(|Conversation { records, .. }| {
                 let start = records.partition_point(|&(sequence, _)| sequence < from);
                 records
                     .range(start..)
@@ -88,27 +110,32 @@ impl ConversationIndex {
     /// front of its deque.
     pub fn remove_below(&mut self, segment_base: Lsn) -> u64 {
         let mut removed = 0;
-        self.records.retain(|_, records| {
-            while records
+        let retired = &mut self.retired;
+        self.active.retain(|&conversation, entry| {
+            while entry
+                .records
                 .front()
                 .is_some_and(|(_, location)| location.segment < segment_base)
             {
-                records.pop_front();
+                entry.records.pop_front();
                 removed += 1;
             }
-            !records.is_empty()
+            if entry.records.is_empty() {
+                retired.insert(conversation, entry.last_sequence);
+            }
+            !entry.records.is_empty()
         });
         removed
     }
 
     /// How many records are indexed.
     pub fn record_count(&self) -> usize {
-        self.records.values().map(VecDeque::len).sum()
+        self.active.values().map(|entry| entry.records.len()).sum()
     }
 
     /// The conversations that have at least one indexed record.
     pub fn conversations(&self) -> impl Iterator<Item = u64> + '_ {
-        self.records.keys().copied()
+        self.active.keys().copied()
     }
 }
 
@@ -134,7 +161,8 @@ impl DedupWindow {
         assert!(capacity > 0, "validated by LogConfig");
         let preallocated = capacity.min(DEDUP_PREALLOCATED_MAX);
         Self {
-            entries: HashMap::with_capacity(preallocated),
+            // One over: a new pair goes in before the oldest leaves (see `insert`).
+            entries: HashMap::with_capacity(preallocated + 1),
             order: VecDeque::with_capacity(preallocated),
             capacity,
         }
@@ -144,14 +172,17 @@ impl DedupWindow {
     /// when full. A repeated pair keeps its first record.
     pub fn insert(&mut self, message_id: [u8; 16], conversation: u64, sequence: u64) {
         let key = (conversation, message_id);
-        if self.entries.contains_key(&key) {
-            return;
+        // One lookup finds the pair or its place (a lookup and an insert hashed the key twice, issue 19).
+        match self.entries.entry(key) {
+            Entry::Occupied(_) => return,
+            Entry::Vacant(vacant) => {
+                vacant.insert(sequence);
+            }
         }
         if self.order.len() == self.capacity {
             let oldest = self.order.pop_front().expect("capacity is at least one");
             self.entries.remove(&oldest);
         }
-        self.entries.insert(key, sequence);
         self.order.push_back(key);
         self.invariants();
     }
@@ -266,5 +297,13 @@ mod tests {
         assert_eq!(index.record_count(), 1);
         assert_eq!(index.conversations().collect::<Vec<_>>(), [1]);
         assert_eq!(index.last_sequence(2), Some(1));
+        // Appended to again after retention emptied it: active again, its last sequence carried over.
+        index.insert(2, 5, at(3, 3));
+        assert_eq!(index.last_sequence(2), Some(5));
+        assert_eq!(index.range(2, 0, u64::MAX, 10).len(), 1);
+        // Recovery may meet an older record of a retired conversation: its last sequence does not go back.
+        assert_eq!(index.remove_below(4), 2);
+        index.insert(2, 4, at(5, 4));
+        assert_eq!(index.last_sequence(2), Some(5));
     }
 }
