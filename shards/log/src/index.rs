@@ -25,38 +25,18 @@ pub struct Location {
 }
 
 /// Per conversation: the location of every retained record by sequence, and the last sequence seen.
-///
-/// A conversation with retained records is one entry of `active` (its records and last sequence: an append
-/// looks up one entry, issue 19); one whose records retention deleted entirely keeps only its last sequence,
-/// in `retired`, until it is appended to again.
 #[derive(Debug, Default)]
 pub struct ConversationIndex {
-    active: HashMap<u64, Conversation>,
-    retired: HashMap<u64, u64>,
-}
-
-/// An active conversation of the [`ConversationIndex`].
-#[derive(Debug)]
-struct Conversation {
-    /// The highest sequence appended.
-    last_sequence: u64,
-    /// The retained records, in increasing sequence order; never empty.
-    records: VecDeque<(u64, Location)>,
+    /// Each conversation's retained records, in increasing sequence order.
+    records: HashMap<u64, VecDeque<(u64, Location)>>,
+    last_sequence: HashMap<u64, u64>,
 }
 
 impl ConversationIndex {
     /// Records that `conversation`'s record `sequence` is at `location` (replacing an earlier location
     /// of the same sequence).
     pub fn insert(&mut self, conversation: u64, sequence: u64, location: Location) {
-        let entry = match self.active.entry(conversation) {
-            Entry::Occupied(occupied) => occupied.into_mut(),
-            Entry::Vacant(vacant) => vacant.insert(Conversation {
-                last_sequence: self.retired.remove(&conversation).unwrap_or(sequence),
-                records: VecDeque::new(),
-            }),
-        };
-        entry.last_sequence = entry.last_sequence.max(sequence);
-        let records = &mut entry.records;
+        let records = self.records.entry(conversation).or_default();
         // Appends come in sequence order (the log refuses a sequence that does not increase): at the
         // back. Recovery may meet them otherwise; those go in their place.
         match records.back() {
@@ -69,14 +49,13 @@ impl ConversationIndex {
             }
             _ => records.push_back((sequence, location)),
         }
+        let last = self.last_sequence.entry(conversation).or_insert(sequence);
+        *last = (*last).max(sequence);
     }
 
     /// The highest sequence appended to `conversation`, even when retention has since deleted it.
     pub fn last_sequence(&self, conversation: u64) -> Option<u64> {
-        match self.active.get(&conversation) {
-            Some(entry) => Some(entry.last_sequence),
-            None => self.retired.get(&conversation).copied(),
-        }
+        self.last_sequence.get(&conversation).copied()
     }
 
     /// Up to `limit` locations of `conversation`'s records with a sequence in `from..=to`, in order.
@@ -90,9 +69,9 @@ impl ConversationIndex {
         if from > to {
             return Vec::new();
         }
-        self.active
+        self.records
             .get(&conversation)
-            .map(|Conversation { records, .. }| {
+            .map(|records| {
                 let start = records.partition_point(|&(sequence, _)| sequence < from);
                 records
                     .range(start..)
@@ -110,32 +89,27 @@ impl ConversationIndex {
     /// front of its deque.
     pub fn remove_below(&mut self, segment_base: Lsn) -> u64 {
         let mut removed = 0;
-        let retired = &mut self.retired;
-        self.active.retain(|&conversation, entry| {
-            while entry
-                .records
+        self.records.retain(|_, records| {
+            while records
                 .front()
                 .is_some_and(|(_, location)| location.segment < segment_base)
             {
-                entry.records.pop_front();
+                records.pop_front();
                 removed += 1;
             }
-            if entry.records.is_empty() {
-                retired.insert(conversation, entry.last_sequence);
-            }
-            !entry.records.is_empty()
+            !records.is_empty()
         });
         removed
     }
 
     /// How many records are indexed.
     pub fn record_count(&self) -> usize {
-        self.active.values().map(|entry| entry.records.len()).sum()
+        self.records.values().map(VecDeque::len).sum()
     }
 
     /// The conversations that have at least one indexed record.
     pub fn conversations(&self) -> impl Iterator<Item = u64> + '_ {
-        self.active.keys().copied()
+        self.records.keys().copied()
     }
 }
 
@@ -172,7 +146,7 @@ impl DedupWindow {
     /// when full. A repeated pair keeps its first record.
     pub fn insert(&mut self, message_id: [u8; 16], conversation: u64, sequence: u64) {
         let key = (conversation, message_id);
-        // One lookup finds the pair or its place (a lookup and an insert hashed the key twice, issue 19).
+        // One lookup finds the pair or its place (a lookup then an insert hashed the key twice).
         match self.entries.entry(key) {
             Entry::Occupied(_) => return,
             Entry::Vacant(vacant) => {
@@ -297,13 +271,5 @@ mod tests {
         assert_eq!(index.record_count(), 1);
         assert_eq!(index.conversations().collect::<Vec<_>>(), [1]);
         assert_eq!(index.last_sequence(2), Some(1));
-        // Appended to again after retention emptied it: active again, its last sequence carried over.
-        index.insert(2, 5, at(3, 3));
-        assert_eq!(index.last_sequence(2), Some(5));
-        assert_eq!(index.range(2, 0, u64::MAX, 10).len(), 1);
-        // Recovery may meet an older record of a retired conversation: its last sequence does not go back.
-        assert_eq!(index.remove_below(4), 2);
-        index.insert(2, 4, at(5, 4));
-        assert_eq!(index.last_sequence(2), Some(5));
     }
 }
