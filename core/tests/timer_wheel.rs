@@ -59,6 +59,18 @@ fn cascades_from_every_level_and_overflow() {
 }
 
 #[test]
+fn armed_by_is_at_or_before_the_deadline_s_tick() {
+    let mut wheel = wheel(10, 16, 0);
+    let handle = wheel.insert(95, 1).unwrap();
+    assert!(wheel.is_armed_by(handle, 95));
+    assert!(wheel.is_armed_by(handle, 91), "the same 10 ms tick");
+    assert!(wheel.is_armed_by(handle, 500));
+    assert!(!wheel.is_armed_by(handle, 85));
+    wheel.cancel(handle);
+    assert!(!wheel.is_armed_by(handle, 500), "stale");
+}
+
+#[test]
 fn cancel_and_stale_handles() {
     let mut wheel = wheel(1, 2, 0);
     let first = wheel.insert(50, 1).unwrap();

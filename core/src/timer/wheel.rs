@@ -192,6 +192,14 @@ impl<T> TimerWheel<T> {
             .is_some_and(|entry| entry.deadline_tick == deadline_ms.div_ceil(self.tick_ms))
     }
 
+    /// Whether the pending timer `handle` fires at or before the tick of `deadline_ms` (`false` for a stale
+    /// handle): a caller whose deadline only moved later may leave it, let it fire early and re-arm then.
+    pub fn is_armed_by(&self, handle: TimerHandle, deadline_ms: u64) -> bool {
+        self.entries
+            .get(handle.0)
+            .is_some_and(|entry| entry.deadline_tick <= deadline_ms.div_ceil(self.tick_ms))
+    }
+
     /// Moves a pending timer to a new deadline, keeping its handle; returns `false` if the handle is
     /// stale. O(1); cheaper than cancel plus insert for heartbeats re-armed on every message.
     pub fn reset(&mut self, handle: TimerHandle, deadline_ms: u64) -> bool {

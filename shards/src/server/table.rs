@@ -13,7 +13,8 @@ pub(crate) struct Entry {
     pub(crate) id: ConnId,
     /// The sans-IO protocol state machine.
     pub(crate) conn: Connection,
-    /// The armed timer, if any (its deadline is kept by the wheel: `TimerWheel::is_armed_for`).
+    /// The armed timer, if any (its deadline is kept by the wheel; it may be earlier than the connection's next
+    /// deadline, see `Shard::rearm_timer`).
     pub(crate) timer: Option<TimerHandle>,
     /// Bytes handed to the engine and not yet completed, over all of `sends_in_flight` (a flush's worth,
     /// far below 4 GiB).
