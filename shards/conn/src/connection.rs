@@ -284,7 +284,7 @@ impl Connection {
         }
     }
 
-    /// Whether the handshake, event and close state is allocated (see [`Cold`]): an open echo connection
+    /// Whether the handshake, event and close state is allocated (the boxed `Cold`): an open echo connection
     /// between messages holds none. For tests.
     pub fn holds_cold_state(&self) -> bool {
         self.cold.is_some()
