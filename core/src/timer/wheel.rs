@@ -184,14 +184,6 @@ impl<T> TimerWheel<T> {
         self.entries.remove(handle.0).map(|entry| entry.token)
     }
 
-    /// Whether the pending timer `handle` fires at the tick of `deadline_ms`, i.e. whether arming it for
-    /// `deadline_ms` would change nothing (`false` for a stale handle).
-    pub fn is_armed_for(&self, handle: TimerHandle, deadline_ms: u64) -> bool {
-        self.entries
-            .get(handle.0)
-            .is_some_and(|entry| entry.deadline_tick == deadline_ms.div_ceil(self.tick_ms))
-    }
-
     /// Whether the pending timer `handle` fires at or before the tick of `deadline_ms` (`false` for a stale
     /// handle): a caller whose deadline only moved later may leave it, let it fire early and re-arm then.
     pub fn is_armed_by(&self, handle: TimerHandle, deadline_ms: u64) -> bool {
