@@ -30,7 +30,7 @@ for round in $(seq "$ROUNDS"); do
     rm -rf "$work/data"
     taskset -c 0 "$bin" serve --mode echo --shards 1 --listen "127.0.0.1:$PORT" --config "$work/config.toml" \
       > "$work/server.log" 2>&1 & server=$!
-    for _ in $(seq 100); do (exec 3<> "/dev/tcp/127.0.0.1/$PORT") 2> /dev/null && break; sleep 0.1; done
+    wait_for_server "$server" "$PORT" "$work/server.log"
     taskset -c 1 "$LOADGEN" --url "ws://127.0.0.1:$PORT/" --closed-loop --threads 1 --connections "$CONNS" \
       --size "$BYTES" --duration "$SECONDS_" --quiet --out "$work/loadgen.json" > /dev/null 2>&1 || true
     read -r utime stime < <(awk '{print $14, $15}' "/proc/$server/stat")

@@ -85,15 +85,7 @@ fn run_fed(input: &[u8], feed: Feed) -> ((Vec<u8>, String), Vec<Range<usize>>) {
         frame_payload_bytes_max: 4_096,
         ..Limits::default()
     };
-    let mut conn = Connection::new(ConnectionConfig::new(Mode::Echo, &limits), 0);
-    conn.handle_bytes(REQUEST, 0);
-    assert!(matches!(
-        conn.poll_event(),
-        Some(ConnectionEvent::Opened { .. })
-    ));
-    let mut response = Vec::new();
-    flush(&mut conn, &mut response);
-    assert!(response.starts_with(b"HTTP/1.1 101"));
+    let mut conn = open_echo(&limits);
     // Flushed once at the end, so the send queue's priorities order the output the same way for both.
     let mut lent = Vec::new();
     match feed {
@@ -128,6 +120,20 @@ fn flush(conn: &mut Connection, out: &mut Vec<u8>) {
         conn.handle_send_complete(written);
         out.extend_from_slice(&buf);
     }
+}
+
+/// An echo connection past its handshake: the 101 written and the `Opened` event polled.
+fn open_echo(limits: &Limits) -> Connection {
+    let mut conn = Connection::new(ConnectionConfig::new(Mode::Echo, limits), 0);
+    conn.handle_bytes(REQUEST, 0);
+    assert!(matches!(
+        conn.poll_event(),
+        Some(ConnectionEvent::Opened { .. })
+    ));
+    let mut response = Vec::new();
+    flush(&mut conn, &mut response);
+    assert!(response.starts_with(b"HTTP/1.1 101"));
+    conn
 }
 
 fn assert_same_whole_and_bytewise(name: &str, input: &[u8]) -> Vec<Range<usize>> {
@@ -214,11 +220,8 @@ fn whole_frames_after_an_assembled_message_still_echo_in_order() {
     let small = frame(OpCode::Binary, true, b"next");
     let text = frame(OpCode::Text, true, b"third");
     let limits = Limits::default();
-    let mut conn = Connection::new(ConnectionConfig::new(Mode::Echo, &limits), 0);
-    conn.handle_bytes(REQUEST, 0);
+    let mut conn = open_echo(&limits);
     let mut out = Vec::new();
-    flush(&mut conn, &mut out);
-    out.clear();
     conn.handle_bytes(&big[..700], 1);
     let mut rest = big[700..].to_vec();
     rest.extend_from_slice(&small);
@@ -240,10 +243,8 @@ fn a_reused_payload_buffer_never_leaks_an_earlier_messages_bytes() {
     // one's buffer (`SendQueue::take_spare`), which still holds that message's bytes: longer, shorter,
     // equal, empty and text messages follow each other, each with its own content.
     let limits = Limits::default();
-    let mut conn = Connection::new(ConnectionConfig::new(Mode::Echo, &limits), 0);
-    conn.handle_bytes(REQUEST, 0);
+    let mut conn = open_echo(&limits);
     let mut out = Vec::new();
-    flush(&mut conn, &mut out);
     let sizes = [3_000, 100, 2_500, 2_500, 0, 5_000, 1, 8_000, 4_000];
     for (round, len) in sizes.into_iter().enumerate() {
         let (opcode, payload): (OpCode, Vec<u8>) = if round == 6 {
@@ -271,14 +272,8 @@ fn an_echo_connection_frees_its_cold_state_once_a_split_message_completes() {
     // A message in two reads starts the unfinished-message clock, which lives in the boxed cold state; once
     // the message completes nothing is left there, and keeping the box made every later message read it.
     let limits = Limits::default();
-    let mut conn = Connection::new(ConnectionConfig::new(Mode::Echo, &limits), 0);
-    conn.handle_bytes(REQUEST, 0);
-    assert!(matches!(
-        conn.poll_event(),
-        Some(ConnectionEvent::Opened { .. })
-    ));
+    let mut conn = open_echo(&limits);
     let mut out = Vec::new();
-    flush(&mut conn, &mut out);
     assert!(!conn.holds_cold_state(), "open and idle: no cold state");
     let message = frame(OpCode::Binary, true, &[5; 1_000]);
     conn.handle_bytes(&message[..300], 1);
