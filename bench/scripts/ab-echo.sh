@@ -34,19 +34,22 @@ for round in $(seq "$ROUNDS"); do
     taskset -c 1 "$LOADGEN" --url "ws://127.0.0.1:$PORT/" --closed-loop --threads 1 --connections "$CONNS" \
       --size "$BYTES" --duration "$SECONDS_" --quiet --out "$work/loadgen.json" > /dev/null 2>&1 || true
     read -r utime stime < <(awk '{print $14, $15}' "/proc/$server/stat")
+    # Sleeps of every server thread (voluntary context switches): how often the shard waited for work.
+    sleeps=$(cat /proc/"$server"/task/*/status 2> /dev/null | awk '/^voluntary_ctxt_switches/ {n += $2} END {print n + 0}')
     stop_pids "$server"; server=""
-    python3 - "$work/loadgen.json" "$utime" "$stime" "$SECONDS_" "$bin" "$round" >> "$work/runs.tsv" <<'PY'
+    python3 - "$work/loadgen.json" "$utime" "$stime" "$SECONDS_" "$bin" "$round" "$sleeps" >> "$work/runs.tsv" <<'PY'
 import json, sys
 report = json.load(open(sys.argv[1]))
 user, system = int(sys.argv[2]) / 100, int(sys.argv[3]) / 100   # USER_HZ
 messages = report["throughput"]["received_per_sec"] * float(sys.argv[4])
 if messages <= 0 or report.get("errors", {}).get("total", 0):
-    print(f"{sys.argv[6]}\t{sys.argv[5]}\tFAILED\t0\t0\t0")
+    print(f"{sys.argv[6]}\t{sys.argv[5]}\tFAILED\t0\t0\t0\t0")
 else:
     us = lambda s: s * 1e6 / messages
-    print(f"{sys.argv[6]}\t{sys.argv[5]}\t{messages / float(sys.argv[4]):.0f}\t{us(user + system):.3f}\t{us(user):.3f}\t{us(system):.3f}")
+    sleeps = int(sys.argv[7]) * 1000 / messages
+    print(f"{sys.argv[6]}\t{sys.argv[5]}\t{messages / float(sys.argv[4]):.0f}\t{us(user + system):.3f}\t{us(user):.3f}\t{us(system):.3f}\t{sleeps:.1f}")
 PY
-    tail -n 1 "$work/runs.tsv" | awk -F'\t' '{printf "round %s  %-32s %9s msg/s  %6s us/msg  user %6s  sys %6s\n", $1, $2, $3, $4, $5, $6}'
+    tail -n 1 "$work/runs.tsv" | awk -F'\t' '{printf "round %s  %-32s %9s msg/s  %6s us/msg  user %6s  sys %6s  sleeps/1k msgs %5s\n", $1, $2, $3, $4, $5, $6, $7}'
   done
 done
 echo "medians over $ROUNDS round(s), $CONNS connections x $BYTES B, $SECONDS_ s each:"
@@ -59,5 +62,5 @@ for binary in sys.argv[2:]:
         print(f"  {binary:<32} no successful run")
         continue
     med = lambda i: statistics.median(float(r[i]) for r in ok)
-    print(f"  {binary:<32} {med(2):9.0f} msg/s  {med(3):6.3f} us/msg  user {med(4):6.3f}  sys {med(5):6.3f}  ({len(ok)} run(s))")
+    print(f"  {binary:<32} {med(2):9.0f} msg/s  {med(3):6.3f} us/msg  user {med(4):6.3f}  sys {med(5):6.3f}  sleeps/1k msgs {med(6):5.1f}  ({len(ok)} run(s))")
 PY

@@ -50,9 +50,10 @@ fi
   awk -v t0="$t0" -v t1="$t1" -v s="$SECONDS_" -v r="$rate" -v hz="$(getconf CLK_TCK)" \
     'BEGIN { cpu = (t1 - t0) / hz; printf "# server CPU %.2f s over ~%d s; client-reported %.0f msg/s; %.2f us/msg (perf overhead included)\n", cpu, s, r, (r > 0 ? cpu * 1e6 / (r * s) : 0) }'
   echo; echo "## by binary"
-  perf report -i "$work/perf.data" --no-children --sort dso --stdio 2> /dev/null | grep '%' | head -6
+  # `-g none` everywhere: the data has call chains, and `head` closing the pipe early must not end the script.
+  perf report -i "$work/perf.data" --no-children --sort dso --stdio -g none 2> /dev/null | grep '%' | head -6 || true
   echo; echo "## call chain totals (children), >= 4%"
-  perf report -i "$work/perf.data" --children --sort sym --stdio -g none --percent-limit 4 2> /dev/null | grep '%' | head -45
+  perf report -i "$work/perf.data" --children --sort sym --stdio -g none --percent-limit 4 2> /dev/null | grep '%' | head -45 || true
   echo; echo "## self, >= 0.3%"
-  perf report -i "$work/perf.data" --no-children --sort sym --stdio -g none --percent-limit 0.3 2> /dev/null | grep '%' | head -45
+  perf report -i "$work/perf.data" --no-children --sort sym --stdio -g none --percent-limit 0.3 2> /dev/null | grep '%' | head -60 || true
 } > "$OUT"

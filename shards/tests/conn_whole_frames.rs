@@ -3,7 +3,8 @@
 //! every stream here is fed once whole and once a byte at a time (which never holds a whole frame) and the
 //! outputs compared. Echo's lending path (a whole large message unmasked in the receive buffer and sent
 //! from there, `Connection::handle_received`) must give the same bytes again, whether the transport lends
-//! or refuses.
+//! or refuses, and so must its in-place path (the reply written over a read's last message and sent from
+//! the receive buffer as it stands).
 
 use std::ops::Range;
 
@@ -38,8 +39,9 @@ fn raw_frame(first: u8, payload: &[u8]) -> Vec<u8> {
 enum Feed {
     /// `handle_bytes` in chunks of this many bytes.
     Chunks(usize),
-    /// `handle_received` in one read, from a transport that lends (or refuses every lend).
-    Lending { refuse: bool },
+    /// `handle_received` in one read, from a transport that lends (or refuses every lend), and that sends
+    /// in place or not.
+    Lending { refuse: bool, in_place: bool },
 }
 
 /// A receive buffer that lends copies and checks the contract: nothing at or before a lent range is
@@ -49,6 +51,9 @@ struct FakeReceiveBuffer {
     lent_end: usize,
     refuse: bool,
     lent: Vec<Range<usize>>,
+    /// Whether `send_in_place` is offered, and the bytes it sent (as they stood when handed over).
+    in_place: bool,
+    sent_in_place: Option<Vec<u8>>,
 }
 
 impl LendingInput for FakeReceiveBuffer {
@@ -70,6 +75,26 @@ impl LendingInput for FakeReceiveBuffer {
         self.lent.push(range.clone());
         Some(Bytes::copy_from_slice(&self.bytes[range]))
     }
+
+    fn can_send_in_place(&self) -> bool {
+        self.in_place && self.sent_in_place.is_none()
+    }
+
+    fn send_in_place(&mut self, range: Range<usize>) -> bool {
+        assert!(
+            self.can_send_in_place(),
+            "sent in place without asking, or twice"
+        );
+        assert!(range.start >= self.lent_end, "sent lent bytes");
+        assert_eq!(
+            range.end,
+            self.bytes.len(),
+            "only a read's last message goes in place"
+        );
+        self.lent_end = range.end;
+        self.sent_in_place = Some(self.bytes[range].to_vec());
+        true
+    }
 }
 
 /// Feeds `input` to a fresh open echo connection in chunks of `chunk` bytes; returns everything written
@@ -78,8 +103,8 @@ fn run(input: &[u8], chunk: usize) -> (Vec<u8>, String) {
     run_fed(input, Feed::Chunks(chunk)).0
 }
 
-/// As `run`, fed as `feed` says; also returns the ranges lent.
-fn run_fed(input: &[u8], feed: Feed) -> ((Vec<u8>, String), Vec<Range<usize>>) {
+/// As `run`, fed as `feed` says; also returns the ranges lent and whether a message was sent in place.
+fn run_fed(input: &[u8], feed: Feed) -> ((Vec<u8>, String), Vec<Range<usize>>, bool) {
     let limits = Limits {
         message_bytes_max: 4_096,
         frame_payload_bytes_max: 4_096,
@@ -88,26 +113,43 @@ fn run_fed(input: &[u8], feed: Feed) -> ((Vec<u8>, String), Vec<Range<usize>>) {
     let mut conn = open_echo(&limits);
     // Flushed once at the end, so the send queue's priorities order the output the same way for both.
     let mut lent = Vec::new();
+    let mut written = Vec::new();
+    let mut in_place = false;
     match feed {
         Feed::Chunks(chunk) => {
             for piece in input.chunks(chunk) {
                 conn.handle_bytes(piece, 1);
             }
         }
-        Feed::Lending { refuse } => {
+        Feed::Lending {
+            refuse,
+            in_place: offered,
+        } => {
             let mut buffer = FakeReceiveBuffer {
                 bytes: input.to_vec(),
                 lent_end: 0,
                 refuse,
                 lent: Vec::new(),
+                in_place: offered,
+                sent_in_place: None,
             };
             conn.handle_received(&mut buffer, 1);
             lent = buffer.lent;
+            // As the shard does: the echo sent in place leaves first, and the connection flushes again only
+            // once its completion is back.
+            if let Some(sent) = buffer.sent_in_place {
+                in_place = true;
+                conn.handle_send_complete(sent.len());
+                written.extend_from_slice(&sent);
+            }
         }
     }
-    let mut written = Vec::new();
     flush(&mut conn, &mut written);
-    ((written, format!("{:?}", conn.close_reason())), lent)
+    (
+        (written, format!("{:?}", conn.close_reason())),
+        lent,
+        in_place,
+    )
 }
 
 fn flush(conn: &mut Connection, out: &mut Vec<u8>) {
@@ -136,16 +178,20 @@ fn open_echo(limits: &Limits) -> Connection {
     conn
 }
 
-fn assert_same_whole_and_bytewise(name: &str, input: &[u8]) -> Vec<Range<usize>> {
+/// Checks every feed gives the same output; returns the ranges lent and whether the in-place path ran.
+fn assert_same_whole_and_bytewise(name: &str, input: &[u8]) -> (Vec<Range<usize>>, bool) {
     let whole = run(input, input.len().max(1));
     let bytewise = run(input, 1);
-    let (lending, lent) = run_fed(input, Feed::Lending { refuse: false });
-    let (refused, _) = run_fed(input, Feed::Lending { refuse: true });
-    assert_eq!(whole, lending, "{name}: the lending path differs");
+    let lending = |refuse, in_place| run_fed(input, Feed::Lending { refuse, in_place });
+    let (lent_output, lent, _) = lending(false, false);
+    let (refused, _, _) = lending(true, false);
+    let (placed, _, in_place) = lending(false, true);
+    assert_eq!(whole, lent_output, "{name}: the lending path differs");
     assert_eq!(
         whole, refused,
         "{name}: the lending path differs when refused"
     );
+    assert_eq!(whole, placed, "{name}: the in-place path differs");
     assert_eq!(whole.1, bytewise.1, "{name}: close reasons differ");
     assert!(
         whole.0 == bytewise.0,
@@ -153,7 +199,7 @@ fn assert_same_whole_and_bytewise(name: &str, input: &[u8]) -> Vec<Range<usize>>
         whole.0.len(),
         bytewise.0.len()
     );
-    lent
+    (lent, in_place)
 }
 
 #[test]
@@ -205,12 +251,42 @@ fn whole_frames_are_answered_exactly_as_partial_ones() {
                 frame(OpCode::Text, true, &[]),
             ],
         ),
+        // A read that is one whole message (what the in-place path answers), at each header size.
+        (
+            "one small binary message",
+            vec![frame(OpCode::Binary, true, b"x")],
+        ),
+        ("one text message", vec![text.clone()]),
+        (
+            "one 126-byte message",
+            vec![frame(OpCode::Binary, true, &[5; 126])],
+        ),
+        ("one large binary message", vec![binary.clone()]),
+        ("one empty message", vec![frame(OpCode::Text, true, &[])]),
+        (
+            "one invalid text message",
+            vec![frame(OpCode::Text, true, &[0xC3, 0x28])],
+        ),
+        (
+            "one message over the limit",
+            vec![frame(OpCode::Binary, true, &[1; 5_000])],
+        ),
+        ("one fragment", vec![frame(OpCode::Text, false, b"half")]),
+        // After a ping the pong is pending, so the last message queues behind it instead.
+        ("a ping, then a message", vec![ping.clone(), binary.clone()]),
+        (
+            "a message, then a message",
+            vec![text.clone(), binary.clone()],
+        ),
     ];
-    let mut lent_any = false;
+    let (mut lent_any, mut in_place_any) = (false, false);
     for (name, frames) in cases {
-        lent_any |= !assert_same_whole_and_bytewise(name, &frames.concat()).is_empty();
+        let (lent, in_place) = assert_same_whole_and_bytewise(name, &frames.concat());
+        lent_any |= !lent.is_empty();
+        in_place_any |= in_place;
     }
     assert!(lent_any, "no case took the lending path");
+    assert!(in_place_any, "no case took the in-place path");
 }
 
 #[test]
@@ -288,4 +364,44 @@ fn an_echo_connection_frees_its_cold_state_once_a_split_message_completes() {
     // The next split message starts the clock again, and its timeout still applies.
     conn.handle_bytes(&message[..10], 3);
     assert!(conn.holds_cold_state());
+}
+
+#[test]
+fn an_echo_in_flight_keeps_the_next_one_behind_it_and_in_place_echoes_count_against_the_frame_rate()
+{
+    let limits = Limits {
+        frames_per_second_max: 2,
+        ..Limits::default()
+    };
+    let mut conn = open_echo(&limits);
+    let message = frame(OpCode::Binary, true, b"one");
+    let read = |conn: &mut Connection| {
+        let mut buffer = FakeReceiveBuffer {
+            bytes: message.clone(),
+            lent_end: 0,
+            refuse: false,
+            lent: Vec::new(),
+            in_place: true,
+            sent_in_place: None,
+        };
+        conn.handle_received(&mut buffer, 1);
+        buffer.sent_in_place
+    };
+    let first = read(&mut conn).expect("an idle connection echoes in place");
+    assert_eq!(first, [0x82, 3, b'o', b'n', b'e']);
+    assert!(
+        read(&mut conn).is_none(),
+        "while the first echo is in flight the second queues behind it"
+    );
+    conn.handle_send_complete(first.len());
+    let mut out = Vec::new();
+    flush(&mut conn, &mut out);
+    assert_eq!(out, first, "the second echo, from the send queue");
+    // Both took a token: the third message in the same millisecond is over the rate.
+    assert!(read(&mut conn).is_none());
+    assert!(
+        format!("{:?}", conn.close_reason()).contains("FrameRate"),
+        "closed for the frame rate: {:?}",
+        conn.close_reason()
+    );
 }

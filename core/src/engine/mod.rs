@@ -88,7 +88,7 @@ pub use self::error::EngineError;
 pub use self::event::{Errno, Event, PeerClose};
 pub use self::file_op::FILE_OPS_IN_FLIGHT_MAX;
 pub use self::ids::{ConnId, ListenerId, WakeToken};
-pub use self::received::Received;
+pub use self::received::{HeldBytes, Received};
 use self::{epoll::EpollEngine, uring::UringEngine};
 
 /// One shard's engine: io_uring or epoll behind one interface. Create it on the thread that
@@ -184,6 +184,14 @@ impl Engine {
     /// done with the memory (`Bytes::try_into_mut` succeeds again).
     pub fn send_vectored(&mut self, conn: ConnId, head: Vec<u8>, payload: Bytes) {
         dispatch!(self, e => e.send_vectored(conn, head, payload))
+    }
+
+    /// Queues bytes held in their receive buffer ([`Received::hold`]) for sending on `conn`, after earlier
+    /// sends: one plain send straight from the receive buffer (no copy, no allocation), which echo uses for a
+    /// message whose reply it wrote over the request in place. `Event::SendComplete` hands back an empty
+    /// buffer; the hold is dropped then, and the receive buffer may go back to the kernel.
+    pub fn send_held(&mut self, conn: ConnId, held: HeldBytes) {
+        dispatch!(self, e => e.send_held(conn, held))
     }
 
     /// Shuts down the sending side of `conn` after the queued sends (the peer reads EOF).

@@ -9,12 +9,16 @@
 //! that, or where it cannot lend at all (epoll reads into one buffer it reuses at once), `lend` returns
 //! `None` and the caller copies. Each lent value costs one small allocation (`Bytes::from_owner` boxes its
 //! owner), where the copy it replaces needed a payload-sized buffer.
+//!
+//! [`Received::hold`] is the lighter form for bytes that go straight back out: a [`HeldBytes`] holds the
+//! buffer the same way, costs no allocation, and is only good for `Engine::send_held` (an echo written over
+//! its own receive buffer, header and all, leaves in one plain send).
 
 use std::{marker::PhantomData, ops::Range, ptr::NonNull, sync::Arc};
 
 use bytes::Bytes;
 
-use super::uring::RecvHolds;
+use super::uring::{Hold, RecvHolds};
 
 /// The bytes of one `Event::Data`: read them through `Deref`, write them through [`Received::bytes_mut_from`]
 /// (only past what was lent), lend ranges with [`Received::lend`]. Valid until the next event is fetched.
@@ -91,6 +95,52 @@ impl<'a> Received<'a> {
         let lent = unsafe { holds.lend(bid, self.ptr.as_ptr().add(range.start), range.len()) }?;
         self.lent_end = range.end;
         Some(lent)
+    }
+
+    /// Whether [`Received::hold`] would succeed now: the backend lends, and its budget of held buffers is not
+    /// spent. Ask before changing bytes in place for a hold, so a refusal never has to undo them.
+    pub fn can_hold(&self) -> bool {
+        self.lender.is_some_and(|(holds, bid)| holds.can_hold(bid))
+    }
+
+    /// The bytes of `range`, held in the receive buffer for `Engine::send_held` (no copy, no allocation),
+    /// or `None` where [`Received::can_hold`] is false. Like a lent value, the hold keeps the buffer from the
+    /// kernel until it is dropped, and the held bytes and every byte before them are read-only afterwards.
+    ///
+    /// # Panics
+    ///
+    /// As [`Received::lend`].
+    pub fn hold(&mut self, range: Range<usize>) -> Option<HeldBytes> {
+        assert!(
+            self.lent_end <= range.start && range.start <= range.end && range.end <= self.len,
+            "hold {range:?}: lent up to {}, {} bytes",
+            self.lent_end,
+            self.len
+        );
+        let (holds, bid) = self.lender?;
+        // SAFETY: as in `lend`: `range` lies within buffer `bid` of `holds`, and `lent_end` moves past it.
+        let hold = unsafe { holds.hold(bid, self.ptr.as_ptr().add(range.start), range.len()) }?;
+        self.lent_end = range.end;
+        Some(HeldBytes(hold))
+    }
+}
+
+/// Bytes held in place in a receive buffer ([`Received::hold`]) until they are sent (`Engine::send_held`)
+/// or dropped. Read-only; dropping it lets the buffer go back to the kernel.
+pub struct HeldBytes(Hold);
+
+impl HeldBytes {
+    /// The held bytes.
+    pub fn bytes(&self) -> &[u8] {
+        self.0.as_ref()
+    }
+}
+
+impl std::fmt::Debug for HeldBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeldBytes")
+            .field("len", &self.bytes().len())
+            .finish()
     }
 }
 

@@ -16,18 +16,45 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
+use super::received::HeldBytes;
+
 /// One send: `head`, then `tail` if any, written back to back. `head` is handed back in
 /// `Event::SendComplete`; the engine's reference to `tail` is dropped at that moment.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Outgoing {
     pub(crate) head: Vec<u8>,
-    pub(crate) tail: Option<Bytes>,
+    pub(crate) tail: Option<Tail>,
 }
+
+/// What follows a send's `head`: a shared payload, or bytes held in the receive buffer they arrived in
+/// (`Engine::send_held`). Either way the engine's value keeps the memory alive and unwritten until dropped.
+#[derive(Debug)]
+pub(crate) enum Tail {
+    Shared(Bytes),
+    Held(HeldBytes),
+}
+
+impl Tail {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            Tail::Shared(bytes) => bytes,
+            Tail::Held(held) => held.bytes(),
+        }
+    }
+}
+
+impl PartialEq for Tail {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes() == other.bytes()
+    }
+}
+
+impl Eq for Tail {}
 
 impl Outgoing {
     /// Bytes this send writes.
     pub(crate) fn len(&self) -> usize {
-        self.head.len() + self.tail.as_ref().map_or(0, Bytes::len)
+        self.head.len() + self.tail.as_ref().map_or(0, |tail| tail.bytes().len())
     }
 
     /// The non-empty pieces left after the first `written` bytes, in order (at most two).
@@ -37,8 +64,8 @@ impl Outgoing {
         let tail_skip = written.saturating_sub(head_len);
         let tail = self
             .tail
-            .as_deref()
-            .map_or(&[][..], |tail| &tail[tail_skip..]);
+            .as_ref()
+            .map_or(&[][..], |tail| &tail.bytes()[tail_skip..]);
         [head, tail].into_iter().filter(|piece| !piece.is_empty())
     }
 
@@ -170,7 +197,7 @@ mod tests {
         let mut list = SendList::new();
         let with_tail = |byte: u8| Outgoing {
             head: vec![byte],
-            tail: Some(Bytes::from_static(b"payload")),
+            tail: Some(Tail::Shared(Bytes::from_static(b"payload"))),
         };
         list.push_back(with_tail(0));
         list.push_back(vec![1].into());
@@ -189,7 +216,7 @@ mod tests {
     fn unsent_pieces_skip_what_was_written_across_head_and_tail() {
         let send = Outgoing {
             head: b"ab".to_vec(),
-            tail: Some(Bytes::from_static(b"cdef")),
+            tail: Some(Tail::Shared(Bytes::from_static(b"cdef"))),
         };
         assert_eq!(send.len(), 6);
         let pieces = |written| send.unsent(written).collect::<Vec<_>>();

@@ -23,6 +23,8 @@ pub(super) enum Inbound {
     /// A message lent from the receive buffer (see [`whole_data_lent`]): like `Data`, but its payload must
     /// be dropped once sent, not kept for reuse (it holds a receive buffer).
     Lent(DataKind, Bytes),
+    /// A message already echoed in place ([`echo_in_place`]), `.0` bytes handed to the transport.
+    Echoed(usize),
     Ping([u8; CONTROL_PAYLOAD_BYTES_MAX], usize),
     Pong([u8; CONTROL_PAYLOAD_BYTES_MAX], usize),
     Close(Option<u16>),
@@ -116,6 +118,65 @@ pub(super) fn whole_data(
         drop(payload.split_to(0));
     }
     Some((Inbound::Data(kind, payload.freeze()), header_len + len))
+}
+
+/// Bytes of a client frame's header that its echo's header does not need: the masking key.
+const MASK_KEY_BYTES: usize = 4;
+
+/// The echo of a whole unfragmented, masked text or binary message at `at` that ends `input`, written over
+/// it in place and handed to the transport ([`LendingInput::send_in_place`]): the payload unmasked where it
+/// is, the server's header (minimal length encoding, no mask, so at least 4 bytes shorter) written right
+/// before it. Returns the input bytes used and the bytes sent, or `None` (the bytes as they were) for
+/// anything else: another frame kind, a fragment, a partial frame, bytes after it, a payload over
+/// `limits` or over `fragment_bytes` (the send queue would fragment it), invalid UTF-8, or `admit`
+/// refusing it (the frame rate limit), which is asked last.
+pub(super) fn echo_in_place(
+    input: &mut dyn LendingInput,
+    at: usize,
+    limits: &AssemblerLimits,
+    fragment_bytes: usize,
+    admit: impl FnOnce() -> bool,
+) -> Option<(usize, usize)> {
+    let frame = WholeData::parse(&input.bytes()[at..], limits)?;
+    let (kind, client_header_len, len) = (frame.kind, frame.header_len, frame.len);
+    let key = frame.mask?;
+    let start = at + client_header_len;
+    let end = start + len;
+    if end != input.bytes().len() || len > fragment_bytes || !input.can_send_in_place() {
+        return None;
+    }
+    let body = &mut input.bytes_mut_from(start)[..len];
+    apply_mask(body, key, 0);
+    let valid = kind == DataKind::Binary || std::str::from_utf8(body).is_ok();
+    if !valid || !admit() {
+        // Masked again (masking is its own inverse): the other paths read the frame as it arrived.
+        apply_mask(body, key, 0);
+        return None;
+    }
+    let header = FrameHeader {
+        fin: true,
+        opcode: match kind {
+            DataKind::Text => OpCode::Text,
+            DataKind::Binary => OpCode::Binary,
+        },
+        mask: None,
+        payload_len: len as u64,
+    };
+    let header_len = header.encoded_len();
+    debug_assert!(header_len + MASK_KEY_BYTES <= client_header_len);
+    let from = start - header_len;
+    let mut original = [0u8; 14];
+    original[..header_len].copy_from_slice(&input.bytes()[from..start]);
+    header
+        .encode(&mut input.bytes_mut_from(from)[..header_len])
+        .expect("a data frame header fits the room the client's header leaves");
+    if !input.send_in_place(from..end) {
+        // Not expected after `can_send_in_place`; put the request back for the other paths.
+        input.bytes_mut_from(from)[..header_len].copy_from_slice(&original[..header_len]);
+        apply_mask(&mut input.bytes_mut_from(start)[..len], key, 0);
+        return None;
+    }
+    Some((end - at, end - from))
 }
 
 /// A whole unfragmented, masked text or binary message of at least `GATHER_PAYLOAD_BYTES_MIN` bytes at

@@ -2,6 +2,11 @@
 //! large message is sent from the transport's receive buffer without a copy (issue 19; the transport side
 //! is `switchboard_core::engine::Received`), and `Input`, what the frame loop reads: such bytes, or
 //! plain borrowed ones.
+//!
+//! Echo's lightest form is [`LendingInput::send_in_place`]: when a read is one whole message and the
+//! connection has nothing else to send, the reply frame is written over the request (payload unmasked where
+//! it is, the server's shorter header over the client's) and the transport sends that range as it stands:
+//! no copy, no send queue, no allocation.
 
 use std::ops::Range;
 
@@ -17,6 +22,18 @@ pub trait LendingInput {
     /// `range` as a `Bytes` referring to the receive buffer (the bytes up to its end are read-only from then
     /// on), or `None` if the transport cannot lend now (then the caller copies).
     fn lend(&mut self, range: Range<usize>) -> Option<Bytes>;
+    /// Whether [`LendingInput::send_in_place`] would take a range now. Asked before any byte is changed for
+    /// it, so a refusal never has to be undone.
+    fn can_send_in_place(&self) -> bool {
+        false
+    }
+    /// Has the transport send `range` as it is now (a whole reply frame written over the request) straight
+    /// from the receive buffer, after everything this connection handed out before; the bytes up to its end
+    /// are read-only from then on. At most one range per input. `false` if the transport cannot (it never
+    /// is when `can_send_in_place` was just `true`); then nothing was taken.
+    fn send_in_place(&mut self, _range: Range<usize>) -> bool {
+        false
+    }
 }
 
 /// What the frame loop reads.

@@ -9,7 +9,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use switchboard_core::engine::{ConnId, Engine, EngineChoice, EngineConfig, EngineKind, Event};
+use switchboard_core::engine::{
+    ConnId, Engine, EngineChoice, EngineConfig, EngineKind, Event, HeldBytes,
+};
 use switchboard_core::timer::{TimerConfig, TimerWheel};
 use tracing::{debug, error, info, warn};
 
@@ -273,6 +275,8 @@ impl Shard {
 
     fn handle_events(&mut self, now: u64) {
         while let Some(event) = self.engine.next_event() {
+            // An echo written over its request, sent once the event no longer borrows the engine.
+            let mut echo = None;
             match event {
                 Event::Data { conn, mut bytes } => {
                     self.stats.bytes_received.add(bytes.len() as u64);
@@ -281,9 +285,13 @@ impl Shard {
                         if entry.tls.is_some() {
                             tls_io::receive(entry, &bytes, &mut self.tls_scratch, now);
                         } else if bytes.can_lend() {
-                            entry
-                                .conn
-                                .handle_received(&mut ReceiveBuffer(&mut bytes), now);
+                            let mut held = None;
+                            let mut input = ReceiveBuffer {
+                                bytes: &mut bytes,
+                                held: &mut held,
+                            };
+                            entry.conn.handle_received(&mut input, now);
+                            echo = held.map(|held| (conn, held));
                         } else {
                             entry.conn.handle_bytes(&bytes, now);
                         }
@@ -314,7 +322,29 @@ impl Shard {
                 }),
                 Event::Connected { .. } | Event::ConnectFailed { .. } | Event::Timeout => {}
             }
+            if let Some((conn, held)) = echo {
+                self.send_echo_in_place(conn, held);
+            }
         }
+    }
+
+    /// Hands the engine an echo the connection wrote over its request (`LendingInput::send_in_place`): one
+    /// send in flight like a flush's, so nothing else of the connection is sent before its completion, and
+    /// its bytes are reported back to the connection (which counted them in flight) by `send_complete`.
+    fn send_echo_in_place(&mut self, conn: ConnId, held: HeldBytes) {
+        let Some(entry) = self.table.get_mut(conn) else {
+            return;
+        };
+        debug_assert_eq!(
+            entry.sends_in_flight, 0,
+            "the connection had nothing to send"
+        );
+        entry.sends_in_flight += 1;
+        entry.bytes_in_flight +=
+            u32::try_from(held.bytes().len()).expect("an echo is at most fragment_bytes");
+        self.sends_this_tick += 1;
+        self.engine.send_held(conn, held);
+        self.stats.after_echo_in_place();
     }
 
     /// Hands the tick's log I/O completions to chat mode (after the event loop: events borrow the engine).

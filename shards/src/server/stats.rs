@@ -306,6 +306,14 @@ impl ShardStats {
         self.update_queued(entry, counters);
     }
 
+    /// Records an echo the connection wrote over its request and the shard handed to the engine while the
+    /// read was handled (`Connection::handle_received`): one message out on the lane echo uses, delivered
+    /// in the tick that read it (0 µs: its hand-off is not timed, and comes before the tick's flush).
+    pub(crate) fn after_echo_in_place(&mut self) {
+        self.messages_out[lane_index(Lane::Chat)].add(1);
+        self.delivery_sent.record(0);
+    }
+
     /// Counts `entry` in the queue depth while it has data messages not yet handed to the engine.
     fn update_queued(&mut self, entry: &mut Entry, counters: SendQueueCounters) {
         let queued = counters.messages_enqueued > counters.messages_sent;

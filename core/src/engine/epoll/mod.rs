@@ -34,8 +34,8 @@ use super::{
     event::{Errno, Event, PeerClose},
     file_op::{FileOp, FileOpKind, FILE_OPS_IN_FLIGHT_MAX},
     ids::{ConnId, ListenerId, WakeToken},
-    received::Received,
-    send_list::Outgoing,
+    received::{HeldBytes, Received},
+    send_list::{Outgoing, Tail},
     slots::SlotAllocator,
     sys,
 };
@@ -185,8 +185,21 @@ impl EpollEngine {
 
     /// Queues `head` then `payload` as one send; see `Engine::send_vectored`.
     pub fn send_vectored(&mut self, conn: ConnId, head: Vec<u8>, payload: Bytes) {
-        let tail = Some(payload);
+        let tail = Some(Tail::Shared(payload));
         self.send_outgoing(conn, Outgoing { head, tail });
+    }
+
+    /// Queues `held` as one send; see `Engine::send_held` (this backend never holds receive buffers, so a
+    /// value from another engine is all it can get here).
+    pub fn send_held(&mut self, conn: ConnId, held: HeldBytes) {
+        let tail = Some(Tail::Held(held));
+        self.send_outgoing(
+            conn,
+            Outgoing {
+                head: Vec::new(),
+                tail,
+            },
+        );
     }
 
     fn send_outgoing(&mut self, conn: ConnId, send: Outgoing) {

@@ -30,7 +30,7 @@ mod send_state;
 mod submit;
 mod user_data;
 
-pub(crate) use self::recv_holds::RecvHolds;
+pub(crate) use self::recv_holds::{Hold, RecvHolds};
 
 use std::{
     collections::VecDeque,
@@ -59,8 +59,8 @@ use super::{
     event::{Errno, Event, PeerClose},
     file_op::FileOps,
     ids::{ConnId, ListenerId, WakeToken},
-    received::Received,
-    send_list::Outgoing,
+    received::{HeldBytes, Received},
+    send_list::{Outgoing, Tail},
     slots::SlotAllocator,
     sys,
 };
@@ -264,7 +264,18 @@ impl UringEngine {
             conn,
             Outgoing {
                 head,
-                tail: Some(payload),
+                tail: Some(Tail::Shared(payload)),
+            },
+        );
+    }
+
+    /// Queues `held` as one send; see `Engine::send_held`.
+    pub fn send_held(&mut self, conn: ConnId, held: HeldBytes) {
+        self.send_outgoing(
+            conn,
+            Outgoing {
+                head: Vec::new(),
+                tail: Some(Tail::Held(held)),
             },
         );
     }

@@ -62,33 +62,55 @@ impl RecvHolds {
         self.held.load(Ordering::Relaxed)
     }
 
-    /// `len` bytes at `ptr` as a `Bytes` holding buffer `bid`, or `None` if `held_max` buffers are held
+    /// Whether [`RecvHolds::hold`] of buffer `bid` would succeed now (it already holds `bid`, or fewer
+    /// than `held_max` buffers are held). Other threads only ever let holds go, so a `true` stays true for
+    /// the shard that asked until it takes a hold itself.
+    pub(crate) fn can_hold(&self, bid: u16) -> bool {
+        self.counts[usize::from(bid)].load(Ordering::Relaxed) > 0
+            || self.held.load(Ordering::Relaxed) < self.held_max
+    }
+
+    /// `len` bytes at `ptr` as a [`Hold`] of buffer `bid`, or `None` if `held_max` buffers are held
     /// already (and `bid` is not one of them).
     ///
     /// # Safety
     ///
     /// `ptr..ptr + len` lies within buffer `bid` of this mapping, and nobody writes those bytes until the
-    /// returned value and its clones are dropped (the ring does not hand a held buffer back to the kernel).
+    /// returned value is dropped (the ring does not hand a held buffer back to the kernel).
+    pub(crate) unsafe fn hold(
+        self: &Arc<Self>,
+        bid: u16,
+        ptr: *const u8,
+        len: usize,
+    ) -> Option<Hold> {
+        if !self.can_hold(bid) {
+            return None;
+        }
+        if self.counts[usize::from(bid)].fetch_add(1, Ordering::Relaxed) == 0 {
+            self.held.fetch_add(1, Ordering::Relaxed);
+        }
+        Some(Hold {
+            holds: Arc::clone(self),
+            bid,
+            ptr: NonNull::new(ptr.cast_mut()).expect("held bytes have an address"),
+            len,
+        })
+    }
+
+    /// `len` bytes at `ptr` as a `Bytes` holding buffer `bid` (a [`Hold`] boxed as its owner), or `None` if
+    /// `held_max` buffers are held already (and `bid` is not one of them).
+    ///
+    /// # Safety
+    ///
+    /// As for [`RecvHolds::hold`], until the returned value and its clones are dropped.
     pub(crate) unsafe fn lend(
         self: &Arc<Self>,
         bid: u16,
         ptr: *const u8,
         len: usize,
     ) -> Option<Bytes> {
-        let count = &self.counts[usize::from(bid)];
-        if count.load(Ordering::Relaxed) == 0 && self.held.load(Ordering::Relaxed) >= self.held_max
-        {
-            return None;
-        }
-        if count.fetch_add(1, Ordering::Relaxed) == 0 {
-            self.held.fetch_add(1, Ordering::Relaxed);
-        }
-        Some(Bytes::from_owner(Lent {
-            holds: Arc::clone(self),
-            bid,
-            ptr: NonNull::new(ptr.cast_mut()).expect("lent bytes have an address"),
-            len,
-        }))
+        // SAFETY: the caller's guarantee, passed on.
+        unsafe { self.hold(bid, ptr, len) }.map(Bytes::from_owner)
     }
 }
 
@@ -100,8 +122,9 @@ impl Drop for RecvHolds {
     }
 }
 
-/// A lent range of a receive buffer: the owner behind a lent `Bytes`.
-struct Lent {
+/// A held range of a receive buffer: the owner behind a lent `Bytes`, or a send's bytes on their own
+/// (`engine::HeldBytes`). While it lives, the buffer is not given back to the kernel.
+pub(crate) struct Hold {
     holds: Arc<RecvHolds>,
     bid: u16,
     ptr: NonNull<u8>,
@@ -110,16 +133,16 @@ struct Lent {
 
 // SAFETY: `ptr` points into the mapping `holds` keeps alive, and those bytes are not written while this
 // value lives (see `RecvHolds::lend`), so reading them from any thread is sound.
-unsafe impl Send for Lent {}
+unsafe impl Send for Hold {}
 
-impl AsRef<[u8]> for Lent {
+impl AsRef<[u8]> for Hold {
     fn as_ref(&self) -> &[u8] {
         // SAFETY: see the `Send` impl: live, unmoved, unwritten memory of `len` bytes.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 }
 
-impl Drop for Lent {
+impl Drop for Hold {
     fn drop(&mut self) {
         let count = &self.holds.counts[usize::from(self.bid)];
         if count.fetch_sub(1, Ordering::Release) == 1 {

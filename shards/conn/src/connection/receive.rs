@@ -18,8 +18,11 @@ impl Connection {
         self.invariants();
     }
 
-    /// [`Connection::handle_bytes`] for bytes in the transport's receive buffer: in echo mode a large whole
-    /// message is unmasked where it is and sent back from there, lent by reference, without a copy.
+    /// [`Connection::handle_bytes`] for bytes in the transport's receive buffer. In echo mode, when the read
+    /// ends with a whole message and nothing else of this connection is queued or in flight, its reply is
+    /// written over it and handed to the transport as it stands ([`LendingInput::send_in_place`]: counted in
+    /// flight until `handle_send_complete`); otherwise a large whole message is unmasked where it is and sent
+    /// back from there, lent by reference, without a copy.
     pub fn handle_received(&mut self, input: &mut dyn LendingInput, now_ms: u64) {
         let open = matches!(self.state, ConnectionState::Open | ConnectionState::Closing);
         if open && self.config.mode == Mode::Echo {
@@ -45,7 +48,7 @@ impl Connection {
         while matches!(self.state, ConnectionState::Open | ConnectionState::Closing) {
             // A fresh (or clean) assembler may be bypassed for a whole frame: same result, fewer copies.
             let clean = self.assembler.is_none() || clean_at == Some(offset);
-            let (inbound, consumed) = match self.next_inbound(input, offset, clean) {
+            let (inbound, consumed) = match self.next_inbound(input, offset, clean, now_ms) {
                 Ok(next) => next,
                 // Messages that arrived whole before the violation are still answered, then our Close
                 // (Autobahn 3.2, 4.x, 5.15 expect the earlier echo); the close deadline bounds the wait.
@@ -65,7 +68,7 @@ impl Connection {
                 // Decoded without an assembler: there is no partial state anywhere.
                 _ if self.assembler.is_none() => Some(offset),
                 // A complete message leaves the assembler between messages.
-                Inbound::Data(..) | Inbound::Lent(..) => Some(offset),
+                Inbound::Data(..) | Inbound::Lent(..) | Inbound::Echoed(..) => Some(offset),
                 // A control frame keeps it clean only if it was the only frame since the clean point.
                 Inbound::Ping(_, len) | Inbound::Pong(_, len) => clean_at
                     .map(|at| at + CONTROL_FRAME_OVERHEAD_BYTES + len)
@@ -73,9 +76,10 @@ impl Connection {
                 Inbound::Close(_) => None,
             };
             // Only an open connection is rate-limited, and never by its Close: after our 1008 the client's
-            // Close must still complete the handshake (the rest of `input` is read to find it).
-            let limited =
-                self.state == ConnectionState::Open && !matches!(inbound, Inbound::Close(_));
+            // Close must still complete the handshake (the rest of `input` is read to find it). An echo sent
+            // in place took its token before it went.
+            let limited = self.state == ConnectionState::Open
+                && !matches!(inbound, Inbound::Close(_) | Inbound::Echoed(_));
             if limited && !self.rate.take(now_ms, self.config.frames_per_second_max) {
                 self.start_close(CloseReason::FrameRateExceeded, false, now_ms);
                 continue;
@@ -94,6 +98,7 @@ impl Connection {
         input: &mut Input<'_>,
         offset: usize,
         clean: bool,
+        now_ms: u64,
     ) -> Result<(Option<Inbound>, usize), WsError> {
         if clean {
             if input.bytes().len() == offset {
@@ -101,6 +106,24 @@ impl Connection {
             }
             let limits = &self.config.assembler;
             if let Input::Lending(lending) = input {
+                // Nothing else to send, so the echo may go ahead of the send queue (see `lending`).
+                let idle = self.state == ConnectionState::Open
+                    && self.bytes_in_flight == 0
+                    && !self.send_queue.has_pending();
+                if idle {
+                    let (rate, frames_per_second_max) =
+                        (&mut self.rate, self.config.frames_per_second_max);
+                    let echoed = inbound::echo_in_place(
+                        &mut **lending,
+                        offset,
+                        limits,
+                        self.config.fragment_bytes,
+                        || rate.take(now_ms, frames_per_second_max),
+                    );
+                    if let Some((consumed, sent)) = echoed {
+                        return Ok((Some(Inbound::Echoed(sent)), consumed));
+                    }
+                }
                 if lending.bytes().len() - offset >= GATHER_PAYLOAD_BYTES_MIN {
                     if let Some(decoded) = inbound::whole_data_lent(&mut **lending, offset, limits)
                     {
@@ -187,6 +210,12 @@ impl Connection {
                 self.messages_received += 1;
                 self.enqueue_or_close(Lane::Chat, kind, payload, false, now_ms);
             }
+            // Already with the transport: counted as in flight until its completion.
+            Inbound::Echoed(sent) if open => {
+                self.last_message_ms = now_ms;
+                self.messages_received += 1;
+                self.bytes_in_flight += u32::try_from(sent).expect("at most fragment_bytes + 10");
+            }
             Inbound::Ping(buf, len) if open => self.send_queue.enqueue_pong(&buf[..len]),
             Inbound::Pong(buf, len) => {
                 self.heartbeat.on_pong(&buf[..len], now_ms);
@@ -199,7 +228,7 @@ impl Connection {
             // The client answered our Close: the close handshake is complete.
             Inbound::Close(_) => self.finish(CloseReason::PeerClosed { code: None }, now_ms),
             // After our Close, data and pings are read (to find the client's Close) but not answered.
-            Inbound::Data(..) | Inbound::Lent(..) | Inbound::Ping(..) => {}
+            Inbound::Data(..) | Inbound::Lent(..) | Inbound::Echoed(..) | Inbound::Ping(..) => {}
         }
     }
 
