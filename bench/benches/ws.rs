@@ -79,6 +79,9 @@ fn masking(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("word_at_a_time", size), |b| {
             b.iter(|| apply_mask(black_box(&mut buf), MASK_KEY, 1))
         });
+        group.bench_function(BenchmarkId::new("core_widest", size), |b| {
+            b.iter(|| switchboard_core::mask::apply_mask(black_box(&mut buf), MASK_KEY, 1))
+        });
         group.bench_function(BenchmarkId::new("byte_loop", size), |b| {
             b.iter(|| apply_mask_bytewise(black_box(&mut buf), MASK_KEY, 1))
         });

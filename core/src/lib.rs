@@ -21,6 +21,7 @@
 //! - [`affinity`]: pinning a shard thread to its CPU.
 //! - [`signal`]: `SIGTERM`/`SIGINT` as a file descriptor, for graceful drain.
 //! - [`file_lock`]: exclusive advisory file locks (one writer process per log directory).
+//! - [`mask`]: WebSocket payload masking with the CPU's widest vectors (AVX2, detected at run time).
 //!
 //! ## Decisions
 //!
@@ -43,6 +44,7 @@ pub mod channel;
 pub mod config;
 pub mod engine;
 pub mod file_lock;
+pub mod mask;
 pub mod metrics;
 pub mod pool;
 pub mod signal;

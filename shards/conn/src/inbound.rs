@@ -8,8 +8,8 @@
 use bytes::{Bytes, BytesMut};
 use switchboard_protocol::ws::close::parse_close_payload;
 use switchboard_protocol::ws::{
-    apply_mask, copy_masked, for_each_masked_chunk, AssemblerLimits, Event, FrameHeader,
-    MessageAssembler, OpCode, Role,
+    copy_masked, for_each_masked_chunk, AssemblerLimits, Event, FrameHeader, MessageAssembler,
+    OpCode, Role,
 };
 
 use super::lane::DataKind;
@@ -145,12 +145,11 @@ pub(super) fn echo_in_place(
     if end != input.bytes().len() || len > fragment_bytes || !input.can_send_in_place() {
         return None;
     }
-    let body = &mut input.bytes_mut_from(start)[..len];
-    apply_mask(body, key, 0);
-    let valid = kind == DataKind::Binary || std::str::from_utf8(body).is_ok();
+    input.unmask(start, len, key);
+    let valid = kind == DataKind::Binary || std::str::from_utf8(&input.bytes()[start..end]).is_ok();
     if !valid || !admit() {
         // Masked again (masking is its own inverse): the other paths read the frame as it arrived.
-        apply_mask(body, key, 0);
+        input.unmask(start, len, key);
         return None;
     }
     let header = FrameHeader {
@@ -173,7 +172,7 @@ pub(super) fn echo_in_place(
     if !input.send_in_place(from..end) {
         // Not expected after `can_send_in_place`; put the request back for the other paths.
         input.bytes_mut_from(from)[..header_len].copy_from_slice(&original[..header_len]);
-        apply_mask(&mut input.bytes_mut_from(start)[..len], key, 0);
+        input.unmask(start, len, key);
         return None;
     }
     Some((end - at, end - from))
@@ -195,9 +194,9 @@ pub(super) fn whole_data_lent(
         return None;
     }
     let start = at + header_len;
-    let body = &mut input.bytes_mut_from(start)[..len];
-    apply_mask(body, key, 0);
-    let valid = kind == DataKind::Binary || std::str::from_utf8(body).is_ok();
+    input.unmask(start, len, key);
+    let valid =
+        kind == DataKind::Binary || std::str::from_utf8(&input.bytes()[start..start + len]).is_ok();
     let lent = if valid {
         input.lend(start..start + len)
     } else {
@@ -205,7 +204,7 @@ pub(super) fn whole_data_lent(
     };
     let Some(payload) = lent else {
         // Masked again (masking is its own inverse): the other paths read the frame as it arrived.
-        apply_mask(&mut input.bytes_mut_from(start)[..len], key, 0);
+        input.unmask(start, len, key);
         return None;
     };
     Some((Inbound::Lent(kind, payload), header_len + len))

@@ -11,6 +11,7 @@
 use std::ops::Range;
 
 use bytes::Bytes;
+use switchboard_protocol::ws::apply_mask;
 
 /// Received bytes that may be modified in place and lent (implemented by the shard over the engine's
 /// receive buffer).
@@ -22,6 +23,12 @@ pub trait LendingInput {
     /// `range` as a `Bytes` referring to the receive buffer (the bytes up to its end are read-only from then
     /// on), or `None` if the transport cannot lend now (then the caller copies).
     fn lend(&mut self, range: Range<usize>) -> Option<Bytes>;
+    /// XORs `len` bytes from `start` with the masking `key` in place (`start` is payload byte 0; masking is its
+    /// own inverse, so this also masks them back). The transport may do it with wider vectors than the
+    /// protocol crate's portable loop.
+    fn unmask(&mut self, start: usize, len: usize, key: [u8; 4]) {
+        apply_mask(&mut self.bytes_mut_from(start)[..len], key, 0);
+    }
     /// Whether [`LendingInput::send_in_place`] would take a range now. Asked before any byte is changed for
     /// it, so a refusal never has to be undone.
     fn can_send_in_place(&self) -> bool {
