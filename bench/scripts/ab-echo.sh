@@ -3,11 +3,13 @@
 # `switchboard serve --mode echo --shards 1` pinned to CPU 0 while `switchboard-loadgen --closed-loop` (one
 # thread, CPU 1) drives CONNS connections × BYTES for SECONDS. Per run: msg/s and the server's CPU per message
 # from /proc (its whole life: start, connects and the run), split into user and system time; then the median
-# of each per binary. No perf, so nothing but the server and the load generator runs.
+# of each per binary. No perf, so nothing but the server and the load generator runs. The name `uws` stands for
+# uWebSockets' echo example (`target/uws/uws_echo`, or under `$UWS_BIN_DIR`), run the same way.
 #
 #   cp target/release/switchboard /tmp/sb-before     # build A, keep it
 #   … change, cargo build --release …
 #   bash bench/scripts/ab-echo.sh 1000 1024 4 6 /tmp/sb-before target/release/switchboard
+#   bash bench/scripts/ab-echo.sh 100 16384 5 6 target/release/switchboard uws   # against uWebSockets' echo
 #
 # Read the user column for a change in Switchboard's own code: loopback system time varies ±15% between runs
 # on this VM (the kernel's TCP work, the same for every build), which hides a few % in the total. Never part
@@ -21,6 +23,7 @@ shift 4
 LOADGEN=${CARGO_TARGET_DIR:-target}/release/switchboard-loadgen
 [ -x "$LOADGEN" ] || { echo "ab-echo: $LOADGEN is not built (cargo build --release -p switchboard-loadgen)"; exit 1; }
 PORT=${PORT:-23461}
+UWS=${UWS_BIN_DIR:-target/uws}/uws_echo
 work=$(mktemp -d); server=""
 trap 'stop_pids "$server"; rm -rf "$work"' EXIT
 write_echo_config "$work/config.toml" "$work/data"
@@ -28,8 +31,13 @@ write_echo_config "$work/config.toml" "$work/data"
 for round in $(seq "$ROUNDS"); do
   for bin in "$@"; do
     rm -rf "$work/data"
-    taskset -c 0 "$bin" serve --mode echo --shards 1 --listen "127.0.0.1:$PORT" --config "$work/config.toml" \
-      > "$work/server.log" 2>&1 & server=$!
+    if [ "$bin" = uws ]; then
+      [ -x "$UWS" ] || { echo "ab-echo: $UWS is not built (see README, uWebSockets)"; exit 1; }
+      taskset -c 0 "$UWS" 127.0.0.1 "$PORT" > "$work/server.log" 2>&1 & server=$!
+    else
+      taskset -c 0 "$bin" serve --mode echo --shards 1 --listen "127.0.0.1:$PORT" --config "$work/config.toml" \
+        > "$work/server.log" 2>&1 & server=$!
+    fi
     wait_for_server "$server" "$PORT" "$work/server.log"
     taskset -c 1 "$LOADGEN" --url "ws://127.0.0.1:$PORT/" --closed-loop --threads 1 --connections "$CONNS" \
       --size "$BYTES" --duration "$SECONDS_" --quiet --out "$work/loadgen.json" > /dev/null 2>&1 || true

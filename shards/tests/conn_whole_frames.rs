@@ -405,3 +405,28 @@ fn an_echo_in_flight_keeps_the_next_one_behind_it_and_in_place_echoes_count_agai
         conn.close_reason()
     );
 }
+
+#[test]
+fn an_open_echo_connection_with_nothing_left_to_send_needs_no_flush_after_a_completion() {
+    let mut conn = open_echo(&Limits::default());
+    assert!(
+        !conn.wants_flush_after_send(),
+        "open, the 101 written, nothing queued"
+    );
+    conn.handle_bytes(&frame(OpCode::Binary, true, b"x"), 1);
+    assert!(conn.wants_flush_after_send(), "an echo is queued");
+    let mut out = Vec::new();
+    flush(&mut conn, &mut out);
+    assert_eq!(out, [0x82, 1, b'x']);
+    assert!(!conn.wants_flush_after_send(), "everything written");
+    conn.close(1000, 2);
+    assert!(
+        conn.wants_flush_after_send(),
+        "closing: the Close is queued"
+    );
+    flush(&mut conn, &mut out);
+    assert!(
+        conn.wants_flush_after_send(),
+        "closing: its end may follow the completion"
+    );
+}

@@ -460,6 +460,17 @@ impl Connection {
         self.send_queue.invariants();
     }
 
+    /// Whether a flush may have work after a send completed: anything to send, state in [`Cold`] (HTTP
+    /// bytes of the handshake left to write, events), or a connection that is not plainly open (closing,
+    /// closed, handshaking: its end or its next step may depend on the send). An open connection with none
+    /// of these has nothing for a flush: its events and timers change only with its input and its timeouts.
+    pub fn wants_flush_after_send(&self) -> bool {
+        self.state != ConnectionState::Open
+            || self.aborted
+            || self.cold.is_some()
+            || self.send_queue.has_pending()
+    }
+
     /// Whether the shard should drop the transport now: aborted, or closed with everything flushed.
     pub fn is_closed(&self) -> bool {
         self.aborted

@@ -122,6 +122,8 @@ pub(super) fn whole_data(
 
 /// Bytes of a client frame's header that its echo's header does not need: the masking key.
 const MASK_KEY_BYTES: usize = 4;
+/// The longest frame header (RFC 6455: 2 bytes, an 8-byte length, a 4-byte key).
+const FRAME_HEADER_BYTES_MAX: usize = 14;
 
 /// The echo of a whole unfragmented, masked text or binary message at `at` that ends `input`, written over
 /// it in place and handed to the transport ([`LendingInput::send_in_place`]): the payload unmasked where it
@@ -164,7 +166,7 @@ pub(super) fn echo_in_place(
     let header_len = header.encoded_len();
     debug_assert!(header_len + MASK_KEY_BYTES <= client_header_len);
     let from = start - header_len;
-    let mut original = [0u8; 14];
+    let mut original = [0u8; FRAME_HEADER_BYTES_MAX];
     original[..header_len].copy_from_slice(&input.bytes()[from..start]);
     header
         .encode(&mut input.bytes_mut_from(from)[..header_len])

@@ -79,18 +79,28 @@ impl Shard {
                     }
                 }
             }
-            super::mark_dirty(entry, &mut self.dirty);
+            // An open connection with nothing left to send has nothing for a flush to do (its timer was set
+            // when its message was read): skipped, half of an echo's flushes (issue 19).
+            if !ok || entry.conn.wants_flush_after_send() {
+                super::mark_dirty(entry, &mut self.dirty);
+            }
             if !ok {
                 self.close_transport(conn);
             }
         }
-        if self.free_buffers.len() < SEND_BUFFERS_RETAINED_MAX
-            && buf.capacity() <= SEND_BUFFER_BYTES * 2
-        {
+        if keeps_for_reuse(&buf, self.free_buffers.len()) {
             buf.clear();
             self.free_buffers.push(buf);
         }
     }
+}
+
+/// Whether a send buffer back from the engine goes to the pool, which holds `pooled`: not past
+/// `SEND_BUFFERS_RETAINED_MAX`, not an outsized one, and not one without room (an echo sent in place hands
+/// back an empty `Vec`; pooled, it would be the next flush's buffer and allocate as it is written).
+fn keeps_for_reuse(buf: &Vec<u8>, pooled: usize) -> bool {
+    pooled < SEND_BUFFERS_RETAINED_MAX
+        && (SEND_BUFFER_BYTES_MIN..=SEND_BUFFER_BYTES * 2).contains(&buf.capacity())
 }
 
 /// A new send buffer sized to what `entry` has queued (plus frame headers), not to the maximum, so that a
@@ -98,4 +108,30 @@ impl Shard {
 fn new_send_buffer(entry: &Entry) -> Vec<u8> {
     let need = entry.conn.queued_bytes() + SEND_HEADERS_BYTES;
     Vec::with_capacity(need.clamp(SEND_BUFFER_BYTES_MIN, SEND_BUFFER_BYTES))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_buffers_with_room_are_pooled() {
+        assert!(keeps_for_reuse(&Vec::with_capacity(SEND_BUFFER_BYTES), 0));
+        assert!(keeps_for_reuse(
+            &Vec::with_capacity(SEND_BUFFER_BYTES_MIN),
+            0
+        ));
+        assert!(
+            !keeps_for_reuse(&Vec::new(), 0),
+            "an in-place echo's empty buffer"
+        );
+        assert!(
+            !keeps_for_reuse(&Vec::with_capacity(SEND_BUFFER_BYTES * 4), 0),
+            "outsized"
+        );
+        assert!(!keeps_for_reuse(
+            &Vec::with_capacity(SEND_BUFFER_BYTES),
+            SEND_BUFFERS_RETAINED_MAX
+        ));
+    }
 }
