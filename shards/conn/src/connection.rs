@@ -460,7 +460,7 @@ impl Connection {
         self.send_queue.invariants();
     }
 
-    /// Whether a flush may have work after a send completed: anything to send, state in [`Cold`] (HTTP
+    /// Whether a flush may have work after a send completed: anything to send, state in `Cold` (HTTP
     /// bytes of the handshake left to write, events), or a connection that is not plainly open (closing,
     /// closed, handshaking: its end or its next step may depend on the send). An open connection with none
     /// of these has nothing for a flush: its events and timers change only with its input and its timeouts.
