@@ -83,18 +83,8 @@ impl<'a> Received<'a> {
     ///
     /// If `range` starts before the end of a range already lent or ends past the bytes (caller bugs).
     pub fn lend(&mut self, range: Range<usize>) -> Option<Bytes> {
-        assert!(
-            self.lent_end <= range.start && range.start <= range.end && range.end <= self.len,
-            "lend {range:?}: lent up to {}, {} bytes",
-            self.lent_end,
-            self.len
-        );
-        let (holds, bid) = self.lender?;
-        // SAFETY: `range` lies within this event's bytes (asserted), which lie within buffer `bid` of
-        // `holds`; `lent_end` moves past it below, so no writable borrow of these bytes is made again.
-        let lent = unsafe { holds.lend(bid, self.ptr.as_ptr().add(range.start), range.len()) }?;
-        self.lent_end = range.end;
-        Some(lent)
+        // The hold, boxed as the owner of a `Bytes`.
+        self.hold(range).map(|held| Bytes::from_owner(held.0))
     }
 
     /// Whether [`Received::hold`] would succeed now: the backend lends, and its budget of held buffers is not
@@ -109,7 +99,8 @@ impl<'a> Received<'a> {
     ///
     /// # Panics
     ///
-    /// As [`Received::lend`].
+    /// If `range` starts before the end of a range already lent or held, or ends past the bytes (caller
+    /// bugs).
     pub fn hold(&mut self, range: Range<usize>) -> Option<HeldBytes> {
         assert!(
             self.lent_end <= range.start && range.start <= range.end && range.end <= self.len,
@@ -118,7 +109,8 @@ impl<'a> Received<'a> {
             self.len
         );
         let (holds, bid) = self.lender?;
-        // SAFETY: as in `lend`: `range` lies within buffer `bid` of `holds`, and `lent_end` moves past it.
+        // SAFETY: `range` lies within this event's bytes (asserted), which lie within buffer `bid` of
+        // `holds`; `lent_end` moves past it below, so no writable borrow of these bytes is made again.
         let hold = unsafe { holds.hold(bid, self.ptr.as_ptr().add(range.start), range.len()) }?;
         self.lent_end = range.end;
         Some(HeldBytes(hold))

@@ -463,7 +463,7 @@ mod tests {
     /// Lends `len` bytes at the start of buffer `bid` (as `Received::lend` does).
     fn lend(ring: &BufRing, bid: u16, len: usize) -> Option<bytes::Bytes> {
         // SAFETY: within buffer `bid`; the tests write nothing while it is lent.
-        unsafe { ring.holds().lend(bid, ring.buffer_ptr(bid), len) }
+        unsafe { ring.holds().hold(bid, ring.buffer_ptr(bid), len) }.map(bytes::Bytes::from_owner)
     }
 
     #[test]

@@ -1,14 +1,13 @@
-//! [`RecvHolds`]: a ring's receive-buffer memory and how many lent [`Bytes`] hold each buffer (see
-//! `engine::received`). The memory is freed when the ring and every lent value are gone, whichever is last;
-//! a held buffer is not given back to the kernel (see `BufRing::release`, `BufRing::top_up`).
+//! [`RecvHolds`]: a ring's receive-buffer memory and how many lent [`Bytes`](bytes::Bytes) or held sends
+//! hold each buffer (see `engine::received`). The memory is freed when the ring and every lent value are
+//! gone, whichever is last; a held buffer is not given back to the kernel (see `BufRing::release`,
+//! `BufRing::top_up`).
 
 use std::{
     ptr::NonNull,
     sync::atomic::{AtomicU32, Ordering},
     sync::Arc,
 };
-
-use bytes::Bytes;
 
 /// At most this fraction of a ring's buffers may be held by lent values at once (1/4): the rest keep
 /// receiving whatever lent payloads wait for (a peer that does not read its echo holds one buffer per
@@ -95,22 +94,6 @@ impl RecvHolds {
             ptr: NonNull::new(ptr.cast_mut()).expect("held bytes have an address"),
             len,
         })
-    }
-
-    /// `len` bytes at `ptr` as a `Bytes` holding buffer `bid` (a [`Hold`] boxed as its owner), or `None` if
-    /// `held_max` buffers are held already (and `bid` is not one of them).
-    ///
-    /// # Safety
-    ///
-    /// As for [`RecvHolds::hold`], until the returned value and its clones are dropped.
-    pub(crate) unsafe fn lend(
-        self: &Arc<Self>,
-        bid: u16,
-        ptr: *const u8,
-        len: usize,
-    ) -> Option<Bytes> {
-        // SAFETY: the caller's guarantee, passed on.
-        unsafe { self.hold(bid, ptr, len) }.map(Bytes::from_owner)
     }
 }
 
