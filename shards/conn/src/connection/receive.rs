@@ -210,8 +210,9 @@ impl Connection {
                 self.messages_received += 1;
                 self.enqueue_or_close(Lane::Chat, kind, payload, false, now_ms);
             }
-            // Already with the transport: counted as in flight until its completion.
-            Inbound::Echoed(sent) if open => {
+            // Already with the transport (it is only made while open): counted as in flight until its
+            // completion whatever happens next, or that completion would report more than was handed out.
+            Inbound::Echoed(sent) => {
                 self.last_message_ms = now_ms;
                 self.messages_received += 1;
                 self.bytes_in_flight += u32::try_from(sent).expect("at most fragment_bytes + 10");
@@ -228,7 +229,7 @@ impl Connection {
             // The client answered our Close: the close handshake is complete.
             Inbound::Close(_) => self.finish(CloseReason::PeerClosed { code: None }, now_ms),
             // After our Close, data and pings are read (to find the client's Close) but not answered.
-            Inbound::Data(..) | Inbound::Lent(..) | Inbound::Echoed(..) | Inbound::Ping(..) => {}
+            Inbound::Data(..) | Inbound::Lent(..) | Inbound::Ping(..) => {}
         }
     }
 
